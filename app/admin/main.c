@@ -1,0 +1,446 @@
+/* wazera-admin: the operator's CLI. Every create prints the new object as
+ * one JSON line on stdout; errors go to stderr with a non-zero exit. */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "log.h"
+#include "pool.h"
+#include "scopes.h"
+#include "text.h"
+#include "xmalloc.h"
+
+static struct config cfg;
+static struct pool pool;
+
+static void __attribute__((noreturn))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("wazera-admin: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs("usage: wazera-admin [--config FILE] COMMAND\n"
+	    "  init\n"
+	    "  migrate\n"
+	    "  tenant create --name N --plan starter|professional|enterprise "
+	    "[--rate-limit N]\n"
+	    "  apikey create --tenant ID [--name N] [--scopes a,b] "
+	    "[--expires-at RFC3339]\n"
+	    "  apikey revoke --id ID\n", stderr);
+	exit(2);
+}
+
+static void
+print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static struct db *
+open_db(void)
+{
+	struct db *db = db_new(&cfg);
+
+	if (db_connect(db) != DB_OK)
+		die("cannot connect to the database: %s", db_errmsg(db));
+	return db;
+}
+
+/* Options after the command words: --name value pairs. */
+struct kv {
+	const char *name;
+	const char *val;
+};
+
+static void
+parse_opts(int argc, char *argv[], struct kv *kv, size_t n)
+{
+	int i;
+	size_t k;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = NULL, *eq;
+		size_t alen;
+
+		if (strncmp(a, "--", 2) != 0)
+			die("unexpected argument %s", a);
+		a += 2;
+		if ((eq = strchr(a, '=')) != NULL) {
+			alen = (size_t)(eq - a);
+			v = eq + 1;
+		} else {
+			alen = strlen(a);
+			if (i + 1 >= argc)
+				die("--%s needs a value", a);
+			v = argv[++i];
+		}
+		for (k = 0; k < n; k++)
+			if (strlen(kv[k].name) == alen &&
+			    !strncmp(kv[k].name, a, alen))
+				break;
+		if (k == n)
+			die("unknown option --%.*s", (int)alen, a);
+		kv[k].val = v;
+	}
+}
+
+static long long
+parse_id(const char *what, const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		die("--%s is required", what);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < 1)
+		die("--%s must be a positive integer", what);
+	return v;
+}
+
+static int
+cmd_init(void)
+{
+	uint8_t key[32];
+	char hex[65];
+	int fd;
+
+	randombytes_buf(key, sizeof(key));
+	hex_encode(key, sizeof(key), hex);
+	sodium_memzero(key, sizeof(key));
+	fd = open(cfg.master_key_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd == -1) {
+		if (errno == EEXIST) {
+			fprintf(stderr, "wazera-admin: %s exists; keeping it\n",
+			    cfg.master_key_file);
+			return 0;
+		}
+		die("%s: %s", cfg.master_key_file, strerror(errno));
+	}
+	if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) == -1)
+		die("%s: %s", cfg.master_key_file, strerror(errno));
+	close(fd);
+	sodium_memzero(hex, sizeof(hex));
+	fprintf(stderr, "wazera-admin: created %s\n", cfg.master_key_file);
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0)
+		die("%s: %s", path, strerror(errno));
+	buf = xmalloc((size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		die("%s: short read", path);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Applies each sql/NNN_name.sql not yet in schema_migrations, in order,
+ * under a database lock so concurrent runs wait for each other. */
+static int
+cmd_migrate(void)
+{
+	static const char create[] =
+	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version VARCHAR(255) NOT NULL PRIMARY KEY, "
+	    "applied_at DATETIME NOT NULL) ENGINE = InnoDB";
+	struct db *db = open_db();
+	struct db_res res, lock;
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, i, k, len;
+	int applied = 0;
+
+	if (db_script(db, create, strlen(create)) != DB_OK)
+		die("schema_migrations: %s", db_errmsg(db));
+	if (db_query_one(db, &pool, SQL_MIGRATION_LOCK, NULL, 0, &lock) != DB_OK ||
+	    db_int(&lock, 0, 0) != 1)
+		die("cannot take the migration lock: %s", db_errmsg(db));
+	if (db_query(db, &pool, SQL_MIGRATION_LIST, NULL, 0, &res) != DB_OK)
+		die("schema_migrations: %s", db_errmsg(db));
+	if ((d = opendir(cfg.sql_dir)) == NULL)
+		die("%s: %s", cfg.sql_dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 4, ".sql") != 0 ||
+		    de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 0; i < n; i++) {
+		char version[256], *path, *sql;
+		bool done = false;
+		struct db_arg a;
+
+		snprintf(version, sizeof(version), "%.*s",
+		    (int)(strlen(names[i]) - 4), names[i]);
+		for (k = 0; k < res.nrows; k++)
+			if (!strcmp(db_str(&res, k, 0), version))
+				done = true;
+		if (done)
+			continue;
+		xasprintf(&path, "%s/%s", cfg.sql_dir, names[i]);
+		sql = read_file(path, &len);
+		if (db_script(db, sql, len) != DB_OK)
+			die("%s: %s", names[i], db_errmsg(db));
+		a = DBA_STR(version);
+		if (db_exec(db, SQL_MIGRATION_INSERT, &a, 1, NULL, NULL) != DB_OK)
+			die("%s: %s", names[i], db_errmsg(db));
+		fprintf(stderr, "wazera-admin: applied %s\n", names[i]);
+		applied++;
+		free(sql);
+		free(path);
+	}
+	(void)db_query(db, &pool, SQL_MIGRATION_UNLOCK, NULL, 0, &lock);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	fprintf(stderr, "wazera-admin: %d migration(s) applied, schema up to "
+	    "date\n", applied);
+	db_free(db);
+	return 0;
+}
+
+static int
+cmd_tenant_create(int argc, char *argv[])
+{
+	struct kv kv[] = { { "name", NULL }, { "plan", NULL },
+	    { "rate-limit", NULL } };
+	static const char *const plans[] = { "starter", "professional",
+	    "enterprise" };
+	struct db_arg a[3];
+	struct db_res res;
+	struct db *db;
+	struct json_object *o;
+	uint64_t id;
+	size_t i;
+
+	parse_opts(argc, argv, kv, 3);
+	if (kv[0].val == NULL || *kv[0].val == '\0')
+		die("--name is required");
+	if (strlen(kv[0].val) > 255 || !utf8_valid(kv[0].val, strlen(kv[0].val)))
+		die("--name must be at most 255 characters of UTF-8");
+	if (kv[1].val == NULL)
+		die("--plan is required (starter, professional or enterprise)");
+	for (i = 0; i < 3; i++)
+		if (!strcmp(plans[i], kv[1].val))
+			break;
+	if (i == 3)
+		die("--plan must be starter, professional or enterprise");
+	a[0] = DBA_STR(kv[0].val);
+	a[1] = DBA_STR(kv[1].val);
+	a[2] = kv[2].val ? DBA_INT(parse_id("rate-limit", kv[2].val)) : DBA_NULL;
+	if (kv[2].val && parse_id("rate-limit", kv[2].val) > 4000000000LL)
+		die("--rate-limit is too large");
+	db = open_db();
+	if (db_exec(db, SQL_TENANT_INSERT, a, 3, NULL, &id) != DB_OK)
+		die("cannot create the tenant: %s", db_errmsg(db));
+	a[0] = DBA_INT(id);
+	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
+		die("cannot read the tenant back: %s", db_errmsg(db));
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	json_object_object_add(o, "name", json_object_new_string(db_str(&res, 0, 1)));
+	json_object_object_add(o, "plan", json_object_new_string(db_str(&res, 0, 2)));
+	json_object_object_add(o, "rate_limit_per_minute",
+	    json_object_new_int64(db_int(&res, 0, 3)));
+	json_object_object_add(o, "created_at",
+	    json_object_new_string(db_str(&res, 0, 4)));
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
+static struct json_object *
+nullable(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static int
+cmd_apikey_create(int argc, char *argv[])
+{
+	struct kv kv[] = { { "tenant", NULL }, { "name", NULL },
+	    { "scopes", NULL }, { "expires-at", NULL } };
+	char key[KEY_LEN + 1], prefix[KEY_DISPLAY_PREFIX + 1], exp[20];
+	uint8_t hash[KEY_HASH_LEN];
+	uint32_t mask = 0;
+	struct db_arg a[6];
+	struct db_res res;
+	struct db *db;
+	struct json_object *o;
+	uint64_t id;
+	long long tenant;
+	time_t t;
+
+	parse_opts(argc, argv, kv, 4);
+	tenant = parse_id("tenant", kv[0].val);
+	if (kv[1].val && (strlen(kv[1].val) > 255 ||
+	    !utf8_valid(kv[1].val, strlen(kv[1].val))))
+		die("--name must be at most 255 characters of UTF-8");
+	if (kv[2].val) {
+		const char *bad;
+		int badlen;
+		if (scopes_parse(kv[2].val, &mask, &bad, &badlen) == -1)
+			die("unknown scope '%.*s'", badlen, bad);
+	}
+	if (kv[3].val) {
+		if (time_parse_rfc3339(kv[3].val, &t) == -1)
+			die("--expires-at must be an RFC 3339 time");
+		time_sql(t, exp);
+	}
+	apikey_generate(key);
+	apikey_hash(key, strlen(key), hash);
+	memcpy(prefix, key, KEY_DISPLAY_PREFIX);
+	prefix[KEY_DISPLAY_PREFIX] = '\0';
+	a[0] = DBA_INT(tenant);
+	a[1] = DBA_STR(kv[1].val);
+	a[2] = DBA_STR(prefix);
+	a[3] = DBA_BLOB(hash, sizeof(hash));
+	a[4] = DBA_INT(mask);
+	a[5] = kv[3].val ? DBA_STR(exp) : DBA_NULL;
+	db = open_db();
+	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
+		die("no tenant with id %lld", tenant);
+	if (db_exec(db, SQL_APIKEY_INSERT, a, 6, NULL, &id) != DB_OK)
+		die("cannot create the key: %s", db_errmsg(db));
+	a[0] = DBA_INT(id);
+	if (db_query_one(db, &pool, SQL_APIKEY_GET, a, 1, &res) != DB_OK)
+		die("cannot read the key back: %s", db_errmsg(db));
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
+	json_object_object_add(o, "name", nullable(db_str(&res, 0, 1)));
+	json_object_object_add(o, "prefix", json_object_new_string(prefix));
+	json_object_object_add(o, "scopes", scopes_json(mask));
+	json_object_object_add(o, "created_at", nullable(db_str(&res, 0, 5)));
+	json_object_object_add(o, "expires_at", nullable(db_str(&res, 0, 6)));
+	json_object_object_add(o, "key", json_object_new_string(key));
+	print_json(o);
+	sodium_memzero(key, sizeof(key));
+	db_free(db);
+	return 0;
+}
+
+static int
+cmd_apikey_revoke(int argc, char *argv[])
+{
+	struct kv kv[] = { { "id", NULL } };
+	struct db_arg a;
+	struct db *db;
+	struct json_object *o;
+	uint64_t affected = 0;
+	long long id;
+
+	parse_opts(argc, argv, kv, 1);
+	id = parse_id("id", kv[0].val);
+	a = DBA_INT(id);
+	db = open_db();
+	if (db_exec(db, SQL_APIKEY_REVOKE_ANY, &a, 1, &affected, NULL) != DB_OK)
+		die("cannot revoke: %s", db_errmsg(db));
+	if (affected == 0)
+		die("no API key with id %lld", id);
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "revoked", json_object_new_boolean(1));
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *cfgarg = NULL;
+	char err[512];
+	int rc;
+
+	log_setname("wazera-admin");
+	argv++;
+	argc--;
+	while (argc > 0 && !strncmp(argv[0], "--config", 8)) {
+		if (argv[0][8] == '=')
+			cfgarg = argv[0] + 9;
+		else if (argv[0][8] == '\0' && argc > 1) {
+			cfgarg = argv[1];
+			argv++;
+			argc--;
+		} else
+			usage();
+		argv++;
+		argc--;
+	}
+	if (argc < 1)
+		usage();
+	if (config_load(&cfg, config_path(cfgarg), err, sizeof(err)) == -1)
+		die("config: %s", err);
+	if (crypto_init() == -1)
+		die("libsodium failed to initialise");
+	pool_init(&pool);
+	if (!strcmp(argv[0], "init") && argc == 1)
+		rc = cmd_init();
+	else if (!strcmp(argv[0], "migrate") && argc == 1)
+		rc = cmd_migrate();
+	else if (argc >= 2 && !strcmp(argv[0], "tenant") &&
+	    !strcmp(argv[1], "create"))
+		rc = cmd_tenant_create(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[0], "apikey") &&
+	    !strcmp(argv[1], "create"))
+		rc = cmd_apikey_create(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[0], "apikey") &&
+	    !strcmp(argv[1], "revoke"))
+		rc = cmd_apikey_revoke(argc - 2, argv + 2);
+	else
+		usage();
+	pool_free(&pool);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,117 @@
+/* GET /account/me, GET /api-keys, DELETE /api-keys/{id}. */
+#include <json-c/json.h>
+
+#include "handlers.h"
+#include "request.h"
+#include "scopes.h"
+
+enum { TEN_ID, TEN_NAME, TEN_PLAN, TEN_LIMIT, TEN_CREATED };
+enum { KEY_ID, KEY_NAME, KEY_PREFIX_, KEY_SCOPES, KEY_LAST_USED, KEY_CREATED,
+	KEY_EXPIRES, KEY_REVOKED };
+
+static struct json_object *
+str_or_null(const char *s)
+{
+	return s == NULL ? NULL : json_object_new_string(s);
+}
+
+void
+account_me(struct req *r)
+{
+	struct json_object *o;
+	struct db_res res;
+	struct db_arg a = DBA_INT(r->tenant_id);
+	enum db_rc rc;
+
+	if ((rc = db_query_one(r->db, &r->pool, SQL_TENANT_GET, &a, 1,
+	    &res)) != DB_OK) {
+		reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(db_int(&res, 0,
+	    TEN_ID)));
+	json_object_object_add(o, "name", str_or_null(db_str(&res, 0, TEN_NAME)));
+	json_object_object_add(o, "plan", str_or_null(db_str(&res, 0, TEN_PLAN)));
+	json_object_object_add(o, "rate_limit_per_minute",
+	    json_object_new_int64(db_int(&res, 0, TEN_LIMIT)));
+	json_object_object_add(o, "created_at",
+	    str_or_null(db_str(&res, 0, TEN_CREATED)));
+	reply_data(r, 200, o);
+}
+
+static struct json_object *
+apikey_json(const struct db_res *res, size_t i)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,
+	    KEY_ID)));
+	json_object_object_add(o, "name", str_or_null(db_str(res, i, KEY_NAME)));
+	json_object_object_add(o, "prefix", str_or_null(db_str(res, i,
+	    KEY_PREFIX_)));
+	json_object_object_add(o, "scopes",
+	    scopes_json((uint32_t)db_int(res, i, KEY_SCOPES)));
+	json_object_object_add(o, "last_used_at", str_or_null(db_str(res, i,
+	    KEY_LAST_USED)));
+	json_object_object_add(o, "created_at", str_or_null(db_str(res, i,
+	    KEY_CREATED)));
+	json_object_object_add(o, "expires_at", str_or_null(db_str(res, i,
+	    KEY_EXPIRES)));
+	json_object_object_add(o, "revoked_at", str_or_null(db_str(res, i,
+	    KEY_REVOKED)));
+	return o;
+}
+
+void
+apikey_list(struct req *r)
+{
+	struct json_object *items;
+	struct db_res res, cnt;
+	struct db_arg a[3];
+	long long page, per_page;
+	enum db_rc rc;
+	size_t i;
+
+	if (req_paging(r, &page, &per_page) == -1)
+		return;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(per_page);
+	a[2] = DBA_INT((page - 1) * per_page);
+	if ((rc = db_query(r->db, &r->pool, SQL_APIKEY_LIST, a, 3, &res)) !=
+	    DB_OK || (rc = db_query_one(r->db, &r->pool, SQL_APIKEY_COUNT, a, 1,
+	    &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, apikey_json(&res, i));
+	reply_list(r, items, page, per_page, db_int(&cnt, 0, 0));
+}
+
+void
+apikey_revoke(struct req *r)
+{
+	struct json_object *o;
+	struct db_arg a[2];
+	uint64_t affected = 0;
+	enum db_rc rc;
+
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	if ((rc = db_exec(r->db, SQL_APIKEY_REVOKE, a, 2, &affected, NULL)) !=
+	    DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (affected == 0) {
+		reply_error(r, ERR_NOT_FOUND, "API key not found.", NULL);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(r->ids[0]));
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	json_object_object_add(o, "revoked", json_object_new_boolean(1));
+	reply_data(r, 200, o);
+}

@@ -1,0 +1,504 @@
+/* Contacts: GET/POST /contacts, GET/PUT/PATCH/DELETE /contacts/{id}. */
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "crypto.h"
+#include "handlers.h"
+#include "request.h"
+#include "scopes.h"
+
+#define SEARCH_MAX	255
+
+/* Columns of CONTACT_COLS in sql.c. */
+enum { C_ID, C_NAME, C_PHONE, C_EMAIL, C_TAGS, C_CUSTOM, C_OPTED_OUT,
+	C_CREATED, C_UPDATED };
+
+/* The fields a contact accepts, in the order of vals[] below. */
+enum { F_NAME, F_PHONE, F_EMAIL, F_TAGS, F_CUSTOM, F_OPTED_OUT, F__MAX };
+static const struct field contact_fields[F__MAX] = {
+	[F_NAME] =	{ "name", FT_STRING, FF_NULLABLE, 0, 255, NULL },
+	[F_PHONE] =	{ "phone", FT_PHONE, FF_REQUIRED, 0, 0, NULL },
+	[F_EMAIL] =	{ "email", FT_EMAIL, FF_NULLABLE, 0, 0, NULL },
+	[F_TAGS] =	{ "tags", FT_TAGS, FF_NULLABLE, 0, 0, NULL },
+	[F_CUSTOM] =	{ "custom_fields", FT_SCALARS, FF_NULLABLE, 0,
+			    CUSTOM_FIELDS_MAX, NULL },
+	[F_OPTED_OUT] =	{ "opted_out", FT_BOOL, 0, 0, 0, NULL },
+};
+
+/* A contact as plain values, between the database and JSON. */
+struct contact {
+	long long	 id;
+	const char	*name, *phone, *email;
+	const char	*tags;		/* JSON text */
+	const char	*custom;	/* JSON text */
+	bool		 opted_out;
+	const char	*created_at, *updated_at;
+};
+
+static struct json_object *
+json_text(const char *text, bool array)
+{
+	struct json_object *o = text ? json_tokener_parse(text) : NULL;
+
+	if (o == NULL)
+		o = array ? json_object_new_array() : json_object_new_object();
+	return o;
+}
+
+static struct json_object *
+contact_json(const struct contact *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(c->id));
+	json_object_object_add(o, "name",
+	    c->name ? json_object_new_string(c->name) : NULL);
+	json_object_object_add(o, "phone", json_object_new_string(c->phone));
+	json_object_object_add(o, "email",
+	    c->email ? json_object_new_string(c->email) : NULL);
+	json_object_object_add(o, "tags", json_text(c->tags, true));
+	json_object_object_add(o, "custom_fields", json_text(c->custom, false));
+	json_object_object_add(o, "opted_out",
+	    json_object_new_boolean(c->opted_out));
+	json_object_object_add(o, "created_at",
+	    json_object_new_string(c->created_at));
+	json_object_object_add(o, "updated_at",
+	    json_object_new_string(c->updated_at));
+	return o;
+}
+
+static void
+contact_from_row(const struct db_res *res, size_t i, struct contact *c)
+{
+	c->id = db_int(res, i, C_ID);
+	c->name = db_str(res, i, C_NAME);
+	c->phone = db_str(res, i, C_PHONE);
+	c->email = db_str(res, i, C_EMAIL);
+	c->tags = db_str(res, i, C_TAGS);
+	c->custom = db_str(res, i, C_CUSTOM);
+	c->opted_out = db_int(res, i, C_OPTED_OUT) != 0;
+	c->created_at = db_str(res, i, C_CREATED);
+	c->updated_at = db_str(res, i, C_UPDATED);
+}
+
+struct tri_set {
+	struct json_object	*arr;
+	char			 (*seen)[16];
+	size_t			 n, cap;
+};
+
+static void
+tri_add(const char *t, size_t len, void *arg)
+{
+	struct tri_set *s = arg;
+	size_t i;
+
+	if (len >= 16)
+		return;
+	for (i = 0; i < s->n; i++)
+		if (strlen(s->seen[i]) == len && !memcmp(s->seen[i], t, len))
+			return;
+	if (s->n == s->cap)
+		return;
+	memcpy(s->seen[s->n], t, len);
+	s->seen[s->n][len] = '\0';
+	s->n++;
+	json_object_array_add(s->arr, json_object_new_string_len(t, (int)len));
+}
+
+/* The JSON array of a contact's distinct trigrams, for the search index. */
+static const char *
+contact_trigrams(struct req *r, const struct contact *c)
+{
+	struct tri_set s;
+	const char *out;
+
+	s.arr = json_object_new_array();
+	s.cap = 800;
+	s.n = 0;
+	s.seen = pool_alloc(&r->pool, s.cap * sizeof(*s.seen));
+	if (c->name)
+		trigrams(c->name, strlen(c->name), tri_add, &s);
+	trigrams(c->phone, strlen(c->phone), tri_add, &s);
+	if (c->email)
+		trigrams(c->email, strlen(c->email), tri_add, &s);
+	out = pool_strdup(&r->pool, json_object_to_json_string_ext(s.arr,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(s.arr);
+	return out;
+}
+
+static const char *
+json_plain(struct req *r, struct json_object *o)
+{
+	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Applies validated fields to c. Empty strings clear name and email. */
+static void
+contact_apply(struct req *r, const struct fval *v, struct contact *c)
+{
+	if (v[F_NAME].present)
+		c->name = v[F_NAME].isnull || v[F_NAME].slen == 0 ? NULL :
+		    v[F_NAME].s;
+	if (v[F_PHONE].present)
+		c->phone = v[F_PHONE].s;
+	if (v[F_EMAIL].present)
+		c->email = v[F_EMAIL].isnull || v[F_EMAIL].slen == 0 ? NULL :
+		    v[F_EMAIL].s;
+	if (v[F_TAGS].present)
+		c->tags = v[F_TAGS].isnull ? "[]" : json_plain(r, v[F_TAGS].j);
+	if (v[F_CUSTOM].present)
+		c->custom = v[F_CUSTOM].isnull ? "{}" :
+		    json_plain(r, v[F_CUSTOM].j);
+	if (v[F_OPTED_OUT].present)
+		c->opted_out = v[F_OPTED_OUT].i != 0;
+}
+
+/* Parses the body into vals; empty email strings are not validated. */
+static int
+contact_parse(struct req *r, struct fval *vals, bool partial)
+{
+	struct json_object *e;
+	struct verrs errs;
+
+	/* "" means "no email", as form-based clients send it. */
+	if (json_object_object_get_ex(r->json, "email", &e) &&
+	    json_object_is_type(e, json_type_string) &&
+	    json_object_get_string_len(e) == 0)
+		json_object_object_add(r->json, "email", NULL);
+	verrs_init(&errs);
+	if (fields_parse(&r->pool, r->json, contact_fields, F__MAX, vals, &errs,
+	    partial) > 0) {
+		fvals_free(contact_fields, F__MAX, vals);
+		reply_invalid(r, &errs);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return !strcmp(a, b);
+}
+
+void
+contact_create(struct req *r)
+{
+	struct fval vals[F__MAX];
+	struct contact c;
+	struct json_object *obj;
+	struct db_arg a[12];
+	struct db_res res;
+	char now[20], ts[21], uuid[37];
+	time_t t = time(NULL);
+	bool own;
+	enum db_rc rc;
+
+	if (contact_parse(r, vals, false) == -1)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.tags = "[]";
+	c.custom = "{}";
+	contact_apply(r, vals, &c);
+	time_sql(t, now);
+	time_rfc3339(t, ts);
+	c.created_at = c.updated_at = ts;
+	obj = contact_json(&c);		/* id 0 until the insert names it */
+	uuid_v4(uuid);
+
+	own = !db_in_tx(r->db);
+	if (!own && (rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_STR(c.name);
+	a[2] = DBA_STR(c.phone);
+	a[3] = DBA_STR(c.email);
+	a[4] = DBA_STR(c.tags);
+	a[5] = DBA_STR(c.custom);
+	a[6] = DBA_INT(c.opted_out);
+	a[7] = DBA_STR(now);
+	a[8] = DBA_STR(contact_trigrams(r, &c));
+	a[9] = DBA_STR(uuid);
+	a[10] = DBA_STR(json_plain(r, obj));
+	a[11] = DBA_INT(own);
+	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_CREATE, a, 12, &res);
+	if (rc == DB_OK && !own)
+		rc = db_commit(r->db);
+	if (rc != DB_OK)
+		goto fail;
+	json_object_object_add(obj, "id", json_object_new_int64(db_int(&res, 0,
+	    0)));
+	fvals_free(contact_fields, F__MAX, vals);
+	reply_data(r, 201, obj);
+	return;
+fail:
+	if (!own)
+		db_rollback(r->db);
+	json_object_put(obj);
+	fvals_free(contact_fields, F__MAX, vals);
+	if (rc == DB_DUP)
+		reply_invalid_field(r, "phone", "The phone has already been taken.");
+	else
+		reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+}
+
+void
+contact_get(struct req *r)
+{
+	struct db_res res;
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	struct contact c;
+	enum db_rc rc;
+
+	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET, a, 2, &res);
+	if (rc == DB_NOROW) {
+		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
+		return;
+	}
+	if (rc != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	contact_from_row(&res, 0, &c);
+	reply_data(r, 200, contact_json(&c));
+}
+
+void
+contact_update(struct req *r)
+{
+	struct fval vals[F__MAX];
+	struct db_res res;
+	struct db_arg a[12];
+	struct contact old, c;
+	struct json_object *obj = NULL;
+	char now[20], ts[21], uuid[37];
+	time_t t = time(NULL);
+	enum db_rc rc;
+
+	if (contact_parse(r, vals, true) == -1)
+		return;
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET_FOR_UPDATE, a, 2,
+	    &res);
+	if (rc == DB_NOROW) {
+		db_rollback(r->db);
+		fvals_free(contact_fields, F__MAX, vals);
+		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
+		return;
+	}
+	if (rc != DB_OK)
+		goto fail;
+	contact_from_row(&res, 0, &old);
+	c = old;
+	contact_apply(r, vals, &c);
+	/* Tags and custom fields compare as their canonical JSON text. */
+	old.tags = json_plain(r, json_text(old.tags, true));
+	old.custom = json_plain(r, json_text(old.custom, false));
+	if (streq(c.name, old.name) && streq(c.phone, old.phone) &&
+	    streq(c.email, old.email) && streq(c.tags, old.tags) &&
+	    streq(c.custom, old.custom) && c.opted_out == old.opted_out) {
+		/* Nothing changed: no write, no event. */
+		db_rollback(r->db);
+		fvals_free(contact_fields, F__MAX, vals);
+		reply_data(r, 200, contact_json(&old));
+		return;
+	}
+	time_sql(t, now);
+	time_rfc3339(t, ts);
+	c.updated_at = ts;
+	obj = contact_json(&c);
+	uuid_v4(uuid);
+	a[2] = DBA_STR(c.name);
+	a[3] = DBA_STR(c.phone);
+	a[4] = DBA_STR(c.email);
+	a[5] = DBA_STR(c.tags);
+	a[6] = DBA_STR(c.custom);
+	a[7] = DBA_INT(c.opted_out);
+	a[8] = DBA_STR(now);
+	a[9] = DBA_STR(contact_trigrams(r, &c));
+	a[10] = DBA_STR(uuid);
+	a[11] = DBA_STR(json_plain(r, obj));
+	if ((rc = db_exec(r->db, SQL_CONTACT_UPDATE, a, 12, NULL, NULL)) !=
+	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	fvals_free(contact_fields, F__MAX, vals);
+	reply_data(r, 200, obj);
+	return;
+fail:
+	db_rollback(r->db);
+	json_object_put(obj);
+	fvals_free(contact_fields, F__MAX, vals);
+	if (rc == DB_DUP)
+		reply_invalid_field(r, "phone", "The phone has already been taken.");
+	else
+		reply_db(r, rc);
+}
+
+void
+contact_delete(struct req *r)
+{
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	struct json_object *o;
+	uint64_t affected = 0;
+	enum db_rc rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK ||
+	    (rc = db_exec(r->db, SQL_CONTACT_DELETE, a, 2, &affected, NULL)) !=
+	    DB_OK)
+		goto fail;
+	if (affected == 0) {
+		db_rollback(r->db);
+		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
+		return;
+	}
+	if ((rc = db_exec(r->db, SQL_CONTACT_COUNTER_DEC, a, 1, NULL, NULL)) !=
+	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(r->ids[0]));
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	reply_data(r, 200, o);
+	return;
+fail:
+	db_rollback(r->db);
+	reply_db(r, rc);
+}
+
+/* "%term%" with LIKE's wildcards escaped. */
+static const char *
+like_pattern(struct req *r, const char *s)
+{
+	size_t n = strlen(s), i, o = 0;
+	char *p = pool_alloc(&r->pool, 2 * n + 3);
+
+	p[o++] = '%';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+			p[o++] = '\\';
+		p[o++] = s[i];
+	}
+	p[o++] = '%';
+	p[o] = '\0';
+	return p;
+}
+
+struct tri_pick {
+	char	 t[3][16];
+	size_t	 n;		/* trigrams seen */
+	char	 all[256][16];
+};
+
+static void
+tri_collect(const char *t, size_t len, void *arg)
+{
+	struct tri_pick *p = arg;
+
+	if (p->n < 256 && len < 16) {
+		memcpy(p->all[p->n], t, len);
+		p->all[p->n][len] = '\0';
+	}
+	p->n++;
+}
+
+void
+contact_list(struct req *r)
+{
+	const char *search = query_get(&r->query, "search");
+	const char *tag = query_get(&r->query, "tag");
+	struct json_object *items;
+	struct db_res res, cnt;
+	struct db_arg a[16];
+	struct verrs errs;
+	struct contact c;
+	long long page, per_page, total;
+	enum sql list, count;
+	size_t na = 0, nc, i;
+	enum db_rc rc;
+
+	if (req_paging(r, &page, &per_page) == -1)
+		return;
+	if (search != NULL && *search == '\0')
+		search = NULL;
+	if (tag != NULL && *tag == '\0')
+		tag = NULL;
+	verrs_init(&errs);
+	if (search != NULL && utf8_length(search, strlen(search)) > SEARCH_MAX)
+		verr_add(&errs, "search", "The search field must not be greater "
+		    "than %d characters.", SEARCH_MAX);
+	if (tag != NULL && utf8_length(tag, strlen(tag)) > TAG_MAX_LEN)
+		verr_add(&errs, "tag", "The tag field must not be greater than %d "
+		    "characters.", TAG_MAX_LEN);
+	if (errs.n > 0) {
+		reply_invalid(r, &errs);
+		return;
+	}
+
+	if (search == NULL && tag == NULL) {
+		list = SQL_CONTACT_LIST;
+		count = SQL_CONTACT_COUNT_ALL;
+		a[na++] = DBA_INT(r->tenant_id);
+		nc = na;
+	} else if (search == NULL) {
+		list = SQL_CONTACT_LIST_TAG;
+		count = SQL_CONTACT_COUNT_TAG;
+		a[na++] = DBA_INT(r->tenant_id);
+		a[na++] = DBA_STR(tag);
+		nc = na;
+	} else {
+		struct tri_pick *tp = pool_calloc(&r->pool, 1, sizeof(*tp));
+		const char *like = like_pattern(r, search);
+
+		trigrams(search, strlen(search), tri_collect, tp);
+		if (tp->n == 0) {
+			/* Under three characters: no trigram to use. */
+			list = SQL_CONTACT_LIST_SCAN;
+			count = SQL_CONTACT_COUNT_SCAN;
+			a[na++] = DBA_INT(r->tenant_id);
+		} else {
+			size_t k = tp->n < 256 ? tp->n : 256;
+			/* First, middle and last: spread over the term. */
+			list = SQL_CONTACT_LIST_TRI;
+			count = SQL_CONTACT_COUNT_TRI;
+			a[na++] = DBA_STR(tp->all[k / 2]);
+			a[na++] = DBA_STR(tp->all[k - 1]);
+			a[na++] = DBA_INT(r->tenant_id);
+			a[na++] = DBA_STR(tp->all[0]);
+		}
+		a[na++] = DBA_STR(like);
+		a[na++] = DBA_STR(like);
+		a[na++] = DBA_STR(like);
+		a[na++] = DBA_STR(tag);
+		a[na++] = DBA_STR(tag);
+		nc = na;
+	}
+	a[na++] = DBA_INT(per_page);
+	a[na++] = DBA_INT((page - 1) * per_page);
+
+	if ((rc = db_query(r->db, &r->pool, list, a, na, &res)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (page == 1 && (long long)res.nrows < per_page)
+		total = (long long)res.nrows;	/* the count is in hand */
+	else if ((rc = db_query(r->db, &r->pool, count, a, nc, &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	} else
+		total = cnt.nrows > 0 ? db_int(&cnt, 0, 0) : 0;
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++) {
+		contact_from_row(&res, i, &c);
+		json_object_array_add(items, contact_json(&c));
+	}
+	reply_list(r, items, page, per_page, total);
+}

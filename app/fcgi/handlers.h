@@ -1,0 +1,21 @@
+/* The API's handlers, one file per resource. A handler runs after routing,
+ * authentication, scope and rate-limit checks, with req->json parsed for
+ * POST, PUT and PATCH; it sets the answer with a reply_*() call. */
+#ifndef WZ_HANDLERS_H
+#define WZ_HANDLERS_H
+
+struct req;
+
+/* account.c */
+void	account_me(struct req *);
+void	apikey_list(struct req *);
+void	apikey_revoke(struct req *);
+
+/* contacts.c */
+void	contact_list(struct req *);
+void	contact_create(struct req *);
+void	contact_get(struct req *);
+void	contact_update(struct req *);
+void	contact_delete(struct req *);
+
+#endif

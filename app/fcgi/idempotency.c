@@ -1,0 +1,135 @@
+#include <string.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "crypto.h"
+#include "idempotency.h"
+#include "request.h"
+
+void	router_run_handler(struct req *, void (*)(struct req *));
+
+enum { IDEM_HASH, IDEM_STATUS, IDEM_BODY, IDEM_STALE };
+
+static bool
+key_valid(const char *k)
+{
+	size_t n = strlen(k), i;
+
+	if (n == 0 || n > 255)
+		return false;
+	for (i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Replays a stored answer: status and body as first sent. */
+static void
+replay(struct req *r, int status, const char *body)
+{
+	struct json_object *o = json_tokener_parse(body);
+
+	if (o == NULL) {
+		reply_db(r, DB_ERR);
+		return;
+	}
+	json_object_put(r->out);
+	r->out = o;
+	r->status = status;
+	r->out_text = pool_strdup(&r->pool, body);
+	req_header(r, "Idempotent-Replayed", "true");
+}
+
+void
+idempotent_run(struct req *r, void (*handler)(struct req *))
+{
+	const char *key = r->idempotency_key;
+	uint8_t hash[32];
+	crypto_hash_sha256_state st;
+	struct db_res res;
+	struct db_arg args[4];
+	enum db_rc rc;
+	int tries;
+
+	if (!key_valid(key)) {
+		reply_error(r, ERR_BAD_REQUEST, "The Idempotency-Key header must be "
+		    "1 to 255 printable ASCII characters.", NULL);
+		return;
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)r->method,
+	    strlen(r->method) + 1);
+	crypto_hash_sha256_update(&st, (const uint8_t *)r->path,
+	    strlen(r->path) + 1);
+	if (r->bodylen > 0)
+		crypto_hash_sha256_update(&st, (const uint8_t *)r->body,
+		    r->bodylen);
+	crypto_hash_sha256_final(&st, hash);
+
+	for (tries = 0; tries < 3; tries++) {
+		if ((rc = db_begin(r->db)) != DB_OK)
+			goto fail;
+		args[0] = DBA_INT(r->tenant_id);
+		args[1] = DBA_STR(key);
+		args[2] = DBA_BLOB(hash, sizeof(hash));
+		/* A concurrent first request holds this row's lock until it
+		 * commits, so a racing repeat waits here and then replays. */
+		rc = db_exec(r->db, SQL_IDEM_INSERT, args, 3, NULL, NULL);
+		if (rc == DB_DUP) {
+			rc = db_query_one(r->db, &r->pool, SQL_IDEM_GET, args, 2,
+			    &res);
+			if (rc != DB_OK)
+				goto fail;
+			if (db_int(&res, 0, IDEM_STALE)) {
+				rc = db_exec(r->db, SQL_IDEM_DELETE, args, 2, NULL,
+				    NULL);
+				if (rc != DB_OK)
+					goto fail;
+				if ((rc = db_commit(r->db)) != DB_OK)
+					goto fail;
+				continue;
+			}
+			db_rollback(r->db);
+			if (db_len(&res, 0, IDEM_HASH) != sizeof(hash) ||
+			    sodium_memcmp(db_str(&res, 0, IDEM_HASH), hash,
+			    sizeof(hash)) != 0) {
+				reply_error(r, ERR_CONFLICT, "This Idempotency-Key "
+				    "was already used with a different request.",
+				    NULL);
+				return;
+			}
+			replay(r, (int)db_int(&res, 0, IDEM_STATUS),
+			    db_str(&res, 0, IDEM_BODY));
+			return;
+		}
+		if (rc != DB_OK)
+			goto fail;
+		router_run_handler(r, handler);
+		if (r->retry) {
+			db_rollback(r->db);
+			continue;
+		}
+		if (r->status >= 500) {
+			/* Nothing happened: let the client try again. */
+			db_rollback(r->db);
+			return;
+		}
+		args[0] = DBA_INT(r->status);
+		args[1] = DBA_STR(req_finish_body(r));
+		args[2] = DBA_INT(r->tenant_id);
+		args[3] = DBA_STR(key);
+		if ((rc = db_exec(r->db, SQL_IDEM_COMPLETE, args, 4, NULL,
+		    NULL)) != DB_OK)
+			goto fail;
+		if ((rc = db_commit(r->db)) == DB_OK)
+			return;
+		if (rc != DB_RETRY)
+			goto fail;
+	}
+	rc = DB_DOWN;
+fail:
+	db_rollback(r->db);
+	r->retry = false;
+	reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+}

@@ -1,0 +1,392 @@
+/* wazera-fcgi: the API as a FastCGI application.
+ *
+ * Under a process manager (mod_fcgid, spawn-fcgi) the listening socket is
+ * fd 0 and this process serves it alone. Standalone (--listen), it binds
+ * the socket itself, pre-forks --workers processes that accept on it,
+ * restarts any that dies, and on SIGTERM lets each finish its request. */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "log.h"
+#include "request.h"
+#include "router.h"
+#include "xmalloc.h"
+
+#define WORKERS_MAX	256
+
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t busy;
+static mode_t socket_mode = 0660;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: wazera-fcgi [--config FILE] "
+	    "[--listen PATH|HOST:PORT] [--workers N] [--user USER]\n"
+	    "                   [--socket-mode OCTAL]\n");
+	exit(2);
+}
+
+static void
+worker_sigterm(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (!busy)
+		_exit(0);	/* idle in accept(): nothing to finish */
+}
+
+/* Reads the body. Returns 0; sets body NULL and bodylen past the limit
+ * when the body is too large (the router answers 413). */
+static void
+read_body(FCGX_Request *fr, struct req *r)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	long long want = cl && *cl ? strtoll(cl, NULL, 10) : 0;
+	char *buf;
+	int n;
+
+	r->body = "";
+	r->bodylen = 0;
+	if (want < 0)
+		want = 0;
+	if (want > BODY_MAX) {
+		r->body = NULL;
+		r->bodylen = (size_t)want;
+		return;
+	}
+	if (want == 0)
+		return;
+	buf = pool_alloc(&r->pool, (size_t)want + 1);
+	n = FCGX_GetStr(buf, (int)want, fr->in);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	r->body = buf;
+	r->bodylen = (size_t)n;
+}
+
+static const char *
+status_text(int s)
+{
+	switch (s) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	}
+	return "Unknown";
+}
+
+static void
+write_response(FCGX_Request *fr, struct req *r)
+{
+	const char *body = req_finish_body(r);
+	char head[1024];
+	int n;
+
+	if (r->rl_known) {
+		req_header(r, "X-RateLimit-Limit", "%lld", r->rl_limit);
+		req_header(r, "X-RateLimit-Remaining", "%lld",
+		    r->rl_remaining > 0 ? r->rl_remaining : 0);
+		req_header(r, "X-RateLimit-Reset", "%lld", r->rl_reset);
+	}
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "Cache-Control: no-store\r\n", r->status, status_text(r->status),
+	    r->id);
+	FCGX_PutStr(head, n, fr->out);
+	if (r->headers != NULL)
+		FCGX_PutS(r->headers, fr->out);
+	FCGX_PutStr("\r\n", 2, fr->out);
+	FCGX_PutStr(body, (int)strlen(body), fr->out);
+}
+
+static void
+serve_one(FCGX_Request *fr, struct req *r)
+{
+	const char *uri, *q;
+	char *path;
+	long plen;
+
+	r->method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	if (r->method == NULL)
+		r->method = "GET";
+	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	if (uri == NULL || *uri == '\0') {
+		const char *sn = FCGX_GetParam("SCRIPT_NAME", fr->envp);
+		const char *pi = FCGX_GetParam("PATH_INFO", fr->envp);
+		uri = pool_printf(&r->pool, "%s%s", sn ? sn : "", pi ? pi : "");
+	}
+	q = strchr(uri, '?');
+	path = pool_strndup(&r->pool, uri, q ? (size_t)(q - uri) : strlen(uri));
+	r->path = path;
+	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
+	r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
+	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fr->envp);
+	random_hex(r->id, 8);
+	read_body(fr, r);
+	plen = url_decode(path, strlen(path), false);
+	if (plen < 0 || memchr(path, '\0', (size_t)plen) != NULL ||
+	    !utf8_valid(path, (size_t)plen) || query_parse(&r->pool,
+	    FCGX_GetParam("QUERY_STRING", fr->envp), &r->query) == -1) {
+		reply_error(r, ERR_BAD_REQUEST, "The URL is malformed or not "
+		    "valid UTF-8.", NULL);
+	} else
+		router_dispatch(r);
+	write_response(fr, r);
+}
+
+/* Serves requests on fd until told to stop. */
+static void
+worker_loop(const struct config *cfg, int fd)
+{
+	FCGX_Request fr;
+	struct req r;
+	struct db *db;
+
+	db = db_new(cfg);
+	if (db_connect(db) != DB_OK)
+		log_warnx("database unavailable at start: %s", db_errmsg(db));
+	if (FCGX_InitRequest(&fr, fd, 0) != 0)
+		log_fatalx("FCGX_InitRequest failed");
+	memset(&r, 0, sizeof(r));
+	pool_init(&r.pool);
+	while (!stopping) {
+		busy = 0;
+		if (stopping || FCGX_Accept_r(&fr) < 0)
+			break;
+		busy = 1;
+		r.db = db;
+		r.cfg = cfg;
+		serve_one(&fr, &r);
+		FCGX_Finish_r(&fr);
+		json_object_put(r.json);
+		json_object_put(r.out);
+		pool_reset(&r.pool);
+		{
+			struct pool keep = r.pool;
+			memset(&r, 0, sizeof(r));
+			r.pool = keep;
+		}
+	}
+	pool_free(&r.pool);
+	db_free(db);
+}
+
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		log_fatalx("unknown user %s", user);
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		log_fatalx("cannot become %s: %s", user, strerror(errno));
+	if (pw->pw_uid != 0 && (setuid(0) != -1 || getuid() == 0))
+		log_fatalx("dropping privileges to %s did not stick", user);
+}
+
+static pid_t
+spawn_worker(const struct config *cfg, int fd)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		log_warnx("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = worker_sigterm;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigprocmask(SIG_SETMASK, &set, NULL);
+		worker_loop(cfg, fd);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void
+master_sig(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int
+run_master(const struct config *cfg, const char *listen_addr, int nworkers,
+    const char *user)
+{
+	pid_t pids[WORKERS_MAX];
+	struct sigaction sa;
+	time_t started[WORKERS_MAX];
+	int fd, i, status, alive;
+	pid_t pid;
+
+	if (strchr(listen_addr, '/') == NULL && strchr(listen_addr, ':') == NULL)
+		log_fatalx("--listen takes a socket path or HOST:PORT");
+	if (strchr(listen_addr, '/') != NULL)
+		unlink(listen_addr);
+	if ((fd = FCGX_OpenSocket(listen_addr, 1024)) < 0)
+		log_fatalx("cannot listen on %s", listen_addr);
+	if (strchr(listen_addr, '/') != NULL &&
+	    chmod(listen_addr, socket_mode) == -1)
+		log_fatalx("chmod %s: %s", listen_addr, strerror(errno));
+	if (user != NULL)
+		drop_privileges(user);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = master_sig;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	for (i = 0; i < nworkers; i++) {
+		pids[i] = spawn_worker(cfg, fd);
+		started[i] = time(NULL);
+	}
+	log_info("listening on %s with %d workers", listen_addr, nworkers);
+	while (!stopping) {
+		pid = waitpid(-1, &status, 0);
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			sleep(1);
+			continue;
+		}
+		for (i = 0; i < nworkers; i++)
+			if (pids[i] == pid)
+				break;
+		if (i == nworkers || stopping)
+			continue;
+		log_warnx("worker %d exited (status %d); restarting", (int)pid,
+		    status);
+		/* A worker dying at once, again and again, is throttled. */
+		if (time(NULL) - started[i] < 1)
+			sleep(1);
+		pids[i] = spawn_worker(cfg, fd);
+		started[i] = time(NULL);
+	}
+	log_info("draining %d workers", nworkers);
+	for (i = 0; i < nworkers; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (alive = nworkers; alive > 0;) {
+		pid = waitpid(-1, &status, 0);
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		alive--;
+	}
+	close(fd);
+	if (strchr(listen_addr, '/') != NULL)
+		unlink(listen_addr);
+	log_info("stopped");
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "listen",	required_argument, NULL, 'l' },
+		{ "workers",	required_argument, NULL, 'w' },
+		{ "user",	required_argument, NULL, 'u' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cfgarg = NULL, *listen_addr = NULL, *user = NULL;
+	struct config cfg;
+	char err[512];
+	int ch, workers = 4, rc;
+
+	log_setname("wazera-fcgi");
+	while ((ch = getopt_long(argc, argv, "c:l:w:u:m:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgarg = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'w':
+			workers = atoi(optarg);
+			if (workers < 1 || workers > WORKERS_MAX)
+				log_fatalx("--workers must be 1 to %d", WORKERS_MAX);
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'm':
+			socket_mode = (mode_t)strtol(optarg, NULL, 8) & 0777;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (config_load(&cfg, config_path(cfgarg), err, sizeof(err)) == -1)
+		log_fatalx("config: %s", err);
+	if (crypto_init() == -1)
+		log_fatalx("libsodium failed to initialise");
+	if (FCGX_Init() != 0)
+		log_fatalx("FCGX_Init failed");
+	if (listen_addr != NULL)
+		rc = run_master(&cfg, listen_addr, workers, user);
+	else {
+		/* Under a process manager: the socket is fd 0. */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = worker_sigterm;
+		sigaction(SIGTERM, &sa, NULL);
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+		worker_loop(&cfg, 0);
+		rc = 0;
+	}
+	config_free(&cfg);
+	return rc;
+}

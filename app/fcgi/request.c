@@ -1,0 +1,207 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "request.h"
+
+static const struct {
+	const char	*name;
+	int		 status;
+} errs[ERR__MAX] = {
+	[ERR_BAD_REQUEST] =		{ "BAD_REQUEST", 400 },
+	[ERR_AUTHENTICATION] =		{ "AUTHENTICATION_ERROR", 401 },
+	[ERR_KEY_REVOKED] =		{ "KEY_REVOKED", 401 },
+	[ERR_INSUFFICIENT_PERMISSIONS] = { "INSUFFICIENT_PERMISSIONS", 403 },
+	[ERR_NOT_FOUND] =		{ "RESOURCE_NOT_FOUND", 404 },
+	[ERR_METHOD_NOT_ALLOWED] =	{ "METHOD_NOT_ALLOWED", 405 },
+	[ERR_CONFLICT] =		{ "CONFLICT", 409 },
+	[ERR_PAYLOAD_TOO_LARGE] =	{ "PAYLOAD_TOO_LARGE", 413 },
+	[ERR_VALIDATION] =		{ "VALIDATION_ERROR", 422 },
+	[ERR_OUTSIDE_SERVICE_WINDOW] =	{ "OUTSIDE_SERVICE_WINDOW", 422 },
+	[ERR_RATE_LIMIT] =		{ "RATE_LIMIT_EXCEEDED", 429 },
+	[ERR_INTERNAL] =		{ "INTERNAL_ERROR", 500 },
+	[ERR_WHATSAPP] =		{ "WHATSAPP_ERROR", 502 },
+	[ERR_SERVICE_UNAVAILABLE] =	{ "SERVICE_UNAVAILABLE", 503 },
+};
+
+int
+err_status(enum err_code c)
+{
+	return errs[c].status;
+}
+
+const char *
+err_name(enum err_code c)
+{
+	return errs[c].name;
+}
+
+void
+req_header(struct req *r, const char *name, const char *fmt, ...)
+{
+	char val[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	r->headers = pool_printf(&r->pool, "%s%s: %s\r\n",
+	    r->headers ? r->headers : "", name, val);
+}
+
+static void
+set_out(struct req *r, int status, struct json_object *out)
+{
+	json_object_put(r->out);
+	r->out = out;
+	r->status = status;
+	r->out_text = NULL;
+}
+
+void
+reply_data(struct req *r, int status, struct json_object *data)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "data", data);
+	set_out(r, status, o);
+}
+
+void
+reply_list(struct req *r, struct json_object *items, long long page,
+    long long per_page, long long total)
+{
+	struct json_object *o = json_object_new_object(), *m;
+	long long last = total <= 0 ? 1 : (total + per_page - 1) / per_page;
+
+	m = json_object_new_object();
+	json_object_object_add(m, "current_page", json_object_new_int64(page));
+	json_object_object_add(m, "per_page", json_object_new_int64(per_page));
+	json_object_object_add(m, "total", json_object_new_int64(total));
+	json_object_object_add(m, "last_page", json_object_new_int64(last));
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "data", items);
+	json_object_object_add(o, "meta", m);
+	set_out(r, 200, o);
+}
+
+void
+reply_error(struct req *r, enum err_code code, const char *message,
+    struct json_object *details)
+{
+	struct json_object *o = json_object_new_object(), *e;
+
+	e = json_object_new_object();
+	json_object_object_add(e, "code", json_object_new_string(errs[code].name));
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object_object_add(e, "details",
+	    details ? details : json_object_new_object());
+	json_object_object_add(o, "success", json_object_new_boolean(0));
+	json_object_object_add(o, "error", e);
+	set_out(r, errs[code].status, o);
+}
+
+void
+reply_invalid(struct req *r, struct verrs *v)
+{
+	struct json_object *d = v->details;
+	const char *msg = "The given data was invalid.";
+
+	/* The first message doubles as the summary, as the seed shows. */
+	json_object_object_foreach(d, k, list) {
+		(void)k;
+		msg = pool_strdup(&r->pool, json_object_get_string(
+		    json_object_array_get_idx(list, 0)));
+		break;
+	}
+	v->details = NULL;
+	v->n = 0;
+	reply_error(r, ERR_VALIDATION, msg, d);
+}
+
+void
+reply_invalid_field(struct req *r, const char *field, const char *msg)
+{
+	struct verrs v;
+
+	verrs_init(&v);
+	verr_add(&v, field, "%s", msg);
+	reply_invalid(r, &v);
+}
+
+void
+reply_db(struct req *r, enum db_rc rc)
+{
+	struct json_object *d;
+
+	if (rc == DB_RETRY) {
+		r->retry = true;
+		return;
+	}
+	if (rc == DB_DOWN) {
+		log_warnx("request %s: database unavailable: %s", r->id,
+		    db_errmsg(r->db));
+		req_header(r, "Retry-After", "5");
+		reply_error(r, ERR_SERVICE_UNAVAILABLE,
+		    "The service is temporarily unavailable.", NULL);
+		return;
+	}
+	log_warnx("request %s: %s %s: database error %s", r->id, r->method,
+	    r->path, db_errmsg(r->db));
+	d = json_object_new_object();
+	json_object_object_add(d, "request_id", json_object_new_string(r->id));
+	reply_error(r, ERR_INTERNAL, "An internal error occurred.", d);
+}
+
+const char *
+req_finish_body(struct req *r)
+{
+	if (r->out_text == NULL)
+		r->out_text = pool_strdup(&r->pool,
+		    json_object_to_json_string_ext(r->out,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return r->out_text;
+}
+
+static int
+parse_bounded(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+req_paging(struct req *r, long long *page, long long *per_page)
+{
+	const char *p = query_get(&r->query, "page");
+	const char *pp = query_get(&r->query, "per_page");
+	struct verrs v;
+
+	verrs_init(&v);
+	*page = 1;
+	*per_page = 25;
+	if (p != NULL && parse_bounded(p, 1, 1000000000, page) == -1)
+		verr_add(&v, "page", "The page field must be an integer of at "
+		    "least 1.");
+	if (pp != NULL && parse_bounded(pp, 1, 100, per_page) == -1)
+		verr_add(&v, "per_page", "The per page field must be an integer "
+		    "between 1 and 100.");
+	if (v.n > 0) {
+		reply_invalid(r, &v);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* One request: what it asked, who asked, and the answer being built. Every
+ * allocation hangs off req->pool and is released after the response. */
+#ifndef WZ_REQUEST_H
+#define WZ_REQUEST_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "pool.h"
+#include "query.h"
+#include "text.h"
+#include "validate.h"
+
+struct config;
+struct json_object;
+
+#define BODY_MAX	(1024 * 1024)
+
+enum err_code {
+	ERR_BAD_REQUEST,
+	ERR_AUTHENTICATION,
+	ERR_KEY_REVOKED,
+	ERR_INSUFFICIENT_PERMISSIONS,
+	ERR_NOT_FOUND,
+	ERR_METHOD_NOT_ALLOWED,
+	ERR_CONFLICT,
+	ERR_PAYLOAD_TOO_LARGE,
+	ERR_VALIDATION,
+	ERR_OUTSIDE_SERVICE_WINDOW,
+	ERR_RATE_LIMIT,
+	ERR_INTERNAL,
+	ERR_WHATSAPP,
+	ERR_SERVICE_UNAVAILABLE,
+	ERR__MAX
+};
+
+struct req {
+	struct pool		 pool;
+	struct db		*db;
+	const struct config	*cfg;
+	char			 id[17];	/* request id, in logs and 500s */
+
+	/* What was asked. */
+	const char		*method;
+	const char		*path;		/* below /api/v1 */
+	struct query		 query;
+	const char		*body;
+	size_t			 bodylen;
+	struct json_object	*json;		/* parsed body (owned) */
+	int64_t			 ids[PATH_MAX_IDS];
+	const char		*authorization;
+	const char		*x_api_key;
+	const char		*idempotency_key;
+
+	/* Who asked (after authentication). */
+	int64_t			 tenant_id;
+	int64_t			 key_id;
+	uint32_t		 scopes;
+	bool			 rl_known;
+	long long		 rl_limit, rl_remaining, rl_reset;
+
+	/* The answer. */
+	int			 status;
+	struct json_object	*out;		/* whole response body (owned) */
+	const char		*out_text;	/* serialised, set when finished */
+	char			*headers;	/* extra header lines (pool) */
+	bool			 retry;		/* run the handler again */
+};
+
+void	 req_header(struct req *, const char *name, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Replies: each replaces any answer set before. They take ownership of
+ * the json objects passed in. */
+void	 reply_data(struct req *, int status, struct json_object *data);
+void	 reply_list(struct req *, struct json_object *items, long long page,
+	    long long per_page, long long total);
+void	 reply_error(struct req *, enum err_code, const char *message,
+	    struct json_object *details);
+/* 422 with the recorded field errors; frees them. */
+void	 reply_invalid(struct req *, struct verrs *);
+/* 422 for one field. */
+void	 reply_invalid_field(struct req *, const char *field, const char *msg);
+/* Maps a database outcome that the handler did not expect: DB_RETRY asks
+ * the router to run the handler again, DB_DOWN is a 503, the rest a 500. */
+void	 reply_db(struct req *, enum db_rc);
+/* Serialises req->out into req->out_text. */
+const char *req_finish_body(struct req *);
+int	 err_status(enum err_code);
+const char *err_name(enum err_code);
+
+/* Reads page and per_page from the query. Returns -1 after replying 422. */
+int	 req_paging(struct req *, long long *page, long long *per_page);
+
+#endif

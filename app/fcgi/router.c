@@ -1,0 +1,180 @@
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "auth.h"
+#include "handlers.h"
+#include "idempotency.h"
+#include "jsonbody.h"
+#include "request.h"
+#include "router.h"
+#include "scopes.h"
+
+#define API_PREFIX	"/api/v1"
+#define HANDLER_TRIES	3
+
+struct route {
+	const char	*method;
+	const char	*pattern;
+	enum scope	 scope;
+	void		(*handler)(struct req *);
+};
+
+/* The API, as the reference lists it. */
+static const struct route routes[] = {
+	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me },
+	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list },
+	{ "DELETE", "/api-keys/{id}",	SCOPE_UNRESTRICTED,	apikey_revoke },
+
+	{ "GET",    "/contacts",	SCOPE_CONTACTS_READ,	contact_list },
+	{ "POST",   "/contacts",	SCOPE_CONTACTS_WRITE,	contact_create },
+	{ "POST",   "/contacts/create",	SCOPE_CONTACTS_WRITE,	contact_create },
+	{ "GET",    "/contacts/{id}",	SCOPE_CONTACTS_READ,	contact_get },
+	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
+	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
+	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete },
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Finds the route; on a path that matches with another method, replies 405
+ * with Allow; on none, 404. */
+static const struct route *
+route_find(struct req *r)
+{
+	char allow[128] = "";
+	int64_t ids[PATH_MAX_IDS];
+	size_t i;
+
+	for (i = 0; i < NROUTES; i++) {
+		if (!path_match(routes[i].pattern, r->path, ids))
+			continue;
+		if (!strcmp(routes[i].method, r->method)) {
+			memcpy(r->ids, ids, sizeof(ids));
+			return &routes[i];
+		}
+		if (strstr(allow, routes[i].method) == NULL) {
+			if (*allow)
+				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+			strncat(allow, routes[i].method,
+			    sizeof(allow) - strlen(allow) - 1);
+		}
+	}
+	if (*allow) {
+		req_header(r, "Allow", "%s", allow);
+		reply_error(r, ERR_METHOD_NOT_ALLOWED, pool_printf(&r->pool,
+		    "The %s method is not supported for this route. "
+		    "Supported methods: %s.", r->method, allow), NULL);
+	} else
+		reply_error(r, ERR_NOT_FOUND, "The requested resource was not "
+		    "found.", NULL);
+	return NULL;
+}
+
+static bool
+scope_allows(const struct req *r, enum scope need)
+{
+	if (need == SCOPE_NONE || r->scopes == 0)
+		return true;
+	if (need == SCOPE_UNRESTRICTED)
+		return false;
+	return (r->scopes & (1u << need)) != 0;
+}
+
+static int
+parse_body(struct req *r)
+{
+	switch (jsonbody_parse(r->body, r->bodylen, &r->json)) {
+	case JSONBODY_OK:
+		return 0;
+	case JSONBODY_UTF8:
+		reply_error(r, ERR_BAD_REQUEST, "The request body is not valid "
+		    "UTF-8.", NULL);
+		return -1;
+	case JSONBODY_NOT_OBJECT:
+		reply_error(r, ERR_BAD_REQUEST, "The request body must be a JSON "
+		    "object.", NULL);
+		return -1;
+	case JSONBODY_SYNTAX:
+		break;
+	}
+	reply_error(r, ERR_BAD_REQUEST, "The request body is not valid JSON.",
+	    NULL);
+	return -1;
+}
+
+/* Runs a handler, again after a deadlock or a lost connection. */
+static void
+run_handler(struct req *r, void (*handler)(struct req *))
+{
+	int tries, depth = db_depth(r->db);
+
+	for (tries = 0; tries < HANDLER_TRIES; tries++) {
+		r->retry = false;
+		handler(r);
+		while (db_depth(r->db) > depth)
+			db_rollback(r->db);	/* a handler that forgot */
+		if (r->retry && depth > 0)
+			return;	/* the caller's transaction must restart */
+		if (!r->retry)
+			return;
+	}
+	reply_db(r, DB_DOWN);
+}
+
+void
+router_dispatch(struct req *r)
+{
+	const struct route *rt;
+	size_t plen = strlen(API_PREFIX);
+	bool has_body;
+
+	if (r->body == NULL && r->bodylen > BODY_MAX) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, "The request body must not "
+		    "exceed 1 MiB.", NULL);
+		return;
+	}
+	if (strncmp(r->path, API_PREFIX, plen) != 0 ||
+	    (r->path[plen] != '/' && r->path[plen] != '\0')) {
+		reply_error(r, ERR_NOT_FOUND, "The requested resource was not "
+		    "found.", NULL);
+		return;
+	}
+	r->path += plen;
+	if ((rt = route_find(r)) == NULL)
+		return;
+	if (auth_request(r) == -1)
+		return;
+	if (!scope_allows(r, rt->scope)) {
+		reply_error(r, ERR_INSUFFICIENT_PERMISSIONS,
+		    rt->scope == SCOPE_UNRESTRICTED ?
+		    "This action needs an API key without scope restrictions." :
+		    pool_printf(&r->pool, "This API key lacks the %s scope.",
+		    scope_names[rt->scope]), NULL);
+		return;
+	}
+	if (r->rl_remaining < 0) {
+		req_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
+		    r->rl_reset - time(NULL) : 1);
+		r->rl_remaining = 0;
+		reply_error(r, ERR_RATE_LIMIT, "Too many requests. Please retry "
+		    "after the time given in Retry-After.", NULL);
+		return;
+	}
+	has_body = !strcmp(r->method, "POST") || !strcmp(r->method, "PUT") ||
+	    !strcmp(r->method, "PATCH");
+	if (has_body && parse_body(r) == -1)
+		return;
+	if (!strcmp(r->method, "POST") && r->idempotency_key != NULL)
+		idempotent_run(r, rt->handler);
+	else
+		run_handler(r, rt->handler);
+}
+
+/* Exposed for idempotency.c, which wraps the same retry loop. */
+void	router_run_handler(struct req *, void (*)(struct req *));
+
+void
+router_run_handler(struct req *r, void (*handler)(struct req *))
+{
+	run_handler(r, handler);
+}

@@ -1,0 +1,34 @@
+/* The INI configuration, read once at start from one declarative table. */
+#ifndef WZ_CONFIG_H
+#define WZ_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config {
+	char	*db_host;
+	int	 db_port;
+	char	*db_socket;
+	char	*db_user;
+	char	*db_password;
+	char	*db_name;
+	int	 db_connect_timeout;
+	char	*graph_api_base;
+	char	*verify_token;
+	char	*app_secret;
+	char	*master_key_file;
+	char	*sql_dir;
+	bool	 webhooks_allow_private_targets;
+	int	 spooler_max_seconds;
+	int	 spooler_resend_grace;
+};
+
+/* Fills cfg with defaults, then applies the INI text. Returns 0, or -1 with a
+ * message naming the line in err. */
+int	 config_parse(struct config *, const char *text, char *err, size_t errsz);
+/* Reads and parses a file. Same contract as config_parse. */
+int	 config_load(struct config *, const char *path, char *err, size_t errsz);
+/* The path to read: --config, else $WAZERA_CONFIG, else the system default. */
+const char *config_path(const char *arg);
+void	 config_free(struct config *);
+
+#endif

@@ -1,0 +1,34 @@
+/* Keys, hashes and random identifiers. */
+#ifndef WZ_CRYPTO_H
+#define WZ_CRYPTO_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEY_PREFIX		"wz_live_"
+#define KEY_RANDOM_LEN		40	/* base62 characters, ~238 bits */
+#define KEY_LEN			(sizeof(KEY_PREFIX) - 1 + KEY_RANDOM_LEN)
+#define KEY_DISPLAY_PREFIX	12	/* "wz_live_" and four more */
+#define KEY_HASH_LEN		32
+
+/* Must be called once before any other function here. Returns -1 on failure. */
+int	 crypto_init(void);
+/* Writes a new API key (KEY_LEN characters and a NUL) to out. */
+void	 apikey_generate(char out[KEY_LEN + 1]);
+/* True if s has the shape of an API key (prefix, then 32+ base62). */
+bool	 apikey_wellformed(const char *s, size_t len);
+/* BLAKE2b-256 of the key: keys carry enough entropy that a fast hash is
+ * safe, and lookups stay cheap on every request. */
+void	 apikey_hash(const char *key, size_t len, uint8_t out[KEY_HASH_LEN]);
+/* Random lowercase hex string of 2*nbytes characters. */
+void	 random_hex(char *out, size_t nbytes);
+/* An RFC 4122 version 4 UUID, 36 characters and a NUL. */
+void	 uuid_v4(char out[37]);
+void	 hex_encode(const uint8_t *, size_t, char *out);
+/* HMAC-SHA256 of data under key, as 64 hex characters and a NUL. */
+void	 hmac_sha256_hex(const void *key, size_t keylen, const void *data,
+	    size_t len, char out[65]);
+/* SHA-256 of data. */
+void	 sha256(const void *data, size_t len, uint8_t out[32]);
+
+#endif

@@ -1,0 +1,521 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+#define DB_MAX_ARGS	48
+#define DB_RETRIES	2
+
+struct db {
+	const struct config	*cfg;
+	MYSQL			*conn;
+	MYSQL_STMT		*stmts[SQL__MAX];
+	bool			 in_tx;
+	int			 depth;		/* nesting: savepoints above 1 */
+	unsigned		 last_errno;
+	char			 last_error[512];
+};
+
+struct db_arg
+DBA_STR(const char *s)
+{
+	if (s == NULL)
+		return DBA_NULL;
+	return (struct db_arg){ .t = DBA_STR_T, .p = s, .n = strlen(s) };
+}
+
+struct db_arg
+DBA_STRN(const char *s, size_t n)
+{
+	if (s == NULL)
+		return DBA_NULL;
+	return (struct db_arg){ .t = DBA_STR_T, .p = s, .n = n };
+}
+
+struct db *
+db_new(const struct config *cfg)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+
+	db->cfg = cfg;
+	return db;
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	size_t i;
+
+	for (i = 0; i < SQL__MAX; i++)
+		if (db->stmts[i] != NULL) {
+			mysql_stmt_close(db->stmts[i]);
+			db->stmts[i] = NULL;
+		}
+	if (db->conn != NULL) {
+		mysql_close(db->conn);
+		db->conn = NULL;
+	}
+	db->in_tx = false;
+	db->depth = 0;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+bool
+db_connected(const struct db *db)
+{
+	return db->conn != NULL;
+}
+
+bool
+db_in_tx(const struct db *db)
+{
+	return db->in_tx;
+}
+
+const char *
+db_errmsg(const struct db *db)
+{
+	return db->last_error;
+}
+
+unsigned
+db_errno(const struct db *db)
+{
+	return db->last_errno;
+}
+
+static void
+db_seterr(struct db *db, unsigned no, const char *msg)
+{
+	db->last_errno = no;
+	snprintf(db->last_error, sizeof(db->last_error), "%u: %s", no, msg);
+}
+
+enum db_rc
+db_connect(struct db *db)
+{
+	const struct config *c = db->cfg;
+	unsigned int timeout = (unsigned)c->db_connect_timeout, rw = 30;
+	MYSQL *m;
+
+	if (db->conn != NULL)
+		return DB_OK;
+	if ((m = mysql_init(NULL)) == NULL)
+		log_fatalx("mysql_init failed");
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(m, MYSQL_INIT_COMMAND,
+	    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
+	    "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+	if (mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
+	    c->db_name, (unsigned)c->db_port,
+	    *c->db_socket ? c->db_socket : NULL,
+	    CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS) == NULL) {
+		db_seterr(db, mysql_errno(m), mysql_error(m));
+		mysql_close(m);
+		return DB_DOWN;
+	}
+	db->conn = m;
+	db->in_tx = false;
+	return DB_OK;
+}
+
+static bool
+err_is_lost(unsigned e)
+{
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
+	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
+	    e == ER_CONNECTION_KILLED || e == 4031 /* idle timeout */ ||
+	    e == ER_SERVER_SHUTDOWN || e == CR_SERVER_LOST_EXTENDED;
+}
+
+/* Maps an error to an outcome, disconnecting on a lost connection. */
+static enum db_rc
+db_classify(struct db *db, unsigned e, const char *msg)
+{
+	db_seterr(db, e, msg);
+	if (e == ER_DUP_ENTRY || e == ER_DUP_ENTRY_WITH_KEY_NAME)
+		return DB_DUP;
+	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+		return DB_RETRY;
+	if (err_is_lost(e)) {
+		bool was_tx = db->in_tx;
+		db_disconnect(db);
+		return was_tx ? DB_RETRY : DB_DOWN;
+	}
+	return DB_ERR;
+}
+
+static MYSQL_STMT *
+db_prepare(struct db *db, enum sql id, enum db_rc *rc)
+{
+	MYSQL_STMT *st;
+	const char *text = sql_text(id);
+	my_bool on = 1;
+
+	if (db->stmts[id] != NULL)
+		return db->stmts[id];
+	if ((*rc = db_connect(db)) != DB_OK)
+		return NULL;
+	if ((st = mysql_stmt_init(db->conn)) == NULL)
+		log_fatalx("mysql_stmt_init failed");
+	if (mysql_stmt_prepare(st, text, strlen(text)) != 0) {
+		*rc = db_classify(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+		log_warnx("prepare %s: %s", sql_name(id), db->last_error);
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+	db->stmts[id] = st;
+	return st;
+}
+
+/* Binds args and executes. On success the statement may hold a result. */
+static enum db_rc
+db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
+    MYSQL_STMT **out)
+{
+	MYSQL_BIND bind[DB_MAX_ARGS];
+	my_bool nulls[DB_MAX_ARGS];
+	unsigned long lens[DB_MAX_ARGS];
+	MYSQL_STMT *st;
+	enum db_rc rc = DB_ERR;
+	size_t i;
+	int attempt;
+
+	if (nargs > DB_MAX_ARGS)
+		log_fatalx("%s: too many arguments", sql_name(id));
+	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
+		if ((st = db_prepare(db, id, &rc)) == NULL) {
+			if (rc == DB_DOWN && !db->in_tx && attempt < DB_RETRIES)
+				continue;
+			return rc;
+		}
+		if (mysql_stmt_param_count(st) != nargs)
+			log_fatalx("%s: %lu parameters, %zu arguments",
+			    sql_name(id), mysql_stmt_param_count(st), nargs);
+		memset(bind, 0, sizeof(bind[0]) * (nargs ? nargs : 1));
+		for (i = 0; i < nargs; i++) {
+			const struct db_arg *a = &args[i];
+			nulls[i] = 0;
+			bind[i].is_null = &nulls[i];
+			switch (a->t) {
+			case DBA_NULL_T:
+				nulls[i] = 1;
+				bind[i].buffer_type = MYSQL_TYPE_NULL;
+				break;
+			case DBA_INT_T:
+				bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+				bind[i].buffer = (void *)&a->i;
+				break;
+			case DBA_DOUBLE_T:
+				bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
+				bind[i].buffer = (void *)&a->d;
+				break;
+			case DBA_STR_T:
+			case DBA_BLOB_T:
+				bind[i].buffer_type = a->t == DBA_STR_T ?
+				    MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+				bind[i].buffer = (void *)a->p;
+				bind[i].buffer_length = a->n;
+				lens[i] = a->n;
+				bind[i].length = &lens[i];
+				break;
+			}
+		}
+		if (nargs > 0 && mysql_stmt_bind_param(st, bind) != 0)
+			log_fatalx("%s: bind: %s", sql_name(id),
+			    mysql_stmt_error(st));
+		if (mysql_stmt_execute(st) == 0) {
+			*out = st;
+			return DB_OK;
+		}
+		rc = db_classify(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+		if (rc == DB_DUP)
+			return rc;
+		if (rc == DB_ERR)
+			log_warnx("%s: %s", sql_name(id), db->last_error);
+		/* Outside a transaction a statement marked retryable runs
+		 * again after a reconnect or a deadlock. */
+		if (db->in_tx || !sql_retryable(id) ||
+		    (rc != DB_DOWN && rc != DB_RETRY))
+			return rc;
+	}
+	return rc;
+}
+
+/* Reads any further results (a CALL ends with a status result). */
+static void
+db_drain(MYSQL_STMT *st)
+{
+	mysql_stmt_free_result(st);
+	while (mysql_stmt_more_results(st) &&
+	    mysql_stmt_next_result(st) == 0)
+		mysql_stmt_free_result(st);
+}
+
+enum db_rc
+db_exec(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
+    uint64_t *affected, uint64_t *insert_id)
+{
+	MYSQL_STMT *st;
+	enum db_rc rc;
+
+	if ((rc = db_run(db, id, args, nargs, &st)) != DB_OK)
+		return rc;
+	if (affected != NULL)
+		*affected = mysql_stmt_affected_rows(st);
+	if (insert_id != NULL)
+		*insert_id = mysql_stmt_insert_id(st);
+	db_drain(st);
+	return DB_OK;
+}
+
+enum db_rc
+db_query(struct db *db, struct pool *pool, enum sql id,
+    const struct db_arg *args, size_t nargs, struct db_res *res)
+{
+	MYSQL_STMT *st;
+	MYSQL_RES *meta;
+	MYSQL_BIND *bind;
+	MYSQL_FIELD *fields;
+	my_bool *nulls;
+	enum db_rc rc;
+	size_t c, r, nc;
+	int frc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = db_run(db, id, args, nargs, &st)) != DB_OK)
+		return rc;
+	if (mysql_stmt_store_result(st) != 0) {
+		rc = db_classify(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+		log_warnx("%s: store: %s", sql_name(id), db->last_error);
+		return rc;
+	}
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
+		db_drain(st);
+		return DB_OK;
+	}
+	nc = mysql_num_fields(meta);
+	fields = mysql_fetch_fields(meta);
+	res->ncols = nc;
+	res->nrows = (size_t)mysql_stmt_num_rows(st);
+	res->cell = pool_calloc(pool, res->nrows * nc + 1, sizeof(char *));
+	res->len = pool_calloc(pool, res->nrows * nc + 1, sizeof(unsigned long));
+	bind = pool_calloc(pool, nc, sizeof(*bind));
+	nulls = pool_calloc(pool, nc, sizeof(*nulls));
+	for (r = 0; r < res->nrows; r++) {
+		for (c = 0; c < nc; c++) {
+			size_t cap = fields[c].max_length + 1;
+			bind[c].buffer_type = MYSQL_TYPE_STRING;
+			bind[c].buffer = pool_alloc(pool, cap);
+			bind[c].buffer_length = cap;
+			bind[c].length = &res->len[r * nc + c];
+			bind[c].is_null = &nulls[c];
+		}
+		if (mysql_stmt_bind_result(st, bind) != 0)
+			log_fatalx("%s: bind result: %s", sql_name(id),
+			    mysql_stmt_error(st));
+		frc = mysql_stmt_fetch(st);
+		if (frc == MYSQL_NO_DATA) {
+			res->nrows = r;
+			break;
+		}
+		if (frc != 0 && frc != MYSQL_DATA_TRUNCATED) {
+			mysql_free_result(meta);
+			rc = db_classify(db, mysql_stmt_errno(st),
+			    mysql_stmt_error(st));
+			return rc == DB_OK ? DB_ERR : rc;
+		}
+		for (c = 0; c < nc; c++) {
+			char *b = bind[c].buffer;
+			unsigned long l = res->len[r * nc + c];
+			if (nulls[c]) {
+				res->cell[r * nc + c] = NULL;
+				res->len[r * nc + c] = 0;
+				continue;
+			}
+			if (l >= bind[c].buffer_length)
+				log_fatalx("%s: column %zu truncated",
+				    sql_name(id), c);
+			b[l] = '\0';
+			res->cell[r * nc + c] = b;
+		}
+	}
+	mysql_free_result(meta);
+	db_drain(st);
+	return DB_OK;
+}
+
+enum db_rc
+db_query_one(struct db *db, struct pool *pool, enum sql id,
+    const struct db_arg *args, size_t nargs, struct db_res *res)
+{
+	enum db_rc rc;
+
+	if ((rc = db_query(db, pool, id, args, nargs, res)) != DB_OK)
+		return rc;
+	return res->nrows == 0 ? DB_NOROW : DB_OK;
+}
+
+static enum db_rc
+db_simple(struct db *db, const char *q)
+{
+	enum db_rc rc;
+
+	if ((rc = db_connect(db)) != DB_OK)
+		return rc;
+	if (mysql_real_query(db->conn, q, strlen(q)) != 0)
+		return db_classify(db, mysql_errno(db->conn),
+		    mysql_error(db->conn));
+	return DB_OK;
+}
+
+/* Transactions nest: the outermost level is a real transaction, inner
+ * levels are savepoints, so an inner rollback undoes only its own work. */
+enum db_rc
+db_begin(struct db *db)
+{
+	enum db_rc rc;
+	char q[64];
+	int attempt;
+
+	if (db->in_tx) {
+		snprintf(q, sizeof(q), "SAVEPOINT wz_%d", db->depth);
+		if ((rc = db_simple(db, q)) == DB_OK)
+			db->depth++;
+		return rc;
+	}
+	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
+		if ((rc = db_simple(db, "START TRANSACTION")) == DB_OK) {
+			db->in_tx = true;
+			db->depth = 1;
+			return DB_OK;
+		}
+		if (rc != DB_DOWN)
+			return rc;
+	}
+	return rc;
+}
+
+enum db_rc
+db_commit(struct db *db)
+{
+	enum db_rc rc;
+	char q[64];
+
+	if (db->depth > 1) {
+		db->depth--;
+		snprintf(q, sizeof(q), "RELEASE SAVEPOINT wz_%d", db->depth);
+		return db_simple(db, q);
+	}
+	rc = db_simple(db, "COMMIT");
+	if (rc == DB_DOWN)
+		rc = DB_RETRY;	/* the server rolled it back */
+	db->in_tx = false;
+	db->depth = 0;
+	return rc;
+}
+
+void
+db_rollback(struct db *db)
+{
+	char q[64];
+
+	if (db->conn != NULL && db->depth > 1) {
+		db->depth--;
+		snprintf(q, sizeof(q), "ROLLBACK TO SAVEPOINT wz_%d", db->depth);
+		(void)db_simple(db, q);
+		return;
+	}
+	if (db->conn != NULL && db->in_tx)
+		(void)db_simple(db, "ROLLBACK");
+	db->in_tx = false;
+	db->depth = 0;
+}
+
+int
+db_depth(const struct db *db)
+{
+	return db->depth;
+}
+
+enum db_rc
+db_script(struct db *db, const char *sql, size_t len)
+{
+	enum db_rc rc;
+	int status;
+
+	if ((rc = db_connect(db)) != DB_OK)
+		return rc;
+	mysql_set_server_option(db->conn, MYSQL_OPTION_MULTI_STATEMENTS_ON);
+	status = mysql_real_query(db->conn, sql, len);
+	for (;;) {
+		if (status != 0) {
+			rc = db_classify(db, mysql_errno(db->conn),
+			    mysql_error(db->conn));
+			break;
+		}
+		MYSQL_RES *r = mysql_store_result(db->conn);
+		if (r != NULL)
+			mysql_free_result(r);
+		if ((status = mysql_next_result(db->conn)) == -1) {
+			rc = DB_OK;
+			break;
+		}
+	}
+	if (db->conn != NULL)
+		mysql_set_server_option(db->conn,
+		    MYSQL_OPTION_MULTI_STATEMENTS_OFF);
+	return rc;
+}
+
+const char *
+db_str(const struct db_res *r, size_t row, size_t col)
+{
+	if (row >= r->nrows || col >= r->ncols)
+		return NULL;
+	return r->cell[row * r->ncols + col];
+}
+
+long long
+db_int(const struct db_res *r, size_t row, size_t col)
+{
+	const char *s = db_str(r, row, col);
+
+	return s == NULL ? 0 : strtoll(s, NULL, 10);
+}
+
+size_t
+db_len(const struct db_res *r, size_t row, size_t col)
+{
+	if (row >= r->nrows || col >= r->ncols)
+		return 0;
+	return r->len[row * r->ncols + col];
+}
+
+bool
+db_isnull(const struct db_res *r, size_t row, size_t col)
+{
+	return db_str(r, row, col) == NULL;
+}

@@ -1,0 +1,90 @@
+/* A thin, strict wrapper over MariaDB prepared statements. Each process
+ * (FastCGI worker, spooler, admin) owns one connection; statements from the
+ * sql[] table are prepared on first use and kept until the connection is
+ * lost, after which the wrapper reconnects and prepares them again. */
+#ifndef WZ_DB_H
+#define WZ_DB_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sql.h"
+
+struct config;
+struct pool;
+
+/* Outcomes a caller must tell apart. */
+enum db_rc {
+	DB_OK = 0,
+	DB_NOROW,	/* a one-row query found nothing */
+	DB_DUP,		/* a unique constraint was violated */
+	DB_RETRY,	/* deadlock, lock timeout or lost connection inside a
+			   transaction: roll back and run the transaction again */
+	DB_DOWN,	/* the server cannot be reached */
+	DB_ERR,		/* anything else: a bug or a broken schema */
+};
+
+enum db_atype { DBA_NULL_T, DBA_INT_T, DBA_STR_T, DBA_BLOB_T, DBA_DOUBLE_T };
+
+struct db_arg {
+	enum db_atype	 t;
+	long long	 i;
+	double		 d;
+	const void	*p;
+	size_t		 n;
+};
+
+#define DBA_NULL	((struct db_arg){ .t = DBA_NULL_T })
+#define DBA_INT(v)	((struct db_arg){ .t = DBA_INT_T, .i = (long long)(v) })
+#define DBA_DOUBLE(v)	((struct db_arg){ .t = DBA_DOUBLE_T, .d = (v) })
+#define DBA_BLOB(v, l)	((struct db_arg){ .t = DBA_BLOB_T, .p = (v), .n = (l) })
+/* A string, or SQL NULL when s is NULL. */
+struct db_arg	 DBA_STR(const char *s);
+struct db_arg	 DBA_STRN(const char *s, size_t n);
+
+/* Rows of one result, every column as text (NULL pointer for SQL NULL),
+ * allocated from the caller's pool. */
+struct db_res {
+	size_t		  nrows;
+	size_t		  ncols;
+	char		**cell;		/* nrows * ncols */
+	unsigned long	 *len;
+};
+
+struct db;
+
+struct db	*db_new(const struct config *);
+void		 db_free(struct db *);
+/* Connects if not connected. DB_OK or DB_DOWN. */
+enum db_rc	 db_connect(struct db *);
+bool		 db_connected(const struct db *);
+
+/* Runs a statement that returns no rows. affected and insert_id may be
+ * NULL. affected counts matched rows (CLIENT_FOUND_ROWS). */
+enum db_rc	 db_exec(struct db *, enum sql, const struct db_arg *, size_t,
+		    uint64_t *affected, uint64_t *insert_id);
+/* Runs a statement and stores all rows of its first result in res. */
+enum db_rc	 db_query(struct db *, struct pool *, enum sql,
+		    const struct db_arg *, size_t, struct db_res *res);
+/* As db_query, but DB_NOROW when there is no row. */
+enum db_rc	 db_query_one(struct db *, struct pool *, enum sql,
+		    const struct db_arg *, size_t, struct db_res *res);
+
+enum db_rc	 db_begin(struct db *);
+enum db_rc	 db_commit(struct db *);
+void		 db_rollback(struct db *);
+bool		 db_in_tx(const struct db *);
+int		 db_depth(const struct db *);
+/* Runs trusted SQL text with several statements (migrations only). */
+enum db_rc	 db_script(struct db *, const char *sql, size_t len);
+
+const char	*db_str(const struct db_res *, size_t row, size_t col);
+long long	 db_int(const struct db_res *, size_t row, size_t col);
+size_t		 db_len(const struct db_res *, size_t row, size_t col);
+bool		 db_isnull(const struct db_res *, size_t row, size_t col);
+
+/* The last server error, for logs only. */
+const char	*db_errmsg(const struct db *);
+unsigned	 db_errno(const struct db *);
+
+#endif
