@@ -275,7 +275,7 @@ contact_update(struct req *r)
 {
 	struct fval vals[F__MAX];
 	struct db_res res;
-	struct db_arg a[12];
+	struct db_arg a[13];
 	struct contact old, c;
 	struct json_object *obj = NULL;
 	char now[20], ts[21], uuid[37];
@@ -325,10 +325,11 @@ contact_update(struct req *r)
 	a[6] = DBA_STR(c.custom);
 	a[7] = DBA_INT(c.opted_out);
 	a[8] = DBA_STR(now);
-	a[9] = DBA_STR(contact_trigrams(r, &c));
-	a[10] = DBA_STR(uuid);
-	a[11] = DBA_STR(json_plain(r, obj));
-	if ((rc = db_exec(r->db, SQL_CONTACT_UPDATE, a, 12, NULL, NULL)) !=
+	a[9] = DBA_STR(contact_trigrams(r, &old));
+	a[10] = DBA_STR(contact_trigrams(r, &c));
+	a[11] = DBA_STR(uuid);
+	a[12] = DBA_STR(json_plain(r, obj));
+	if ((rc = db_exec(r->db, SQL_CONTACT_UPDATE, a, 13, NULL, NULL)) !=
 	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
 		goto fail;
 	fvals_free(contact_fields, F__MAX, vals);
@@ -347,22 +348,28 @@ fail:
 void
 contact_delete(struct req *r)
 {
-	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	struct db_arg a[3] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
 	struct json_object *o;
-	uint64_t affected = 0;
+	struct db_res res;
+	struct contact c;
 	enum db_rc rc;
 
-	if ((rc = db_begin(r->db)) != DB_OK ||
-	    (rc = db_exec(r->db, SQL_CONTACT_DELETE, a, 2, &affected, NULL)) !=
-	    DB_OK)
+	/* The stored values name the trigram rows to remove. */
+	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
-	if (affected == 0) {
+	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET_FOR_UPDATE, a, 2,
+	    &res);
+	if (rc == DB_NOROW) {
 		db_rollback(r->db);
 		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
 		return;
 	}
-	if ((rc = db_exec(r->db, SQL_CONTACT_COUNTER_DEC, a, 1, NULL, NULL)) !=
-	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
+	if (rc != DB_OK)
+		goto fail;
+	contact_from_row(&res, 0, &c);
+	a[2] = DBA_STR(contact_trigrams(r, &c));
+	if ((rc = db_query_one(r->db, &r->pool, SQL_CONTACT_DELETE, a, 3,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
 		goto fail;
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(r->ids[0]));
@@ -371,7 +378,7 @@ contact_delete(struct req *r)
 	return;
 fail:
 	db_rollback(r->db);
-	reply_db(r, rc);
+	reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
 }
 
 /* "%term%" with LIKE's wildcards escaped. */
