@@ -1,0 +1,241 @@
+# Shell functions shared by deploy/local/up, deploy/local/down and bench/api:
+# building out of tree, writing the config, starting and stopping the
+# pre-forked FastCGI server and a private nginx. Sourced, never run.
+#
+# Every service started here records its PID in a file; stopping goes by that
+# PID, after checking the process is still the program we started (a PID can
+# be reused by another process after a reboot).
+
+wz_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+wz_say() { printf '%s\n' "$*" >&2; }
+wz_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# wz_alive PIDFILE PROGRAM: true when PIDFILE names a live process running
+# PROGRAM (compared with the basename of its executable).
+wz_alive() {
+	local pid exe
+	[ -s "$1" ] || return 1
+	pid=$(cat "$1")
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)}	# a rebuilt binary is still ours
+	[ "${exe##*/}" = "$2" ]
+}
+
+# wz_stop PIDFILE PROGRAM [SECONDS]: SIGTERM, wait (default 15 s), then SIGKILL.
+wz_stop() {
+	local pid i
+	if wz_alive "$1" "$2"; then
+		pid=$(cat "$1")
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < ${3:-15} * 10; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			wz_say "$2 ($pid) ignored SIGTERM; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wz_say "stopped $2 ($pid)"
+	fi
+	rm -f "$1"
+}
+
+# wz_build BUILDDIR [CFLAGS]: an optimised out-of-tree build (the source tree
+# itself is never configured). Make's jobs: $WAZERA_JOBS, default all cores.
+wz_build() {
+	local dir=$1 cflags=${2:--O2 -g}
+	if [ ! -x "$wz_top/configure" ] ||
+	    [ "$wz_top/configure.ac" -nt "$wz_top/configure" ] ||
+	    [ "$wz_top/Makefile.am" -nt "$wz_top/Makefile.in" ]; then
+		wz_say "generating ./configure"
+		"$wz_top/autogen.sh" >/dev/null 2>&1 ||
+		    wz_die "autogen.sh failed (run it by hand to see why)"
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$cflags" ]; then
+		wz_say "configuring in $dir"
+		(cd "$dir" && "$wz_top/configure" -q CFLAGS="$cflags") ||
+		    wz_die "configure failed; see $dir/config.log"
+		printf '%s\n' "$cflags" >"$dir/.cflags"
+	fi
+	wz_say "building in $dir"
+	make -C "$dir" -s -j"${WAZERA_JOBS:-$(nproc)}" wazera-fcgi wazera-admin >"$dir/make.log" 2>&1 ||
+	    { tail -n 30 "$dir/make.log" >&2; wz_die "build failed; see $dir/make.log"; }
+}
+
+# wz_random_secret: 32 base62-ish characters.
+wz_random_secret() {
+	head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32
+}
+
+# wz_write_config FILE DIR PASSWORD: the INI config for a private stack whose
+# MariaDB socket and master key live in DIR.
+wz_write_config() {
+	cat >"$1.tmp" <<CONF
+# Written by ${0##*/} (the password is generated once and kept).
+sql_dir = $wz_top/sql
+master_key_file = $2/master.key
+
+[database]
+socket = $2/mariadb/mysql.sock
+user = wazera
+password = $3
+name = wazera
+
+[webhooks]
+# The receivers a developer runs locally are on loopback.
+allow_private_targets = true
+CONF
+	chmod 600 "$1.tmp"
+	# Unchanged, the file keeps its time: a running server is not restarted.
+	if cmp -s "$1.tmp" "$1"; then rm -f "$1.tmp"; else mv "$1.tmp" "$1"; fi
+}
+
+# wz_config_password FILE: the database password of an existing config.
+wz_config_password() {
+	sed -n 's/^password *= *//p' "$1" 2>/dev/null | head -n 1 || true
+}
+
+# wz_wait_socket PATH PIDFILE PROGRAM LOG: waits up to 10 s for a unix socket.
+wz_wait_socket() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$1" ] && return 0
+		wz_alive "$2" "$3" || break
+		sleep 0.1
+	done
+	tail -n 20 "$4" >&2
+	wz_die "$3 did not come up (log: $4)"
+}
+
+# wz_fcgi_start BUILDDIR CONFIG SOCKET PIDFILE LOG [WORKERS]: the standalone
+# pre-forked server. A running one is kept unless its binary or config is
+# newer than it (then it is restarted, so a rebuild takes effect).
+wz_fcgi_start() {
+	local bin=$1/wazera-fcgi conf=$2 sock=$3 pidf=$4 log=$5 workers=${6:-4}
+	if wz_alive "$pidf" wazera-fcgi; then
+		if [ "$bin" -nt "$pidf" ] || [ "$conf" -nt "$pidf" ]; then
+			wz_say "wazera-fcgi: binary or config changed; restarting"
+			wz_stop "$pidf" wazera-fcgi
+		else
+			wz_say "wazera-fcgi already running (pid $(cat "$pidf"))"
+			return 0
+		fi
+	fi
+	rm -f "$sock"
+	# setsid: a Ctrl-C in the terminal that ran us must not reach it.
+	setsid "$bin" --config "$conf" --listen "$sock" --workers "$workers" \
+	    --socket-mode 0660 </dev/null >>"$log" 2>&1 &
+	echo $! >"$pidf"
+	wz_wait_socket "$sock" "$pidf" wazera-fcgi "$log"
+	wz_say "wazera-fcgi started (pid $(cat "$pidf"), $workers workers, $sock)"
+}
+
+# wz_fcgi_workers PIDFILE: the PIDs of the server's workers.
+wz_fcgi_workers() {
+	local pid
+	pid=$(cat "$1")
+	cat "/proc/$pid/task/$pid/children" 2>/dev/null ||
+	    pgrep -P "$pid" 2>/dev/null || true
+}
+
+# wz_nginx_conf DIR PORT FCGISOCK [EXTRA]: writes DIR/nginx.conf, an nginx of
+# our own on 127.0.0.1:PORT in front of FCGISOCK. EXTRA is inserted in the
+# server block (the bench adds its yardsticks there). The /api/ location is
+# deploy/nginx/wazera.conf's; keep the two alike.
+wz_nginx_conf() {
+	local dir=$1 port=$2 sock=$3 extra=${4:-} user=""
+	mkdir -p "$dir/tmp"
+	# nginx's workers must reach the FastCGI socket (mode 0660, owned by us).
+	[ "$(id -u)" = 0 ] && user="user root;"
+	cat >"$dir/nginx.conf.tmp" <<CONF
+# Written by ${0##*/}; regenerated on every run.
+$user
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+
+events {
+	worker_connections 4096;
+}
+
+http {
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
+	access_log off;
+	server_tokens off;
+	sendfile on;
+	tcp_nodelay on;
+
+	client_body_temp_path $dir/tmp/client_body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+
+	server {
+		listen 127.0.0.1:$port;
+		server_name localhost;
+
+		# Wazera answers 413 itself above 1 MiB (3 MiB for Meta's
+		# webhooks); nginx only stops bodies far larger than that.
+		client_max_body_size 4m;
+		client_body_buffer_size 1m;
+
+		location /api/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param HTTP_PROXY "";
+			fastcgi_pass unix:$sock;
+			# No keep_conn, no upstream keepalive: libfcgi workers
+			# serve one connection at a time (see PERF-NOTES).
+			fastcgi_keep_conn off;
+			fastcgi_read_timeout 60s;
+		}
+$extra
+	}
+}
+CONF
+	if cmp -s "$dir/nginx.conf.tmp" "$dir/nginx.conf"; then
+		rm -f "$dir/nginx.conf.tmp"
+	else
+		mv "$dir/nginx.conf.tmp" "$dir/nginx.conf"
+	fi
+}
+
+# wz_nginx_start DIR: starts nginx with DIR/nginx.conf; a running one is
+# kept, and reloaded if the config changed since it last read it.
+wz_nginx_start() {
+	local dir=$1 i
+	if wz_alive "$dir/nginx.pid" nginx; then
+		if [ "$dir/nginx.conf" -nt "$dir/nginx.loaded" ]; then
+			nginx -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" ||
+			    wz_die "nginx rejects $dir/nginx.conf"
+			kill -HUP "$(cat "$dir/nginx.pid")"
+			sleep 0.5	# the reload is asynchronous
+			touch "$dir/nginx.loaded"
+			wz_say "nginx already running (pid $(cat "$dir/nginx.pid")); reloaded its new config"
+		else
+			wz_say "nginx already running (pid $(cat "$dir/nginx.pid"))"
+		fi
+		return 0
+	fi
+	rm -f "$dir/nginx.pid"
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" ||
+	    wz_die "nginx did not start (log: $dir/error.log)"
+	for ((i = 0; i < 50; i++)); do
+		wz_alive "$dir/nginx.pid" nginx && break
+		sleep 0.1
+	done
+	wz_alive "$dir/nginx.pid" nginx || wz_die "nginx did not start (log: $dir/error.log)"
+	touch "$dir/nginx.loaded"
+	wz_say "nginx started (pid $(cat "$dir/nginx.pid"))"
+}
+
+# wz_json_field NAME: the first top-level-looking "NAME": value of the JSON
+# line on stdin (numbers and plain strings only; enough for wazera-admin's
+# output, without needing jq or python on a fresh machine).
+wz_json_field() {
+	grep -o "\"$1\" *: *\"\{0,1\}[^\",}]*" | head -n 1 | sed 's/^[^:]*: *"\{0,1\}//'
+}
