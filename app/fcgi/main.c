@@ -4,6 +4,7 @@
  * fd 0 and this process serves it alone. Standalone (--listen), it binds
  * the socket itself, pre-forks --workers processes that accept on it,
  * restarts any that dies, and on SIGTERM lets each finish its request. */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -60,28 +61,51 @@ static void
 read_body(FCGX_Request *fr, struct req *r)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-	long long want = cl && *cl ? strtoll(cl, NULL, 10) : 0;
+	long long want;
 	char *buf;
+	size_t len = 0, cap;
 	int n;
 
 	r->body = "";
 	r->bodylen = 0;
-	if (want < 0)
-		want = 0;
-	if (want > BODY_MAX) {
-		r->body = NULL;
-		r->bodylen = (size_t)want;
+	if (cl != NULL && *cl != '\0') {
+		if ((want = strtoll(cl, NULL, 10)) <= 0)
+			return;
+		if (want > BODY_MAX) {
+			r->body = NULL;
+			r->bodylen = (size_t)want;
+			return;
+		}
+		buf = pool_alloc(&r->pool, (size_t)want + 1);
+		n = FCGX_GetStr(buf, (int)want, fr->in);
+		buf[n > 0 ? n : 0] = '\0';
+		r->body = buf;
+		r->bodylen = n > 0 ? (size_t)n : 0;
 		return;
 	}
-	if (want == 0)
+	/* No length (a chunked body some servers pass on as is): read to the
+	 * end, one byte past the limit at most. */
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
 		return;
-	buf = pool_alloc(&r->pool, (size_t)want + 1);
-	n = FCGX_GetStr(buf, (int)want, fr->in);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	r->body = buf;
-	r->bodylen = (size_t)n;
+	cap = 16384;
+	buf = xmalloc(cap);
+	while ((n = FCGX_GetStr(buf + len, (int)(cap - len), fr->in)) > 0) {
+		len += (size_t)n;
+		if (len > BODY_MAX)
+			break;
+		if (len == cap) {
+			cap = cap * 2 > BODY_MAX + 1 ? BODY_MAX + 1 : cap * 2;
+			buf = xreallocarray(buf, 1, cap);
+		}
+	}
+	if (len > BODY_MAX) {
+		r->body = NULL;
+		r->bodylen = len;
+	} else if (len > 0) {
+		r->body = pool_strndup(&r->pool, buf, len);
+		r->bodylen = len;
+	}
+	free(buf);
 }
 
 static const char *
@@ -228,6 +252,8 @@ spawn_worker(const struct config *cfg, int fd)
 	}
 	if (pid == 0) {
 		struct sigaction sa;
+		/* A worker outliving a killed master would hold the socket. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = worker_sigterm;
 		sigaction(SIGTERM, &sa, NULL);
