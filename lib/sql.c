@@ -31,7 +31,26 @@ static const struct {
 	bool		 retryable;
 	const char	*text;
 } sqls[SQL__MAX] = {
-	[SQL_AUTH] = { "AUTH", true, "CALL wz_auth(?)" },
+	/* Columns: id, tenant, scopes, hash, dead (revoked or expired),
+	 * limit per minute. */
+	[SQL_AUTH_LOOKUP] = { "AUTH_LOOKUP", true,
+	    "SELECT k.id, k.tenant_id, k.scopes, k.key_hash, "
+	    "k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND "
+	    "k.expires_at <= UTC_TIMESTAMP()), "
+	    "COALESCE(t.rate_limit, CASE t.plan WHEN 'starter' THEN 100 "
+	    "WHEN 'professional' THEN 500 ELSE 2000 END) "
+	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
+	    "WHERE k.key_hash = ?" },
+	/* Counts one request in the key's fixed one-minute window (the
+	 * database's clock, so hosts agree) and hands the new count back
+	 * through LAST_INSERT_ID. Matches no row once the key is revoked or
+	 * expired. */
+	[SQL_RATE_HIT] = { "RATE_HIT", true,
+	    "UPDATE api_keys SET rl_hits = LAST_INSERT_ID(IF(rl_window = "
+	    "UNIX_TIMESTAMP() DIV 60, rl_hits + 1, 1)), "
+	    "rl_window = UNIX_TIMESTAMP() DIV 60, last_used_at = UTC_TIMESTAMP() "
+	    "WHERE id = ? AND revoked_at IS NULL AND "
+	    "(expires_at IS NULL OR expires_at > UTC_TIMESTAMP())" },
 	[SQL_TENANT_GET] = { "TENANT_GET", true,
 	    "SELECT id, name, plan, COALESCE(rate_limit, CASE plan "
 	    "WHEN 'starter' THEN 100 WHEN 'professional' THEN 500 ELSE 2000 END), "

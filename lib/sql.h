@@ -5,7 +5,8 @@
 #include <stdbool.h>
 
 enum sql {
-	SQL_AUTH,
+	SQL_AUTH_LOOKUP,
+	SQL_RATE_HIT,
 	SQL_TENANT_GET,
 	SQL_TENANT_INSERT,
 	SQL_APIKEY_INSERT,

@@ -1,3 +1,10 @@
+/* Authentication and rate limiting: one database round trip per request.
+ *
+ * A key's identity (tenant, scopes, the tenant's limit) is cached in the
+ * worker for AUTH_CACHE_TTL seconds; revocation and expiry are checked on
+ * every request by the rate-limit update itself, which matches no row for a
+ * dead key. So a revoked key stops at once, and only a change of a tenant's
+ * plan or limit takes up to AUTH_CACHE_TTL seconds to be seen. */
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -8,10 +15,29 @@
 #include "crypto.h"
 #include "request.h"
 
-enum {	/* columns of CALL wz_auth() */
-	AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT,
-	AUTH_HITS, AUTH_RESET
+#define AUTH_CACHE_SLOTS	1024	/* direct-mapped: bounded memory */
+#define AUTH_CACHE_TTL		10
+
+enum {	/* columns of SQL_AUTH_LOOKUP */
+	AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT
 };
+
+struct auth_entry {
+	uint8_t		 hash[KEY_HASH_LEN];
+	int64_t		 key_id;
+	int64_t		 tenant_id;
+	uint32_t	 scopes;
+	long long	 limit;
+	time_t		 loaded;	/* 0: empty slot */
+};
+
+static struct auth_entry cache[AUTH_CACHE_SLOTS];
+
+static struct auth_entry *
+cache_slot(const uint8_t *hash)
+{
+	return &cache[((unsigned)hash[0] << 8 | hash[1]) % AUTH_CACHE_SLOTS];
+}
 
 /* The key from "Authorization: Bearer <key>", else "X-API-Key". */
 static const char *
@@ -33,15 +59,50 @@ request_key(const struct req *r, size_t *len)
 	return k;
 }
 
+/* Loads a key into its cache slot. Returns 0, or -1 after replying. */
+static int
+auth_load(struct req *r, const uint8_t *hash, struct auth_entry *e)
+{
+	struct db_res res;
+	struct db_arg arg = DBA_BLOB(hash, KEY_HASH_LEN);
+	enum db_rc rc;
+
+	rc = db_query_one(r->db, &r->pool, SQL_AUTH_LOOKUP, &arg, 1, &res);
+	if (rc == DB_NOROW || (rc == DB_OK && (db_len(&res, 0, AUTH_HASH) !=
+	    KEY_HASH_LEN || sodium_memcmp(db_str(&res, 0, AUTH_HASH), hash,
+	    KEY_HASH_LEN) != 0))) {
+		reply_error(r, ERR_AUTHENTICATION, "The API key is invalid.", NULL);
+		return -1;
+	}
+	if (rc != DB_OK) {
+		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+		return -1;
+	}
+	if (db_int(&res, 0, AUTH_DEAD)) {
+		reply_error(r, ERR_KEY_REVOKED, "The API key has been revoked or "
+		    "has expired.", NULL);
+		return -1;
+	}
+	memcpy(e->hash, hash, KEY_HASH_LEN);
+	e->key_id = db_int(&res, 0, AUTH_ID);
+	e->tenant_id = db_int(&res, 0, AUTH_TENANT);
+	e->scopes = (uint32_t)db_int(&res, 0, AUTH_SCOPES);
+	e->limit = db_int(&res, 0, AUTH_LIMIT);
+	e->loaded = time(NULL);
+	return 0;
+}
+
 int
 auth_request(struct req *r)
 {
 	uint8_t hash[KEY_HASH_LEN];
-	struct db_res res;
+	struct auth_entry *e;
 	struct db_arg arg;
+	uint64_t matched = 0, hits = 0;
 	enum db_rc rc;
 	const char *key;
 	size_t len = 0;
+	time_t now = time(NULL);
 
 	if ((key = request_key(r, &len)) == NULL) {
 		reply_error(r, ERR_AUTHENTICATION, "Authentication required: send "
@@ -53,30 +114,31 @@ auth_request(struct req *r)
 		return -1;
 	}
 	apikey_hash(key, len, hash);
-	arg = DBA_BLOB(hash, sizeof(hash));
-	if ((rc = db_query_one(r->db, &r->pool, SQL_AUTH, &arg, 1, &res)) != DB_OK) {
+	e = cache_slot(hash);
+	if (e->loaded == 0 || now - e->loaded >= AUTH_CACHE_TTL ||
+	    now < e->loaded || sodium_memcmp(e->hash, hash, KEY_HASH_LEN) != 0) {
+		e->loaded = 0;
+		if (auth_load(r, hash, e) == -1)
+			return -1;
+	}
+	arg = DBA_INT(e->key_id);
+	rc = db_exec(r->db, SQL_RATE_HIT, &arg, 1, &matched, &hits);
+	if (rc != DB_OK) {
 		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
 		return -1;
 	}
-	/* The lookup was by hash; compare the stored hash in constant time
-	 * all the same, so no code path depends on partial matches. */
-	if (db_isnull(&res, 0, AUTH_ID) || db_len(&res, 0, AUTH_HASH) !=
-	    KEY_HASH_LEN || sodium_memcmp(db_str(&res, 0, AUTH_HASH), hash,
-	    KEY_HASH_LEN) != 0) {
-		reply_error(r, ERR_AUTHENTICATION, "The API key is invalid.", NULL);
-		return -1;
-	}
-	if (db_int(&res, 0, AUTH_DEAD)) {
+	if (matched == 0) {
+		e->loaded = 0;
 		reply_error(r, ERR_KEY_REVOKED, "The API key has been revoked or "
 		    "has expired.", NULL);
 		return -1;
 	}
-	r->key_id = db_int(&res, 0, AUTH_ID);
-	r->tenant_id = db_int(&res, 0, AUTH_TENANT);
-	r->scopes = (uint32_t)db_int(&res, 0, AUTH_SCOPES);
+	r->key_id = e->key_id;
+	r->tenant_id = e->tenant_id;
+	r->scopes = e->scopes;
 	r->rl_known = true;
-	r->rl_limit = db_int(&res, 0, AUTH_LIMIT);
-	r->rl_remaining = r->rl_limit - db_int(&res, 0, AUTH_HITS);
-	r->rl_reset = db_int(&res, 0, AUTH_RESET);
+	r->rl_limit = e->limit;
+	r->rl_remaining = e->limit - (long long)hits;
+	r->rl_reset = (now / 60 + 1) * 60;
 	return 0;
 }
