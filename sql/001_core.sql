@@ -127,9 +127,11 @@ BEGIN
 	VALUES (p_tenant, p_name, p_phone, p_email, p_tags, p_custom,
 	    p_opted_out, p_now, p_now);
 	SET v_id = LAST_INSERT_ID();
-	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
-	SELECT p_tenant, j.tag, v_id
-	  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
+	IF p_tags <> '[]' THEN
+		INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
+		SELECT p_tenant, j.tag, v_id
+		  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
+	END IF;
 	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
 	SELECT p_tenant, j.tri, v_id
 	  FROM JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
