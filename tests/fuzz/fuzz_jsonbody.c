@@ -1,0 +1,43 @@
+/* libFuzzer target: request bodies through the strict JSON parser and the
+ * contact field validators. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "jsonbody.h"
+#include "pool.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static const struct field fields[] = {
+	{ "name", FT_STRING, FF_NULLABLE, 0, 255, NULL },
+	{ "phone", FT_PHONE, FF_REQUIRED, 0, 0, NULL },
+	{ "email", FT_EMAIL, FF_NULLABLE, 0, 0, NULL },
+	{ "tags", FT_TAGS, FF_NULLABLE, 0, 0, NULL },
+	{ "custom_fields", FT_SCALARS, FF_NULLABLE, 0, 50, NULL },
+	{ "opted_out", FT_BOOL, 0, 0, 0, NULL },
+	{ "n", FT_INT, 0, -5, 5, NULL },
+};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct json_object *o;
+	struct fval vals[sizeof(fields) / sizeof(fields[0])];
+	struct verrs e;
+	struct pool p;
+
+	if (jsonbody_parse((const char *)data, size, &o) != JSONBODY_OK)
+		return 0;
+	pool_init(&p);
+	verrs_init(&e);
+	fields_parse(&p, o, fields, sizeof(fields) / sizeof(fields[0]), vals,
+	    &e, size % 2);
+	fvals_free(fields, sizeof(fields) / sizeof(fields[0]), vals);
+	verrs_free(&e);
+	pool_free(&p);
+	json_object_put(o);
+	return 0;
+}
