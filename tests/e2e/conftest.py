@@ -1,0 +1,537 @@
+"""End-to-end test stack for Wazera.
+
+One session-scoped stack: a private MariaDB, the schema migrated, a
+pre-forked wazera-fcgi (4 workers) on a unix socket and nginx in front of it
+on a free loopback port.  Tests talk HTTP to nginx and create their own
+tenants and API keys through wazera-admin, so they are independent of each
+other and of their order.
+
+Environment:
+  WAZERA_BUILD   directory holding wazera-fcgi and wazera-admin (required
+                 unless the binaries were built in the source tree)
+  WAZERA_E2E_KEEP=1  keep the work directory after the run (for debugging)
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
+DB_USER = "wazera"
+DB_PASS = "e2e-pw-" + uuid.uuid4().hex[:12]
+JSON_CT = "application/json; charset=utf-8"
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:",
+                   "LeakSanitizer", "UndefinedBehaviorSanitizer")
+
+
+def _build_dir():
+    d = os.environ.get("WAZERA_BUILD")
+    if not d:
+        if os.path.exists(os.path.join(REPO, "wazera-fcgi")):
+            d = REPO
+        else:
+            pytest.exit("set WAZERA_BUILD to the directory holding "
+                        "wazera-fcgi and wazera-admin", returncode=4)
+    d = os.path.abspath(d)
+    for b in ("wazera-fcgi", "wazera-admin"):
+        if not os.access(os.path.join(d, b), os.X_OK):
+            pytest.exit("%s not found in WAZERA_BUILD=%s" % (b, d),
+                        returncode=4)
+    return d
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=20.0, what="condition", interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+def _port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _unix_open(path):
+    if not os.path.exists(path):
+        return False
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.settimeout(0.5)
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# --------------------------------------------------------------------------
+# HTTP
+
+
+class Resp:
+    """An HTTP answer: unpacks as (status, headers, body).
+
+    headers is a dict with lower-case names; body is the parsed JSON when it
+    parses, else the raw bytes."""
+
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        try:
+            self.body = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            self.body = raw
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.body))
+
+    @property
+    def data(self):
+        return self.body["data"]
+
+    def __repr__(self):
+        return "<Resp %d %r %r>" % (self.status, self.headers,
+                                    self.raw[:2000])
+
+
+def http_request(port, method, path, body=None, key=None, headers=None,
+                 auth="bearer", timeout=30):
+    """Sends one request to 127.0.0.1:port; never raises on HTTP errors.
+
+    body: dict/list (sent as JSON), str or bytes (sent as is), or None.
+    key: an API key, sent as 'Authorization: Bearer' (auth="bearer") or
+    'X-API-Key' (auth="x-api-key")."""
+    hdrs = {"Connection": "close"}
+    if isinstance(body, (dict, list)):
+        payload = json.dumps(body).encode()
+    elif isinstance(body, str):
+        payload = body.encode()
+    else:
+        payload = body
+    if payload is not None:
+        hdrs["Content-Type"] = "application/json"
+    if key is not None:
+        if auth == "bearer":
+            hdrs["Authorization"] = "Bearer " + key
+        else:
+            hdrs["X-API-Key"] = key
+    if headers:
+        hdrs.update(headers)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=payload, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        h = {k.lower(): v for k, v in r.getheaders()}
+        return Resp(r.status, h, raw)
+    finally:
+        conn.close()
+
+
+def api_path(path):
+    return path if path.startswith("/api/") else "/api/v1" + path
+
+
+def assert_json(resp):
+    assert resp.headers.get("content-type") == JSON_CT, resp
+    assert not isinstance(resp.body, bytes), resp
+
+
+def assert_error(resp, status, code, details=None):
+    """The error envelope, exactly: status, code, a message, details."""
+    assert resp.status == status, resp
+    assert_json(resp)
+    b = resp.body
+    assert b.get("success") is False, resp
+    assert set(b.keys()) >= {"success", "error"}, resp
+    assert "data" not in b, resp
+    err = b["error"]
+    assert set(err.keys()) == {"code", "message", "details"}, resp
+    assert err["code"] == code, resp
+    assert isinstance(err["message"], str) and err["message"], resp
+    assert isinstance(err["details"], dict), resp
+    if details is not None:
+        assert err["details"] == details, resp
+    return err
+
+
+def assert_ok(resp, status=200):
+    assert resp.status == status, resp
+    assert_json(resp)
+    assert resp.body.get("success") is True, resp
+    assert "data" in resp.body, resp
+    return resp.body["data"]
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+
+class Proc:
+    """A process we started, stopped by its pid only."""
+
+    def __init__(self, popen, log, name):
+        self.popen = popen
+        self.log = log
+        self.name = name
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def children(self):
+        path = "/proc/%d/task/%d/children" % (self.pid, self.pid)
+        try:
+            with open(path) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(10)
+        return self.popen.returncode
+
+
+class Stack:
+    def __init__(self, build, work):
+        self.build = build
+        self.work = work
+        self.fcgi_bin = os.path.join(build, "wazera-fcgi")
+        self.admin_bin = os.path.join(build, "wazera-admin")
+        self.dbdir = os.path.join(work, "db")
+        self.db_sock = os.path.join(self.dbdir, "mysql.sock")
+        self.master_key = os.path.join(work, "master.key")
+        self.procs = []
+        self.logs = []
+        self.counter = 0
+        self.config = None
+        self.fcgi = None
+        self.nginx = None
+        self.port = None
+        self.fcgi_sock = None
+
+    # -- naming
+    def unique(self, prefix):
+        self.counter += 1
+        return "%s%d" % (prefix, self.counter)
+
+    # -- database
+    def mariadb(self, *args):
+        subprocess.run([os.path.join(REPO, "deploy/local/mariadb")] +
+                       list(args), check=True, stdout=subprocess.DEVNULL)
+
+    def sql_root(self, sql, database=None):
+        """Runs SQL as root; returns rows as lists of strings."""
+        cmd = ["mariadb", "--no-defaults", "-uroot", "-S", self.db_sock,
+               "-N", "-B"]
+        if database:
+            cmd += ["-D", database]
+        p = subprocess.run(cmd + ["-e", sql], check=True,
+                           capture_output=True, text=True)
+        return [line.split("\t") for line in p.stdout.splitlines()]
+
+    def write_config(self, name, db_socket=None, db_name="wazera"):
+        path = os.path.join(self.work, name)
+        with open(path, "w") as f:
+            f.write("sql_dir = %s\n" % os.path.join(REPO, "sql"))
+            f.write("master_key_file = %s\n" % self.master_key)
+            f.write("[database]\n")
+            f.write("socket = %s\n" % (db_socket or self.db_sock))
+            f.write("user = %s\npassword = %s\nname = %s\n" %
+                    (DB_USER, DB_PASS, db_name))
+        return path
+
+    # -- admin
+    def admin(self, *args, config=None, check=True):
+        p = subprocess.run([self.admin_bin, "--config",
+                            config or self.config] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError("wazera-admin %s failed (%d): %s" %
+                                 (" ".join(map(str, args)), p.returncode,
+                                  p.stderr))
+        return p
+
+    def admin_json(self, *args, config=None):
+        p = self.admin(*args, config=config)
+        lines = [l for l in p.stdout.splitlines() if l.strip()]
+        assert len(lines) == 1, p.stdout
+        return json.loads(lines[0])
+
+    def create_tenant(self, plan="enterprise", rate_limit=None, name=None,
+                      config=None):
+        args = ["tenant", "create", "--name", name or self.unique("tenant-"),
+                "--plan", plan]
+        if rate_limit is not None:
+            args += ["--rate-limit", rate_limit]
+        t = self.admin_json(*args, config=config)
+        assert isinstance(t["id"], int)
+        return Tenant(self, t, config)
+
+    # -- servers
+    def logfile(self, name):
+        path = os.path.join(self.work, name)
+        self.logs.append(path)
+        return path
+
+    def start_fcgi(self, config=None, sock=None, workers=4, wait=True):
+        sock = sock or os.path.join(self.work, self.unique("fcgi-") + ".sock")
+        log = self.logfile(os.path.basename(sock) + ".log")
+        env = dict(os.environ)
+        with open(log, "ab") as lf:
+            p = subprocess.Popen([self.fcgi_bin, "--config",
+                                  config or self.config, "--listen", sock,
+                                  "--workers", str(workers)],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=lf, stderr=lf, env=env,
+                                 start_new_session=True)
+        proc = Proc(p, log, "wazera-fcgi")
+        proc.sock = sock
+        self.procs.append(proc)
+        if wait:
+            wait_for(lambda: _unix_open(sock) or p.poll() is not None,
+                     what="wazera-fcgi socket %s" % sock)
+            assert p.poll() is None, open(log).read()
+            wait_for(lambda: len(proc.children()) == workers,
+                     what="%d fcgi workers" % workers)
+        return proc
+
+    def start_spawn_fcgi(self, config=None):
+        sock = os.path.join(self.work, self.unique("spawn-") + ".sock")
+        log = self.logfile(os.path.basename(sock) + ".log")
+        with open(log, "ab") as lf:
+            p = subprocess.Popen([SPAWN_FCGI, "-n", "-s", sock, "-M", "0666",
+                                  "--", self.fcgi_bin, "--config",
+                                  config or self.config],
+                                 stdin=subprocess.DEVNULL, stdout=lf,
+                                 stderr=lf, start_new_session=True)
+        proc = Proc(p, log, "spawn-fcgi")
+        proc.sock = sock
+        self.procs.append(proc)
+        wait_for(lambda: _unix_open(sock) or p.poll() is not None,
+                 what="spawn-fcgi socket")
+        assert p.poll() is None, open(log).read()
+        return proc
+
+    def start_nginx(self, fcgi_sock):
+        name = self.unique("nginx-")
+        d = os.path.join(self.work, name)
+        os.makedirs(d)
+        port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        temps = "".join("  %s_temp_path %s/%s;\n" % (t, d, t) for t in
+                        ("client_body", "fastcgi", "proxy", "uwsgi", "scgi"))
+        with open(conf, "w") as f:
+            if os.geteuid() == 0:
+                f.write("user root;\n")
+            f.write("daemon off;\nworker_processes 1;\n")
+            f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\n" % (d, d))
+            f.write("events { worker_connections 1024; }\n")
+            f.write("http {\n  access_log off;\n" + temps)
+            f.write("  server {\n    listen 127.0.0.1:%d;\n" % port)
+            f.write("    client_max_body_size 4m;\n")
+            f.write("    client_body_buffer_size 1m;\n")
+            f.write("    location /api/ {\n"
+                    "      include /etc/nginx/fastcgi_params;\n"
+                    "      fastcgi_param HTTP_PROXY \"\";\n"
+                    "      fastcgi_pass unix:%s;\n"
+                    "      fastcgi_read_timeout 60s;\n"
+                    "    }\n  }\n}\n" % fcgi_sock)
+        log = os.path.join(d, "stderr.log")
+        with open(log, "ab") as lf:
+            p = subprocess.Popen([NGINX, "-c", conf, "-p", d],
+                                 stdin=subprocess.DEVNULL, stdout=lf,
+                                 stderr=lf, start_new_session=True)
+        proc = Proc(p, log, "nginx")
+        proc.port = port
+        proc.conf = conf
+        self.procs.append(proc)
+        wait_for(lambda: _port_open(port) or p.poll() is not None,
+                 what="nginx on port %d" % port)
+        assert p.poll() is None, open(log).read()
+        return proc
+
+    def stop_nginx(self, proc):
+        if proc.popen.poll() is None:
+            subprocess.run([NGINX, "-c", proc.conf, "-p",
+                            os.path.dirname(proc.conf), "-s", "quit"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            try:
+                proc.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.stop(signal.SIGTERM)
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            if proc.name == "nginx":
+                self.stop_nginx(proc)
+            else:
+                proc.stop(signal.SIGTERM)
+
+    def sanitizer_reports(self):
+        bad = []
+        for log in self.logs:
+            try:
+                with open(log, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if any(m in text for m in SANITIZER_MARKS):
+                bad.append((log, text[-6000:]))
+        return bad
+
+    # -- HTTP against the main stack (or another port)
+    def request(self, method, path, body=None, key=None, headers=None,
+                auth="bearer", port=None):
+        return http_request(port or self.port, method, api_path(path), body,
+                            key, headers, auth)
+
+
+class Tenant:
+    def __init__(self, stack, obj, config=None):
+        self.stack = stack
+        self.id = obj["id"]
+        self.obj = obj
+        self.config = config
+
+    def key(self, scopes=None, name=None, expires_at=None):
+        args = ["apikey", "create", "--tenant", self.id]
+        if name is not None:
+            args += ["--name", name]
+        if scopes:
+            args += ["--scopes", ",".join(scopes)]
+        if expires_at is not None:
+            args += ["--expires-at", expires_at]
+        k = self.stack.admin_json(*args, config=self.config)
+        return Key(self.stack, self, k)
+
+
+class Key:
+    def __init__(self, stack, tenant, obj):
+        self.stack = stack
+        self.tenant = tenant
+        self.id = obj["id"]
+        self.key = obj["key"]
+        self.obj = obj
+        self.port = None
+
+    def __call__(self, method, path, body=None, headers=None, auth="bearer",
+                 port=None):
+        return self.stack.request(method, path, body, self.key, headers, auth,
+                                  port or self.port)
+
+    def create_contact(self, **fields):
+        r = self("POST", "/contacts", fields)
+        return assert_ok(r, 201)
+
+    def revoke(self):
+        self.stack.admin("apikey", "revoke", "--id", self.id,
+                         config=self.tenant.config)
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def stack():
+    build = _build_dir()
+    base = os.path.join(REPO, ".test")
+    work = os.path.join(base, "e2e-%d" % os.getpid())
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    s = Stack(build, work)
+    started_db = False
+    try:
+        s.mariadb("start", s.dbdir, "wazera", DB_USER, DB_PASS)
+        started_db = True
+        s.config = s.write_config("wazera.conf")
+        s.admin("init")
+        s.admin("migrate")
+        s.fcgi = s.start_fcgi(sock=os.path.join(work, "fcgi.sock"))
+        s.fcgi_sock = s.fcgi.sock
+        s.nginx = s.start_nginx(s.fcgi_sock)
+        s.port = s.nginx.port
+        yield s
+    finally:
+        s.stop_all()
+        if started_db:
+            s.mariadb("stop", s.dbdir)
+    bad = s.sanitizer_reports()
+    if bad:
+        msg = "\n\n".join("== %s ==\n%s" % b for b in bad)
+        pytest.fail("sanitizer reports in server logs (work dir %s):\n%s"
+                    % (work, msg), pytrace=False)
+    if os.environ.get("WAZERA_E2E_KEEP") != "1":
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def make_tenant(stack):
+    """Factory: make_tenant(plan="enterprise", rate_limit=None) -> Tenant."""
+    return stack.create_tenant
+
+
+@pytest.fixture
+def make_key(stack):
+    """Factory: a fresh tenant and one key for it.
+
+    make_key(scopes=None, plan="enterprise", rate_limit=None) -> Key"""
+    def make(scopes=None, plan="enterprise", rate_limit=None):
+        return stack.create_tenant(plan, rate_limit).key(scopes)
+    return make
+
+
+@pytest.fixture
+def key(make_key):
+    """An unrestricted key of a fresh enterprise tenant."""
+    return make_key()
+
+
+def seconds_left_in_window():
+    return 60 - (time.time() % 60)
+
+
+def ensure_window(need=15.0):
+    """Sleeps into the next rate-limit window unless `need` seconds remain
+    in the current one (windows are unix_time // 60)."""
+    left = seconds_left_in_window()
+    if left < need:
+        time.sleep(left + 0.3)

@@ -1,0 +1,181 @@
+"""Routing and request bodies (SPEC 2)."""
+import json
+
+import pytest
+
+from conftest import assert_error, assert_json, assert_ok, http_request
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/nope", "/api/v1/contact", "/api/v1/contacts/1/extra",
+    "/api/v1/contacts/create/1", "/api/v2/contacts", "/api/v1",
+    "/api/v1/", "/api/v1contacts", "/api/v1/contacts//1",
+    "/api/v1/account", "/api/v1/api-keys/1/2",
+])
+def test_unknown_route(stack, key, path):
+    r = http_request(stack.port, "GET", path, key=key.key)
+    assert_error(r, 404, "RESOURCE_NOT_FOUND")
+
+
+@pytest.mark.parametrize("method,path,allowed", [
+    ("DELETE", "/contacts", {"GET", "POST"}),
+    ("PUT", "/contacts", {"GET", "POST"}),
+    ("POST", "/contacts/1", {"GET", "PUT", "PATCH", "DELETE"}),
+    ("GET", "/contacts/create", {"POST"}),
+    ("PATCH", "/account/me", {"GET"}),
+    ("POST", "/api-keys", {"GET"}),
+    ("GET", "/api-keys/1", {"DELETE"}),
+    ("OPTIONS", "/contacts", {"GET", "POST"}),
+])
+def test_wrong_method_405(stack, key, method, path, allowed):
+    r = key(method, path, {} if method in ("POST", "PUT", "PATCH") else None)
+    assert_error(r, 405, "METHOD_NOT_ALLOWED")
+    allow = {m.strip() for m in r.headers.get("allow", "").split(",")}
+    assert allow == allowed, r
+
+
+@pytest.mark.parametrize("body", [
+    b"{", b"{\"phone\": }", b"not json", b"{\"phone\": \"+4915112345678\",}",
+    b"{'phone': '+4915112345678'}", b"{\"phone\": \"+4915112345678\"} x",
+    b"{\"phone\": \"+4915112345678\"}{}", b"{\"a\": NaN}",
+    # Not JSON numbers (RFC 8259): neither at the top nor where the value
+    # would be stored.
+    b"{\"phone\": \"+4915112345678\", \"custom_fields\": {\"x\": NaN}}",
+    b"{\"phone\": \"+4915112345678\", \"custom_fields\": {\"x\": Infinity}}",
+    b"{\"phone\": \"+4915112345678\", \"custom_fields\": {\"x\": -Infinity}}",
+    b"{\"phone\": \"+4915112345678\" /* c */}",
+])
+def test_malformed_json_400(key, body):
+    assert_error(key("POST", "/contacts", body), 400, "BAD_REQUEST")
+    assert key("GET", "/contacts").body["meta"]["total"] == 0
+
+
+@pytest.mark.parametrize("body", [
+    b"{\"phone\": \"+4915112345678\", \"name\": \"\xff\"}",
+    b"{\"phone\": \"+4915112345678\", \"name\": \"\xc3\"}",
+    b"{\"phone\": \"+4915112345678\", \"name\": \"\xc0\xaf\"}",        # overlong
+    b"{\"phone\": \"+4915112345678\", \"name\": \"\xed\xa0\x80\"}",    # surrogate
+    b"{\"phone\": \"+4915112345678\", \"name\": \"\xf4\x90\x80\x80\"}",  # > U+10FFFF
+    b"{\"phone\": \"+4915112345678\", \"\xfe\": 1}",
+])
+def test_invalid_utf8_400(key, body):
+    assert_error(key("POST", "/contacts", body), 400, "BAD_REQUEST")
+    c = key.create_contact(phone="+4915100000001")
+    assert_error(key("PATCH", "/contacts/%d" % c["id"], body), 400,
+                 "BAD_REQUEST")
+    assert assert_ok(key("GET", "/contacts")) == [c]
+
+
+@pytest.mark.parametrize("body", [b"[]", b"[{\"phone\": \"+4915112345678\"}]",
+                                  b"\"+4915112345678\"", b"42", b"null",
+                                  b"true"])
+def test_non_object_body_400(key, body):
+    assert_error(key("POST", "/contacts", body), 400, "BAD_REQUEST")
+    assert key("GET", "/contacts").body["meta"]["total"] == 0
+
+
+def test_body_over_1mib_413(key):
+    pad = MIB
+    body = json.dumps({"phone": "+4915112345678", "name": "big",
+                       "custom_fields": {"blob": "x" * pad}}).encode()
+    assert len(body) > MIB
+    assert_error(key("POST", "/contacts", body), 413, "PAYLOAD_TOO_LARGE")
+    # One byte over, made of whitespace around a valid object.
+    valid = json.dumps({"phone": "+4915112345678"}).encode()
+    over = valid + b" " * (MIB + 1 - len(valid))
+    assert len(over) == MIB + 1
+    assert_error(key("POST", "/contacts", over), 413, "PAYLOAD_TOO_LARGE")
+    c = key.create_contact(phone="+4915100000001")
+    assert_error(key("PATCH", "/contacts/%d" % c["id"], over), 413,
+                 "PAYLOAD_TOO_LARGE")
+    # 3 MiB (nginx allows 4): still the API's 413.
+    huge = valid + b" " * (3 * MIB)
+    assert_error(key("POST", "/contacts", huge), 413, "PAYLOAD_TOO_LARGE")
+    # Nothing was stored.
+    assert assert_ok(key("GET", "/contacts")) == [c]
+
+
+def test_body_of_exactly_1mib_accepted(key):
+    valid = json.dumps({"phone": "+4915112345678", "name": "edge"}).encode()
+    exact = valid + b"\n" * (MIB - len(valid))
+    assert len(exact) == MIB
+    c = assert_ok(key("POST", "/contacts", exact), 201)
+    assert c["name"] == "edge"
+
+
+def test_chunked_body(stack, key):
+    """A body without Content-Length (chunked) is read like any other."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    try:
+        body = json.dumps({"phone": "+4915112345678", "name": "chunky"})
+        chunks = iter([body[:10].encode(), body[10:].encode()])
+        conn.request("POST", "/api/v1/contacts", body=chunks,
+                     headers={"Authorization": "Bearer " + key.key,
+                              "Content-Type": "application/json",
+                              "Transfer-Encoding": "chunked"},
+                     encode_chunked=True)
+        r = conn.getresponse()
+        raw = r.read()
+        assert r.status == 201, raw
+        assert json.loads(raw)["data"]["name"] == "chunky"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("ident", ["abc", "0", "-1", "1.5", "1e3", "01",
+                                   "99999999999999999999", "%20", "1%2F2",
+                                   "0x10"])
+def test_non_numeric_id_404(key, ident):
+    c = key.create_contact(phone="+4915112345678")
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        r = key(method, "/contacts/" + ident,
+                {"name": "x"} if method in ("PUT", "PATCH") else None)
+        assert_error(r, 404, "RESOURCE_NOT_FOUND")
+    assert_error(key("DELETE", "/api-keys/" + ident), 404,
+                 "RESOURCE_NOT_FOUND")
+    assert assert_ok(key("GET", "/contacts/%d" % c["id"])) == c
+
+
+def test_query_string_ignored_on_item_routes(key):
+    c = key.create_contact(phone="+4915112345678")
+    assert assert_ok(key("GET", "/contacts/%d?x=1" % c["id"])) == c
+
+
+def test_envelope_on_success(key):
+    r = key("POST", "/contacts", {"phone": "+4915112345678"})
+    assert r.status == 201
+    assert_json(r)
+    assert set(r.body) == {"success", "data"} and r.body["success"] is True
+    r = key("GET", "/contacts")
+    assert set(r.body) == {"success", "data", "meta"}
+
+
+def test_trailing_slash_accepted(key):
+    c = key.create_contact(phone="+4915112345678")
+    assert assert_ok(key("GET", "/contacts/")) == [c]
+    assert assert_ok(key("GET", "/contacts/%d/" % c["id"])) == c
+    assert_error(key("GET", "/contacts//"), 404, "RESOURCE_NOT_FOUND")
+
+
+# (nginx itself refuses bad escapes and NUL in the path, in HTML, before
+# the application sees them; it passes on the query string as is.)
+@pytest.mark.parametrize("target", [
+    "/api/v1/contacts/%FF", "/api/v1/contacts/%C3%28", "/api/v1/contacts?search=%FF",
+    "/api/v1/contacts?search=%C0%AF", "/api/v1/contacts?search=a%00b",
+    "/api/v1/contacts?search=%G1",
+])
+def test_malformed_url_400(stack, key, target):
+    r = http_request(stack.port, "GET", target, key=key.key)
+    assert_error(r, 400, "BAD_REQUEST")
+
+
+def test_request_id_header(key):
+    ids = set()
+    for r in (key("GET", "/contacts"), key("GET", "/nope"),
+              key("POST", "/contacts", b"{")):
+        assert r.headers.get("x-request-id")
+        ids.add(r.headers["x-request-id"])
+    assert len(ids) == 3
