@@ -1,0 +1,234 @@
+/* crypto.h: API keys, hashes, HMAC, UUIDs, random hex. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "tests.h"
+
+static bool
+is_base62(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+static bool
+is_lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+START_TEST(apikey_generate_shape)
+{
+	char k[KEY_LEN + 1], k2[KEY_LEN + 1];
+	size_t i;
+
+	ck_assert_uint_eq(KEY_LEN, 48);
+	memset(k, 'X', sizeof(k));
+	apikey_generate(k);
+	ck_assert_uint_eq(strlen(k), 48);
+	ck_assert_mem_eq(k, "wz_live_", 8);
+	for (i = 8; i < KEY_LEN; i++)
+		ck_assert_msg(is_base62(k[i]), "key char %zu is '%c'", i, k[i]);
+	ck_assert(apikey_wellformed(k, strlen(k)));
+	apikey_generate(k2);
+	ck_assert_str_ne(k, k2);
+	/* The display prefix is "wz_live_" and four more. */
+	ck_assert_int_eq(KEY_DISPLAY_PREFIX, 12);
+}
+END_TEST
+
+START_TEST(apikey_generate_covers_alphabet)
+{
+	int seen[256] = { 0 }, n = 0, c;
+	char k[KEY_LEN + 1];
+	int i;
+
+	/* 40 000 draws: missing any of 62 symbols by chance is ~1e-280. */
+	for (i = 0; i < 1000; i++) {
+		size_t j;
+		apikey_generate(k);
+		for (j = 8; j < KEY_LEN; j++)
+			seen[(unsigned char)k[j]]++;
+	}
+	for (c = 0; c < 256; c++)
+		if (seen[c]) {
+			ck_assert_msg(is_base62((char)c), "non-base62 '%c'", c);
+			n++;
+			/* Each symbol about 645 times; a bias would show. */
+			ck_assert_msg(seen[c] > 400 && seen[c] < 900,
+			    "'%c' drawn %d times", c, seen[c]);
+		}
+	ck_assert_int_eq(n, 62);
+}
+END_TEST
+
+#define WF(lit)	apikey_wellformed((lit), sizeof(lit) - 1)
+
+START_TEST(apikey_wellformed_checks)
+{
+	char k[200];
+
+	strcpy(k, "wz_live_");
+	memset(k + 8, 'a', 32);
+	k[40] = '\0';
+	ck_assert(apikey_wellformed(k, 40));		/* 32 random chars */
+	ck_assert(!apikey_wellformed(k, 39));		/* 31 */
+	memset(k + 8, 'Z', 120);
+	k[128] = '\0';
+	ck_assert(apikey_wellformed(k, 128));
+	k[128] = 'Z';
+	ck_assert(!apikey_wellformed(k, 129));
+	ck_assert(WF("wz_live_0123456789abcdefghijklmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_test_0123456789abcdefghijklmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("WZ_LIVE_0123456789abcdefghijklmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_live-0123456789abcdefghijklmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_live_0123456789abcdefghij_lmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_live_0123456789abcdefghij-lmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_live_0123456789abcdefghij lmnopqrstuvwxyzABCD"));
+	ck_assert(!WF("wz_live_0123456789abcdefghij\xc3\xa9mnopqrstuvwxyzAB"));
+	ck_assert(!WF("wz_live_0123456789abcdefghij\0lmnopqrstuvwxyzABCD"));
+	ck_assert(!WF(""));
+	ck_assert(!WF("wz_live_"));
+	ck_assert(!WF("Bearer wz_live_0123456789abcdefghijklmnopqrstuvwxyz"));
+}
+END_TEST
+
+START_TEST(apikey_hash_blake2b)
+{
+	uint8_t h1[KEY_HASH_LEN], h2[KEY_HASH_LEN];
+	char hex[2 * KEY_HASH_LEN + 1];
+	const char *k = "wz_live_abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+
+	ck_assert_int_eq(KEY_HASH_LEN, 32);
+	apikey_hash(k, strlen(k), h1);
+	apikey_hash(k, strlen(k), h2);
+	ck_assert_mem_eq(h1, h2, KEY_HASH_LEN);
+	hex_encode(h1, KEY_HASH_LEN, hex);
+	/* BLAKE2b-256 (Python: hashlib.blake2b(k, digest_size=32)). */
+	ck_assert_str_eq(hex,
+	    "f5eddf8a45e5d1c07edd8ec795d5b7bf8ea12e39b3493048a6eb6d0c01089225");
+	apikey_hash("", 0, h1);
+	hex_encode(h1, KEY_HASH_LEN, hex);
+	ck_assert_str_eq(hex,
+	    "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+	apikey_hash("abcX", 3, h1);
+	hex_encode(h1, KEY_HASH_LEN, hex);
+	ck_assert_str_eq(hex,
+	    "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+	/* One character apart: unrelated hashes. */
+	apikey_hash("wz_live_abcdefghijklmnopqrstuvwxyz0123456789ABCE", 48, h2);
+	apikey_hash(k, 48, h1);
+	ck_assert(memcmp(h1, h2, KEY_HASH_LEN) != 0);
+}
+END_TEST
+
+START_TEST(hmac_rfc4231)
+{
+	uint8_t key[131];
+	char out[65];
+
+	/* RFC 4231 test case 1. */
+	memset(key, 0x0b, 20);
+	hmac_sha256_hex(key, 20, "Hi There", 8, out);
+	ck_assert_str_eq(out,
+	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	/* Test case 2: a key shorter than the output. */
+	hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, out);
+	ck_assert_str_eq(out,
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	/* Test case 6: a key longer than the block size. */
+	memset(key, 0xaa, sizeof(key));
+	hmac_sha256_hex(key, sizeof(key),
+	    "Test Using Larger Than Block-Size Key - Hash Key First", 54, out);
+	ck_assert_str_eq(out,
+	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	ck_assert_uint_eq(strlen(out), 64);
+}
+END_TEST
+
+START_TEST(sha256_and_hex)
+{
+	uint8_t md[32];
+	char hex[65];
+	static const uint8_t bytes[] = { 0x00, 0xff, 0x1a, 0xa1, 0x09 };
+
+	sha256("abc", 3, md);
+	hex_encode(md, sizeof(md), hex);
+	ck_assert_str_eq(hex,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	hex_encode(bytes, sizeof(bytes), hex);
+	ck_assert_str_eq(hex, "00ff1aa109");
+	hex_encode(bytes, 0, hex);
+	ck_assert_str_eq(hex, "");
+}
+END_TEST
+
+START_TEST(uuid_v4_format)
+{
+	char u[37], prev[37] = "";
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		memset(u, 'X', sizeof(u));
+		uuid_v4(u);
+		ck_assert_uint_eq(strlen(u), 36);
+		ck_assert(u[8] == '-' && u[13] == '-' && u[18] == '-' &&
+		    u[23] == '-');
+		ck_assert(is_lower_hex(u, 8) && is_lower_hex(u + 9, 4) &&
+		    is_lower_hex(u + 14, 4) && is_lower_hex(u + 19, 4) &&
+		    is_lower_hex(u + 24, 12));
+		ck_assert_int_eq(u[14], '4');			/* version */
+		ck_assert_ptr_nonnull(strchr("89ab", u[19]));	/* variant */
+		ck_assert_str_ne(u, prev);
+		memcpy(prev, u, sizeof(u));
+	}
+}
+END_TEST
+
+START_TEST(random_hex_shape)
+{
+	char a[129], b[129];
+
+	memset(a, 'X', sizeof(a));
+	random_hex(a, 16);
+	ck_assert_uint_eq(strlen(a), 32);
+	ck_assert(is_lower_hex(a, 32));
+	random_hex(b, 16);
+	ck_assert_str_ne(a, b);
+	random_hex(a, 32);
+	ck_assert_uint_eq(strlen(a), 64);
+	ck_assert(is_lower_hex(a, 64));
+	random_hex(a, 64);
+	ck_assert_uint_eq(strlen(a), 128);
+	ck_assert(is_lower_hex(a, 128));
+	random_hex(a, 1);
+	ck_assert_uint_eq(strlen(a), 2);
+	random_hex(a, 0);
+	ck_assert_str_eq(a, "");
+}
+END_TEST
+
+Suite *
+crypto_suite(void)
+{
+	Suite *s = suite_create("crypto");
+	TCase *tc = tcase_new("crypto");
+
+	tcase_add_test(tc, apikey_generate_shape);
+	tcase_add_test(tc, apikey_generate_covers_alphabet);
+	tcase_add_test(tc, apikey_wellformed_checks);
+	tcase_add_test(tc, apikey_hash_blake2b);
+	tcase_add_test(tc, hmac_rfc4231);
+	tcase_add_test(tc, sha256_and_hex);
+	tcase_add_test(tc, uuid_v4_format);
+	tcase_add_test(tc, random_hex_shape);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,141 @@
+/* The small pure parts of lib/ that have no suite of their own:
+ * xmalloc.h, the sql.h statement table, db.h's argument and result helpers,
+ * and log.h's fatal exit. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "sql.h"
+#include "xmalloc.h"
+#include "tests.h"
+
+START_TEST(xmalloc_basics)
+{
+	char *s, *p;
+	unsigned char *z;
+	int *a;
+	size_t i;
+
+	p = xmalloc(0);
+	ck_assert_ptr_nonnull(p);
+	free(p);
+	z = xcalloc(1000, 4);
+	for (i = 0; i < 4000; i++)
+		ck_assert_int_eq(z[i], 0);
+	free(z);
+	z = xcalloc(0, 0);
+	ck_assert_ptr_nonnull(z);
+	free(z);
+	s = xstrdup("hello");
+	ck_assert_str_eq(s, "hello");
+	free(s);
+	s = xstrndup("hello world", 5);
+	ck_assert_str_eq(s, "hello");
+	free(s);
+	ck_assert_int_eq(xasprintf(&s, "%s=%d", "n", 42), 4);
+	ck_assert_str_eq(s, "n=42");
+	free(s);
+	a = xreallocarray(NULL, 10, sizeof(*a));
+	for (i = 0; i < 10; i++)
+		a[i] = (int)i;
+	a = xreallocarray(a, 100000, sizeof(*a));
+	ck_assert_int_eq(a[9], 9);
+	a[99999] = 1;
+	free(a);
+}
+END_TEST
+
+START_TEST(xreallocarray_overflow_aborts)
+{
+	(void)xreallocarray(NULL, SIZE_MAX / 4, 8);
+}
+END_TEST
+
+START_TEST(sql_table_complete)
+{
+	int i, j;
+
+	/* Every statement has a name and text; names are unique. */
+	for (i = 0; i < SQL__MAX; i++) {
+		ck_assert_msg(sql_name(i) != NULL && *sql_name(i) != '\0',
+		    "statement %d has no name", i);
+		ck_assert_msg(sql_text(i) != NULL && *sql_text(i) != '\0',
+		    "statement %s has no text", sql_name(i));
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(sql_name(i), sql_name(j));
+	}
+	ck_assert_str_eq(sql_name(SQL_CONTACT_GET), "CONTACT_GET");
+	ck_assert(sql_retryable(SQL_CONTACT_GET));
+	ck_assert(!sql_retryable(SQL_CONTACT_CREATE));
+	ck_assert(!sql_retryable(SQL_CONTACT_DELETE));
+}
+END_TEST
+
+START_TEST(db_args)
+{
+	struct db_arg a;
+
+	a = DBA_STR(NULL);
+	ck_assert_int_eq(a.t, DBA_NULL_T);
+	a = DBA_STR("abc");
+	ck_assert_int_eq(a.t, DBA_STR_T);
+	ck_assert_uint_eq(a.n, 3);
+	a = DBA_STRN("abcdef", 2);
+	ck_assert_int_eq(a.t, DBA_STR_T);
+	ck_assert_uint_eq(a.n, 2);
+	a = DBA_STRN(NULL, 5);
+	ck_assert_int_eq(a.t, DBA_NULL_T);
+	a = DBA_INT(-7);
+	ck_assert_int_eq(a.t, DBA_INT_T);
+	ck_assert_int_eq(a.i, -7);
+}
+END_TEST
+
+START_TEST(db_result_access)
+{
+	char *cells[] = { "1", "ann", NULL, "9223372036854775807", "bo", "x" };
+	unsigned long lens[] = { 1, 3, 0, 19, 2, 1 };
+	struct db_res r = { 2, 3, cells, lens };
+
+	ck_assert_str_eq(db_str(&r, 0, 1), "ann");
+	ck_assert_int_eq(db_int(&r, 0, 0), 1);
+	ck_assert_int_eq(db_int(&r, 1, 0), INT64_MAX);
+	ck_assert(db_isnull(&r, 0, 2));
+	ck_assert_int_eq(db_int(&r, 0, 2), 0);
+	ck_assert_uint_eq(db_len(&r, 1, 1), 2);
+	/* Out of range: NULL, 0, never a read past the arrays. */
+	ck_assert_ptr_null(db_str(&r, 2, 0));
+	ck_assert_ptr_null(db_str(&r, 0, 3));
+	ck_assert(db_isnull(&r, 5, 5));
+	ck_assert_uint_eq(db_len(&r, 2, 0), 0);
+	ck_assert_uint_eq(db_len(&r, 0, 3), 0);
+	ck_assert_int_eq(db_int(&r, 9, 9), 0);
+}
+END_TEST
+
+START_TEST(log_fatalx_exits_1)
+{
+	log_setname("unit");
+	log_info("an info line from the unit tests (expected)");
+	log_fatalx("a fatal line from the unit tests (expected)");
+}
+END_TEST
+
+Suite *
+misc_suite(void)
+{
+	Suite *s = suite_create("misc");
+	TCase *tc = tcase_new("misc");
+
+	tcase_add_test(tc, xmalloc_basics);
+	tcase_add_test_raise_signal(tc, xreallocarray_overflow_aborts, SIGABRT);
+	tcase_add_test(tc, sql_table_complete);
+	tcase_add_test(tc, db_args);
+	tcase_add_test(tc, db_result_access);
+	tcase_add_exit_test(tc, log_fatalx_exits_1, 1);
+	suite_add_tcase(s, tc);
+	return s;
+}
