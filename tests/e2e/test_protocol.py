@@ -105,13 +105,12 @@ def test_body_of_exactly_1mib_accepted(key):
     assert c["name"] == "edge"
 
 
-def test_chunked_body(stack, key):
-    """A body without Content-Length (chunked) is read like any other."""
+def post_chunked(port, key, body, piece=65536):
     import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    from conftest import Resp
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        body = json.dumps({"phone": "+4915112345678", "name": "chunky"})
-        chunks = iter([body[:10].encode(), body[10:].encode()])
+        chunks = (body[i:i + piece] for i in range(0, len(body), piece))
         conn.request("POST", "/api/v1/contacts", body=chunks,
                      headers={"Authorization": "Bearer " + key.key,
                               "Content-Type": "application/json",
@@ -119,10 +118,24 @@ def test_chunked_body(stack, key):
                      encode_chunked=True)
         r = conn.getresponse()
         raw = r.read()
-        assert r.status == 201, raw
-        assert json.loads(raw)["data"]["name"] == "chunky"
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, raw)
     finally:
         conn.close()
+
+
+def test_chunked_body(stack, key):
+    """A body without Content-Length (chunked) is read like any other."""
+    body = json.dumps({"phone": "+4915112345678", "name": "chunky"}).encode()
+    c = assert_ok(post_chunked(stack.port, key, body, piece=10), 201)
+    assert c["name"] == "chunky"
+    valid = json.dumps({"phone": "+4915100000001"}).encode()
+    exact = valid + b" " * (MIB - len(valid))
+    assert_ok(post_chunked(stack.port, key, exact), 201)
+    over = valid.replace(b"1\"", b"2\"") + b" " * (MIB + 1 - len(valid))
+    assert len(over) == MIB + 1
+    assert_error(post_chunked(stack.port, key, over), 413,
+                 "PAYLOAD_TOO_LARGE")
+    assert key("GET", "/contacts").body["meta"]["total"] == 2
 
 
 @pytest.mark.parametrize("ident", ["abc", "0", "-1", "1.5", "1e3", "01",

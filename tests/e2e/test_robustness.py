@@ -259,3 +259,60 @@ def test_sigterm_while_busy_finishes_requests(stack, key):
         assert r.status in (200, 502), r
         if r.status == 200:
             assert r.body["success"] is True
+
+
+def test_database_restart(stack, key):
+    """While MariaDB is down: 503 in the envelope; once it is back, the
+    same workers serve again without a restart."""
+    c = key.create_contact(phone="+4915112345678")
+    assert all(r.status == 200 for r in burst(key, 12))
+    workers = sorted(stack.fcgi.children())
+    try:
+        stack.mariadb("stop", stack.dbdir)
+        for _ in range(4):
+            r = key("GET", "/contacts/%d" % c["id"])
+            assert_error(r, 503, "SERVICE_UNAVAILABLE")
+            assert r.headers.get("retry-after") == "5"
+        r = key("POST", "/contacts", {"phone": "+4915100000001"})
+        assert_error(r, 503, "SERVICE_UNAVAILABLE")
+    finally:
+        stack.mariadb("start", stack.dbdir, "wazera", DB_USER, _db_pass())
+    rs = burst(key, 16, path="/contacts/%d" % c["id"])
+    assert [r.status for r in rs] == [200] * 16, rs
+    assert_ok(key("POST", "/contacts", {"phone": "+4915100000001"}), 201)
+    assert sorted(stack.fcgi.children()) == workers
+
+
+def test_killed_master_takes_workers_along(stack, key):
+    """Workers die with their master, so a new master can take over the
+    socket path at once."""
+    fcgi = stack.start_fcgi(workers=3)
+    workers = live_children(fcgi)
+    assert len(workers) == 3
+    os.kill(fcgi.pid, signal.SIGKILL)
+    fcgi.popen.wait(10)
+    wait_for(lambda: all(dead(p) for p in workers), timeout=10,
+             what="orphaned workers to exit")
+    again = stack.start_fcgi(sock=fcgi.sock, workers=2)
+    nginx = stack.start_nginx(again.sock)
+    try:
+        rs = burst(key, 8, nginx.port)
+        assert [r.status for r in rs] == [200] * 8
+    finally:
+        stack.stop_nginx(nginx)
+        assert again.stop() == 0
+
+
+def test_config_errors_stop_the_program(stack):
+    import subprocess
+    bad = os.path.join(stack.work, "bad.conf")
+    for text, line in (("sql_dir = /x\nbogus = 1\n", 2),
+                       ("[database]\nname = w\nconnect_timeout = -5\n", 3)):
+        with open(bad, "w") as f:
+            f.write(text)
+        sock = os.path.join(stack.work, "bad.sock")
+        p = subprocess.run([stack.fcgi_bin, "--config", bad, "--listen", sock],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0
+        assert "line %d" % line in p.stderr, p.stderr
+        assert not os.path.exists(sock)
