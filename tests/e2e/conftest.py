@@ -6,10 +6,17 @@ on a free loopback port.  Tests talk HTTP to nginx and create their own
 tenants and API keys through wazera-admin, so they are independent of each
 other and of their order.
 
+Run (from the repository root; tests/run does the same with its build):
+  WAZERA_BUILD=/path/to/build /usr/bin/python3 -m pytest -q tests/e2e
+
 Environment:
   WAZERA_BUILD   directory holding wazera-fcgi and wazera-admin (required
                  unless the binaries were built in the source tree)
   WAZERA_E2E_KEEP=1  keep the work directory after the run (for debugging)
+
+Needs: mariadb-server, nginx, spawn-fcgi, python3-pytest (stdlib only).
+The work directory is .test/e2e-<pid> (gitignored); it is kept when the
+session fails on sanitizer reports.
 """
 import http.client
 import json
@@ -374,7 +381,8 @@ class Stack:
                     "    }\n  }\n}\n" % fcgi_sock)
         log = os.path.join(d, "stderr.log")
         with open(log, "ab") as lf:
-            p = subprocess.Popen([NGINX, "-c", conf, "-p", d],
+            p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e",
+                                  os.path.join(d, "error.log")],
                                  stdin=subprocess.DEVNULL, stdout=lf,
                                  stderr=lf, start_new_session=True)
         proc = Proc(p, log, "nginx")
@@ -388,8 +396,9 @@ class Stack:
 
     def stop_nginx(self, proc):
         if proc.popen.poll() is None:
-            subprocess.run([NGINX, "-c", proc.conf, "-p",
-                            os.path.dirname(proc.conf), "-s", "quit"],
+            d = os.path.dirname(proc.conf)
+            subprocess.run([NGINX, "-c", proc.conf, "-p", d, "-e",
+                            os.path.join(d, "error.log"), "-s", "quit"],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             try:

@@ -331,6 +331,24 @@ def test_custom_fields(key):
         == scal
 
 
+@pytest.mark.parametrize("number", ["12345678901234567890123",
+                                    "-99999999999999999999",
+                                    "18446744073709551616"])
+def test_custom_field_numbers_never_silently_change(key, number):
+    """A number outside 64 bits is either kept or refused with a 422; it
+    must never come back as a different number."""
+    body = ('{"phone": "%s", "custom_fields": {"x": %s, "y": 1}}'
+            % (PHONE, number)).encode()
+    r = key("POST", "/contacts", body)
+    if r.status == 201:
+        assert r.body["data"]["custom_fields"] == {"x": int(number), "y": 1}
+        c = assert_ok(key("GET", "/contacts/%d" % r.body["data"]["id"]))
+        assert c["custom_fields"] == {"x": int(number), "y": 1}
+    else:
+        err = assert_error(r, 422, "VALIDATION_ERROR")
+        assert list(err["details"]) == ["custom_fields.x"]
+
+
 def test_custom_field_length_counts_characters(key):
     """The limit is 65,535 characters (the message says so), like every
     other length limit here, which count characters, not bytes."""
