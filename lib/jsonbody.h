@@ -12,6 +12,7 @@ enum jsonbody_rc {
 	JSONBODY_SYNTAX,	/* not JSON, trailing bytes, too deep */
 	JSONBODY_UTF8,		/* invalid UTF-8 */
 	JSONBODY_NOT_OBJECT,	/* valid JSON, but not an object */
+	JSONBODY_RANGE,		/* an integer beyond 64 bits */
 };
 
 /* Parses body[0..len). An empty (or all-whitespace) body is an empty object.

@@ -240,7 +240,8 @@ parse_scalars(struct pool *pool, const struct field *f, struct json_object *v,
 			    "The %s.%s field must be a string, number, boolean "
 			    "or null.", f->name, key);
 		else if (t == json_type_string &&
-		    json_object_get_string_len(val) > 65535)
+		    utf8_length(json_object_get_string(val),
+		    (size_t)json_object_get_string_len(val)) > 65535)
 			verr_add(e, pool_printf(pool, "%s.%s", f->name, key),
 			    "The %s.%s field must not be greater than 65535 "
 			    "characters.", f->name, key);

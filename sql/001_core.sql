@@ -53,10 +53,11 @@ CREATE TABLE IF NOT EXISTS contacts (
 	KEY contacts_tenant (tenant_id, id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
 
--- The tag filter's index. Tags compare exactly (binary collation).
+-- The tag filter's index. Tags compare exactly: binary, and without the
+-- padding that would make "vip " equal "vip".
 CREATE TABLE IF NOT EXISTS contact_tags (
 	tenant_id	BIGINT UNSIGNED NOT NULL,
-	tag		VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	tag		VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
 	contact_id	BIGINT UNSIGNED NOT NULL,
 	PRIMARY KEY (tenant_id, tag, contact_id),
 	KEY contact_tags_contact (contact_id),

@@ -94,6 +94,10 @@ parse_body(struct req *r)
 		reply_error(r, ERR_BAD_REQUEST, "The request body must be a JSON "
 		    "object.", NULL);
 		return -1;
+	case JSONBODY_RANGE:
+		reply_invalid_field(r, "body", "Integers must fit in 64 bits; "
+		    "send larger numbers as strings.");
+		return -1;
 	case JSONBODY_SYNTAX:
 		break;
 	}
