@@ -224,6 +224,11 @@ START_TEST(path_match_ids)
 	    ids));
 	ck_assert_int_eq(ids[0], 1);
 	ck_assert_int_eq(ids[3], 4);
+	/* A fifth id has no slot: no match, and nothing written past ids[]
+	 * (ASan watches the stack array). */
+	ck_assert_int_eq(PATH_MAX_IDS, 4);
+	ck_assert(!path_match("/a/{x}/b/{y}/c/{z}/d/{w}/e/{v}",
+	    "/a/1/b/2/c/3/d/4/e/5", ids));
 }
 END_TEST
 
