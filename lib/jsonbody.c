@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -43,28 +44,96 @@ has_nonfinite(struct json_object *o)
 	}
 }
 
-/* json-c clamps integers beyond 64 bits; find such literals in the text
- * (known to be valid JSON) so they are refused rather than changed. */
-static bool
-int_overflow(const char *s, size_t len)
+struct scan_frame {
+	bool		 object;
+	bool		 expect_key;
+	size_t		 index;		/* arrays */
+	const char	*key;		/* objects: the current key, raw */
+	size_t		 keylen;
+};
+
+static void
+scan_path(const struct scan_frame *st, int depth, const char *body,
+    char *path, size_t pathsz)
 {
+	size_t o = 0;
+	int d;
+
+	(void)body;
+	path[0] = '\0';
+	for (d = 0; d < depth && o + 1 < pathsz; d++) {
+		int n;
+		if (st[d].object)
+			n = snprintf(path + o, pathsz - o, "%s%.*s", o ? "." : "",
+			    (int)st[d].keylen, st[d].key);
+		else
+			n = snprintf(path + o, pathsz - o, "%s%zu", o ? "." : "",
+			    st[d].index);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+		if (o >= pathsz)
+			o = pathsz - 1;
+	}
+}
+
+/* json-c clamps integers beyond 64 bits. Finds such a literal in the text
+ * (known to be valid JSON, at most JSONBODY_MAX_DEPTH deep) and names its
+ * place as a dotted path ("custom_fields.x", "tags.2"), so it is refused
+ * rather than silently changed. */
+static bool
+int_overflow(const char *s, size_t len, char *path, size_t pathsz)
+{
+	struct scan_frame st[JSONBODY_MAX_DEPTH + 2];
 	char num[32];
-	bool in_str = false;
+	int depth = 0;
 	size_t i, start;
 
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 
-		if (in_str) {
-			if (c == '\\')
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth >= JSONBODY_MAX_DEPTH + 1)
+				return false;
+			memset(&st[depth], 0, sizeof(st[depth]));
+			st[depth].object = c == '{';
+			st[depth].expect_key = c == '{';
+			depth++;
+			continue;
+		case '}':
+		case ']':
+			if (depth > 0)
+				depth--;
+			continue;
+		case ',':
+			if (depth > 0) {
+				if (st[depth - 1].object)
+					st[depth - 1].expect_key = true;
+				else
+					st[depth - 1].index++;
+			}
+			continue;
+		case ':':
+			if (depth > 0)
+				st[depth - 1].expect_key = false;
+			continue;
+		case '"':
+			start = ++i;
+			while (i < len && s[i] != '"') {
+				if (s[i] == '\\')
+					i++;
 				i++;
-			else if (c == '"')
-				in_str = false;
+			}
+			if (depth > 0 && st[depth - 1].object &&
+			    st[depth - 1].expect_key) {
+				st[depth - 1].key = s + start;
+				st[depth - 1].keylen = i - start;
+			}
 			continue;
-		}
-		if (c == '"') {
-			in_str = true;
-			continue;
+		default:
+			break;
 		}
 		if (c != '-' && (c < '0' || c > '9'))
 			continue;
@@ -77,17 +146,21 @@ int_overflow(const char *s, size_t len)
 			while (i < len && strchr("0123456789.eE+-", s[i]) != NULL)
 				i++;
 		} else {
-			if (i - start >= sizeof(num))
+			bool over = i - start >= sizeof(num);
+			if (!over) {
+				memcpy(num, s + start, i - start);
+				num[i - start] = '\0';
+				errno = 0;
+				if (num[0] == '-')
+					(void)strtoll(num, NULL, 10);
+				else
+					(void)strtoull(num, NULL, 10);
+				over = errno == ERANGE;
+			}
+			if (over) {
+				scan_path(st, depth, s, path, pathsz);
 				return true;
-			memcpy(num, s + start, i - start);
-			num[i - start] = '\0';
-			errno = 0;
-			if (num[0] == '-')
-				(void)strtoll(num, NULL, 10);
-			else
-				(void)strtoull(num, NULL, 10);
-			if (errno == ERANGE)
-				return true;
+			}
 		}
 		i--;
 	}
@@ -95,7 +168,8 @@ int_overflow(const char *s, size_t len)
 }
 
 enum jsonbody_rc
-jsonbody_parse(const char *body, size_t len, struct json_object **out)
+jsonbody_parse(const char *body, size_t len, struct json_object **out,
+    char *path, size_t pathsz)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
@@ -138,7 +212,7 @@ jsonbody_parse(const char *body, size_t len, struct json_object **out)
 		json_object_put(obj);
 		return JSONBODY_SYNTAX;
 	}
-	if (int_overflow(body, len)) {
+	if (int_overflow(body, len, path, pathsz)) {
 		json_object_put(obj);
 		return JSONBODY_RANGE;
 	}

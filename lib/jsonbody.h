@@ -16,8 +16,9 @@ enum jsonbody_rc {
 };
 
 /* Parses body[0..len). An empty (or all-whitespace) body is an empty object.
- * On JSONBODY_OK *out holds a new reference the caller puts. */
+ * On JSONBODY_OK *out holds a new reference the caller puts. On
+ * JSONBODY_RANGE path names the offending value ("custom_fields.x"). */
 enum jsonbody_rc jsonbody_parse(const char *body, size_t len,
-		    struct json_object **out);
+		    struct json_object **out, char *path, size_t pathsz);
 
 #endif

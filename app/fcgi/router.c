@@ -83,7 +83,10 @@ scope_allows(const struct req *r, enum scope need)
 static int
 parse_body(struct req *r)
 {
-	switch (jsonbody_parse(r->body, r->bodylen, &r->json)) {
+	char path[256];
+
+	switch (jsonbody_parse(r->body, r->bodylen, &r->json, path,
+	    sizeof(path))) {
 	case JSONBODY_OK:
 		return 0;
 	case JSONBODY_UTF8:
@@ -95,8 +98,9 @@ parse_body(struct req *r)
 		    "object.", NULL);
 		return -1;
 	case JSONBODY_RANGE:
-		reply_invalid_field(r, "body", "Integers must fit in 64 bits; "
-		    "send larger numbers as strings.");
+		reply_invalid_field(r, *path ? path : "body", pool_printf(&r->pool,
+		    "The %s field must be a number within 64-bit integer range; "
+		    "send larger numbers as strings.", *path ? path : "body"));
 		return -1;
 	case JSONBODY_SYNTAX:
 		break;

@@ -316,14 +316,16 @@ class Stack:
         self.logs.append(path)
         return path
 
-    def start_fcgi(self, config=None, sock=None, workers=4, wait=True):
+    def start_fcgi(self, config=None, sock=None, workers=4, wait=True,
+                   extra_args=()):
         sock = sock or os.path.join(self.work, self.unique("fcgi-") + ".sock")
         log = self.logfile(os.path.basename(sock) + ".log")
         env = dict(os.environ)
         with open(log, "ab") as lf:
             p = subprocess.Popen([self.fcgi_bin, "--config",
                                   config or self.config, "--listen", sock,
-                                  "--workers", str(workers)],
+                                  "--workers", str(workers)] +
+                                 list(extra_args),
                                  stdin=subprocess.DEVNULL,
                                  stdout=lf, stderr=lf, env=env,
                                  start_new_session=True)

@@ -222,8 +222,9 @@ def test_sigterm_exits_cleanly(stack, key):
             open("/proc/%d/stat" % pid).read().split()[2] == "Z"
 
 
-def test_sigterm_while_busy_finishes_requests(stack, key):
+def test_sigterm_while_busy_finishes_requests(stack, make_key):
     """Requests in flight when SIGTERM arrives are answered."""
+    key = make_key(rate_limit=1000000000)
     fcgi = stack.start_fcgi(workers=2)
     nginx = stack.start_nginx(fcgi.sock)
     results = []

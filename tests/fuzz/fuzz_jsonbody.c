@@ -28,8 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fval vals[sizeof(fields) / sizeof(fields[0])];
 	struct verrs e;
 	struct pool p;
+	char path[64];
 
-	if (jsonbody_parse((const char *)data, size, &o) != JSONBODY_OK)
+	if (jsonbody_parse((const char *)data, size, &o, path, sizeof(path)) !=
+	    JSONBODY_OK)
 		return 0;
 	pool_init(&p);
 	verrs_init(&e);
