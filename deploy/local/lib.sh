@@ -42,23 +42,53 @@ wz_stop() {
 	rm -f "$1"
 }
 
-# wz_build BUILDDIR [CFLAGS]: an optimised out-of-tree build (the source tree
-# itself is never configured). Make's jobs: $WAZERA_JOBS, default all cores.
+# wz_install_packages LOG PACKAGE...: apt-get installs those of the Debian
+# packages that are missing (as root; otherwise says which to install).
+# The package lists are fetched once, and only when something is missing:
+# up front on a machine that never fetched them, else after a failed install
+# (stale lists).
+wz_install_packages() {
+	local log=$1 missing=() p fresh=no
+	shift
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		    missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" = 0 ] || wz_die "missing packages (run as root, or install them): ${missing[*]}"
+	wz_say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	: >"$log"
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+		apt-get update -q >>"$log" 2>&1 || true
+		fresh=yes
+	fi
+	if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+		[ $fresh = yes ] || apt-get update -q >>"$log" 2>&1 || true
+		apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1 ||
+		    { tail -n 20 "$log" >&2; wz_die "apt-get install failed; see $log"; }
+	fi
+}
+
+# wz_build BUILDDIR [CFLAGS [SRCDIR]]: an optimised out-of-tree build of
+# SRCDIR (default: this checkout; the source tree itself is never
+# configured). Make's jobs: $WAZERA_JOBS, default all cores.
 wz_build() {
-	local dir=$1 cflags=${2:--O2 -g}
-	if [ ! -x "$wz_top/configure" ] ||
-	    [ "$wz_top/configure.ac" -nt "$wz_top/configure" ] ||
-	    [ "$wz_top/Makefile.am" -nt "$wz_top/Makefile.in" ]; then
-		wz_say "generating ./configure"
-		"$wz_top/autogen.sh" >/dev/null 2>&1 ||
+	local dir=$1 cflags=${2:--O2 -g} src=${3:-$wz_top}
+	if [ ! -x "$src/configure" ] ||
+	    [ "$src/configure.ac" -nt "$src/configure" ] ||
+	    [ "$src/Makefile.am" -nt "$src/Makefile.in" ]; then
+		wz_say "generating $src/configure"
+		"$src/autogen.sh" >/dev/null 2>&1 ||
 		    wz_die "autogen.sh failed (run it by hand to see why)"
 	fi
 	mkdir -p "$dir"
-	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$cflags" ]; then
+	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$cflags $src" ]; then
 		wz_say "configuring in $dir"
-		(cd "$dir" && "$wz_top/configure" -q CFLAGS="$cflags") ||
+		rm -f "$dir/Makefile"
+		(cd "$dir" && "$src/configure" -q CFLAGS="$cflags") ||
 		    wz_die "configure failed; see $dir/config.log"
-		printf '%s\n' "$cflags" >"$dir/.cflags"
+		printf '%s\n' "$cflags $src" >"$dir/.cflags"
 	fi
 	wz_say "building in $dir"
 	make -C "$dir" -s -j"${WAZERA_JOBS:-$(nproc)}" wazera-fcgi wazera-admin >"$dir/make.log" 2>&1 ||
@@ -70,12 +100,12 @@ wz_random_secret() {
 	head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32
 }
 
-# wz_write_config FILE DIR PASSWORD: the INI config for a private stack whose
-# MariaDB socket and master key live in DIR.
+# wz_write_config FILE DIR PASSWORD [SQLDIR]: the INI config for a private
+# stack whose MariaDB socket and master key live in DIR.
 wz_write_config() {
 	cat >"$1.tmp" <<CONF
 # Written by ${0##*/} (the password is generated once and kept).
-sql_dir = $wz_top/sql
+sql_dir = ${4:-$wz_top/sql}
 master_key_file = $2/master.key
 
 [database]
@@ -133,12 +163,11 @@ wz_fcgi_start() {
 	wz_say "wazera-fcgi started (pid $(cat "$pidf"), $workers workers, $sock)"
 }
 
-# wz_fcgi_workers PIDFILE: the PIDs of the server's workers.
+# wz_fcgi_workers PIDFILE: the PIDs of the server's workers, one a line.
 wz_fcgi_workers() {
 	local pid
 	pid=$(cat "$1")
-	cat "/proc/$pid/task/$pid/children" 2>/dev/null ||
-	    pgrep -P "$pid" 2>/dev/null || true
+	pgrep -P "$pid" 2>/dev/null || true
 }
 
 # wz_nginx_conf DIR PORT FCGISOCK [EXTRA]: writes DIR/nginx.conf, an nginx of
