@@ -1,0 +1,132 @@
+-- wrk script for bench/api: every route of the bench, chosen by $WZ_MODE.
+-- (wrk decides whether a script is dynamic before init() runs, so the mode
+-- comes from the environment rather than from wrk's "--" arguments.)
+--
+--   WZ_MODE  get      GET  /api/v1/contacts/{random id in WZ_MINID..WZ_MAXID}
+--            baseline GET  /baseline/contacts/{same}
+--            search   GET  /api/v1/contacts?search={random line of WZ_FILE}
+--            post     POST /api/v1/contacts, unique phones
+--            load     POST each line of WZ_FILE once, then stop
+--            fixed    the URL given to wrk, as it is (list, static)
+--   WZ_KEY   the API key (Authorization: Bearer)
+--   WZ_CAP   stop after this many responses (load: after the last POST's)
+--
+-- done() prints one line for bench/api to read:
+--   WZ requests=N seconds=S rps=R p50_ms=X p99_ms=Y non2xx=N errors=N
+
+local mode = os.getenv("WZ_MODE") or "fixed"
+local key = os.getenv("WZ_KEY")
+local cap = tonumber(os.getenv("WZ_CAP") or "0")
+local minid = tonumber(os.getenv("WZ_MINID") or "1")
+local maxid = tonumber(os.getenv("WZ_MAXID") or "1")
+local file = os.getenv("WZ_FILE")
+
+if key then
+   wrk.headers["Authorization"] = "Bearer " .. key
+end
+if mode == "post" or mode == "load" then
+   wrk.headers["Content-Type"] = "application/json"
+end
+
+local ffi = require("ffi")
+ffi.cdef [[
+int getpid(void);
+int tgkill(int tgid, int tid, int sig);
+]]
+
+-- Stops the whole run now: wrk's main thread sleeps for the -d duration
+-- and only a SIGINT to it (tid == pid) cuts that short.
+local function finish()
+   local pid = ffi.C.getpid()
+   ffi.C.tgkill(pid, pid, 2)
+   wrk.thread:stop()
+end
+
+local function lines(path)
+   local t = {}
+   for l in io.lines(path) do
+      t[#t + 1] = l:match("^[^\t]*")
+   end
+   assert(#t > 0, "empty " .. path)
+   return t
+end
+
+local first = { "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances",
+   "Ken", "Dennis", "Margaret", "Niklaus", "Radia", "Tim", "Sophie", "Linus" }
+local last = { "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth",
+   "Allen", "Thompson", "Ritchie", "Hamilton", "Wirth", "Perlman", "Berners",
+   "Wilson", "Torvalds" }
+
+if mode == "get" or mode == "baseline" then
+   local prefix = mode == "get" and "/api/v1/contacts/" or "/baseline/contacts/"
+   math.randomseed(os.time())
+   request = function()
+      return wrk.format("GET", prefix .. math.random(minid, maxid))
+   end
+elseif mode == "search" then
+   local terms = lines(file)
+   math.randomseed(os.time())
+   request = function()
+      return wrk.format("GET", "/api/v1/contacts?search=" .. terms[math.random(#terms)])
+   end
+elseif mode == "post" then
+   -- Phones +33 and ten digits from a per-run random base: unique in a run,
+   -- and unlike the loaded +44 ones.
+   math.randomseed(os.time())
+   local base = math.random(0, 8999999) * 1000
+   local n = 0
+   request = function()
+      n = n + 1
+      local f, l = first[n % #first + 1], last[(n * 7) % #last + 1]
+      local body = string.format(
+         '{"phone":"+33%010d","name":"%s %s","email":"%s.%s%d@example.com","tags":["bench"]}',
+         base + n, f, l, f:lower(), l:lower(), n)
+      return wrk.format("POST", "/api/v1/contacts", nil, body)
+   end
+elseif mode == "load" then
+   local bodies = lines(file)
+   local i, done, verified = 0, 0, false
+   request = function()
+      -- wrk calls request() once before the run to count pipelined
+      -- requests, and never sends that one: it must not use up a body.
+      if not verified then
+         verified = true
+         return wrk.format("GET", "/static")
+      end
+      i = i + 1
+      if i > #bodies then
+         -- All sent; keep the connection busy with something harmless
+         -- while the last answers arrive.
+         return wrk.format("GET", "/static")
+      end
+      return wrk.format("POST", "/api/v1/contacts", nil, bodies[i])
+   end
+   response = function(status)
+      if status ~= 200 then -- a POST's answer (201, or an error wrk counts)
+         done = done + 1
+         if done >= #bodies then
+            finish()
+         end
+      end
+   end
+end
+
+if cap > 0 and mode ~= "load" then
+   local seen = 0
+   response = function()
+      seen = seen + 1
+      if seen == cap then
+         finish()
+      end
+   end
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   local secs = summary.duration / 1e6
+   io.write(string.format(
+      "WZ requests=%d seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d errors=%d\n",
+      summary.requests, secs, summary.requests / secs,
+      latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+      e.status, e.connect + e.read + e.write + e.timeout))
+end
