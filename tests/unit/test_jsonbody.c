@@ -10,6 +10,16 @@
 #include "text.h"
 #include "tests.h"
 
+/* Where jsonbody_parse names a value it refused. */
+static char path[128];
+
+/* jsonbody_parse with the path buffer above. */
+static enum jsonbody_rc
+jb(const char *body, size_t len, struct json_object **out)
+{
+	return jsonbody_parse(body, len, out, path, sizeof(path));
+}
+
 /* body as a C-ish literal for failure messages: control and non-ASCII
  * bytes as \xNN. Returns a static buffer. */
 static const char *
@@ -35,7 +45,7 @@ static enum jsonbody_rc
 rc_of(const char *body, size_t len)
 {
 	struct json_object *o = (struct json_object *)1;
-	enum jsonbody_rc rc = jsonbody_parse(body, len, &o);
+	enum jsonbody_rc rc = jb(body, len, &o);
 
 	if (rc == JSONBODY_OK)
 		ck_assert_ptr_nonnull(o);
@@ -53,7 +63,7 @@ START_TEST(jsonbody_empty_is_empty_object)
 
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct json_object *o = NULL;
-		ck_assert_int_eq(jsonbody_parse(bodies[i], strlen(bodies[i]), &o),
+		ck_assert_int_eq(jb(bodies[i], strlen(bodies[i]), &o),
 		    JSONBODY_OK);
 		ck_assert(json_object_is_type(o, json_type_object));
 		ck_assert_int_eq(json_object_object_length(o), 0);
@@ -62,7 +72,7 @@ START_TEST(jsonbody_empty_is_empty_object)
 	/* A NULL pointer with length 0 is an empty body too. */
 	{
 		struct json_object *o = NULL;
-		ck_assert_int_eq(jsonbody_parse(NULL, 0, &o), JSONBODY_OK);
+		ck_assert_int_eq(jb(NULL, 0, &o), JSONBODY_OK);
 		ck_assert(json_object_is_type(o, json_type_object));
 		json_object_put(o);
 	}
@@ -75,7 +85,7 @@ START_TEST(jsonbody_objects)
 	    "\"n\":-1.5e3,\"t\":true} \n";
 	struct json_object *o, *v;
 
-	ck_assert_int_eq(jsonbody_parse(b, strlen(b), &o), JSONBODY_OK);
+	ck_assert_int_eq(jb(b, strlen(b), &o), JSONBODY_OK);
 	ck_assert(json_object_object_get_ex(o, "phone", &v));
 	ck_assert_str_eq(json_object_get_string(v), "+4915");
 	ck_assert(json_object_object_get_ex(o, "tags", &v));
@@ -95,7 +105,7 @@ START_TEST(jsonbody_only_len_bytes)
 	struct json_object *o;
 
 	/* Bytes past len are not read; a body cut by len is incomplete. */
-	ck_assert_int_eq(jsonbody_parse("{}garbage", 2, &o), JSONBODY_OK);
+	ck_assert_int_eq(jb("{}garbage", 2, &o), JSONBODY_OK);
 	json_object_put(o);
 	ck_assert_int_eq(rc_of("{\"a\":1}", 4), JSONBODY_SYNTAX);
 }
@@ -158,7 +168,8 @@ START_TEST(jsonbody_invalid_utf8)
 	ck_assert_int_eq(RC("{\"a\":\"\xc3\x28\"}"), JSONBODY_UTF8);
 	ck_assert_int_eq(RC("{\"a\":\"\xc0\xaf\"}"), JSONBODY_UTF8);	/* overlong */
 	ck_assert_int_eq(RC("{\"a\":\"\xe0\x80\xaf\"}"), JSONBODY_UTF8);
-	ck_assert_int_eq(RC("{\"a\":\"\xed\xa0\x80\"}"), JSONBODY_UTF8); /* surrogate */
+	/* A surrogate. */
+	ck_assert_int_eq(RC("{\"a\":\"\xed\xa0\x80\"}"), JSONBODY_UTF8);
 	ck_assert_int_eq(RC("{\"a\":\"\xf4\x90\x80\x80\"}"), JSONBODY_UTF8);
 	ck_assert_int_eq(RC("{\"a\":\"\xff\"}"), JSONBODY_UTF8);
 	ck_assert_int_eq(RC("{\"\xc3\":1}"), JSONBODY_UTF8);		/* in a key */
@@ -180,7 +191,7 @@ START_TEST(jsonbody_escaped_surrogates_stay_valid)
 	 * it hands on must be valid UTF-8. */
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct json_object *o, *v;
-		enum jsonbody_rc rc = jsonbody_parse(bodies[i],
+		enum jsonbody_rc rc = jb(bodies[i],
 		    strlen(bodies[i]), &o);
 		if (rc != JSONBODY_OK)
 			continue;
@@ -194,7 +205,7 @@ START_TEST(jsonbody_escaped_surrogates_stay_valid)
 	{
 		struct json_object *o, *v;
 		ck_assert_int_eq(RC("{}"), JSONBODY_OK);
-		ck_assert_int_eq(jsonbody_parse(bodies[4], strlen(bodies[4]), &o),
+		ck_assert_int_eq(jb(bodies[4], strlen(bodies[4]), &o),
 		    JSONBODY_OK);
 		ck_assert(json_object_object_get_ex(o, "a", &v));
 		ck_assert_str_eq(json_object_get_string(v), "\xf0\x9f\x98\x80");
@@ -226,6 +237,89 @@ START_TEST(jsonbody_scalar_not_object)
 	ck_assert_msg(rc_of(b, strlen(b)) == JSONBODY_NOT_OBJECT,
 	    "top-level scalar \"%s\": rc %d, not JSONBODY_NOT_OBJECT", shown(b),
 	    rc_of(b, strlen(b)));
+}
+END_TEST
+
+/* Integers beyond 64 bits are refused, not clamped; the scan for them must
+ * not look inside strings or keys. */
+START_TEST(jsonbody_integer_range)
+{
+	ck_assert_int_eq(RC("{\"a\":18446744073709551615}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":9223372036854775807}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":-9223372036854775808}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":18446744073709551616}"), JSONBODY_RANGE);
+	ck_assert_int_eq(RC("{\"a\":-9223372036854775809}"), JSONBODY_RANGE);
+	ck_assert_int_eq(RC("{\"a\":123456789012345678901234567890}"),
+	    JSONBODY_RANGE);
+	ck_assert_int_eq(RC("{\"a\":1234567890123456789012345678901234567890}"),
+	    JSONBODY_RANGE);
+	ck_assert_int_eq(RC("{\"a\":[1,{\"b\":99999999999999999999}]}"),
+	    JSONBODY_RANGE);
+	ck_assert_int_eq(RC("{\"a\":\"\\\\\",\"b\":99999999999999999999}"),
+	    JSONBODY_RANGE);
+	/* Not integers, or not numbers at all. */
+	ck_assert_int_eq(RC("{\"a\":123456789012345678901234567890.5}"),
+	    JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":1234567890123456789012345e2}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":\"99999999999999999999\"}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"99999999999999999999\":1}"), JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":\"x\\\"99999999999999999999\"}"),
+	    JSONBODY_OK);
+	ck_assert_int_eq(RC("{\"a\":\"-99999999999999999999\",\"b\":-1}"),
+	    JSONBODY_OK);
+	/* Out of a double's range is no number either. */
+	ck_assert_int_ne(RC("{\"a\":1e400}"), JSONBODY_OK);
+	ck_assert_int_ne(RC("{\"a\":-1e400}"), JSONBODY_OK);
+}
+END_TEST
+
+/* A refused integer is named by its dotted path, as validation names
+ * fields: object keys as the client sent them (decoded), array indices. */
+static const char *
+range_path(const char *body)
+{
+	struct json_object *o;
+	enum jsonbody_rc rc;
+
+	strcpy(path, "untouched");
+	rc = jsonbody_parse(body, strlen(body), &o, path, sizeof(path));
+	ck_assert_msg(rc == JSONBODY_RANGE, "%s: rc %d", body, rc);
+	return path;
+}
+
+START_TEST(jsonbody_range_path)
+{
+	char small[8];
+	struct json_object *o;
+	const char *b = "{\"custom_fields\":{\"x\":99999999999999999999}}";
+
+	ck_assert_str_eq(range_path("{\"a\":99999999999999999999}"), "a");
+	ck_assert_str_eq(range_path("{\"phone\":\"+1\",\"custom_fields\":"
+	    "{\"x\":1,\"y\":-99999999999999999999}}"), "custom_fields.y");
+	ck_assert_str_eq(range_path("{\"tags\":[\"x\",2,99999999999999999999]}"),
+	    "tags.2");
+	ck_assert_str_eq(range_path("{\"a\":{\"b\":[0,{\"c\":1},"
+	    "{\"d\":[99999999999999999999]}]}}"), "a.b.2.d.0");
+	ck_assert_str_eq(range_path("{\"a\":[{\"x\":1},{\"y\":2}],"
+	    "\"b\":99999999999999999999}"), "b");
+	ck_assert_str_eq(range_path("{\"k,:[{\":1,\"n\":99999999999999999999}"),
+	    "n");
+	/* A small buffer gets a truncated, terminated path. */
+	ck_assert_int_eq(jsonbody_parse(b, strlen(b), &o, small, sizeof(small)),
+	    JSONBODY_RANGE);
+	ck_assert_uint_lt(strlen(small), sizeof(small));
+	ck_assert_mem_eq(small, "custom_", strlen(small));
+}
+END_TEST
+
+START_TEST(jsonbody_range_path_decoded_key)
+{
+	/* The key as the client meant it, as fields_parse's messages and
+	 * details name it: "custom_fields.é", not its JSON escape. */
+	ck_assert_str_eq(range_path("{\"custom_fields\":{\"\\u00e9\":"
+	    "99999999999999999999}}"), "custom_fields.\xc3\xa9");
+	ck_assert_str_eq(range_path("{\"custom_fields\":{\"a\\\"b\":"
+	    "99999999999999999999}}"), "custom_fields.a\"b");
 }
 END_TEST
 
@@ -292,7 +386,7 @@ START_TEST(jsonbody_large_body)
 	for (i = 0; (size_t)(p - b) < n; i++)
 		p += sprintf(p, "%s%zu", i ? "," : "", i);
 	p += sprintf(p, "]}");
-	ck_assert_int_eq(jsonbody_parse(b, (size_t)(p - b), &o), JSONBODY_OK);
+	ck_assert_int_eq(jb(b, (size_t)(p - b), &o), JSONBODY_OK);
 	ck_assert(json_object_object_get_ex(o, "a", &v));
 	ck_assert_uint_eq(json_object_array_length(v), i);
 	json_object_put(o);
@@ -318,6 +412,9 @@ jsonbody_suite(void)
 	tcase_add_loop_test(tc, jsonbody_scalar_not_object, 0,
 	    (int)(sizeof(scalars) / sizeof(scalars[0])));
 	tcase_add_loop_test(tc, jsonbody_depth_limit, 0, 2);
+	tcase_add_test(tc, jsonbody_integer_range);
+	tcase_add_test(tc, jsonbody_range_path);
+	tcase_add_test(tc, jsonbody_range_path_decoded_key);
 	tcase_add_test(tc, jsonbody_depth_32);
 	tcase_add_test(tc, jsonbody_large_body);
 	suite_add_tcase(s, tc);

@@ -243,11 +243,13 @@ vteardown(void)
 static unsigned
 run(const struct field *f, size_t n, const char *json, bool partial)
 {
+	char where[64];
+
 	release();
 	verrs_init(&errs);
 	ck_assert_uint_le(n, sizeof(vals) / sizeof(vals[0]));
-	ck_assert_msg(jsonbody_parse(json, strlen(json), &body) == JSONBODY_OK,
-	    "test body is not JSON: %s", json);
+	ck_assert_msg(jsonbody_parse(json, strlen(json), &body, where,
+	    sizeof(where)) == JSONBODY_OK, "test body is not JSON: %s", json);
 	cur = f;
 	ncur = n;
 	return fields_parse(&pool, body, f, n, vals, &errs, partial);
@@ -610,11 +612,18 @@ START_TEST(fields_custom_fields)
 	ck_assert_str_eq(msgs("custom_fields"), "The custom fields field keys "
 	    "must be between 1 and 64 characters.");
 
-	/* String values up to 65535 bytes. */
+	/* String values up to 65535 characters. */
 	ck_assert_uint_eq(CONTACT(J("{\"phone\":\"+12345678\",\"custom_fields\":"
 	    "{\"s\":\"%s\"}}", repeat("v", 65535)), false), 0);
 	ck_assert_uint_eq(CONTACT(J("{\"phone\":\"+12345678\",\"custom_fields\":"
 	    "{\"s\":\"%s\"}}", repeat("v", 65536)), false), 1);
+	ck_assert_str_eq(msgs("custom_fields.s"), "The custom_fields.s field "
+	    "must not be greater than 65535 characters.");
+	/* Characters, not bytes. */
+	ck_assert_uint_eq(CONTACT(J("{\"phone\":\"+12345678\",\"custom_fields\":"
+	    "{\"s\":\"%s\"}}", repeat("\xc3\xa9", 65535)), false), 0);
+	ck_assert_uint_eq(CONTACT(J("{\"phone\":\"+12345678\",\"custom_fields\":"
+	    "{\"s\":\"%s\"}}", repeat("\xc3\xa9", 65536)), false), 1);
 	ck_assert_str_eq(msgs("custom_fields.s"), "The custom_fields.s field "
 	    "must not be greater than 65535 characters.");
 }
@@ -782,8 +791,10 @@ START_TEST(fields_returns_new_errors_only)
 {
 	struct fval v[F__MAX];
 	struct json_object *b;
+	char where[64];
 
-	ck_assert_int_eq(jsonbody_parse("{}", 2, &b), JSONBODY_OK);
+	ck_assert_int_eq(jsonbody_parse("{}", 2, &b, where, sizeof(where)),
+	    JSONBODY_OK);
 	verr_add(&errs, "content.body", "The content.body field is required.");
 	ck_assert_uint_eq(fields_parse(&pool, b, contact, F__MAX, v, &errs,
 	    false), 1);
