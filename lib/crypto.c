@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -70,7 +71,7 @@ random_hex(char *out, size_t nbytes)
 	uint8_t buf[64];
 
 	if (nbytes > sizeof(buf))
-		nbytes = sizeof(buf);
+		abort();	/* a caller's bug */
 	randombytes_buf(buf, nbytes);
 	hex_encode(buf, nbytes, out);
 }

@@ -20,7 +20,7 @@ bool	 apikey_wellformed(const char *s, size_t len);
 /* BLAKE2b-256 of the key: keys carry enough entropy that a fast hash is
  * safe, and lookups stay cheap on every request. */
 void	 apikey_hash(const char *key, size_t len, uint8_t out[KEY_HASH_LEN]);
-/* Random lowercase hex string of 2*nbytes characters. */
+/* Random lowercase hex string of 2*nbytes characters (nbytes <= 64). */
 void	 random_hex(char *out, size_t nbytes);
 /* An RFC 4122 version 4 UUID, 36 characters and a NUL. */
 void	 uuid_v4(char out[37]);

@@ -109,8 +109,8 @@ path_match(const char *pat, const char *path, int64_t ids[])
 			if (*path == '0')
 				return false;	/* no leading zeros, no id 0 */
 			while (*path >= '0' && *path <= '9') {
-				if (path - start >= 18)
-					return false;
+				if (v > (INT64_MAX - (*path - '0')) / 10)
+					return false;	/* beyond 63 bits */
 				v = v * 10 + (*path - '0');
 				path++;
 			}
@@ -148,7 +148,9 @@ trigrams(const char *s, size_t len, void (*fn)(const char *, size_t, void *),
 		starts[nstarts++] = i;
 		if (nstarts == 4) {
 			size_t n = starts[3] - starts[0], k;
-			for (k = 0; k < n && k < sizeof(buf); k++)
+			if (n > sizeof(buf))
+				continue;	/* not UTF-8: no trigram */
+			for (k = 0; k < n; k++)
 				buf[k] = (char)tolower((unsigned char)s[starts[0] + k]);
 			fn(buf, n, arg);
 		}

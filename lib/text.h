@@ -24,7 +24,8 @@ bool	 path_match(const char *pattern, const char *path, int64_t ids[]);
  * lower case (ASCII; the database's collation folds the rest the same way
  * on both sides), then every run of three code points is one trigram.
  * Calls fn(tri, len, arg) for each, duplicates included. Texts of fewer
- * than three code points give none. */
+ * than three code points give none. s must be valid UTF-8 (callers check);
+ * other bytes give no trigram where they stand. */
 void	 trigrams(const char *s, size_t len,
 	    void (*fn)(const char *, size_t, void *), void *arg);
 

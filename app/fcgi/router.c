@@ -99,8 +99,9 @@ parse_body(struct req *r)
 		return -1;
 	case JSONBODY_RANGE:
 		reply_invalid_field(r, *path ? path : "body", pool_printf(&r->pool,
-		    "The %s field must be a number within 64-bit integer range; "
-		    "send larger numbers as strings.", *path ? path : "body"));
+		    "The %s field must be a number within 64-bit integer or "
+		    "double range; send larger numbers as strings.",
+		    *path ? path : "body"));
 		return -1;
 	case JSONBODY_SYNTAX:
 		break;
