@@ -32,24 +32,36 @@ static const struct {
 	const char	*text;
 } sqls[SQL__MAX] = {
 	/* Columns: id, tenant, scopes, hash, dead (revoked or expired),
-	 * limit per minute. */
+	 * limit per minute, expiry (unix seconds or NULL). */
 	[SQL_AUTH_LOOKUP] = { "AUTH_LOOKUP", true,
 	    "SELECT k.id, k.tenant_id, k.scopes, k.key_hash, "
 	    "k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND "
 	    "k.expires_at <= UTC_TIMESTAMP()), "
 	    "COALESCE(t.rate_limit, CASE t.plan WHEN 'starter' THEN 100 "
-	    "WHEN 'professional' THEN 500 ELSE 2000 END) "
+	    "WHEN 'professional' THEN 500 ELSE 2000 END), "
+	    "UNIX_TIMESTAMP(k.expires_at) "
 	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
 	    "WHERE k.key_hash = ?" },
 	/* Counts one request in the key's fixed one-minute window (the
 	 * database's clock, so hosts agree) and hands the new count back
-	 * through LAST_INSERT_ID. Matches no row once the key is revoked or
-	 * expired. */
+	 * through LAST_INSERT_ID. Matches no row when the key has no counter:
+	 * not used since the server started, or revoked. */
 	[SQL_RATE_HIT] = { "RATE_HIT", true,
-	    "UPDATE api_keys SET rl_hits = LAST_INSERT_ID(IF(rl_window = "
-	    "UNIX_TIMESTAMP() DIV 60, rl_hits + 1, 1)), "
-	    "rl_window = UNIX_TIMESTAMP() DIV 60, last_used_at = UTC_TIMESTAMP() "
-	    "WHERE id = ? AND revoked_at IS NULL AND "
+	    "UPDATE rate_counters SET hits = LAST_INSERT_ID(IF(rl_window = "
+	    "UNIX_TIMESTAMP() DIV 60, hits + 1, 1)), "
+	    "rl_window = UNIX_TIMESTAMP() DIV 60 WHERE key_id = ?" },
+	[SQL_RATE_INSERT] = { "RATE_INSERT", false,
+	    "INSERT INTO rate_counters (key_id, rl_window, hits) "
+	    "VALUES (?, UNIX_TIMESTAMP() DIV 60, LAST_INSERT_ID(1)) "
+	    "ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(IF(rl_window = "
+	    "UNIX_TIMESTAMP() DIV 60, hits + 1, 1)), "
+	    "rl_window = UNIX_TIMESTAMP() DIV 60" },
+	[SQL_RATE_FORGET] = { "RATE_FORGET", true,
+	    "DELETE FROM rate_counters WHERE key_id = ?" },
+	/* Matches the key only while it is alive. */
+	[SQL_APIKEY_TOUCH] = { "APIKEY_TOUCH", true,
+	    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ? "
+	    "AND revoked_at IS NULL AND "
 	    "(expires_at IS NULL OR expires_at > UTC_TIMESTAMP())" },
 	[SQL_TENANT_GET] = { "TENANT_GET", true,
 	    "SELECT id, name, plan, COALESCE(rate_limit, CASE plan "

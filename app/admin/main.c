@@ -388,6 +388,9 @@ cmd_apikey_revoke(int argc, char *argv[])
 		die("cannot revoke: %s", db_errmsg(db));
 	if (affected == 0)
 		die("no API key with id %lld", id);
+	/* Servers refuse the key on its next request (see app/fcgi/auth.c). */
+	if (db_exec(db, SQL_RATE_FORGET, &a, 1, NULL, NULL) != DB_OK)
+		die("cannot revoke: %s", db_errmsg(db));
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(id));
 	json_object_object_add(o, "revoked", json_object_new_boolean(1));

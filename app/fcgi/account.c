@@ -109,6 +109,13 @@ apikey_revoke(struct req *r)
 		reply_error(r, ERR_NOT_FOUND, "API key not found.", NULL);
 		return;
 	}
+	/* Without its counter row the key is reloaded, and refused, by every
+	 * worker on its next request (auth.c). */
+	if ((rc = db_exec(r->db, SQL_RATE_FORGET, &a[1], 1, NULL, NULL)) !=
+	    DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(r->ids[0]));
 	json_object_object_add(o, "deleted", json_object_new_boolean(1));

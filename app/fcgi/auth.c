@@ -1,10 +1,19 @@
 /* Authentication and rate limiting: one database round trip per request.
  *
- * A key's identity (tenant, scopes, the tenant's limit) is cached in the
- * worker for AUTH_CACHE_TTL seconds; revocation and expiry are checked on
- * every request by the rate-limit update itself, which matches no row for a
- * dead key. So a revoked key stops at once, and only a change of a tenant's
- * plan or limit takes up to AUTH_CACHE_TTL seconds to be seen. */
+ * A key's identity (tenant, scopes, expiry, the tenant's limit) is cached
+ * in the worker for AUTH_CACHE_TTL seconds. On a cache hit the only
+ * statement is the rate-limit update on the key's counter row (a MEMORY
+ * table, see sql/001_core.sql). The counter row doubles as the key's "alive"
+ * mark: revoking a key deletes it, so the next request of any worker finds
+ * no row and reloads the key from api_keys, and a revoked key stops at once.
+ * Only a change of a tenant's plan or limit takes up to AUTH_CACHE_TTL
+ * seconds to be seen, and last_used_at is refreshed on each reload.
+ *
+ * A reload is three statements: look the key up, create or bump its counter,
+ * then confirm the key is still alive (touching last_used_at). The counter
+ * is created before the confirmation so a revocation racing with the reload
+ * either is seen by the confirmation or deletes the new row after it. */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -19,7 +28,8 @@
 #define AUTH_CACHE_TTL		10
 
 enum {	/* columns of SQL_AUTH_LOOKUP */
-	AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT
+	AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT,
+	AUTH_EXPIRES
 };
 
 struct auth_entry {
@@ -28,6 +38,7 @@ struct auth_entry {
 	int64_t		 tenant_id;
 	uint32_t	 scopes;
 	long long	 limit;
+	time_t		 expires;	/* 0: never */
 	time_t		 loaded;	/* 0: empty slot */
 };
 
@@ -88,8 +99,56 @@ auth_load(struct req *r, const uint8_t *hash, struct auth_entry *e)
 	e->tenant_id = db_int(&res, 0, AUTH_TENANT);
 	e->scopes = (uint32_t)db_int(&res, 0, AUTH_SCOPES);
 	e->limit = db_int(&res, 0, AUTH_LIMIT);
+	e->expires = (time_t)db_int(&res, 0, AUTH_EXPIRES);
 	e->loaded = time(NULL);
 	return 0;
+}
+
+static int
+reply_revoked(struct req *r, struct auth_entry *e)
+{
+	e->loaded = 0;
+	reply_error(r, ERR_KEY_REVOKED, "The API key has been revoked or has "
+	    "expired.", NULL);
+	return -1;
+}
+
+/* Counts the request, reloading the key when it has no counter row.
+ * Returns 0 with *hits set, or -1 after replying. */
+static int
+rate_count(struct req *r, const uint8_t *hash, struct auth_entry *e,
+    bool fresh, uint64_t *hits)
+{
+	struct db_arg arg;
+	uint64_t matched = 0;
+	enum db_rc rc;
+
+	if (fresh) {
+		arg = DBA_INT(e->key_id);
+		rc = db_exec(r->db, SQL_RATE_HIT, &arg, 1, &matched, hits);
+		if (rc != DB_OK)
+			goto fail;
+		if (matched == 1)
+			return 0;
+		e->loaded = 0;	/* no counter: revoked, or first use */
+		if (auth_load(r, hash, e) == -1)
+			return -1;
+	}
+	arg = DBA_INT(e->key_id);
+	if ((rc = db_exec(r->db, SQL_RATE_INSERT, &arg, 1, NULL, hits)) != DB_OK)
+		goto fail;
+	if ((rc = db_exec(r->db, SQL_APIKEY_TOUCH, &arg, 1, &matched, NULL)) !=
+	    DB_OK)
+		goto fail;
+	if (matched == 0) {
+		(void)db_exec(r->db, SQL_RATE_FORGET, &arg, 1, NULL, NULL);
+		return reply_revoked(r, e);
+	}
+	return 0;
+fail:
+	e->loaded = 0;
+	reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+	return -1;
 }
 
 int
@@ -97,12 +156,11 @@ auth_request(struct req *r)
 {
 	uint8_t hash[KEY_HASH_LEN];
 	struct auth_entry *e;
-	struct db_arg arg;
-	uint64_t matched = 0, hits = 0;
-	enum db_rc rc;
+	uint64_t hits = 0;
 	const char *key;
 	size_t len = 0;
 	time_t now = time(NULL);
+	bool fresh;
 
 	if ((key = request_key(r, &len)) == NULL) {
 		reply_error(r, ERR_AUTHENTICATION, "Authentication required: send "
@@ -115,24 +173,18 @@ auth_request(struct req *r)
 	}
 	apikey_hash(key, len, hash);
 	e = cache_slot(hash);
-	if (e->loaded == 0 || now - e->loaded >= AUTH_CACHE_TTL ||
-	    now < e->loaded || sodium_memcmp(e->hash, hash, KEY_HASH_LEN) != 0) {
+	fresh = e->loaded != 0 && now >= e->loaded &&
+	    now - e->loaded < AUTH_CACHE_TTL &&
+	    sodium_memcmp(e->hash, hash, KEY_HASH_LEN) == 0;
+	if (!fresh) {
 		e->loaded = 0;
 		if (auth_load(r, hash, e) == -1)
 			return -1;
 	}
-	arg = DBA_INT(e->key_id);
-	rc = db_exec(r->db, SQL_RATE_HIT, &arg, 1, &matched, &hits);
-	if (rc != DB_OK) {
-		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+	if (e->expires != 0 && now >= e->expires)
+		return reply_revoked(r, e);
+	if (rate_count(r, hash, e, fresh, &hits) == -1)
 		return -1;
-	}
-	if (matched == 0) {
-		e->loaded = 0;
-		reply_error(r, ERR_KEY_REVOKED, "The API key has been revoked or "
-		    "has expired.", NULL);
-		return -1;
-	}
 	r->key_id = e->key_id;
 	r->tenant_id = e->tenant_id;
 	r->scopes = e->scopes;

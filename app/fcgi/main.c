@@ -295,8 +295,17 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 	if (strchr(listen_addr, '/') != NULL &&
 	    chmod(listen_addr, socket_mode) == -1)
 		log_fatalx("chmod %s: %s", listen_addr, strerror(errno));
-	if (user != NULL)
+	if (user != NULL) {
+		/* The socket belongs to the user we become, so the web
+		 * server in its group can connect and we can remove it. */
+		struct passwd *pw = getpwnam(user);
+		if (pw == NULL)
+			log_fatalx("unknown user %s", user);
+		if (strchr(listen_addr, '/') != NULL &&
+		    chown(listen_addr, pw->pw_uid, pw->pw_gid) == -1)
+			log_fatalx("chown %s: %s", listen_addr, strerror(errno));
 		drop_privileges(user);
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_sig;
