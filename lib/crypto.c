@@ -1,4 +1,6 @@
 #include <stdlib.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -113,4 +115,56 @@ void
 sha256(const void *data, size_t len, uint8_t out[32])
 {
 	SHA256(data, len, out);
+}
+
+int
+masterkey_load(const char *path, uint8_t key[MASTER_KEY_LEN], char *err,
+    size_t errsz)
+{
+	char hex[2 * MASTER_KEY_LEN + 2];
+	size_t binlen = 0, n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s (run wazera-admin init)", path,
+		    strerror(errno));
+		return -1;
+	}
+	n = fread(hex, 1, sizeof(hex), f);
+	fclose(f);
+	while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+		n--;
+	if (n != 2 * MASTER_KEY_LEN || sodium_hex2bin(key, MASTER_KEY_LEN, hex,
+	    n, NULL, &binlen, NULL) != 0 || binlen != MASTER_KEY_LEN) {
+		sodium_memzero(hex, sizeof(hex));
+		snprintf(err, errsz, "%s: not a master key (64 hex characters)",
+		    path);
+		return -1;
+	}
+	sodium_memzero(hex, sizeof(hex));
+	return 0;
+}
+
+size_t
+secret_seal(const uint8_t key[MASTER_KEY_LEN], const char *plain, size_t len,
+    uint8_t *out)
+{
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES,
+	    (const unsigned char *)plain, len, out, key);
+	return len + SECRET_OVERHEAD;
+}
+
+int
+secret_open(const uint8_t key[MASTER_KEY_LEN], const uint8_t *in, size_t inlen,
+    char *out)
+{
+	if (inlen < SECRET_OVERHEAD)
+		return -1;
+	if (crypto_secretbox_open_easy((unsigned char *)out,
+	    in + crypto_secretbox_NONCEBYTES, inlen - crypto_secretbox_NONCEBYTES,
+	    in, key) != 0)
+		return -1;
+	out[inlen - SECRET_OVERHEAD] = '\0';
+	return 0;
 }

@@ -31,4 +31,21 @@ void	 hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 /* SHA-256 of data. */
 void	 sha256(const void *data, size_t len, uint8_t out[32]);
 
+#define MASTER_KEY_LEN		32
+#define SECRET_OVERHEAD		40	/* nonce and MAC of a sealed secret */
+
+/* Reads the master key file (64 hex characters, as `wazera-admin init`
+ * writes it). Returns 0, or -1 with a message in err. */
+int	 masterkey_load(const char *path, uint8_t key[MASTER_KEY_LEN],
+	    char *err, size_t errsz);
+/* Encrypts plain (secretbox, random nonce) into out, which must hold
+ * len + SECRET_OVERHEAD bytes. Returns the sealed length. */
+size_t	 secret_seal(const uint8_t key[MASTER_KEY_LEN], const char *plain,
+	    size_t len, uint8_t *out);
+/* Decrypts a sealed secret into out, which must hold inlen -
+ * SECRET_OVERHEAD + 1 bytes, and NUL-terminates it. Returns 0, or -1 if it
+ * is forged, truncated or sealed under another key. */
+int	 secret_open(const uint8_t key[MASTER_KEY_LEN], const uint8_t *in,
+	    size_t inlen, char *out);
+
 #endif

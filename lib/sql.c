@@ -7,6 +7,16 @@
 	"c.id, c.name, c.phone, c.email, c.tags, c.custom_fields, " \
 	"c.opted_out, " TS("c.created_at") ", " TS("c.updated_at")
 
+/* The columns of a message, in the order message_json() reads them. */
+#define MESSAGE_COLS \
+	"m.id, m.conversation_id, m.contact_id, m.whatsapp_account_id, " \
+	"m.direction, m.type, m.content, m.status, m.wamid, m.error_code, " \
+	"m.error_title, m.error_message, " TS("m.created_at") ", " \
+	TS("m.updated_at")
+
+#define ACCOUNT_COLS \
+	"id, display_phone, phone_number_id, waba_id, mps, " TS("created_at")
+
 #define APIKEY_COLS \
 	"id, name, prefix, scopes, " TS("last_used_at") ", " \
 	TS("created_at") ", " TS("expires_at") ", " TS("revoked_at")
@@ -133,6 +143,86 @@ static const struct {
 	[SQL_IDEM_COMPLETE] = { "IDEM_COMPLETE", false,
 	    "UPDATE idempotency_keys SET status = ?, body = ? "
 	    "WHERE tenant_id = ? AND idem_key = ?" },
+	[SQL_ACCOUNT_INSERT] = { "ACCOUNT_INSERT", false,
+	    "INSERT INTO whatsapp_accounts (tenant_id, phone_number_id, waba_id, "
+	    "display_phone, access_token_enc, app_secret_enc, mps, created_at, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), "
+	    "UTC_TIMESTAMP())" },
+	[SQL_ACCOUNT_GET] = { "ACCOUNT_GET", true,
+	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts "
+	    "WHERE tenant_id = ? AND id = ?" },
+	[SQL_ACCOUNT_LIST] = { "ACCOUNT_LIST", true,
+	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts WHERE tenant_id = ? "
+	    "ORDER BY id DESC LIMIT ? OFFSET ?" },
+	[SQL_ACCOUNT_COUNT] = { "ACCOUNT_COUNT", true,
+	    "SELECT COUNT(*) FROM whatsapp_accounts WHERE tenant_id = ?" },
+	/* For Meta's webhooks: the account and its sealed app secret. */
+	[SQL_ACCOUNT_BY_PHONE_ID] = { "ACCOUNT_BY_PHONE_ID", true,
+	    "SELECT id, tenant_id, app_secret_enc FROM whatsapp_accounts "
+	    "WHERE phone_number_id = ?" },
+	[SQL_USER_INSERT] = { "USER_INSERT", false,
+	    "INSERT INTO users (tenant_id, name, email, created_at, updated_at) "
+	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())" },
+	/* Columns: message id, conversation id, contact id. */
+	[SQL_MESSAGE_QUEUE] = { "MESSAGE_QUEUE", false,
+	    "CALL wz_message_queue(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	[SQL_MESSAGE_GET] = { "MESSAGE_GET", true,
+	    "SELECT " MESSAGE_COLS " FROM messages m "
+	    "WHERE m.tenant_id = ? AND m.id = ?" },
+
+	/* The spooler. Accounts with messages due and no live lease held by
+	 * another spooler (argument: this spooler's holder name). Columns:
+	 * id, phone_number_id, sealed access token, mps. */
+	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true,
+	    "SELECT a.id, a.phone_number_id, a.access_token_enc, a.mps "
+	    "FROM whatsapp_accounts a WHERE (a.lease_holder IS NULL OR "
+	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND EXISTS "
+	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
+	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
+	/* Takes or renews the lease (holder, seconds, account, holder):
+	 * matches the row only if this spooler may drive the account. */
+	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false,
+	    "UPDATE whatsapp_accounts SET lease_holder = ?, "
+	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
+	    "(lease_holder IS NULL OR lease_holder = ? OR lease_until < NOW(3))" },
+	[SQL_SPOOL_RELEASE] = { "SPOOL_RELEASE", false,
+	    "UPDATE whatsapp_accounts SET lease_holder = NULL, lease_until = NULL "
+	    "WHERE id = ? AND lease_holder = ?" },
+	/* In a transaction: up to N due messages of an account, locked.
+	 * Columns: id, to_phone, type, content, attempts. */
+	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false,
+	    "SELECT id, to_phone, type, content, attempts FROM messages "
+	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
+	    "next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT ? "
+	    "FOR UPDATE SKIP LOCKED" },
+	/* Marks a JSON array of claimed ids as being sent. */
+	[SQL_SPOOL_MARK_SENDING] = { "SPOOL_MARK_SENDING", false,
+	    "UPDATE messages m JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON m.id = j.id "
+	    "SET m.status = 'sending', m.sending_since = NOW(3), "
+	    "m.attempts = m.attempts + 1, m.updated_at = UTC_TIMESTAMP() "
+	    "WHERE m.status = 'queued'" },
+	/* (id, wamid, event uuid) -> the status it has now. */
+	[SQL_SPOOL_SENT] = { "SPOOL_SENT", false,
+	    "CALL wz_message_sent(?, ?, ?)" },
+	/* (id, code, title, message, event uuid) -> the status now. */
+	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false,
+	    "CALL wz_message_failed(?, ?, ?, ?, ?)" },
+	/* Back to the queue after a retryable error: (delay in microseconds,
+	 * code, title, message, id). The last error stays for the record. */
+	[SQL_SPOOL_RETRY] = { "SPOOL_RETRY", false,
+	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
+	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, error_code = ?, "
+	    "error_title = ?, error_message = ?, updated_at = UTC_TIMESTAMP() "
+	    "WHERE id = ? AND status = 'sending'" },
+	/* Messages left being sent (a crash, an ambiguous timeout) longer
+	 * than the grace period (seconds) with no status webhook: queue
+	 * them again. */
+	[SQL_SPOOL_RECOVER] = { "SPOOL_RECOVER", false,
+	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
+	    "next_attempt_at = NOW(3), updated_at = UTC_TIMESTAMP() "
+	    "WHERE status = 'sending' AND "
+	    "sending_since < NOW(3) - INTERVAL ? SECOND" },
 	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false,
