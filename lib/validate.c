@@ -164,6 +164,12 @@ type_noun(enum ftype t)
 		return "true or false";
 	case FT_INT:
 		return "an integer";
+	case FT_NUMBER:
+		return "a number";
+	case FT_STRING_OR_OBJECT:
+		return "a string or an object";
+	case FT_ID:
+		return "a string or an integer";
 	}
 	return "valid";
 }
@@ -255,18 +261,31 @@ fields_parse(struct pool *pool, struct json_object *body,
     const struct field *fields, size_t n, struct fval *vals, struct verrs *e,
     bool partial)
 {
+	return fields_parse_at(pool, body, NULL, fields, n, vals, e, partial);
+}
+
+unsigned
+fields_parse_at(struct pool *pool, struct json_object *body,
+    const char *prefix, const struct field *fields, size_t n,
+    struct fval *vals, struct verrs *e, bool partial)
+{
 	unsigned before = e->n;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct field *f = &fields[i];
+		struct field fx = fields[i];
+		const struct field *f = &fx;
 		struct fval *out = &vals[i];
 		struct json_object *v;
-		const char *label = field_label(pool, f->name);
+		const char *label;
 		enum json_type t;
 
+		/* Messages and paths name nested fields in full. */
+		if (prefix != NULL)
+			fx.name = pool_printf(pool, "%s.%s", prefix, fields[i].name);
+		label = prefix != NULL ? fx.name : field_label(pool, f->name);
 		memset(out, 0, sizeof(*out));
-		if (!json_object_object_get_ex(body, f->name, &v)) {
+		if (!json_object_object_get_ex(body, fields[i].name, &v)) {
 			if ((f->flags & FF_REQUIRED) && !partial)
 				verr_add(e, f->name, "The %s field is required.",
 				    label);
@@ -382,6 +401,56 @@ fields_parse(struct pool *pool, struct json_object *body,
 				    "array.", label);
 			else
 				out->j = v;
+			break;
+		case FT_NUMBER: {
+			double d;
+			if (t != json_type_double && t != json_type_int) {
+				verr_add(e, f->name, "The %s field must be a "
+				    "number.", label);
+				break;
+			}
+			d = json_object_get_double(v);
+			if (d < (double)f->min || d > (double)f->max)
+				verr_add(e, f->name, "The %s field must be "
+				    "between %lld and %lld.", label, f->min,
+				    f->max);
+			else
+				out->d = d;
+			break;
+		}
+		case FT_STRING_OR_OBJECT:
+			if (t == json_type_object)
+				out->j = v;
+			else if (t == json_type_string) {
+				size_t len = (size_t)json_object_get_string_len(v);
+				size_t cl = utf8_length(json_object_get_string(v), len);
+				if ((long long)cl < f->min || (long long)cl > f->max)
+					verr_add(e, f->name, "The %s field must be "
+					    "between %lld and %lld characters.",
+					    label, f->min, f->max);
+				else {
+					out->s = json_object_get_string(v);
+					out->slen = len;
+				}
+			} else
+				verr_add(e, f->name, "The %s field must be a "
+				    "string or an object.", label);
+			break;
+		case FT_ID:
+			if (t == json_type_int && json_object_get_int64(v) > 0)
+				out->s = pool_printf(pool, "%lld", (long long)
+				    json_object_get_int64(v));
+			else if (t == json_type_string &&
+			    json_object_get_string_len(v) > 0 &&
+			    json_object_get_string_len(v) <= 256)
+				out->s = json_object_get_string(v);
+			else {
+				verr_add(e, f->name, "The %s field must be a "
+				    "non-empty string or a positive integer.",
+				    label);
+				break;
+			}
+			out->slen = strlen(out->s);
 			break;
 		case FT_BOOL:
 			if (t != json_type_boolean)

@@ -40,6 +40,9 @@ enum ftype {
 	FT_ENUM,	/* one of enums[] */
 	FT_OBJECT,	/* any object, passed through */
 	FT_ARRAY,	/* any array, passed through */
+	FT_NUMBER,	/* a JSON number within min..max (as doubles) */
+	FT_STRING_OR_OBJECT,	/* a string (min..max) or any object */
+	FT_ID,		/* a non-empty string or a positive integer */
 };
 
 #define FF_REQUIRED	0x01	/* must be present (not enforced on PATCH) */
@@ -59,6 +62,7 @@ struct fval {
 	const char		*s;	/* strings, normalised phone */
 	size_t			 slen;
 	long long		 i;	/* ints, bools, enum index */
+	double			 d;	/* FT_NUMBER */
 	struct json_object	*j;	/* borrowed (arrays, objects); tags: owned by the pool's caller */
 };
 
@@ -69,6 +73,11 @@ struct fval {
 unsigned fields_parse(struct pool *, struct json_object *body,
 	    const struct field *fields, size_t n, struct fval *vals,
 	    struct verrs *, bool partial);
+/* As fields_parse, for an object nested at prefix ("content"): errors are
+ * recorded and worded with dotted paths ("content.body"). */
+unsigned fields_parse_at(struct pool *, struct json_object *obj,
+	    const char *prefix, const struct field *fields, size_t n,
+	    struct fval *vals, struct verrs *, bool partial);
 void	 fvals_free(const struct field *, size_t, struct fval *);
 
 /* Normalises a phone number to E.164 ('+' and 8-15 digits): strips spaces,

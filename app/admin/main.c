@@ -23,6 +23,7 @@
 #include "pool.h"
 #include "scopes.h"
 #include "text.h"
+#include "validate.h"
 #include "xmalloc.h"
 
 static struct config cfg;
@@ -51,7 +52,11 @@ usage(void)
 	    "[--rate-limit N]\n"
 	    "  apikey create --tenant ID [--name N] [--scopes a,b] "
 	    "[--expires-at RFC3339]\n"
-	    "  apikey revoke --id ID\n", stderr);
+	    "  apikey revoke --id ID\n"
+	    "  account create --tenant ID --phone-number-id P --waba-id W "
+	    "--display-phone +E164\n"
+	    "                 --access-token T [--app-secret S] [--mps N]\n"
+	    "  user create --tenant ID --name N --email E\n", stderr);
 	exit(2);
 }
 
@@ -399,6 +404,143 @@ cmd_apikey_revoke(int argc, char *argv[])
 	return 0;
 }
 
+static bool
+graph_id_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* Seals a secret under the master key into a pool buffer. */
+static struct db_arg
+sealed(const uint8_t *mkey, const char *plain)
+{
+	size_t n = strlen(plain);
+	uint8_t *out = pool_alloc(&pool, n + SECRET_OVERHEAD);
+
+	return DBA_BLOB(out, secret_seal(mkey, plain, n, out));
+}
+
+static int
+cmd_account_create(int argc, char *argv[])
+{
+	struct kv kv[] = { { "tenant", NULL }, { "phone-number-id", NULL },
+	    { "waba-id", NULL }, { "display-phone", NULL },
+	    { "access-token", NULL }, { "app-secret", NULL }, { "mps", NULL } };
+	uint8_t mkey[MASTER_KEY_LEN];
+	char phone[PHONE_MAX + 1], err[512];
+	struct db_arg a[7];
+	struct db_res res;
+	struct db *db;
+	struct json_object *o;
+	long long tenant, mps = 80;
+	uint64_t id;
+	enum db_rc rc;
+
+	parse_opts(argc, argv, kv, 7);
+	tenant = parse_id("tenant", kv[0].val);
+	if (kv[1].val == NULL || !graph_id_valid(kv[1].val))
+		die("--phone-number-id is required: Meta's phone number id "
+		    "(letters, digits, _ and -, at most 64)");
+	if (kv[2].val == NULL || !graph_id_valid(kv[2].val))
+		die("--waba-id is required: the WhatsApp Business Account id");
+	if (kv[3].val == NULL || phone_normalize(kv[3].val, strlen(kv[3].val),
+	    phone) == -1)
+		die("--display-phone is required, in E.164 (+ and 8-15 digits)");
+	if (kv[4].val == NULL || *kv[4].val == '\0' || strlen(kv[4].val) > 2048)
+		die("--access-token is required (at most 2048 characters)");
+	if (kv[5].val != NULL && (*kv[5].val == '\0' || strlen(kv[5].val) > 512))
+		die("--app-secret must be 1 to 512 characters");
+	if (kv[6].val != NULL) {
+		char *end;
+		errno = 0;
+		mps = strtoll(kv[6].val, &end, 10);
+		if (errno || *end != '\0' || mps < 0 || mps > 100000)
+			die("--mps must be an integer from 0 (no limit) to 100000");
+	}
+	if (masterkey_load(cfg.master_key_file, mkey, err, sizeof(err)) == -1)
+		die("%s", err);
+	a[0] = DBA_INT(tenant);
+	db = open_db();
+	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
+		die("no tenant with id %lld", tenant);
+	a[1] = DBA_STR(kv[1].val);
+	a[2] = DBA_STR(kv[2].val);
+	a[3] = DBA_STR(phone);
+	a[4] = sealed(mkey, kv[4].val);
+	a[5] = kv[5].val ? sealed(mkey, kv[5].val) : DBA_NULL;
+	a[6] = DBA_INT(mps);
+	sodium_memzero(mkey, sizeof(mkey));
+	rc = db_exec(db, SQL_ACCOUNT_INSERT, a, 7, NULL, &id);
+	if (rc == DB_DUP)
+		die("phone number id %s is already registered", kv[1].val);
+	if (rc != DB_OK)
+		die("cannot create the account: %s", db_errmsg(db));
+	a[1] = DBA_INT(id);
+	if (db_query_one(db, &pool, SQL_ACCOUNT_GET, a, 2, &res) != DB_OK)
+		die("cannot read the account back: %s", db_errmsg(db));
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
+	json_object_object_add(o, "display_phone", nullable(db_str(&res, 0, 1)));
+	json_object_object_add(o, "phone_number_id", nullable(db_str(&res, 0, 2)));
+	json_object_object_add(o, "waba_id", nullable(db_str(&res, 0, 3)));
+	json_object_object_add(o, "mps", json_object_new_int64(db_int(&res, 0, 4)));
+	json_object_object_add(o, "created_at", nullable(db_str(&res, 0, 5)));
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
+static int
+cmd_user_create(int argc, char *argv[])
+{
+	struct kv kv[] = { { "tenant", NULL }, { "name", NULL },
+	    { "email", NULL } };
+	struct db_arg a[3];
+	struct db_res res;
+	struct db *db;
+	struct json_object *o;
+	long long tenant;
+	uint64_t id;
+	enum db_rc rc;
+
+	parse_opts(argc, argv, kv, 3);
+	tenant = parse_id("tenant", kv[0].val);
+	if (kv[1].val == NULL || *kv[1].val == '\0' || strlen(kv[1].val) > 255 ||
+	    !utf8_valid(kv[1].val, strlen(kv[1].val)))
+		die("--name is required (at most 255 characters of UTF-8)");
+	if (kv[2].val == NULL || !email_valid(kv[2].val, strlen(kv[2].val)))
+		die("--email is required and must be a valid address");
+	a[0] = DBA_INT(tenant);
+	db = open_db();
+	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
+		die("no tenant with id %lld", tenant);
+	a[1] = DBA_STR(kv[1].val);
+	a[2] = DBA_STR(kv[2].val);
+	rc = db_exec(db, SQL_USER_INSERT, a, 3, NULL, &id);
+	if (rc == DB_DUP)
+		die("a user with email %s exists in tenant %lld", kv[2].val,
+		    tenant);
+	if (rc != DB_OK)
+		die("cannot create the user: %s", db_errmsg(db));
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
+	json_object_object_add(o, "name", json_object_new_string(kv[1].val));
+	json_object_object_add(o, "email", json_object_new_string(kv[2].val));
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -441,6 +583,12 @@ main(int argc, char *argv[])
 	else if (argc >= 2 && !strcmp(argv[0], "apikey") &&
 	    !strcmp(argv[1], "revoke"))
 		rc = cmd_apikey_revoke(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[0], "account") &&
+	    !strcmp(argv[1], "create"))
+		rc = cmd_account_create(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[0], "user") &&
+	    !strcmp(argv[1], "create"))
+		rc = cmd_user_create(argc - 2, argv + 2);
 	else
 		usage();
 	pool_free(&pool);

@@ -18,4 +18,14 @@ void	contact_get(struct req *);
 void	contact_update(struct req *);
 void	contact_delete(struct req *);
 
+/* accounts.c */
+void	account_list(struct req *);
+void	account_get(struct req *);
+
+/* messages.c */
+void	message_send(struct req *);
+void	message_send_template(struct req *);
+void	message_get(struct req *);
+void	message_status(struct req *);
+
 #endif

@@ -33,6 +33,14 @@ static const struct route routes[] = {
 	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
 	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
 	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete },
+
+	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	account_list },
+	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, account_get },
+
+	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send },
+	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template },
+	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get },
+	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
