@@ -189,9 +189,13 @@ static const struct {
 	    "UPDATE whatsapp_accounts SET lease_holder = NULL, lease_until = NULL "
 	    "WHERE id = ? AND lease_holder = ?" },
 	/* In a transaction: up to N due messages of an account, locked.
-	 * Columns: id, to_phone, type, content, attempts. */
+	 * Columns: id, to_phone, type, content, attempts, age in seconds
+	 * since the API accepted it, and the last error (code, title,
+	 * message) kept for a message the spooler gives up on. */
 	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false,
-	    "SELECT id, to_phone, type, content, attempts FROM messages "
+	    "SELECT id, to_phone, type, content, attempts, "
+	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
+	    "error_title, error_message FROM messages "
 	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
 	    "next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT ? "
 	    "FOR UPDATE SKIP LOCKED" },
@@ -215,6 +219,23 @@ static const struct {
 	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, error_code = ?, "
 	    "error_title = ?, error_message = ?, updated_at = UTC_TIMESTAMP() "
 	    "WHERE id = ? AND status = 'sending'" },
+	/* Back to the queue through no fault of the message (the account
+	 * is paused, or its request never started): the attempt is not
+	 * counted. (delay in microseconds, code, title, message, id). */
+	[SQL_SPOOL_REQUEUE] = { "SPOOL_REQUEUE", false,
+	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
+	    "attempts = GREATEST(attempts, 1) - 1, "
+	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, "
+	    "error_code = COALESCE(?, error_code), "
+	    "error_title = COALESCE(?, error_title), "
+	    "error_message = COALESCE(?, error_message), "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending'" },
+	/* Pauses an account (seconds, account): its queued messages wait,
+	 * so no spooler on any host tries it again before then. */
+	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false,
+	    "UPDATE messages SET next_attempt_at = GREATEST(next_attempt_at, "
+	    "NOW(3) + INTERVAL ? SECOND) WHERE whatsapp_account_id = ? AND "
+	    "status = 'queued'" },
 	/* Messages left being sent (a crash, an ambiguous timeout) longer
 	 * than the grace period (seconds) with no status webhook: queue
 	 * them again. */

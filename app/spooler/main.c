@@ -1,0 +1,287 @@
+/* wazera-spooler: sends the outbound WhatsApp message queue through Meta's
+ * Graph API.
+ *
+ *   wazera-spooler [--config FILE] (--once | --loop | --drain)
+ *       [--max-seconds N] [--holder NAME] [--lock-file PATH]
+ *       [--max-inflight N]
+ *
+ * --once (cron, every minute) works for its time budget (spooler.
+ * max_seconds, 55), looking for new work every 200 ms, then finishes the
+ * requests in flight and exits. --drain exits as soon as nothing is due
+ * and nothing is in flight. --loop runs until SIGTERM or SIGINT, which
+ * stop new work, wait up to 10 s for the requests in flight (a second
+ * signal: not at all), release the leases and exit 0.
+ *
+ * One spooler per host and configuration at a time: an flock(2) on
+ * /run/lock/wazera-spooler-<hash of the config file's path>.lock (/tmp
+ * when /run/lock is not writable), or on --lock-file. --once exits 0 at
+ * once when another holds it; --loop and --drain wait for it. Spoolers on
+ * other hosts (or with other lock files) share the work safely through
+ * the database: account leases and row locks (spool.c). */
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "log.h"
+#include "spool.h"
+#include "xmalloc.h"
+
+#define HOLDER_MAX	128	/* whatsapp_accounts.lease_holder */
+#define INFLIGHT_DEF	512
+#define INFLIGHT_MAX	4096
+
+static volatile sig_atomic_t signals;
+static int wake[2] = { -1, -1 };
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs("usage: wazera-spooler [--config FILE] (--once | --loop | "
+	    "--drain)\n"
+	    "                      [--max-seconds N] [--holder NAME] "
+	    "[--lock-file PATH]\n"
+	    "                      [--max-inflight N]\n", stderr);
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	signals++;
+	if (wake[1] >= 0)
+		(void)!write(wake[1], "x", 1);
+	errno = saved;
+}
+
+static long
+parse_num(const char *opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "wazera-spooler: --%s must be an integer from "
+		    "%ld to %ld\n", opt, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+/* The default lock: one per configuration file on this host. */
+static char *
+lock_default(const char *cfgpath)
+{
+	char abs[PATH_MAX], hex[17];
+	uint8_t h[32];
+	const char *dir = "/run/lock", *p = cfgpath;
+	char *path;
+
+	if (realpath(cfgpath, abs) != NULL)
+		p = abs;
+	sha256(p, strlen(p), h);
+	hex_encode(h, 8, hex);
+	if (access(dir, W_OK | X_OK) == -1 &&
+	    ((dir = getenv("TMPDIR")) == NULL || *dir == '\0'))
+		dir = "/tmp";
+	xasprintf(&path, "%s/wazera-spooler-%s.lock", dir, hex);
+	return path;
+}
+
+/* Takes the host lock. Returns the descriptor (kept open for the life of
+ * the process), or -1 when --once finds it held or a signal came while
+ * waiting: the caller exits 0. */
+static int
+lock_take(const char *path, bool wait)
+{
+	bool said = false;
+	char pid[32];
+	int fd, n;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		log_fatalx("lock file %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			log_fatalx("lock file %s: %s", path, strerror(errno));
+		if (!wait || signals > 0) {
+			close(fd);
+			return -1;
+		}
+		if (!said)
+			log_info("another spooler holds %s; waiting", path);
+		said = true;
+		usleep(500 * 1000);
+	}
+	/* For the operator: who holds it. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, pid, (size_t)n, 0);
+	return fd;
+}
+
+/* Enough descriptors for the connections in flight. */
+static size_t
+fd_budget(size_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return want;
+	if (rl.rlim_cur < want + 64) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max >= want + 64 ? want + 64 : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want + 64) {
+		log_warnx("only %llu file descriptors: %llu requests in "
+		    "flight at most", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)(rl.rlim_cur > 96 ?
+		    rl.rlim_cur - 64 : 32));
+		return rl.rlim_cur > 96 ? rl.rlim_cur - 64 : 32;
+	}
+	return want;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",	  required_argument, NULL, 'c' },
+		{ "once",	  no_argument,	     NULL, 'o' },
+		{ "loop",	  no_argument,	     NULL, 'l' },
+		{ "drain",	  no_argument,	     NULL, 'd' },
+		{ "max-seconds",  required_argument, NULL, 's' },
+		{ "holder",	  required_argument, NULL, 'H' },
+		{ "lock-file",	  required_argument, NULL, 'L' },
+		{ "max-inflight", required_argument, NULL, 'i' },
+		{ "help",	  no_argument,	     NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config cfg;
+	struct spool_opts o;
+	struct sigaction sa;
+	const char *cfgarg = NULL, *cfgpath;
+	char *lockpath = NULL, holder[HOLDER_MAX + 1], host[256], err[512];
+	long max_seconds = -1;
+	int ch, modes = 0, lockfd, rc;
+
+	log_setname("wazera-spooler");
+	memset(&o, 0, sizeof(o));
+	o.max_inflight = INFLIGHT_DEF;
+	holder[0] = '\0';
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgarg = optarg;
+			break;
+		case 'o':
+			o.mode = SPOOL_ONCE;
+			modes++;
+			break;
+		case 'l':
+			o.mode = SPOOL_LOOP;
+			modes++;
+			break;
+		case 'd':
+			o.mode = SPOOL_DRAIN;
+			modes++;
+			break;
+		case 's':
+			max_seconds = parse_num("max-seconds", optarg, 1, 86400);
+			break;
+		case 'H':
+			if (*optarg == '\0' || strlen(optarg) > HOLDER_MAX) {
+				fprintf(stderr, "wazera-spooler: --holder must "
+				    "be 1 to %d characters\n", HOLDER_MAX);
+				exit(2);
+			}
+			snprintf(holder, sizeof(holder), "%s", optarg);
+			break;
+		case 'L':
+			free(lockpath);
+			lockpath = xstrdup(optarg);
+			break;
+		case 'i':
+			o.max_inflight = (size_t)parse_num("max-inflight",
+			    optarg, 1, INFLIGHT_MAX);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || modes != 1)
+		usage();
+
+	cfgpath = config_path(cfgarg);
+	if (config_load(&cfg, cfgpath, err, sizeof(err)) == -1) {
+		fprintf(stderr, "wazera-spooler: config: %s\n", err);
+		return 1;
+	}
+	if (crypto_init() == -1)
+		log_fatalx("libsodium failed to initialise");
+	if (max_seconds > 0)
+		o.max_seconds = (int)max_seconds;
+	else if (o.mode == SPOOL_ONCE)
+		o.max_seconds = cfg.spooler_max_seconds;
+	if (holder[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(holder, sizeof(holder), "%.100s:%ld", host,
+		    (long)getpid());
+	}
+	o.holder = holder;
+	o.cfg = &cfg;
+	o.signals = &signals;
+	o.max_inflight = fd_budget(o.max_inflight);
+
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
+		log_fatalx("pipe: %s", strerror(errno));
+	o.wake_fd = wake[0];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if (lockpath == NULL)
+		lockpath = lock_default(cfgpath);
+	if ((lockfd = lock_take(lockpath, o.mode != SPOOL_ONCE)) == -1) {
+		free(lockpath);
+		config_free(&cfg);
+		return 0;
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		log_fatalx("curl_global_init failed");
+	rc = spool_run(&o);
+	curl_global_cleanup();
+	close(lockfd);
+	close(wake[0]);
+	close(wake[1]);
+	free(lockpath);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,17 @@
+/* The Graph API request body for one queued message (shared/cloud-api.md
+ * section 1). Pure: no I/O, so it can be unit-tested and fuzzed alone. */
+#ifndef WZ_SPOOLER_PAYLOAD_H
+#define WZ_SPOOLER_PAYLOAD_H
+#include <stddef.h>
+
+/* Builds {"messaging_product":"whatsapp","recipient_type":"individual",
+ * "to":to,"type":type,type:{...},"biz_opaque_callback_data":"wz:<id>"}
+ * from the message's stored content (the API's `content` object as
+ * accepted). Each type gets only the fields Meta takes for it; a
+ * template's language is always sent in Meta's object form.
+ * Returns the JSON text (free it), or NULL with the reason in err when
+ * the content cannot be sent (an unknown type, a missing field). */
+char	*payload_build(unsigned long long id, const char *to, const char *type,
+	    const char *content, size_t len, char *err, size_t errsz);
+
+#endif

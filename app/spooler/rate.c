@@ -1,0 +1,60 @@
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "rate.h"
+#include "xmalloc.h"
+
+void
+rate_init(struct rate *r, uint32_t mps, int64_t window_us)
+{
+	r->mps = mps;
+	r->window_us = window_us;
+	r->n = r->head = 0;
+	r->t = mps > 0 ? xcalloc(mps, sizeof(*r->t)) : NULL;
+}
+
+void
+rate_free(struct rate *r)
+{
+	free(r->t);
+	r->t = NULL;
+}
+
+/* Forgets the starts that left the window ending at now. */
+static void
+rate_expire(struct rate *r, int64_t now)
+{
+	while (r->n > 0 && r->t[r->head] <= now - r->window_us) {
+		r->head = (r->head + 1) % r->mps;
+		r->n--;
+	}
+}
+
+uint32_t
+rate_available(struct rate *r, int64_t now)
+{
+	if (r->mps == 0)
+		return UINT32_MAX;
+	rate_expire(r, now);
+	return r->mps - r->n;
+}
+
+void
+rate_take(struct rate *r, int64_t now)
+{
+	if (r->mps == 0)
+		return;
+	rate_expire(r, now);
+	if (r->n == r->mps)
+		abort();	/* the caller did not ask first */
+	r->t[(r->head + r->n) % r->mps] = now;
+	r->n++;
+}
+
+int64_t
+rate_next(struct rate *r, int64_t now)
+{
+	if (rate_available(r, now) > 0)
+		return now;
+	return r->t[r->head] + r->window_us;
+}

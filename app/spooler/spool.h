@@ -1,0 +1,31 @@
+/* The outbound message queue: leases accounts, claims due messages, sends
+ * them through the Graph API within each account's rate, and records what
+ * Meta answered. */
+#ifndef WZ_SPOOLER_SPOOL_H
+#define WZ_SPOOLER_SPOOL_H
+#include <signal.h>
+#include <stddef.h>
+
+struct config;
+
+enum spool_mode {
+	SPOOL_ONCE,	/* work for max_seconds, then finish and exit */
+	SPOOL_LOOP,	/* until a signal */
+	SPOOL_DRAIN,	/* until nothing is due and nothing in flight */
+};
+
+struct spool_opts {
+	const struct config	*cfg;
+	enum spool_mode		 mode;
+	const char		*holder;	/* lease holder name */
+	int			 max_seconds;	/* 0: no time budget */
+	size_t			 max_inflight;
+	int			 wake_fd;	/* readable after a signal */
+	volatile sig_atomic_t	*signals;	/* SIGTERM/SIGINT received */
+};
+
+/* Runs until the mode says to stop. Returns the process exit status: 0,
+ * or 1 when the master key cannot be read. */
+int	 spool_run(const struct spool_opts *);
+
+#endif
