@@ -179,6 +179,13 @@ static const struct {
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND EXISTS "
 	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
 	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
+	/* For --drain: how many accounts with due messages are leased by
+	 * another holder (argument: this spooler's holder name). */
+	[SQL_SPOOL_DUE_ELSEWHERE] = { "SPOOL_DUE_ELSEWHERE", true,
+	    "SELECT COUNT(*) FROM whatsapp_accounts a WHERE "
+	    "a.lease_holder <> ? AND a.lease_until >= NOW(3) AND EXISTS "
+	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
+	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
 	 * matches the row only if this spooler may drive the account. */
 	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false,

@@ -506,7 +506,16 @@ poll_accounts(struct spool *s, int64_t now)
 			continue;
 		acct_take(s, &res, i, now);
 	}
-	if (due == 0)
+	if (due == 0 && s->o->mode == SPOOL_DRAIN) {
+		/* Drained means nothing due anywhere: wait for accounts that
+		 * another spooler drives, or a dead one's lease to expire. */
+		rc = db_query(s->db, &s->pool, SQL_SPOOL_DUE_ELSEWHERE, &a, 1,
+		    &res);
+		if (rc != DB_OK)
+			db_trouble(s, rc, "looking for work", now);
+		else if (db_int(&res, 0, 0) == 0)
+			s->empty_poll_at = now;
+	} else if (due == 0)
 		s->empty_poll_at = now;
 	pool_reset(&s->pool);
 }
@@ -539,6 +548,8 @@ drop_accounts(struct spool *s, int64_t now, bool all)
 {
 	struct acct *a, **ap;
 
+	if (!all && now < s->db_retry_at)
+		return;		/* the release would wait on a dead server */
 	for (ap = &s->accts; (a = *ap) != NULL; ) {
 		bool idle = now - a->work_at >= IDLE_RELEASE_MS * MS;
 		if (a->inflight > 0 || !(a->lost || a->paused || idle || all) ||
@@ -683,11 +694,20 @@ static int64_t
 claim_all(struct spool *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
-	struct acct *a;
+	struct acct *a, *last;
 	size_t n, room;
 	uint32_t avail;
 	int got;
 
+	/* Round robin: the first account in line goes last next time, so
+	 * none takes all the free request slots every round. */
+	if (s->accts != NULL && s->accts->next != NULL) {
+		for (last = s->accts; last->next != NULL; last = last->next)
+			;
+		last->next = s->accts;
+		s->accts = s->accts->next;
+		last->next->next = NULL;
+	}
 	for (a = s->accts; a != NULL; a = a->next) {
 		if (a->lost || a->paused || now >= a->lease_until)
 			continue;
@@ -876,10 +896,14 @@ spool_run(const struct spool_opts *o)
 	start = now_us();
 	if (o->max_seconds > 0)
 		deadline = start + (int64_t)o->max_seconds * US;
+	if (o->max_seconds > 0)
+		snprintf(err, sizeof(err), "%d s", o->max_seconds);
+	else
+		snprintf(err, sizeof(err), "none");
 	log_info("start: %s, holder %s, %zu requests in flight at most, "
-	    "time budget %d s", o->mode == SPOOL_ONCE ? "once" :
-	    o->mode == SPOOL_LOOP ? "loop" : "drain", o->holder,
-	    o->max_inflight, o->max_seconds);
+	    "time budget %s, resend grace %d s", o->mode == SPOOL_ONCE ?
+	    "once" : o->mode == SPOOL_LOOP ? "loop" : "drain", o->holder,
+	    o->max_inflight, err, o->cfg->spooler_resend_grace);
 	if (db_connect(s.db) != DB_OK)
 		db_trouble(&s, DB_DOWN, "connecting", start);
 
