@@ -4,17 +4,41 @@
  *
  * Per round: finished requests are classified (policy.c) into records,
  * records are written, then, unless stopping, the loop looks for accounts
- * with due messages (at least every POLL_MS), renews its leases, and for
- * each leased account claims as many due messages as the account's rate
- * and the free request slots allow, marks them 'sending' and commits
- * before their requests start.
+ * with due messages (every POLL_MS), renews its leases, and for each
+ * leased account claims as many due messages as the account's rate and
+ * the free request slots allow (SELECT ... FOR UPDATE SKIP LOCKED), marks
+ * them 'sending' and commits before their requests start.
+ *
+ * Leases: one spooler drives an account at a time, so its rate holds
+ * across spoolers and hosts. A lease lasts LEASE_S and is renewed every
+ * second while the account has work; requests start only until
+ * LEASE_MARGIN_S before it would end, so a lease that could not be renewed
+ * (database away) ends with no start of ours near the next holder's. An
+ * idle account's lease is released, and at exit all are, but only once
+ * the last start left the rate window.
+ *
+ * Rate: the account's mps (whatsapp_accounts.mps) as a sliding record of
+ * start times over one second plus a 50 ms guard for jitter between here
+ * and Meta (rate.c): never more than mps starts in any window of a second.
+ * mps 0 means no limit (the benchmark's accounts); the request slots
+ * (--max-inflight, 512) bound it then.
+ *
+ * Answers (policy.c): sent -> wz_message_sent with the wamid and an event;
+ * permanent -> wz_message_failed with Meta's code, title and details;
+ * transient -> back to the queue after an exponential backoff with jitter,
+ * and failed once the code's attempts (or 20, or 24 h) are used up; a
+ * paused account (token invalid 0/190, locked, billing, spam) -> the
+ * message goes back to the queue uncounted and the account's queued
+ * messages wait out the pause (SQL_SPOOL_PAUSE) on every spooler.
  *
  * Crash safety: a message is 'sending' before its request leaves. An
- * answer that never came for a request that may have left stays
+ * answer that never came for a request that may have left (a timeout or
+ * a dropped connection after the request was written, a crash) stays
  * 'sending': a status webhook carrying biz_opaque_callback_data
  * "wz:<id>" resolves it, and otherwise SQL_SPOOL_RECOVER queues it again
  * after spooler.resend_grace_seconds (the one blind resend; Meta has no
- * idempotency key). */
+ * idempotency key). A request that never left (no connection made) is
+ * retried with the usual backoff. */
 #include <sys/types.h>
 
 #include <errno.h>
@@ -553,7 +577,7 @@ drop_accounts(struct spool *s, int64_t now, bool all)
 	for (ap = &s->accts; (a = *ap) != NULL; ) {
 		bool idle = now - a->work_at >= IDLE_RELEASE_MS * MS;
 		if (a->inflight > 0 || !(a->lost || a->paused || idle || all) ||
-		    (!a->lost && a->last_start != 0 &&
+		    (!a->lost && a->rate.mps > 0 && a->last_start != 0 &&
 		    now < a->last_start + RATE_WINDOW_US)) {
 			ap = &a->next;
 			continue;
