@@ -1,6 +1,7 @@
-# Shell functions shared by deploy/local/up, deploy/local/down and bench/api:
-# building out of tree, writing the config, starting and stopping the
-# pre-forked FastCGI server and a private nginx. Sourced, never run.
+# Shell functions shared by deploy/local/up, deploy/local/down, bench/api and
+# bench/spooler: building out of tree, writing the config, starting and
+# stopping the pre-forked FastCGI server, a private nginx, the sandbox Graph
+# API and the spooler. Sourced, never run.
 #
 # Every service started here records its PID in a file; stopping goes by that
 # PID, after checking the process is still the program we started (a PID can
@@ -12,15 +13,20 @@ wz_say() { printf '%s\n' "$*" >&2; }
 wz_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # wz_alive PIDFILE PROGRAM: true when PIDFILE names a live process running
-# PROGRAM (compared with the basename of its executable).
+# PROGRAM (compared with the basename of its executable). PROGRAM may be
+# EXE:WORD for an interpreter: the executable is EXE and one of its
+# arguments contains WORD (node:graph-sandbox.js).
 wz_alive() {
-	local pid exe
+	local pid exe prog=${2%%:*} word=""
+	[ "$prog" = "$2" ] || word=${2#*:}
 	[ -s "$1" ] || return 1
 	pid=$(cat "$1")
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
 	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
 	exe=${exe% (deleted)}	# a rebuilt binary is still ours
-	[ "${exe##*/}" = "$2" ]
+	[ "${exe##*/}" = "$prog" ] || return 1
+	[ -z "$word" ] || tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null |
+	    grep -qF -- "$word"
 }
 
 # wz_stop PIDFILE PROGRAM [SECONDS]: SIGTERM, wait (default 15 s), then SIGKILL.
@@ -91,7 +97,8 @@ wz_build() {
 		printf '%s\n' "$cflags $src" >"$dir/.cflags"
 	fi
 	wz_say "building in $dir"
-	make -C "$dir" -s -j"${WAZERA_JOBS:-$(nproc)}" wazera-fcgi wazera-admin >"$dir/make.log" 2>&1 ||
+	make -C "$dir" -s -j"${WAZERA_JOBS:-$(nproc)}" wazera-fcgi wazera-admin \
+	    wazera-spooler >"$dir/make.log" 2>&1 ||
 	    { tail -n 30 "$dir/make.log" >&2; wz_die "build failed; see $dir/make.log"; }
 }
 
@@ -100,13 +107,16 @@ wz_random_secret() {
 	head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32
 }
 
-# wz_write_config FILE DIR PASSWORD [SQLDIR]: the INI config for a private
-# stack whose MariaDB socket and master key live in DIR.
+# wz_write_config FILE DIR PASSWORD [SQLDIR [TOPLINES]]: the INI config for
+# a private stack whose MariaDB socket and master key live in DIR. TOPLINES
+# (newline-separated "key = value" lines) go before the first section:
+# graph_api_base, verify_token, app_secret.
 wz_write_config() {
 	cat >"$1.tmp" <<CONF
 # Written by ${0##*/} (the password is generated once and kept).
 sql_dir = ${4:-$wz_top/sql}
 master_key_file = $2/master.key
+${5:-}
 
 [database]
 socket = $2/mariadb/mysql.sock
@@ -267,4 +277,76 @@ wz_nginx_start() {
 # output, without needing jq or python on a fresh machine).
 wz_json_field() {
 	grep -o "\"$1\" *: *\"\{0,1\}[^\",}]*" | head -n 1 | sed 's/^[^:]*: *"\{0,1\}//'
+}
+
+# wz_sandbox_start PIDFILE LOG LISTEN [ARG...]: the sandbox Graph API
+# (tests/sandbox/graph-sandbox.js, Node) on LISTEN (127.0.0.1:PORT; port 0
+# picks a free one). A running one is kept if it was started with the same
+# arguments and the script has not changed since; otherwise it is restarted
+# (its records, kept in memory, are then gone). Sets wz_sandbox_port.
+wz_sandbox_start() {
+	local pidf=$1 log=$2 listen=$3 js=$wz_top/tests/sandbox/graph-sandbox.js
+	local args i n line
+	shift 3
+	args="--listen $listen $*"
+	if wz_alive "$pidf" node:graph-sandbox.js; then
+		if [ "$js" -nt "$pidf" ] || [ "$(cat "$pidf.args" 2>/dev/null)" != "$args" ]; then
+			wz_say "sandbox Graph API: script or arguments changed; restarting"
+			wz_stop "$pidf" node:graph-sandbox.js
+		else
+			wz_sandbox_port=$(sed -n 's/^graph-sandbox listening on .*:\([0-9]*\)$/\1/p' "$log" | tail -n 1)
+			wz_say "sandbox Graph API already running (pid $(cat "$pidf"), port $wz_sandbox_port)"
+			return 0
+		fi
+	fi
+	rm -f "$pidf"
+	(umask 077 && printf '%s\n' "$args" >"$pidf.args")
+	: >"$log"
+	# The sandbox writes the pid file itself once it listens.
+	setsid node "$js" --listen "$listen" --pidfile "$pidf" "$@" \
+	    </dev/null >>"$log" 2>&1 &
+	i=$!
+	line=""
+	for ((n = 0; n < 100; n++)); do
+		line=$(grep -m 1 '^graph-sandbox listening on ' "$log" || true)
+		[ -n "$line" ] && [ -s "$pidf" ] && break
+		kill -0 "$i" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$line" ] || ! wz_alive "$pidf" node:graph-sandbox.js; then
+		tail -n 20 "$log" >&2
+		wz_die "the sandbox Graph API did not come up (log: $log)"
+	fi
+	wz_sandbox_port=${line##*:}
+	curl -sf "http://127.0.0.1:$wz_sandbox_port/_sandbox/health" >/dev/null ||
+	    wz_die "the sandbox Graph API does not answer on port $wz_sandbox_port"
+	wz_say "sandbox Graph API started (pid $(cat "$pidf"), 127.0.0.1:$wz_sandbox_port)"
+}
+
+# wz_spooler_start BUILDDIR CONFIG PIDFILE LOG [ARG...]: wazera-spooler in
+# the background, with ARGs (default --loop). A running one is kept unless
+# its binary or config is newer than it; then it is stopped (SIGTERM: it
+# finishes its requests in flight) and started again.
+wz_spooler_start() {
+	local bin=$1/wazera-spooler conf=$2 pidf=$3 log=$4 i
+	shift 4
+	[ $# -gt 0 ] || set -- --loop
+	if wz_alive "$pidf" wazera-spooler; then
+		if [ "$bin" -nt "$pidf" ] || [ "$conf" -nt "$pidf" ]; then
+			wz_say "wazera-spooler: binary or config changed; restarting"
+			wz_stop "$pidf" wazera-spooler 20
+		else
+			wz_say "wazera-spooler already running (pid $(cat "$pidf"))"
+			return 0
+		fi
+	fi
+	setsid "$bin" --config "$conf" "$@" </dev/null >>"$log" 2>&1 &
+	echo $! >"$pidf"
+	# It fails fast on a bad config or an unusable master key.
+	for ((i = 0; i < 5; i++)); do
+		sleep 0.1
+		wz_alive "$pidf" wazera-spooler ||
+		    { tail -n 20 "$log" >&2; wz_die "wazera-spooler did not start (log: $log)"; }
+	done
+	wz_say "wazera-spooler started (pid $(cat "$pidf"), $*)"
 }
