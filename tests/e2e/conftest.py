@@ -14,13 +14,15 @@ Environment:
                  unless the binaries were built in the source tree)
   WAZERA_E2E_KEEP=1  keep the work directory after the run (for debugging)
 
-Needs: mariadb-server, nginx, spawn-fcgi, python3-pytest (stdlib only).
+Needs: mariadb-server, nginx, spawn-fcgi, python3-pytest (stdlib only);
+nodejs for the sandbox Graph API (the spooler tests).
 The work directory is .test/e2e-<pid> (gitignored); it is kept when the
 session fails on sanitizer reports.
 """
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -34,6 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
+NODE = shutil.which("node") or shutil.which("nodejs") or "/usr/bin/node"
+SANDBOX_JS = os.path.join(REPO, "tests", "sandbox", "graph-sandbox.js")
 DB_USER = "wazera"
 DB_PASS = "e2e-pw-" + uuid.uuid4().hex[:12]
 JSON_CT = "application/json; charset=utf-8"
@@ -240,6 +244,7 @@ class Stack:
         self.work = work
         self.fcgi_bin = os.path.join(build, "wazera-fcgi")
         self.admin_bin = os.path.join(build, "wazera-admin")
+        self.spooler_bin = os.path.join(build, "wazera-spooler")
         self.dbdir = os.path.join(work, "db")
         self.db_sock = os.path.join(self.dbdir, "mysql.sock")
         self.master_key = os.path.join(work, "master.key")
@@ -415,6 +420,98 @@ class Stack:
             else:
                 proc.stop(signal.SIGTERM)
 
+    # -- the spooler and the sandbox Graph API
+    def write_spooler_config(self, name, graph_api_base, **spooler):
+        """A config for wazera-spooler: the stack's database and master
+        key, graph_api_base, and [spooler] keys (max_seconds,
+        resend_grace_seconds, ...) from the keyword arguments."""
+        path = self.write_config(name)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write("graph_api_base = %s\n" % graph_api_base)
+            f.write(text)
+            if spooler:
+                f.write("[spooler]\n")
+                for k, v in sorted(spooler.items()):
+                    f.write("%s = %s\n" % (k, v))
+        return path
+
+    def start_spooler(self, config, mode="drain", max_seconds=None,
+                      holder=None, lock_file=None, max_inflight=None,
+                      extra_args=()):
+        """Starts wazera-spooler --MODE with a private --lock-file; its
+        stderr goes to a log in the stack's list, so sanitizer reports fail
+        the session. Returns the Proc (proc.log is the log's path)."""
+        if not os.access(self.spooler_bin, os.X_OK):
+            pytest.fail("wazera-spooler not found in %s" % self.build)
+        name = self.unique("spooler-")
+        args = [self.spooler_bin, "--config", config, "--" + mode,
+                "--lock-file", lock_file or
+                os.path.join(self.work, name + ".lock")]
+        if max_seconds is not None:
+            args += ["--max-seconds", str(max_seconds)]
+        if holder is not None:
+            args += ["--holder", holder]
+        if max_inflight is not None:
+            args += ["--max-inflight", str(max_inflight)]
+        args += list(extra_args)
+        log = self.logfile(name + ".log")
+        with open(log, "ab") as lf:
+            p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=lf,
+                                 stderr=lf, start_new_session=True)
+        proc = Proc(p, log, "wazera-spooler")
+        self.procs.append(proc)
+        return proc
+
+    def run_spooler(self, config, mode="drain", max_seconds=30, timeout=None,
+                    **kw):
+        """Runs wazera-spooler to its end (--drain by default, bounded by
+        --max-seconds); asserts exit 0 and a log free of sanitizer
+        reports. Returns the Proc."""
+        proc = self.start_spooler(config, mode, max_seconds, **kw)
+        try:
+            proc.popen.wait(timeout or (max_seconds or 30) + 45)
+        except subprocess.TimeoutExpired:
+            proc.stop(signal.SIGKILL)
+            raise AssertionError("wazera-spooler did not finish: %s" %
+                                 read_log(proc.log))
+        assert proc.popen.returncode == 0, read_log(proc.log)
+        assert_no_sanitizer(proc.log)
+        return proc
+
+    def start_sandbox(self, *args):
+        """Starts tests/sandbox/graph-sandbox.js on a free loopback port
+        and waits for its ready line. Returns a Sandbox."""
+        if not os.access(NODE, os.X_OK):
+            pytest.skip("node is not installed (the sandbox Graph API)")
+        name = self.unique("sandbox-")
+        log = os.path.join(self.work, name + ".log")
+        with open(log, "ab") as lf:
+            p = subprocess.Popen([NODE, SANDBOX_JS, "--listen",
+                                  "127.0.0.1:0"] + [str(a) for a in args],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=lf,
+                                 start_new_session=True)
+        proc = Proc(p, log, "graph-sandbox")
+        self.procs.append(proc)
+        line = b""
+        deadline = time.time() + 20
+        while not line.endswith(b"\n") and time.time() < deadline:
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                c = os.read(p.stdout.fileno(), 256)
+                if not c:
+                    break
+                line += c
+        prefix = b"graph-sandbox listening on 127.0.0.1:"
+        if not line.startswith(prefix):
+            proc.stop()
+            raise AssertionError("graph-sandbox did not start: %r %s" %
+                                 (line, read_log(log)))
+        port = int(line[len(prefix):].split()[0])
+        return Sandbox(proc, port)
+
     def sanitizer_reports(self):
         bad = []
         for log in self.logs:
@@ -476,6 +573,61 @@ class Key:
                          config=self.tenant.config)
 
 
+def read_log(path, tail=6000):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-tail:]
+    except OSError:
+        return ""
+
+
+def assert_no_sanitizer(path):
+    text = read_log(path, tail=10 ** 9)
+    assert not any(m in text for m in SANITIZER_MARKS), \
+        "sanitizer report in %s:\n%s" % (path, text[-6000:])
+
+
+class Sandbox:
+    """The sandbox Graph API (tests/sandbox/graph-sandbox.js) and its
+    /_sandbox control API."""
+
+    def __init__(self, proc, port):
+        self.proc = proc
+        self.port = port
+        self.base = "http://127.0.0.1:%d/v25.0" % port
+
+    def ctl(self, method, path, body=None):
+        r = http_request(self.port, method, "/_sandbox/" + path, body)
+        assert r.status == 200, r
+        return r.body
+
+    def reset(self):
+        """Clears records, script rules, stats; sets latency back to 0."""
+        self.ctl("POST", "reset")
+        self.ctl("POST", "config", {"latency_ms": 0})
+
+    def config(self, **kw):
+        return self.ctl("POST", "config", kw)
+
+    def script(self, *rules, replace=False):
+        return self.ctl("POST", "script", {"rules": list(rules),
+                                           "replace": replace})
+
+    def requests(self, phone_number_id=None, to=None, since=0):
+        q = "requests?since=%d" % since
+        if phone_number_id is not None:
+            q += "&phone_number_id=%s" % phone_number_id
+        if to is not None:
+            q += "&to=%s" % "".join(c for c in to if c.isdigit())
+        return self.ctl("GET", q)["requests"]
+
+    def stats(self):
+        return self.ctl("GET", "stats")
+
+    def phone_stats(self, phone_number_id):
+        return self.stats()["phone_numbers"].get(str(phone_number_id))
+
+
 # --------------------------------------------------------------------------
 # Fixtures
 
@@ -534,6 +686,22 @@ def make_key(stack):
 def key(make_key):
     """An unrestricted key of a fresh enterprise tenant."""
     return make_key()
+
+
+@pytest.fixture(scope="session")
+def graph_sandbox(stack):
+    """One sandbox Graph API for the session (stopped with the stack)."""
+    sb = stack.start_sandbox()
+    yield sb
+    sb.proc.stop()
+
+
+@pytest.fixture
+def sandbox(graph_sandbox):
+    """The session's sandbox, reset (records, scripts, stats, latency)."""
+    graph_sandbox.reset()
+    yield graph_sandbox
+    graph_sandbox.reset()
 
 
 def seconds_left_in_window():
