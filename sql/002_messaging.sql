@@ -104,6 +104,13 @@ RETURN (SELECT JSON_OBJECT(
 -- conversation.created), then inserts the message, all in one transaction.
 -- p_contact_event and p_conv_event are the resources' JSON with ids to be
 -- set here. Returns: message id, conversation id, contact id.
+--
+-- No locking read ever looks for a row that may not exist: such reads take
+-- gap locks, and two first sends to different new numbers would then
+-- deadlock on their inserts. Existing rows are found by plain reads, new
+-- ones are inserted with IGNORE (which waits for a racing insert of the
+-- same key and then yields), and only the loser of such a race reads the
+-- winner's row with a shared lock.
 CREATE OR REPLACE PROCEDURE wz_message_queue(
 	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
 	IN p_phone VARCHAR(16), IN p_type VARCHAR(16), IN p_content MEDIUMTEXT,
@@ -124,37 +131,55 @@ BEGIN
 
 	IF p_own_tx THEN START TRANSACTION; END IF;
 	SELECT id, name INTO v_contact, v_name FROM contacts
-	 WHERE tenant_id = p_tenant AND phone = p_phone FOR UPDATE;
+	 WHERE tenant_id = p_tenant AND phone = p_phone;
 	IF v_contact IS NULL THEN
-		INSERT INTO contacts (tenant_id, name, phone, email, tags,
+		INSERT IGNORE INTO contacts (tenant_id, name, phone, email, tags,
 		    custom_fields, opted_out, created_at, updated_at)
 		VALUES (p_tenant, NULL, p_phone, NULL, '[]', '{}', 0, p_now, p_now);
-		SET v_contact = LAST_INSERT_ID();
-		INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
-		SELECT p_tenant, j.tri, v_contact
-		  FROM JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_contact_uuid, p_tenant, 'contact.created',
-		    JSON_SET(p_contact_event, '$.id', v_contact), p_now);
-		INSERT INTO tenant_counters (tenant_id, contacts) VALUES (p_tenant, 1)
-		    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
+		IF ROW_COUNT() = 1 THEN
+			SET v_contact = LAST_INSERT_ID();
+			INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
+			SELECT p_tenant, j.tri, v_contact FROM JSON_TABLE(p_trigrams,
+			    '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
+			INSERT INTO events (uuid, tenant_id, type, data, created_at)
+			VALUES (p_contact_uuid, p_tenant, 'contact.created',
+			    JSON_SET(p_contact_event, '$.id', v_contact), p_now);
+			INSERT INTO tenant_counters (tenant_id, contacts)
+			VALUES (p_tenant, 1)
+			    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
+		ELSE
+			SELECT id, name INTO v_contact, v_name FROM contacts
+			 WHERE tenant_id = p_tenant AND phone = p_phone
+			  LOCK IN SHARE MODE;
+		END IF;
 	END IF;
+
 	SELECT id INTO v_conv FROM conversations
 	 WHERE contact_id = v_contact AND whatsapp_account_id = p_account
-	   AND open_marker = 1 FOR UPDATE;
+	   AND open_marker = 1;
+	IF v_conv IS NOT NULL THEN
+		UPDATE conversations SET last_message_at = p_now, updated_at = p_now
+		 WHERE id = v_conv AND open_marker = 1;
+		IF ROW_COUNT() = 0 THEN
+			SET v_conv = NULL;	/* closed meanwhile */
+		END IF;
+	END IF;
 	IF v_conv IS NULL THEN
-		INSERT INTO conversations (tenant_id, contact_id,
+		INSERT IGNORE INTO conversations (tenant_id, contact_id,
 		    whatsapp_account_id, status, last_message_at, created_at,
 		    updated_at)
 		VALUES (p_tenant, v_contact, p_account, 'open', p_now, p_now, p_now);
-		SET v_conv = LAST_INSERT_ID();
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_conv_uuid, p_tenant, 'conversation.created',
-		    JSON_SET(p_conv_event, '$.id', v_conv, '$.contact.id', v_contact,
-		    '$.contact.name', v_name), p_now);
-	ELSE
-		UPDATE conversations SET last_message_at = p_now, updated_at = p_now
-		 WHERE id = v_conv;
+		IF ROW_COUNT() = 1 THEN
+			SET v_conv = LAST_INSERT_ID();
+			INSERT INTO events (uuid, tenant_id, type, data, created_at)
+			VALUES (p_conv_uuid, p_tenant, 'conversation.created',
+			    JSON_SET(p_conv_event, '$.id', v_conv,
+			    '$.contact.id', v_contact, '$.contact.name', v_name), p_now);
+		ELSE
+			SELECT id INTO v_conv FROM conversations
+			 WHERE contact_id = v_contact AND whatsapp_account_id = p_account
+			   AND open_marker = 1 LOCK IN SHARE MODE;
+		END IF;
 	END IF;
 	INSERT INTO messages (tenant_id, conversation_id, contact_id,
 	    whatsapp_account_id, direction, type, to_phone, content, status,

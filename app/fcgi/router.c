@@ -1,4 +1,7 @@
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include <json-c/json.h>
 
@@ -11,7 +14,7 @@
 #include "scopes.h"
 
 #define API_PREFIX	"/api/v1"
-#define HANDLER_TRIES	3
+#define HANDLER_TRIES	5
 
 struct route {
 	const char	*method;
@@ -126,6 +129,10 @@ run_handler(struct req *r, void (*handler)(struct req *))
 	int tries, depth = db_depth(r->db);
 
 	for (tries = 0; tries < HANDLER_TRIES; tries++) {
+		/* Racing transactions that deadlocked must not meet again:
+		 * wait a little, randomly, longer each time. */
+		if (tries > 0)
+			usleep(1000 * (unsigned)tries + randombytes_uniform(5000));
 		r->retry = false;
 		handler(r);
 		while (db_depth(r->db) > depth)

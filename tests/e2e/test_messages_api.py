@@ -334,3 +334,24 @@ def test_concurrent_sends_to_a_new_number(sender):
     ev = [t for t, _ in events(sender.stack, sender.tenant.id)]
     assert ev.count("contact.created") == 1
     assert ev.count("conversation.created") == 1
+
+
+def test_parallel_sends_to_many_new_numbers(sender):
+    """First sends to different new numbers from several clients never
+    fail: no locking read looks for rows that do not exist yet (gap locks
+    would deadlock the inserts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def go(i):
+        return send(sender, to="+49171%07d" % i, type="text",
+                    content={"body": "n%d" % i}).status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(go, range(240)))
+    assert statuses.count(201) == 240, {s: statuses.count(s)
+                                        for s in set(statuses)}
+    n = sender.stack.sql_root(
+        "SELECT COUNT(DISTINCT contact_id), COUNT(DISTINCT conversation_id), "
+        "COUNT(*) FROM messages WHERE tenant_id = %d" % sender.tenant.id,
+        database="wazera")[0]
+    assert n == ["240", "240", "240"]
