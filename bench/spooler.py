@@ -7,7 +7,7 @@
       connection, each request at its planned time), recipients +49151 and
       eight digits from PHONE on. Prints one line:
         WZ posted=N created=N failed=N retried_503=N behind_max_ms=X seconds=S
-      A 503 (the API's answer to a deadlock) is tried again, twice at most.
+      A 503 is tried again, twice at most.
 
   spooler.py sends SANDBOX_URL PHONE_NUMBER_ID [ACCEPTED_TSV [ARRIVALS]]
       What the sandbox Graph API received for one phone number id: the
@@ -53,8 +53,8 @@ def pace(url, key, account, rate, seconds, phone):
                 "type": "text",
                 "content": {"body": "Your code is %06d" % k},
             })
-            # A 503 (the API's answer to a deadlock) is tried again, as a
-            # client would; accepted_at is the attempt that succeeded.
+            # A 503 is tried again, as a client would; accepted_at is the
+            # attempt that succeeded.
             for attempt in range(3):
                 status = 0
                 try:
