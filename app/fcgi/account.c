@@ -9,12 +9,6 @@ enum { TEN_ID, TEN_NAME, TEN_PLAN, TEN_LIMIT, TEN_CREATED };
 enum { KEY_ID, KEY_NAME, KEY_PREFIX_, KEY_SCOPES, KEY_LAST_USED, KEY_CREATED,
 	KEY_EXPIRES, KEY_REVOKED };
 
-static struct json_object *
-str_or_null(const char *s)
-{
-	return s == NULL ? NULL : json_object_new_string(s);
-}
-
 void
 account_me(struct req *r)
 {
@@ -31,12 +25,12 @@ account_me(struct req *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(db_int(&res, 0,
 	    TEN_ID)));
-	json_object_object_add(o, "name", str_or_null(db_str(&res, 0, TEN_NAME)));
-	json_object_object_add(o, "plan", str_or_null(db_str(&res, 0, TEN_PLAN)));
+	json_object_object_add(o, "name", json_str_or_null(db_str(&res, 0, TEN_NAME)));
+	json_object_object_add(o, "plan", json_str_or_null(db_str(&res, 0, TEN_PLAN)));
 	json_object_object_add(o, "rate_limit_per_minute",
 	    json_object_new_int64(db_int(&res, 0, TEN_LIMIT)));
 	json_object_object_add(o, "created_at",
-	    str_or_null(db_str(&res, 0, TEN_CREATED)));
+	    json_str_or_null(db_str(&res, 0, TEN_CREATED)));
 	reply_data(r, 200, o);
 }
 
@@ -47,18 +41,18 @@ apikey_json(const struct db_res *res, size_t i)
 
 	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,
 	    KEY_ID)));
-	json_object_object_add(o, "name", str_or_null(db_str(res, i, KEY_NAME)));
-	json_object_object_add(o, "prefix", str_or_null(db_str(res, i,
+	json_object_object_add(o, "name", json_str_or_null(db_str(res, i, KEY_NAME)));
+	json_object_object_add(o, "prefix", json_str_or_null(db_str(res, i,
 	    KEY_PREFIX_)));
 	json_object_object_add(o, "scopes",
 	    scopes_json((uint32_t)db_int(res, i, KEY_SCOPES)));
-	json_object_object_add(o, "last_used_at", str_or_null(db_str(res, i,
+	json_object_object_add(o, "last_used_at", json_str_or_null(db_str(res, i,
 	    KEY_LAST_USED)));
-	json_object_object_add(o, "created_at", str_or_null(db_str(res, i,
+	json_object_object_add(o, "created_at", json_str_or_null(db_str(res, i,
 	    KEY_CREATED)));
-	json_object_object_add(o, "expires_at", str_or_null(db_str(res, i,
+	json_object_object_add(o, "expires_at", json_str_or_null(db_str(res, i,
 	    KEY_EXPIRES)));
-	json_object_object_add(o, "revoked_at", str_or_null(db_str(res, i,
+	json_object_object_add(o, "revoked_at", json_str_or_null(db_str(res, i,
 	    KEY_REVOKED)));
 	return o;
 }
@@ -66,28 +60,7 @@ apikey_json(const struct db_res *res, size_t i)
 void
 apikey_list(struct req *r)
 {
-	struct json_object *items;
-	struct db_res res, cnt;
-	struct db_arg a[3];
-	long long page, per_page;
-	enum db_rc rc;
-	size_t i;
-
-	if (req_paging(r, &page, &per_page) == -1)
-		return;
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(per_page);
-	a[2] = DBA_INT((page - 1) * per_page);
-	if ((rc = db_query(r->db, &r->pool, SQL_APIKEY_LIST, a, 3, &res)) !=
-	    DB_OK || (rc = db_query_one(r->db, &r->pool, SQL_APIKEY_COUNT, a, 1,
-	    &cnt)) != DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, apikey_json(&res, i));
-	reply_list(r, items, page, per_page, db_int(&cnt, 0, 0));
+	reply_tenant_page(r, SQL_APIKEY_LIST, SQL_APIKEY_COUNT, apikey_json);
 }
 
 void

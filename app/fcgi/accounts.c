@@ -31,28 +31,7 @@ account_json(const struct db_res *res, size_t i)
 void
 account_list(struct req *r)
 {
-	struct json_object *items;
-	struct db_res res, cnt;
-	struct db_arg a[3];
-	long long page, per_page;
-	enum db_rc rc;
-	size_t i;
-
-	if (req_paging(r, &page, &per_page) == -1)
-		return;
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(per_page);
-	a[2] = DBA_INT((page - 1) * per_page);
-	if ((rc = db_query(r->db, &r->pool, SQL_ACCOUNT_LIST, a, 3, &res)) !=
-	    DB_OK || (rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_COUNT, a, 1,
-	    &cnt)) != DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, account_json(&res, i));
-	reply_list(r, items, page, per_page, db_int(&cnt, 0, 0));
+	reply_tenant_page(r, SQL_ACCOUNT_LIST, SQL_ACCOUNT_COUNT, account_json);
 }
 
 void

@@ -71,12 +71,6 @@ enum { MC_ID, MC_CONV, MC_CONTACT, MC_ACCOUNT, MC_DIRECTION, MC_TYPE,
 	MC_CREATED, MC_UPDATED };
 
 static struct json_object *
-str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static struct json_object *
 error_json(const struct db_res *res, size_t i)
 {
 	struct json_object *o;
@@ -87,9 +81,9 @@ error_json(const struct db_res *res, size_t i)
 	json_object_object_add(o, "code",
 	    json_object_new_int64(db_int(res, i, MC_ERR_CODE)));
 	json_object_object_add(o, "title",
-	    str_or_null(db_str(res, i, MC_ERR_TITLE)));
+	    json_str_or_null(db_str(res, i, MC_ERR_TITLE)));
 	json_object_object_add(o, "message",
-	    str_or_null(db_str(res, i, MC_ERR_MSG)));
+	    json_str_or_null(db_str(res, i, MC_ERR_MSG)));
 	return o;
 }
 
@@ -108,17 +102,17 @@ message_json(const struct db_res *res, size_t i)
 	json_object_object_add(o, "whatsapp_account_id",
 	    json_object_new_int64(db_int(res, i, MC_ACCOUNT)));
 	json_object_object_add(o, "direction",
-	    str_or_null(db_str(res, i, MC_DIRECTION)));
-	json_object_object_add(o, "type", str_or_null(db_str(res, i, MC_TYPE)));
+	    json_str_or_null(db_str(res, i, MC_DIRECTION)));
+	json_object_object_add(o, "type", json_str_or_null(db_str(res, i, MC_TYPE)));
 	json_object_object_add(o, "content", c ? c : json_object_new_object());
 	json_object_object_add(o, "status",
-	    str_or_null(db_str(res, i, MC_STATUS)));
-	json_object_object_add(o, "wamid", str_or_null(db_str(res, i, MC_WAMID)));
+	    json_str_or_null(db_str(res, i, MC_STATUS)));
+	json_object_object_add(o, "wamid", json_str_or_null(db_str(res, i, MC_WAMID)));
 	json_object_object_add(o, "error", error_json(res, i));
 	json_object_object_add(o, "created_at",
-	    str_or_null(db_str(res, i, MC_CREATED)));
+	    json_str_or_null(db_str(res, i, MC_CREATED)));
 	json_object_object_add(o, "updated_at",
-	    str_or_null(db_str(res, i, MC_UPDATED)));
+	    json_str_or_null(db_str(res, i, MC_UPDATED)));
 	return o;
 }
 
@@ -457,12 +451,12 @@ message_status(struct req *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(db_int(&res, 0,
 	    MC_ID)));
-	json_object_object_add(o, "status", str_or_null(db_str(&res, 0,
+	json_object_object_add(o, "status", json_str_or_null(db_str(&res, 0,
 	    MC_STATUS)));
-	json_object_object_add(o, "wamid", str_or_null(db_str(&res, 0,
+	json_object_object_add(o, "wamid", json_str_or_null(db_str(&res, 0,
 	    MC_WAMID)));
 	json_object_object_add(o, "error", error_json(&res, 0));
-	json_object_object_add(o, "updated_at", str_or_null(db_str(&res, 0,
+	json_object_object_add(o, "updated_at", json_str_or_null(db_str(&res, 0,
 	    MC_UPDATED)));
 	reply_data(r, 200, o);
 }

@@ -205,3 +205,36 @@ req_paging(struct req *r, long long *page, long long *per_page)
 	}
 	return 0;
 }
+
+void
+reply_tenant_page(struct req *r, enum sql list, enum sql count,
+    struct json_object *(*item)(const struct db_res *, size_t))
+{
+	struct json_object *items;
+	struct db_res res, cnt;
+	struct db_arg a[3];
+	long long page, per_page;
+	enum db_rc rc;
+	size_t i;
+
+	if (req_paging(r, &page, &per_page) == -1)
+		return;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(per_page);
+	a[2] = DBA_INT((page - 1) * per_page);
+	if ((rc = db_query(r->db, &r->pool, list, a, 3, &res)) != DB_OK ||
+	    (rc = db_query_one(r->db, &r->pool, count, a, 1, &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, item(&res, i));
+	reply_list(r, items, page, per_page, db_int(&cnt, 0, 0));
+}
+
+struct json_object *
+json_str_or_null(const char *s)
+{
+	return s == NULL ? NULL : json_object_new_string(s);
+}

@@ -91,5 +91,11 @@ const char *err_name(enum err_code);
 
 /* Reads page and per_page from the query. Returns -1 after replying 422. */
 int	 req_paging(struct req *, long long *page, long long *per_page);
+/* The tenant's rows of a list, one page of them: list takes (tenant,
+ * limit, offset) and count takes (tenant); item turns a row into JSON. */
+void	 reply_tenant_page(struct req *, enum sql list, enum sql count,
+	    struct json_object *(*item)(const struct db_res *, size_t));
+/* A JSON string, or JSON null for NULL (a column that is NULL). */
+struct json_object *json_str_or_null(const char *);
 
 #endif
