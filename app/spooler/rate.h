@@ -2,7 +2,10 @@
  * times of the last mps requests. A request may start only when fewer than
  * mps started in the window before it, so no window of that length ever
  * holds more than mps starts (a token bucket refilled continuously would
- * allow up to twice its capacity in one second). Pure, no I/O. */
+ * allow up to twice its capacity in one second). Starts are also paced:
+ * at most a twentieth of mps in any 50 ms, so a second's allowance is not
+ * spent in one burst whose requests, spread by connection set-up at the
+ * far end, could crowd into the next second's window there. Pure, no I/O. */
 #ifndef WZ_SPOOLER_RATE_H
 #define WZ_SPOOLER_RATE_H
 #include <stdint.h>
@@ -13,6 +16,8 @@ struct rate {
 	uint32_t	 n;		/* starts recorded, oldest at head */
 	uint32_t	 head;
 	int64_t		*t;		/* mps slots */
+	uint32_t	 burst;		/* starts allowed per slice */
+	int64_t		 slice_us;
 };
 
 /* window_us is one second plus a guard for the jitter between a start
