@@ -13,6 +13,7 @@ Suite	*crypto_suite(void);
 Suite	*scopes_suite(void);
 Suite	*pool_suite(void);
 Suite	*misc_suite(void);
+Suite	*spooler_suite(void);
 
 /* A test case with a timeout generous enough for sanitizer builds on a
  * busy machine. */

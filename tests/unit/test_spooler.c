@@ -1,0 +1,234 @@
+/* The spooler's pure parts: the rate limiter's guarantees, Meta's error
+ * policy, and the Graph API request bodies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "payload.h"
+#include "policy.h"
+#include "rate.h"
+#include "tests.h"
+
+#define MS 1000LL
+
+/* Drives the limiter as the spooler does (start whatever is available,
+ * else wait until rate_next) for `span` µs and checks every window. */
+static void
+rate_run(uint32_t mps, int64_t span, uint32_t *max_per_s, uint32_t *total)
+{
+	struct rate r;
+	int64_t *starts = calloc(4 * mps + 64, sizeof(*starts)), now = 0;
+	size_t n = 0, i, j;
+
+	rate_init(&r, mps, 1050 * MS);
+	while (now < span) {
+		uint32_t k = rate_available(&r, now);
+		for (; k > 0 && n < 4 * (size_t)mps + 64 && now < span; k--) {
+			rate_take(&r, now);
+			starts[n++] = now;
+		}
+		now = rate_next(&r, now) > now ? rate_next(&r, now) : now + 1;
+	}
+	*max_per_s = 0;
+	for (i = 0; i < n; i++) {
+		for (j = i; j < n && starts[j] < starts[i] + 1000 * MS; j++)
+			;
+		if (j - i > *max_per_s)
+			*max_per_s = (uint32_t)(j - i);
+	}
+	*total = (uint32_t)n;
+	rate_free(&r);
+	free(starts);
+}
+
+START_TEST(rate_never_more_than_mps_in_a_second)
+{
+	static const uint32_t limits[] = { 1, 5, 20, 80, 1000 };
+	uint32_t max, total;
+	size_t i;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		rate_run(limits[i], 3000 * MS, &max, &total);
+		ck_assert_uint_le(max, limits[i]);
+		/* ... and not far below it: three seconds' worth, less the
+		 * guard. */
+		ck_assert_uint_ge(total, limits[i] * 27 / 10);
+	}
+}
+END_TEST
+
+START_TEST(rate_paces_within_a_second)
+{
+	struct rate r;
+	uint32_t k;
+
+	rate_init(&r, 1000, 1050 * MS);
+	k = rate_available(&r, 0);
+	ck_assert_uint_eq(k, 50);	/* a twentieth, not the whole second */
+	while (k-- > 0)
+		rate_take(&r, 0);
+	ck_assert_uint_eq(rate_available(&r, 10 * MS), 0);
+	ck_assert_int_eq(rate_next(&r, 10 * MS), 50 * MS);
+	ck_assert_uint_eq(rate_available(&r, 50 * MS), 50);
+	rate_free(&r);
+	rate_init(&r, 0, 1050 * MS);
+	ck_assert_uint_eq(rate_available(&r, 0), UINT32_MAX);
+	rate_free(&r);
+}
+END_TEST
+
+static void
+classify(long status, const char *body, struct pol_outcome *o)
+{
+	struct pol_input in = { .curl_ok = true, .maybe_sent = true,
+	    .http_status = status, .body = body, .len = strlen(body) };
+
+	policy_classify(&in, o);
+}
+
+#define GRAPH_ERR(code, msg) \
+	"{\"error\":{\"message\":\"(#" #code ") " msg "\",\"type\":" \
+	"\"OAuthException\",\"code\":" #code ",\"error_data\":{\"details\":" \
+	"\"the details\"},\"fbtrace_id\":\"x\"}}"
+
+START_TEST(policy_table)
+{
+	struct pol_outcome o;
+
+	classify(200, "{\"messaging_product\":\"whatsapp\",\"messages\":"
+	    "[{\"id\":\"wamid.ABC\"}]}", &o);
+	ck_assert_int_eq(o.action, POL_SENT);
+	ck_assert_str_eq(o.wamid, "wamid.ABC");
+
+	classify(400, GRAPH_ERR(130429, "Rate limit hit"), &o);
+	ck_assert_int_eq(o.action, POL_RETRY);
+	ck_assert_int_eq(o.code, 130429);
+
+	classify(400, GRAPH_ERR(131056, "pair rate limit hit"), &o);
+	ck_assert_int_eq(o.action, POL_RETRY_RECIPIENT);
+	ck_assert_int_ge(policy_backoff_us(&o, 1, 0.0), 6000 * MS);
+
+	classify(400, GRAPH_ERR(131026, "Message undeliverable"), &o);
+	ck_assert_int_eq(o.action, POL_PERMANENT);
+	ck_assert_str_eq(o.title, "Message undeliverable");
+	ck_assert_str_eq(o.message, "the details");
+
+	classify(401, GRAPH_ERR(190, "Access token expired"), &o);
+	ck_assert_int_eq(o.action, POL_PAUSE_ACCOUNT);
+
+	classify(500, "oops", &o);
+	ck_assert_int_eq(o.action, POL_RETRY);
+	classify(400, GRAPH_ERR(987654, "Something new"), &o);
+	ck_assert_int_eq(o.action, POL_PERMANENT);
+}
+END_TEST
+
+START_TEST(policy_transport)
+{
+	struct pol_input in = { .curl_ok = false, .maybe_sent = false,
+	    .errtext = "connect refused" };
+	struct pol_outcome o;
+
+	policy_classify(&in, &o);
+	ck_assert_int_eq(o.action, POL_RETRY);	/* never left: safe */
+	in.maybe_sent = true;
+	in.errtext = "timeout";
+	policy_classify(&in, &o);
+	ck_assert_int_eq(o.action, POL_AMBIGUOUS);	/* may have left */
+}
+END_TEST
+
+START_TEST(policy_backoff_grows_and_caps)
+{
+	struct pol_outcome o;
+	int64_t a, b, c;
+
+	classify(400, GRAPH_ERR(130429, "Rate limit hit"), &o);
+	a = policy_backoff_us(&o, 1, 0.5);
+	b = policy_backoff_us(&o, 2, 0.5);
+	c = policy_backoff_us(&o, 30, 0.5);
+	ck_assert_int_lt(a, b);
+	ck_assert_int_le(c, (int64_t)POL_BACKOFF_CAP_S * 1200 * MS);
+	ck_assert(policy_give_up(&o, POL_MAX_ATTEMPTS, 0));
+	ck_assert(policy_give_up(&o, 1, POL_MAX_AGE_S + 1));
+}
+END_TEST
+
+static struct json_object *
+built(const char *type, const char *content)
+{
+	char err[256];
+	char *text = payload_build(42, "+4915112345678", type, content,
+	    strlen(content), err, sizeof(err));
+	struct json_object *o;
+
+	ck_assert_msg(text != NULL, "%s", err);
+	o = json_tokener_parse(text);
+	free(text);
+	return o;
+}
+
+static void
+expect(const char *type, const char *content, const char *want_obj)
+{
+	struct json_object *o = built(type, content), *want, *v;
+
+	want = json_tokener_parse(want_obj);
+	ck_assert_ptr_nonnull(want);
+	ck_assert(json_object_object_get_ex(o, type, &v));
+	ck_assert_msg(json_object_equal(v, want), "%s: %s", type,
+	    json_object_to_json_string(v));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o,
+	    "messaging_product")), "whatsapp");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o,
+	    "to")), "+4915112345678");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o,
+	    "biz_opaque_callback_data")), "wz:42");
+	json_object_put(want);
+	json_object_put(o);
+}
+
+START_TEST(payload_per_type)
+{
+	char err[128];
+
+	expect("text", "{\"body\":\"Hi\"}", "{\"body\":\"Hi\",\"preview_url\":false}");
+	expect("template", "{\"name\":\"hello_world\",\"language\":\"en\","
+	    "\"components\":[]}", "{\"name\":\"hello_world\",\"language\":"
+	    "{\"code\":\"en\"},\"components\":[]}");
+	expect("template", "{\"name\":\"t\",\"language\":{\"code\":\"en_US\"}}",
+	    "{\"name\":\"t\",\"language\":{\"code\":\"en_US\"}}");
+	expect("image", "{\"link\":\"https://e.com/a.jpg\",\"caption\":\"c\"}",
+	    "{\"link\":\"https://e.com/a.jpg\",\"caption\":\"c\"}");
+	expect("document", "{\"id\":\"7\",\"caption\":\"c\",\"filename\":\"f.pdf\"}",
+	    "{\"id\":\"7\",\"caption\":\"c\",\"filename\":\"f.pdf\"}");
+	expect("audio", "{\"id\":\"7\"}", "{\"id\":\"7\"}");
+	expect("location", "{\"latitude\":1.5,\"longitude\":-2,\"name\":\"HQ\"}",
+	    "{\"latitude\":1.5,\"longitude\":-2,\"name\":\"HQ\"}");
+	ck_assert_ptr_null(payload_build(1, "+1", "fax", "{}", 2, err,
+	    sizeof(err)));
+	ck_assert_ptr_null(payload_build(1, "+1", "text", "{}", 2, err,
+	    sizeof(err)));
+}
+END_TEST
+
+Suite *
+spooler_suite(void)
+{
+	Suite *s = suite_create("spooler");
+	TCase *tc = tcase_new("rate");
+
+	tcase_add_test(tc, rate_never_more_than_mps_in_a_second);
+	tcase_add_test(tc, rate_paces_within_a_second);
+	suite_add_tcase(s, tc);
+	tc = tcase_new("policy");
+	tcase_add_test(tc, policy_table);
+	tcase_add_test(tc, policy_transport);
+	tcase_add_test(tc, policy_backoff_grows_and_caps);
+	suite_add_tcase(s, tc);
+	tc = tcase_new("payload");
+	tcase_add_test(tc, payload_per_type);
+	suite_add_tcase(s, tc);
+	return s;
+}
