@@ -256,10 +256,10 @@ static const struct {
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false,
 	    "SELECT RELEASE_LOCK('wazera_migrate')" },
 	[SQL_MIGRATION_LIST] = { "MIGRATION_LIST", true,
-	    "SELECT version FROM schema_migrations" },
+	    "SELECT version, checksum FROM schema_migrations" },
 	[SQL_MIGRATION_INSERT] = { "MIGRATION_INSERT", false,
-	    "INSERT INTO schema_migrations (version, applied_at) "
-	    "VALUES (?, UTC_TIMESTAMP())" },
+	    "INSERT INTO schema_migrations (version, applied_at, checksum) "
+	    "VALUES (?, UTC_TIMESTAMP(), ?)" },
 };
 
 const char *

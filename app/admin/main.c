@@ -185,21 +185,26 @@ read_file(const char *path, size_t *len)
 }
 
 /* Applies each sql/NNN_name.sql not yet in schema_migrations, in order,
- * under a database lock so concurrent runs wait for each other. */
+ * under a database lock so concurrent runs wait for each other. Each is
+ * recorded with the SHA-256 of its text, so a file edited after it was
+ * applied is reported rather than silently skipped. */
 static int
 cmd_migrate(void)
 {
 	static const char create[] =
 	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	    "version VARCHAR(255) NOT NULL PRIMARY KEY, "
-	    "applied_at DATETIME NOT NULL) ENGINE = InnoDB";
+	    "applied_at DATETIME NOT NULL, checksum CHAR(64) NULL) "
+	    "ENGINE = InnoDB; "
+	    "ALTER TABLE schema_migrations "
+	    "ADD COLUMN IF NOT EXISTS checksum CHAR(64) NULL";
 	struct db *db = open_db();
 	struct db_res res, lock;
 	DIR *d;
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, i, k, len;
-	int applied = 0;
+	int applied = 0, changed = 0;
 
 	if (db_script(db, create, strlen(create)) != DB_OK)
 		die("schema_migrations: %s", db_errmsg(db));
@@ -223,21 +228,38 @@ cmd_migrate(void)
 	for (i = 0; i < n; i++) {
 		char version[256], *path, *sql;
 		bool done = false;
-		struct db_arg a;
+
+		uint8_t sum[32];
+		char hex[65];
+		struct db_arg b[2];
 
 		snprintf(version, sizeof(version), "%.*s",
 		    (int)(strlen(names[i]) - 4), names[i]);
-		for (k = 0; k < res.nrows; k++)
-			if (!strcmp(db_str(&res, k, 0), version))
-				done = true;
-		if (done)
-			continue;
 		xasprintf(&path, "%s/%s", cfg.sql_dir, names[i]);
 		sql = read_file(path, &len);
+		sha256(sql, len, sum);
+		hex_encode(sum, sizeof(sum), hex);
+		for (k = 0; k < res.nrows; k++)
+			if (!strcmp(db_str(&res, k, 0), version)) {
+				done = true;
+				if (!db_isnull(&res, k, 1) &&
+				    strcmp(db_str(&res, k, 1), hex) != 0) {
+					fprintf(stderr, "wazera-admin: %s changed "
+					    "after it was applied; put schema "
+					    "changes in a new migration\n", names[i]);
+					changed++;
+				}
+			}
+		if (done) {
+			free(sql);
+			free(path);
+			continue;
+		}
 		if (db_script(db, sql, len) != DB_OK)
 			die("%s: %s", names[i], db_errmsg(db));
-		a = DBA_STR(version);
-		if (db_exec(db, SQL_MIGRATION_INSERT, &a, 1, NULL, NULL) != DB_OK)
+		b[0] = DBA_STR(version);
+		b[1] = DBA_STR(hex);
+		if (db_exec(db, SQL_MIGRATION_INSERT, b, 2, NULL, NULL) != DB_OK)
 			die("%s: %s", names[i], db_errmsg(db));
 		fprintf(stderr, "wazera-admin: applied %s\n", names[i]);
 		applied++;
@@ -248,9 +270,14 @@ cmd_migrate(void)
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	db_free(db);
+	if (changed > 0) {
+		fprintf(stderr, "wazera-admin: %d migration(s) applied; %d applied "
+		    "migration(s) differ from their files\n", applied, changed);
+		return 1;
+	}
 	fprintf(stderr, "wazera-admin: %d migration(s) applied, schema up to "
 	    "date\n", applied);
-	db_free(db);
 	return 0;
 }
 
