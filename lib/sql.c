@@ -170,6 +170,11 @@ static const struct {
 	    "SELECT " MESSAGE_COLS " FROM messages m "
 	    "WHERE m.tenant_id = ? AND m.id = ?" },
 
+	/* (account, wamid, callback message id or NULL, status, code,
+	 * title, message, event uuid) -> the status now, or NULL. */
+	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false,
+	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?, ?)" },
+
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler (argument: this spooler's holder name). Columns:
 	 * id, phone_number_id, sealed access token, mps. */

@@ -28,4 +28,8 @@ void	message_send_template(struct req *);
 void	message_get(struct req *);
 void	message_status(struct req *);
 
+/* whatsapp.c: Meta's webhooks */
+void	whatsapp_verify(struct req *);
+void	whatsapp_webhook(struct req *);
+
 #endif

@@ -71,7 +71,7 @@ read_body(FCGX_Request *fr, struct req *r)
 	if (cl != NULL && *cl != '\0') {
 		if ((want = strtoll(cl, NULL, 10)) <= 0)
 			return;
-		if (want > BODY_MAX) {
+		if (want > BODY_MAX_WEBHOOK) {
 			r->body = NULL;
 			r->bodylen = (size_t)want;
 			return;
@@ -91,14 +91,15 @@ read_body(FCGX_Request *fr, struct req *r)
 	buf = xmalloc(cap);
 	while ((n = FCGX_GetStr(buf + len, (int)(cap - len), fr->in)) > 0) {
 		len += (size_t)n;
-		if (len > BODY_MAX)
+		if (len > BODY_MAX_WEBHOOK)
 			break;
 		if (len == cap) {
-			cap = cap * 2 > BODY_MAX + 1 ? BODY_MAX + 1 : cap * 2;
+			cap = cap * 2 > BODY_MAX_WEBHOOK + 1 ? BODY_MAX_WEBHOOK + 1 :
+			    cap * 2;
 			buf = xreallocarray(buf, 1, cap);
 		}
 	}
-	if (len > BODY_MAX) {
+	if (len > BODY_MAX_WEBHOOK) {
 		r->body = NULL;
 		r->bodylen = len;
 	} else if (len > 0) {
@@ -144,9 +145,10 @@ write_response(FCGX_Request *fr, struct req *r)
 		req_header(r, "X-RateLimit-Reset", "%lld", r->rl_reset);
 	}
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Cache-Control: no-store\r\n", r->status, status_text(r->status),
+	    r->out_type ? r->out_type : "application/json; charset=utf-8",
 	    r->id);
 	FCGX_PutStr(head, n, fr->out);
 	if (r->headers != NULL)
@@ -177,6 +179,7 @@ serve_one(FCGX_Request *fr, struct req *r)
 	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
 	r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fr->envp);
+	r->hub_signature = FCGX_GetParam("HTTP_X_HUB_SIGNATURE_256", fr->envp);
 	random_hex(r->id, 8);
 	read_body(fr, r);
 	plen = url_decode(path, strlen(path), false);

@@ -158,6 +158,16 @@ reply_db(struct req *r, enum db_rc rc)
 	reply_error(r, ERR_INTERNAL, "An internal error occurred.", d);
 }
 
+void
+reply_text(struct req *r, int status, const char *text)
+{
+	json_object_put(r->out);
+	r->out = NULL;
+	r->status = status;
+	r->out_text = pool_strdup(&r->pool, text);
+	r->out_type = "text/plain; charset=utf-8";
+}
+
 const char *
 req_finish_body(struct req *r)
 {

@@ -15,7 +15,8 @@
 struct config;
 struct json_object;
 
-#define BODY_MAX	(1024 * 1024)
+#define BODY_MAX	(1024 * 1024)		/* API routes */
+#define BODY_MAX_WEBHOOK (3 * 1024 * 1024)	/* Meta's largest batch */
 
 enum err_code {
 	ERR_BAD_REQUEST,
@@ -52,6 +53,7 @@ struct req {
 	const char		*authorization;
 	const char		*x_api_key;
 	const char		*idempotency_key;
+	const char		*hub_signature;	/* X-Hub-Signature-256 */
 
 	/* Who asked (after authentication). */
 	int64_t			 tenant_id;
@@ -64,6 +66,7 @@ struct req {
 	int			 status;
 	struct json_object	*out;		/* whole response body (owned) */
 	const char		*out_text;	/* serialised, set when finished */
+	const char		*out_type;	/* Content-Type if not JSON */
 	char			*headers;	/* extra header lines (pool) */
 	bool			 retry;		/* run the handler again */
 };
@@ -84,6 +87,8 @@ void	 reply_invalid_field(struct req *, const char *field, const char *msg);
 /* Maps a database outcome that the handler did not expect: DB_RETRY asks
  * the router to run the handler again, DB_DOWN is a 503, the rest a 500. */
 void	 reply_db(struct req *, enum db_rc);
+/* A plain-text answer (Meta's subscription check). */
+void	 reply_text(struct req *, int status, const char *text);
 /* Serialises req->out into req->out_text. */
 const char *req_finish_body(struct req *);
 int	 err_status(enum err_code);

@@ -19,31 +19,40 @@
 struct route {
 	const char	*method;
 	const char	*pattern;
-	enum scope	 scope;
+	enum scope	 scope;		/* SCOPE_PUBLIC: no API key */
 	void		(*handler)(struct req *);
+	size_t		 body_max;	/* 0: BODY_MAX */
 };
+
+/* Meta calls these: authenticated by the verify token or the payload's
+ * signature in the handler, not by an API key, and not rate limited. */
+#define SCOPE_PUBLIC	SCOPE_UNRESTRICTED + 1
 
 /* The API, as the reference lists it. */
 static const struct route routes[] = {
-	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me },
-	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list },
-	{ "DELETE", "/api-keys/{id}",	SCOPE_UNRESTRICTED,	apikey_revoke },
+	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me, 0 },
+	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list, 0 },
+	{ "DELETE", "/api-keys/{id}",	SCOPE_UNRESTRICTED,	apikey_revoke, 0 },
 
-	{ "GET",    "/contacts",	SCOPE_CONTACTS_READ,	contact_list },
-	{ "POST",   "/contacts",	SCOPE_CONTACTS_WRITE,	contact_create },
-	{ "POST",   "/contacts/create",	SCOPE_CONTACTS_WRITE,	contact_create },
-	{ "GET",    "/contacts/{id}",	SCOPE_CONTACTS_READ,	contact_get },
-	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
-	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update },
-	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete },
+	{ "GET",    "/contacts",	SCOPE_CONTACTS_READ,	contact_list, 0 },
+	{ "POST",   "/contacts",	SCOPE_CONTACTS_WRITE,	contact_create, 0 },
+	{ "POST",   "/contacts/create",	SCOPE_CONTACTS_WRITE,	contact_create, 0 },
+	{ "GET",    "/contacts/{id}",	SCOPE_CONTACTS_READ,	contact_get, 0 },
+	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0 },
+	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0 },
+	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete, 0 },
 
-	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	account_list },
-	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, account_get },
+	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	account_list, 0 },
+	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, account_get, 0 },
 
-	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send },
-	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template },
-	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get },
-	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status },
+	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send, 0 },
+	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template, 0 },
+	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get, 0 },
+	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status, 0 },
+
+	{ "GET",    "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_verify, 0 },
+	{ "POST",   "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_webhook,
+	    BODY_MAX_WEBHOOK },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -152,9 +161,10 @@ router_dispatch(struct req *r)
 	size_t plen = strlen(API_PREFIX);
 	bool has_body;
 
-	if (r->body == NULL && r->bodylen > BODY_MAX) {
-		reply_error(r, ERR_PAYLOAD_TOO_LARGE, "The request body must not "
-		    "exceed 1 MiB.", NULL);
+	/* Larger than any route takes: not even read. */
+	if (r->body == NULL) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, "The request body is too "
+		    "large.", NULL);
 		return;
 	}
 	if (strncmp(r->path, API_PREFIX, plen) != 0 ||
@@ -166,6 +176,16 @@ router_dispatch(struct req *r)
 	r->path += plen;
 	if ((rt = route_find(r)) == NULL)
 		return;
+	if (r->bodylen > (rt->body_max ? rt->body_max : BODY_MAX)) {
+		reply_error(r, ERR_PAYLOAD_TOO_LARGE, pool_printf(&r->pool,
+		    "The request body must not exceed %zu MiB.",
+		    (rt->body_max ? rt->body_max : BODY_MAX) >> 20), NULL);
+		return;
+	}
+	if ((int)rt->scope == SCOPE_PUBLIC) {
+		run_handler(r, rt->handler);
+		return;
+	}
 	if (auth_request(r) == -1)
 		return;
 	if (!scope_allows(r, rt->scope)) {

@@ -1,11 +1,12 @@
-/* libFuzzer target: request bodies through the strict JSON parser and the
- * contact field validators. */
+/* libFuzzer target: request bodies through the strict JSON parser, the
+ * contact field validators and Meta's webhook parser. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
 #include "jsonbody.h"
+#include "metahook.h"
 #include "pool.h"
 #include "validate.h"
 
@@ -38,6 +39,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fields_parse(&p, o, fields, sizeof(fields) / sizeof(fields[0]), vals,
 	    &e, size % 2);
 	fvals_free(fields, sizeof(fields) / sizeof(fields[0]), vals);
+	{
+		struct mh_batch b;
+		(void)metahook_parse(&p, o, &b);
+	}
 	verrs_free(&e);
 	pool_free(&p);
 	json_object_put(o);

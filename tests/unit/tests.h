@@ -14,6 +14,7 @@ Suite	*scopes_suite(void);
 Suite	*pool_suite(void);
 Suite	*misc_suite(void);
 Suite	*spooler_suite(void);
+Suite	*metahook_suite(void);
 
 /* A test case with a timeout generous enough for sanitizer builds on a
  * busy machine. */

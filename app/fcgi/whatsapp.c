@@ -1,0 +1,209 @@
+/* Meta's webhooks: GET /whatsapp/webhook (the subscription check) and
+ * POST /whatsapp/webhook (signed payloads). Statuses are applied to the
+ * outbound messages they name, all of one payload in one transaction.
+ * Meta retries anything but a 200 for a week, so a payload that is signed
+ * but not for us (an unknown phone number) is acknowledged and ignored. */
+#include <ctype.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "handlers.h"
+#include "jsonbody.h"
+#include "log.h"
+#include "metahook.h"
+#include "request.h"
+
+enum { ACC_ID, ACC_TENANT, ACC_SECRET };
+
+/* The master key, loaded on first use by this worker. */
+static uint8_t master_key[MASTER_KEY_LEN];
+static int master_state;	/* 0 not tried, 1 loaded, -1 unavailable */
+
+static const uint8_t *
+master(const struct config *cfg)
+{
+	char err[512];
+
+	if (master_state == 0) {
+		if (masterkey_load(cfg->master_key_file, master_key, err,
+		    sizeof(err)) == 0)
+			master_state = 1;
+		else {
+			master_state = -1;
+			log_warnx("webhook: %s; account app secrets cannot be "
+			    "used", err);
+		}
+	}
+	return master_state == 1 ? master_key : NULL;
+}
+
+void
+whatsapp_verify(struct req *r)
+{
+	const char *mode = query_get(&r->query, "hub.mode");
+	const char *token = query_get(&r->query, "hub.verify_token");
+	const char *challenge = query_get(&r->query, "hub.challenge");
+	const char *want = r->cfg->verify_token;
+	size_t n;
+
+	if (mode == NULL || strcmp(mode, "subscribe") != 0 || token == NULL ||
+	    challenge == NULL || *want == '\0' ||
+	    (n = strlen(want)) != strlen(token) ||
+	    sodium_memcmp(want, token, n) != 0) {
+		reply_error(r, ERR_INSUFFICIENT_PERMISSIONS, "The verify token "
+		    "does not match.", NULL);
+		return;
+	}
+	reply_text(r, 200, challenge);
+}
+
+/* The secret the payload must be signed with: its first phone number's
+ * account's app secret, else the configured default. */
+static const char *
+signing_secret(struct req *r, const char *pnid)
+{
+	struct db_res res;
+	struct db_arg a = DBA_STR(pnid);
+	const uint8_t *mk;
+	char *plain;
+	enum db_rc rc;
+
+	if (pnid != NULL &&
+	    (rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID, &a, 1,
+	    &res)) == DB_OK && !db_isnull(&res, 0, ACC_SECRET) &&
+	    (mk = master(r->cfg)) != NULL) {
+		size_t n = db_len(&res, 0, ACC_SECRET);
+		plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
+		    n - SECRET_OVERHEAD + 1 : 1);
+		if (secret_open(mk, (const uint8_t *)db_str(&res, 0, ACC_SECRET),
+		    n, plain) == 0)
+			return plain;
+		log_warnx("request %s: the app secret of phone number %s does "
+		    "not open under the master key", r->id, pnid);
+	}
+	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
+}
+
+/* The phone number id of the first change, found without trusting the
+ * body: a cheap scan, since the payload is not yet verified. */
+static const char *
+first_phone_number_id(struct req *r, struct json_object *root)
+{
+	struct mh_batch b;
+
+	if (metahook_parse(&r->pool, root, &b) == -1)
+		return NULL;
+	return b.first_phone_number_id;
+}
+
+static bool
+signature_ok(const char *secret, const char *body, size_t len,
+    const char *header)
+{
+	const char *given = metahook_signature_hex(header);
+	char want[65], lower[65];
+	size_t i;
+
+	if (given == NULL || secret == NULL)
+		return false;
+	for (i = 0; i < 64; i++)
+		lower[i] = (char)tolower((unsigned char)given[i]);
+	lower[64] = '\0';
+	hmac_sha256_hex(secret, strlen(secret), body, len, want);
+	return sodium_memcmp(want, lower, 64) == 0;
+}
+
+void
+whatsapp_webhook(struct req *r)
+{
+	struct json_object *root = NULL, *o;
+	struct mh_batch b;
+	struct db_arg a[8];
+	struct db_res res;
+	char path[64], uuid[37];
+	const char *secret;
+	size_t i, applied = 0, unknown = 0;
+	enum db_rc rc = DB_OK;
+	int64_t acct = 0;
+	const char *acct_pnid = NULL;
+
+	if (jsonbody_parse(r->body, r->bodylen, &root, path, sizeof(path)) !=
+	    JSONBODY_OK) {
+		/* Unsigned garbage and signed garbage alike: nothing stored. */
+		reply_error(r, ERR_BAD_REQUEST, "The payload is not a JSON object.",
+		    NULL);
+		return;
+	}
+	secret = signing_secret(r, first_phone_number_id(r, root));
+	if (!signature_ok(secret, r->body, r->bodylen, r->hub_signature)) {
+		json_object_put(root);
+		reply_error(r, ERR_AUTHENTICATION, "The X-Hub-Signature-256 "
+		    "header is missing or does not match the payload.", NULL);
+		return;
+	}
+	if (metahook_parse(&r->pool, root, &b) == -1) {
+		log_info("request %s: webhook for another object; ignored", r->id);
+		goto ok;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	for (i = 0; i < b.nstatuses; i++) {
+		const struct mh_status *st = &b.statuses[i];
+
+		if (st->phone_number_id == NULL) {
+			unknown++;
+			continue;
+		}
+		/* Consecutive statuses mostly share their phone number. */
+		if (acct_pnid == NULL || strcmp(acct_pnid, st->phone_number_id)) {
+			a[0] = DBA_STR(st->phone_number_id);
+			rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID,
+			    a, 1, &res);
+			if (rc == DB_NOROW) {
+				acct = 0;
+				rc = DB_OK;
+			} else if (rc != DB_OK)
+				goto fail;
+			else
+				acct = db_int(&res, 0, ACC_ID);
+			acct_pnid = st->phone_number_id;
+		}
+		if (acct == 0) {
+			unknown++;
+			continue;
+		}
+		uuid_v4(uuid);
+		a[0] = DBA_INT(acct);
+		a[1] = DBA_STR(st->wamid);
+		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
+		a[3] = DBA_STR(st->status);
+		a[4] = st->err_code ? DBA_INT(st->err_code) : DBA_NULL;
+		a[5] = DBA_STR(st->err_title);
+		a[6] = DBA_STR(st->err_message);
+		a[7] = DBA_STR(uuid);
+		if ((rc = db_query(r->db, &r->pool, SQL_STATUS_APPLY, a, 8,
+		    &res)) != DB_OK)
+			goto fail;
+		applied++;
+	}
+	if ((rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	if (unknown > 0)
+		log_info("request %s: %zu status(es) for unknown phone numbers "
+		    "ignored", r->id, unknown);
+ok:
+	json_object_put(root);
+	o = json_object_new_object();
+	json_object_object_add(o, "statuses", json_object_new_int64(
+	    (int64_t)applied));
+	reply_data(r, 200, o);
+	return;
+fail:
+	db_rollback(r->db);
+	json_object_put(root);
+	reply_db(r, rc);
+}

@@ -1,0 +1,35 @@
+/* Meta's webhook payloads (shared/cloud-api.md section 4), parsed into
+ * flat lists. Pure: no I/O. Every entry, change and status of a batch is
+ * visited; parts that are not understood are skipped, never fatal. */
+#ifndef WZ_METAHOOK_H
+#define WZ_METAHOOK_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+struct pool;
+
+struct mh_status {
+	const char	*phone_number_id;	/* metadata of its change */
+	const char	*wamid;
+	const char	*status;	/* sent, delivered, read, failed, played */
+	uint64_t	 callback_id;	/* from "wz:<id>", 0 if none */
+	int		 err_code;	/* failed: errors[0] */
+	const char	*err_title;
+	const char	*err_message;
+};
+
+struct mh_batch {
+	const char		*first_phone_number_id;
+	struct mh_status	*statuses;
+	size_t			 nstatuses;
+};
+
+/* Parses a payload (a JSON object) into b, allocating from pool. Returns 0,
+ * or -1 if it is not a whatsapp_business_account payload. */
+int	metahook_parse(struct pool *, struct json_object *root,
+	    struct mh_batch *b);
+/* The hex digest of "sha256=<hex>" (case-insensitive prefix), or NULL. */
+const char *metahook_signature_hex(const char *header);
+
+#endif

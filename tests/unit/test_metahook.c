@@ -1,0 +1,76 @@
+/* Meta's webhook payloads: every entry, change and status is visited. */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "metahook.h"
+#include "pool.h"
+#include "tests.h"
+
+START_TEST(metahook_statuses_in_batches)
+{
+	const char *text =
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":["
+	    "{\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"111\"},\"statuses\":["
+	    "{\"id\":\"wamid.A\",\"status\":\"sent\","
+	    "\"biz_opaque_callback_data\":\"wz:42\"},"
+	    "{\"id\":\"wamid.B\",\"status\":\"failed\",\"errors\":[{\"code\":"
+	    "131026,\"title\":\"Undeliverable\",\"error_data\":{\"details\":"
+	    "\"not on WhatsApp\"}}]},"
+	    "{\"status\":\"read\"}]}}]},"
+	    "{\"id\":\"2\",\"changes\":[{\"value\":{\"metadata\":"
+	    "{\"phone_number_id\":\"222\"},\"statuses\":[{\"id\":\"wamid.C\","
+	    "\"status\":\"read\",\"biz_opaque_callback_data\":\"order-9\"}]}},"
+	    "{\"value\":7}]}]}";
+	struct json_object *o = json_tokener_parse(text);
+	struct mh_batch b;
+	struct pool p;
+
+	pool_init(&p);
+	ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
+	ck_assert_str_eq(b.first_phone_number_id, "111");
+	ck_assert_uint_eq(b.nstatuses, 3);	/* the one without id skipped */
+	ck_assert_str_eq(b.statuses[0].wamid, "wamid.A");
+	ck_assert_uint_eq(b.statuses[0].callback_id, 42);
+	ck_assert_int_eq(b.statuses[1].err_code, 131026);
+	ck_assert_str_eq(b.statuses[1].err_title, "Undeliverable");
+	ck_assert_str_eq(b.statuses[1].err_message, "not on WhatsApp");
+	ck_assert_str_eq(b.statuses[2].phone_number_id, "222");
+	ck_assert_uint_eq(b.statuses[2].callback_id, 0);
+	json_object_put(o);
+	o = json_tokener_parse("{\"object\":\"page\",\"entry\":[]}");
+	ck_assert_int_eq(metahook_parse(&p, o, &b), -1);
+	json_object_put(o);
+	pool_free(&p);
+}
+END_TEST
+
+START_TEST(metahook_signature_header)
+{
+	char h[80];
+
+	memset(h, 'a', sizeof(h));
+	memcpy(h, "sha256=", 7);
+	h[71] = '\0';
+	ck_assert_ptr_eq(metahook_signature_hex(h), h + 7);
+	memcpy(h, "SHA256=", 7);
+	ck_assert_ptr_nonnull(metahook_signature_hex(h));
+	h[70] = '\0';
+	ck_assert_ptr_null(metahook_signature_hex(h));
+	ck_assert_ptr_null(metahook_signature_hex(NULL));
+	ck_assert_ptr_null(metahook_signature_hex("sha1=abc"));
+}
+END_TEST
+
+Suite *
+metahook_suite(void)
+{
+	Suite *s = suite_create("metahook");
+	TCase *tc = tcase_new("parse");
+
+	tcase_add_test(tc, metahook_statuses_in_batches);
+	tcase_add_test(tc, metahook_signature_header);
+	suite_add_tcase(s, tc);
+	return s;
+}
