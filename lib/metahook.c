@@ -70,12 +70,74 @@ parse_status(struct pool *pool, struct json_object *st, const char *pnid,
 	(void)pool;
 }
 
+static const char *
+profile_of(struct json_object *value, const char *wa_id)
+{
+	struct json_object *cs = arr_at(value, "contacts"), *c, *p;
+	size_t i;
+
+	for (i = 0; cs && i < json_object_array_length(cs); i++) {
+		c = json_object_array_get_idx(cs, i);
+		if (wa_id != NULL && str_at(c, "wa_id") != NULL &&
+		    strcmp(str_at(c, "wa_id"), wa_id) != 0)
+			continue;
+		if (json_object_object_get_ex(c, "profile", &p))
+			return str_at(p, "name");
+	}
+	return NULL;
+}
+
+static void
+parse_message(struct json_object *m, struct json_object *value,
+    const char *pnid, struct mh_message *out)
+{
+	struct json_object *t;
+	const char *ts;
+
+	memset(out, 0, sizeof(*out));
+	out->phone_number_id = pnid;
+	out->object = m;
+	out->from = str_at(m, "from");
+	out->wamid = str_at(m, "id");
+	out->type = str_at(m, "type");
+	if ((ts = str_at(m, "timestamp")) != NULL)
+		out->timestamp = strtoll(ts, NULL, 10);
+	out->profile_name = profile_of(value, out->from);
+	if (json_object_object_get_ex(m, "text", &t))
+		out->text = str_at(t, "body");
+}
+
+struct json_object *
+metahook_content(const struct mh_message *m)
+{
+	struct json_object *v, *c, *out;
+
+	if (m->type != NULL && json_object_object_get_ex(m->object, m->type,
+	    &v) && json_object_is_type(v, json_type_object))
+		out = json_object_get(v);
+	else {
+		out = json_object_new_object();
+		if (m->type != NULL && json_object_object_get_ex(m->object,
+		    m->type, &v))
+			json_object_object_add(out, m->type, json_object_get(v));
+	}
+	/* unsupported messages carry their errors beside the type */
+	if (json_object_object_get_ex(m->object, "errors", &v) &&
+	    !json_object_object_get_ex(out, "errors", NULL))
+		json_object_object_add(out, "errors", json_object_get(v));
+	if (json_object_object_get_ex(m->object, "context", &c))
+		json_object_object_add(out, "context", json_object_get(c));
+	if (json_object_object_get_ex(m->object, "referral", &c))
+		json_object_object_add(out, "referral", json_object_get(c));
+	return out;
+}
+
 int
 metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 {
-	struct json_object *entries, *changes, *value, *meta, *sts;
+	struct json_object *entries, *changes, *value, *meta, *sts, *msgs;
 	const char *obj = str_at(root, "object"), *pnid;
-	size_t i, j, k, cap = 0;
+	size_t i, j, k, cap = 0, mcap = 0;
 
 	memset(b, 0, sizeof(*b));
 	if (obj == NULL || strcmp(obj, "whatsapp_business_account") != 0 ||
@@ -84,13 +146,18 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 	/* Count first, to allocate once. */
 	for (i = 0; i < json_object_array_length(entries); i++) {
 		changes = arr_at(json_object_array_get_idx(entries, i), "changes");
-		for (j = 0; changes && j < json_object_array_length(changes); j++)
-			if (json_object_object_get_ex(json_object_array_get_idx(
-			    changes, j), "value", &value) &&
-			    (sts = arr_at(value, "statuses")) != NULL)
+		for (j = 0; changes && j < json_object_array_length(changes); j++) {
+			if (!json_object_object_get_ex(json_object_array_get_idx(
+			    changes, j), "value", &value))
+				continue;
+			if ((sts = arr_at(value, "statuses")) != NULL)
 				cap += json_object_array_length(sts);
+			if ((msgs = arr_at(value, "messages")) != NULL)
+				mcap += json_object_array_length(msgs);
+		}
 	}
 	b->statuses = pool_calloc(pool, cap + 1, sizeof(*b->statuses));
+	b->messages = pool_calloc(pool, mcap + 1, sizeof(*b->messages));
 	for (i = 0; i < json_object_array_length(entries); i++) {
 		changes = arr_at(json_object_array_get_idx(entries, i), "changes");
 		for (j = 0; changes && j < json_object_array_length(changes); j++) {
@@ -103,6 +170,19 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				pnid = str_at(meta, "phone_number_id");
 			if (pnid != NULL && b->first_phone_number_id == NULL)
 				b->first_phone_number_id = pnid;
+			msgs = arr_at(value, "messages");
+			for (k = 0; msgs && k < json_object_array_length(msgs) &&
+			    b->nmessages < mcap; k++) {
+				struct json_object *m = json_object_array_get_idx(
+				    msgs, k);
+				struct mh_message *mm = &b->messages[b->nmessages];
+				if (!json_object_is_type(m, json_type_object))
+					continue;
+				parse_message(m, value, pnid, mm);
+				if (mm->wamid != NULL && mm->from != NULL &&
+				    mm->type != NULL)
+					b->nmessages++;
+			}
 			if ((sts = arr_at(value, "statuses")) == NULL)
 				continue;
 			for (k = 0; k < json_object_array_length(sts) &&

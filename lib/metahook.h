@@ -19,11 +19,30 @@ struct mh_status {
 	const char	*err_message;
 };
 
+/* One inbound message. */
+struct mh_message {
+	const char		*phone_number_id;	/* metadata of its change */
+	const char		*from;		/* wa_id: digits */
+	const char		*wamid;
+	const char		*type;
+	long long		 timestamp;	/* unix seconds, 0 if absent */
+	const char		*profile_name;	/* from value.contacts[] */
+	const char		*text;		/* text.body, for keywords */
+	struct json_object	*object;	/* the message object (borrowed) */
+};
+
 struct mh_batch {
 	const char		*first_phone_number_id;
 	struct mh_status	*statuses;
 	size_t			 nstatuses;
+	struct mh_message	*messages;
+	size_t			 nmessages;
 };
+
+/* The content stored for an inbound message: the object named after its
+ * type (or {"<type>": value} when that is not an object), with the reply
+ * context and the referral added when present. A new reference. */
+struct json_object *metahook_content(const struct mh_message *);
 
 /* Parses a payload (a JSON object) into b, allocating from pool. Returns 0,
  * or -1 if it is not a whatsapp_business_account payload. */

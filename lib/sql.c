@@ -14,6 +14,18 @@
 	"m.error_title, m.error_message, " TS("m.created_at") ", " \
 	TS("m.updated_at")
 
+/* A conversation with its contact, columns in the order
+ * conversation_json() reads them. A deleted contact leaves NULLs. */
+#define CONVERSATION_SELECT \
+	"SELECT v.id, v.contact_id, c.name, c.phone, v.whatsapp_account_id, " \
+	"v.status, v.assigned_to, " TS("v.last_message_at") ", " \
+	TS("v.created_at") ", " TS("v.updated_at") " FROM conversations v " \
+	"LEFT JOIN contacts c ON c.id = v.contact_id AND c.tenant_id = v.tenant_id"
+/* Newest activity first; the keys of 004_conversations.sql end in these
+ * columns, so a page is read from the index without sorting. */
+#define CONVERSATION_ORDER \
+	" ORDER BY v.last_message_at DESC, v.id DESC LIMIT ? OFFSET ?"
+
 #define ACCOUNT_COLS \
 	"id, display_phone, phone_number_id, waba_id, mps, " TS("created_at")
 
@@ -170,10 +182,78 @@ static const struct {
 	    "SELECT " MESSAGE_COLS " FROM messages m "
 	    "WHERE m.tenant_id = ? AND m.id = ?" },
 
+	/* Conversations: (tenant, id). */
+	[SQL_CONVERSATION_GET] = { "CONVERSATION_GET", true,
+	    CONVERSATION_SELECT " WHERE v.tenant_id = ? AND v.id = ?" },
+	/* The row alone, locked for PUT: the contact row stays unlocked. */
+	[SQL_CONVERSATION_LOCK] = { "CONVERSATION_LOCK", false,
+	    "SELECT status, assigned_to, contact_id, whatsapp_account_id "
+	    "FROM conversations WHERE tenant_id = ? AND id = ? FOR UPDATE" },
+	/* (status, assigned_to, now, tenant, id). DB_DUP when it would reopen
+	 * a second conversation of the contact on the account. */
+	[SQL_CONVERSATION_UPDATE] = { "CONVERSATION_UPDATE", false,
+	    "UPDATE conversations SET status = ?, assigned_to = ?, "
+	    "updated_at = ? WHERE tenant_id = ? AND id = ?" },
+	/* The conversation not closed of (tenant, contact, account). */
+	[SQL_CONVERSATION_OPEN_OTHER] = { "CONVERSATION_OPEN_OTHER", true,
+	    "SELECT id FROM conversations WHERE tenant_id = ? AND "
+	    "contact_id = ? AND whatsapp_account_id = ? AND open_marker = 1" },
+	/* Lists: (tenant[, assigned_to][, status], limit, offset); counts
+	 * take the same arguments without limit and offset. */
+	[SQL_CONVERSATION_LIST] = { "CONVERSATION_LIST", true,
+	    CONVERSATION_SELECT " WHERE v.tenant_id = ?"
+	    CONVERSATION_ORDER },
+	[SQL_CONVERSATION_COUNT] = { "CONVERSATION_COUNT", true,
+	    "SELECT COUNT(*) FROM conversations WHERE tenant_id = ?" },
+	[SQL_CONVERSATION_LIST_STATUS] = { "CONVERSATION_LIST_STATUS", true,
+	    CONVERSATION_SELECT " WHERE v.tenant_id = ? AND "
+	    "v.status = ?" CONVERSATION_ORDER },
+	[SQL_CONVERSATION_COUNT_STATUS] = { "CONVERSATION_COUNT_STATUS", true,
+	    "SELECT COUNT(*) FROM conversations WHERE tenant_id = ? AND "
+	    "status = ?" },
+	[SQL_CONVERSATION_LIST_ASSIGNED] = { "CONVERSATION_LIST_ASSIGNED", true,
+	    CONVERSATION_SELECT " WHERE v.tenant_id = ? AND "
+	    "v.assigned_to = ?" CONVERSATION_ORDER },
+	[SQL_CONVERSATION_COUNT_ASSIGNED] = { "CONVERSATION_COUNT_ASSIGNED",
+	    true, "SELECT COUNT(*) FROM conversations WHERE tenant_id = ? AND "
+	    "assigned_to = ?" },
+	[SQL_CONVERSATION_LIST_BOTH] = { "CONVERSATION_LIST_BOTH", true,
+	    CONVERSATION_SELECT " WHERE v.tenant_id = ? AND "
+	    "v.assigned_to = ? AND v.status = ?" CONVERSATION_ORDER },
+	[SQL_CONVERSATION_COUNT_BOTH] = { "CONVERSATION_COUNT_BOTH", true,
+	    "SELECT COUNT(*) FROM conversations WHERE tenant_id = ? AND "
+	    "assigned_to = ? AND status = ?" },
+	/* A conversation's messages, newest first: (tenant, conversation,
+	 * limit, offset). The count reads the conversation key alone: the
+	 * caller has checked that the conversation is the tenant's. */
+	[SQL_CONVERSATION_MESSAGES] = { "CONVERSATION_MESSAGES", true,
+	    "SELECT " MESSAGE_COLS " FROM messages m WHERE m.tenant_id = ? AND "
+	    "m.conversation_id = ? ORDER BY m.id DESC LIMIT ? OFFSET ?" },
+	[SQL_CONVERSATION_MESSAGES_COUNT] = { "CONVERSATION_MESSAGES_COUNT",
+	    true, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?" },
+	/* (uuid, tenant, type, data, created_at), in the caller's
+	 * transaction with the change it records. */
+	[SQL_EVENT_INSERT] = { "EVENT_INSERT", false,
+	    "INSERT INTO events (uuid, tenant_id, type, data, created_at) "
+	    "VALUES (?, ?, ?, ?, ?)" },
+	/* Users (agents): (tenant, id) -> id. */
+	[SQL_USER_GET] = { "USER_GET", true,
+	    "SELECT id FROM users WHERE tenant_id = ? AND id = ?" },
+	[SQL_USER_LIST] = { "USER_LIST", true,
+	    "SELECT id, name, email, " TS("created_at") " FROM users "
+	    "WHERE tenant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?" },
+	[SQL_USER_COUNT] = { "USER_COUNT", true,
+	    "SELECT COUNT(*) FROM users WHERE tenant_id = ?" },
+
 	/* (account, wamid, callback message id or NULL, status, code,
 	 * title, message, event uuid) -> the status now, or NULL. */
 	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false,
 	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?, ?)" },
+	/* (tenant, account, phone, profile name, wamid, type, content,
+	 * time, trigrams, opt-out, four event uuids) -> message id or NULL
+	 * for a duplicate. */
+	[SQL_INBOUND_MESSAGE] = { "INBOUND_MESSAGE", false,
+	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler (argument: this spooler's holder name). Columns:

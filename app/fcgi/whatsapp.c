@@ -5,6 +5,8 @@
  * but not for us (an unknown phone number) is acknowledged and ignored. */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <sodium.h>
@@ -117,6 +119,85 @@ signature_ok(const char *secret, const char *body, size_t len,
 	return sodium_memcmp(want, lower, 64) == 0;
 }
 
+/* 1 for STOP or UNSUBSCRIBE, -1 for START, alone in the message (any
+ * case, surrounding blanks ignored), else 0. */
+static int
+optout_keyword(const char *text)
+{
+	static const struct { const char *word; int v; } kw[] = {
+		{ "stop", 1 }, { "unsubscribe", 1 }, { "start", -1 } };
+	size_t n, i;
+
+	if (text == NULL)
+		return 0;
+	while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+		text++;
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' ||
+	    text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	for (i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (strlen(kw[i].word) == n && strncasecmp(text, kw[i].word, n) == 0)
+			return kw[i].v;
+	return 0;
+}
+
+static void
+tri_add(const char *t, size_t len, void *arg)
+{
+	json_object_array_add(arg, json_object_new_string_len(t, (int)len));
+}
+
+/* Stores one inbound message for the account. */
+static enum db_rc
+inbound_store(struct req *r, int64_t tenant, int64_t acct,
+    const struct mh_message *m)
+{
+	struct json_object *content, *tris;
+	struct db_arg a[14];
+	struct db_res res;
+	char phone[PHONE_MAX + 1], at[20], u[4][37];
+	const char *profile = m->profile_name, *type = m->type;
+	enum db_rc rc;
+	int k;
+
+	if (phone_normalize(m->from, strlen(m->from), phone) == -1) {
+		log_warnx("request %s: inbound %s from an unusable number; "
+		    "ignored", r->id, m->wamid);
+		return DB_OK;
+	}
+	if (profile != NULL && utf8_length(profile, strlen(profile)) > 255)
+		profile = NULL;
+	if (strlen(type) > 16)
+		type = "unsupported";
+	time_sql(m->timestamp > 0 ? (time_t)m->timestamp : time(NULL), at);
+	content = metahook_content(m);
+	tris = json_object_new_array();
+	trigrams(phone, strlen(phone), tri_add, tris);
+	if (profile != NULL)
+		trigrams(profile, strlen(profile), tri_add, tris);
+	for (k = 0; k < 4; k++)
+		uuid_v4(u[k]);
+	a[0] = DBA_INT(tenant);
+	a[1] = DBA_INT(acct);
+	a[2] = DBA_STR(phone);
+	a[3] = DBA_STR(profile);
+	a[4] = DBA_STR(m->wamid);
+	a[5] = DBA_STR(type);
+	a[6] = DBA_STR(pool_strdup(&r->pool, json_object_to_json_string_ext(
+	    content, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+	a[7] = DBA_STR(at);
+	a[8] = DBA_STR(pool_strdup(&r->pool, json_object_to_json_string_ext(
+	    tris, JSON_C_TO_STRING_PLAIN)));
+	a[9] = DBA_INT(strcmp(type, "text") == 0 ? optout_keyword(m->text) : 0);
+	for (k = 0; k < 4; k++)
+		a[10 + k] = DBA_STR(u[k]);
+	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 14, &res);
+	json_object_put(content);
+	json_object_put(tris);
+	return rc;
+}
+
 void
 whatsapp_webhook(struct req *r)
 {
@@ -126,9 +207,9 @@ whatsapp_webhook(struct req *r)
 	struct db_res res;
 	char path[64], uuid[37];
 	const char *secret;
-	size_t i, applied = 0, unknown = 0;
+	size_t i, applied = 0, unknown = 0, received = 0;
 	enum db_rc rc = DB_OK;
-	int64_t acct = 0;
+	int64_t acct = 0, tenant = 0;
 	const char *acct_pnid = NULL;
 
 	if (jsonbody_parse(r->body, r->bodylen, &root, path, sizeof(path)) !=
@@ -151,6 +232,36 @@ whatsapp_webhook(struct req *r)
 	}
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
+	for (i = 0; i < b.nmessages; i++) {
+		const struct mh_message *m = &b.messages[i];
+
+		if (m->phone_number_id == NULL) {
+			unknown++;
+			continue;
+		}
+		if (acct_pnid == NULL || strcmp(acct_pnid, m->phone_number_id)) {
+			a[0] = DBA_STR(m->phone_number_id);
+			rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID,
+			    a, 1, &res);
+			if (rc == DB_NOROW) {
+				acct = tenant = 0;
+				rc = DB_OK;
+			} else if (rc != DB_OK)
+				goto fail;
+			else {
+				acct = db_int(&res, 0, ACC_ID);
+				tenant = db_int(&res, 0, ACC_TENANT);
+			}
+			acct_pnid = m->phone_number_id;
+		}
+		if (acct == 0) {
+			unknown++;
+			continue;
+		}
+		if ((rc = inbound_store(r, tenant, acct, m)) != DB_OK)
+			goto fail;
+		received++;
+	}
 	for (i = 0; i < b.nstatuses; i++) {
 		const struct mh_status *st = &b.statuses[i];
 
@@ -193,11 +304,13 @@ whatsapp_webhook(struct req *r)
 	if ((rc = db_commit(r->db)) != DB_OK)
 		goto fail;
 	if (unknown > 0)
-		log_info("request %s: %zu status(es) for unknown phone numbers "
-		    "ignored", r->id, unknown);
+		log_info("request %s: %zu message(s) or status(es) for unknown "
+		    "phone numbers ignored", r->id, unknown);
 ok:
 	json_object_put(root);
 	o = json_object_new_object();
+	json_object_object_add(o, "messages", json_object_new_int64(
+	    (int64_t)received));
 	json_object_object_add(o, "statuses", json_object_new_int64(
 	    (int64_t)applied));
 	reply_data(r, 200, o);

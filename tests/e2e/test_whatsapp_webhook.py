@@ -239,3 +239,176 @@ def test_sandbox_signed_webhook(stack, hook, sent, sandbox):
                       "recipient_id": "4915112345678"}]})
     assert out["status"] == 200, out
     assert message(sent)["status"] == "read"
+
+
+# --------------------------------------------------------------------------
+# Inbound messages
+
+
+@pytest.fixture
+def acct(stack, make_tenant):
+    t = make_tenant()
+    k = t.key()
+    phone = stack.unique("8802")
+    k.secret = "in-secret-" + phone
+    k.account = stack.admin_json(
+        "account", "create", "--tenant", t.id, "--phone-number-id", phone,
+        "--waba-id", "1", "--display-phone", "+15550783881",
+        "--access-token", "tok", "--app-secret", k.secret)
+    k.phone = phone
+    return k
+
+
+def inbound_payload(phone_id, messages, profiles=None):
+    contacts = [{"profile": {"name": n}, "wa_id": w}
+                for w, n in (profiles or {}).items()]
+    return {"object": "whatsapp_business_account", "entry": [{
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": phone_id},
+            "contacts": contacts, "messages": messages}}]}]}
+
+
+def msg(wamid, frm, type_, obj=None, **extra):
+    m = {"from": frm, "id": wamid, "timestamp": "1749416383", "type": type_}
+    if obj is not None:
+        m[type_] = obj
+    m.update(extra)
+    return m
+
+
+def stored(stack, key, wamid):
+    rows = stack.sql_root("SELECT id FROM messages WHERE wamid = '%s'" %
+                          wamid, database="wazera")
+    assert len(rows) == 1, rows
+    return assert_ok(key("GET", "/messages/%s" % rows[0][0]))
+
+
+def test_inbound_text_creates_contact_conversation_message(stack, hook, acct):
+    body = inbound_payload(acct.phone, [msg(
+        "wamid.in1" + acct.phone, "16505551234", "text",
+        {"body": "Does it come in another color?"})],
+        {"16505551234": "Sheena Nelson"})
+    r = post(hook, body, acct.secret)
+    assert r.status == 200, r
+    m = stored(stack, acct, "wamid.in1" + acct.phone)
+    assert m["direction"] == "inbound" and m["status"] == "received"
+    assert m["type"] == "text"
+    assert m["content"] == {"body": "Does it come in another color?"}
+    c = assert_ok(acct("GET", "/contacts/%d" % m["contact_id"]))
+    assert c["phone"] == "+16505551234" and c["name"] == "Sheena Nelson"
+    types = [t for t, _ in events(stack, acct.tenant.id)]
+    assert types == ["contact.created", "conversation.created",
+                     "message.received"]
+    # Meta delivers duplicates: the same wamid again changes nothing.
+    assert post(hook, body, acct.secret).status == 200
+    assert [t for t, _ in events(stack, acct.tenant.id)] == types
+    n = stack.sql_root("SELECT COUNT(*) FROM messages WHERE tenant_id = %d"
+                       % acct.tenant.id, database="wazera")
+    assert n == [["1"]]
+    # The contact is searchable by phone.
+    found = assert_ok(acct("GET", "/contacts?search=6505551"))
+    assert [x["id"] for x in found] == [c["id"]]
+
+
+@pytest.mark.parametrize("type_,obj,extra,content", [
+    ("image", {"id": "m1", "mime_type": "image/jpeg", "sha256": "abc",
+               "caption": "look"}, {},
+     {"id": "m1", "mime_type": "image/jpeg", "sha256": "abc",
+      "caption": "look"}),
+    ("document", {"id": "m2", "mime_type": "application/pdf", "sha256": "d",
+                  "filename": "a.pdf"}, {},
+     {"id": "m2", "mime_type": "application/pdf", "sha256": "d",
+      "filename": "a.pdf"}),
+    ("audio", {"id": "m3", "mime_type": "audio/ogg"}, {},
+     {"id": "m3", "mime_type": "audio/ogg"}),
+    ("location", {"latitude": 1.5, "longitude": 2.5, "name": "X"}, {},
+     {"latitude": 1.5, "longitude": 2.5, "name": "X"}),
+    ("contacts", [{"name": {"formatted_name": "J"}}], {},
+     {"contacts": [{"name": {"formatted_name": "J"}}]}),
+    ("interactive", {"type": "button_reply",
+                     "button_reply": {"id": "yes", "title": "Yes"}},
+     {"context": {"from": "15550783881", "id": "wamid.orig"}},
+     {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"},
+      "context": {"from": "15550783881", "id": "wamid.orig"}}),
+    ("interactive", {"type": "list_reply", "list_reply": {
+        "id": "x", "title": "X", "description": "d"}}, {},
+     {"type": "list_reply", "list_reply": {"id": "x", "title": "X",
+                                           "description": "d"}}),
+    ("button", {"payload": "STOP", "text": "Stop promotions"}, {},
+     {"payload": "STOP", "text": "Stop promotions"}),
+    ("reaction", {"message_id": "wamid.o", "emoji": "\U0001F600"}, {},
+     {"message_id": "wamid.o", "emoji": "\U0001F600"}),
+    ("unsupported", None, {"errors": [{"code": 131051, "title": "Message "
+                                       "type unknown"}]},
+     {"errors": [{"code": 131051, "title": "Message type unknown"}]}),
+])
+def test_inbound_types(stack, hook, acct, type_, obj, extra, content):
+    wamid = "wamid.%s.%s" % (type_, stack.unique("t"))
+    r = post(hook, inbound_payload(acct.phone, [msg(
+        wamid, "4915100000001", type_, obj, **extra)]), acct.secret)
+    assert r.status == 200, r
+    m = stored(stack, acct, wamid)
+    assert m["type"] == type_ and m["content"] == content
+
+
+def test_inbound_batch_with_statuses_in_one_post(stack, hook, acct):
+    body = inbound_payload(acct.phone, [
+        msg("wamid.b1" + acct.phone, "4915100000011", "text", {"body": "a"}),
+        msg("wamid.b2" + acct.phone, "4915100000012", "text", {"body": "b"})])
+    body["entry"][0]["changes"][0]["value"]["statuses"] = [
+        st("wamid.unknown", "read")]
+    body["entry"].append(inbound_payload(acct.phone, [
+        msg("wamid.b3" + acct.phone, "4915100000011", "text",
+            {"body": "c"})])["entry"][0])
+    r = post(hook, body, acct.secret)
+    assert r.status == 200 and r.body["data"]["messages"] == 3, r
+    a = stored(stack, acct, "wamid.b1" + acct.phone)
+    c = stored(stack, acct, "wamid.b3" + acct.phone)
+    assert a["conversation_id"] == c["conversation_id"]
+
+
+def test_closed_conversation_gets_a_new_one(stack, hook, acct):
+    post(hook, inbound_payload(acct.phone, [msg(
+        "wamid.c1" + acct.phone, "4915100000021", "text", {"body": "1"})]),
+        acct.secret)
+    first = stored(stack, acct, "wamid.c1" + acct.phone)
+    stack.sql_root("UPDATE conversations SET status = 'closed' WHERE id = %d"
+                   % first["conversation_id"], database="wazera")
+    post(hook, inbound_payload(acct.phone, [msg(
+        "wamid.c2" + acct.phone, "4915100000021", "text", {"body": "2"})]),
+        acct.secret)
+    second = stored(stack, acct, "wamid.c2" + acct.phone)
+    assert second["conversation_id"] != first["conversation_id"]
+    assert second["contact_id"] == first["contact_id"]
+
+
+def test_opt_out_keywords(stack, hook, acct):
+    def say(i, text):
+        post(hook, inbound_payload(acct.phone, [msg(
+            "wamid.o%d%s" % (i, acct.phone), "4915100000031", "text",
+            {"body": text})]), acct.secret)
+        rows = stack.sql_root("SELECT opted_out FROM contacts WHERE "
+                              "tenant_id = %d AND phone = '+4915100000031'" %
+                              acct.tenant.id, database="wazera")
+        return rows[0][0] == "1"
+
+    assert say(1, "hello") is False
+    assert say(2, "  Stop ") is True
+    assert say(3, "stop it") is True      # not alone: no change
+    assert say(4, "START") is False
+    assert say(5, "unsubscribe") is True
+    updates = [d for t, d in events(stack, acct.tenant.id)
+               if t == "contact.updated"]
+    assert [u["opted_out"] for u in updates] == [True, False, True]
+
+
+def test_inbound_unknown_number_ignored(stack, hook, acct):
+    r = post(hook, inbound_payload("999000222", [msg(
+        "wamid.u1" + acct.phone, "4915100000041", "text", {"body": "x"})]),
+        DEFAULT_SECRET)
+    assert r.status == 200
+    assert stack.sql_root("SELECT COUNT(*) FROM messages WHERE wamid = "
+                          "'wamid.u1%s'" % acct.phone,
+                          database="wazera") == [["0"]]

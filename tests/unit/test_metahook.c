@@ -46,6 +46,35 @@ START_TEST(metahook_statuses_in_batches)
 }
 END_TEST
 
+START_TEST(metahook_messages)
+{
+	const char *text =
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":"
+	    "[{\"value\":{\"metadata\":{\"phone_number_id\":\"111\"},"
+	    "\"contacts\":[{\"profile\":{\"name\":\"Ann\"},\"wa_id\":\"49151\"}],"
+	    "\"messages\":[{\"from\":\"49151\",\"id\":\"wamid.M\","
+	    "\"timestamp\":\"1749416383\",\"type\":\"text\",\"text\":{\"body\":"
+	    "\"STOP\"},\"context\":{\"id\":\"wamid.P\"}},{\"id\":\"x\"}]}}]}]}";
+	struct json_object *o = json_tokener_parse(text), *c;
+	struct mh_batch b;
+	struct pool p;
+
+	pool_init(&p);
+	ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
+	ck_assert_uint_eq(b.nmessages, 1);
+	ck_assert_str_eq(b.messages[0].profile_name, "Ann");
+	ck_assert_str_eq(b.messages[0].text, "STOP");
+	ck_assert_int_eq(b.messages[0].timestamp, 1749416383);
+	c = metahook_content(&b.messages[0]);
+	ck_assert_str_eq(json_object_to_json_string_ext(c,
+	    JSON_C_TO_STRING_PLAIN), "{\"body\":\"STOP\",\"context\":"
+	    "{\"id\":\"wamid.P\"}}");
+	json_object_put(c);
+	json_object_put(o);
+	pool_free(&p);
+}
+END_TEST
+
 START_TEST(metahook_signature_header)
 {
 	char h[80];
@@ -70,6 +99,7 @@ metahook_suite(void)
 	TCase *tc = tcase_new("parse");
 
 	tcase_add_test(tc, metahook_statuses_in_batches);
+	tcase_add_test(tc, metahook_messages);
 	tcase_add_test(tc, metahook_signature_header);
 	suite_add_tcase(s, tc);
 	return s;
