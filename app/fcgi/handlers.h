@@ -4,6 +4,8 @@
 #ifndef WZ_HANDLERS_H
 #define WZ_HANDLERS_H
 
+struct db_res;
+struct json_object;
 struct req;
 
 /* account.c */
@@ -27,6 +29,16 @@ void	message_send(struct req *);
 void	message_send_template(struct req *);
 void	message_get(struct req *);
 void	message_status(struct req *);
+struct json_object *message_json(const struct db_res *, size_t);
+
+/* conversations.c */
+void	conversation_list(struct req *);
+void	conversation_get(struct req *);
+void	conversation_messages(struct req *);
+void	conversation_update(struct req *);
+
+/* users.c */
+void	user_list(struct req *);
 
 /* whatsapp.c: Meta's webhooks */
 void	whatsapp_verify(struct req *);

@@ -87,7 +87,9 @@ error_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-static struct json_object *
+/* A message row (MESSAGE_COLS in sql.c) as the API shows it; also used
+ * by conversations.c. */
+struct json_object *
 message_json(const struct db_res *res, size_t i)
 {
 	struct json_object *o = json_object_new_object(), *c;

@@ -50,6 +50,14 @@ static const struct route routes[] = {
 	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get, 0 },
 	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status, 0 },
 
+	{ "GET",    "/conversations",	SCOPE_CONVERSATIONS_READ, conversation_list, 0 },
+	{ "GET",    "/conversations/{id}", SCOPE_CONVERSATIONS_READ, conversation_get, 0 },
+	{ "PUT",    "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0 },
+	{ "PATCH",  "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0 },
+	{ "GET",    "/conversations/{id}/messages", SCOPE_CONVERSATIONS_READ, conversation_messages, 0 },
+
+	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0 },
+
 	{ "GET",    "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_verify, 0 },
 	{ "POST",   "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_webhook,
 	    BODY_MAX_WEBHOOK },

@@ -1,0 +1,396 @@
+/* Conversations: GET /conversations, GET/PUT/PATCH /conversations/{id} and
+ * GET /conversations/{id}/messages. Sends and inbound messages open them;
+ * the API reads them, assigns them to a user of the tenant and moves them
+ * between open, pending and closed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "crypto.h"
+#include "handlers.h"
+#include "request.h"
+
+/* The latest messages GET /conversations/{id} includes. */
+#define CONV_MESSAGES	100
+
+enum conv_status { CS_OPEN, CS_PENDING, CS_CLOSED, CS__MAX };
+static const char *const conv_statuses[CS__MAX + 1] = {
+	[CS_OPEN] = "open", [CS_PENDING] = "pending", [CS_CLOSED] = "closed",
+	[CS__MAX] = NULL,
+};
+
+/* Columns of CONVERSATION_COLS in sql.c. */
+enum { V_ID, V_CONTACT, V_NAME, V_PHONE, V_ACCOUNT, V_STATUS, V_ASSIGNED,
+	V_LAST, V_CREATED, V_UPDATED };
+/* Columns of SQL_CONVERSATION_LOCK. */
+enum { L_STATUS, L_ASSIGNED, L_CONTACT, L_ACCOUNT };
+
+/* What PUT and PATCH accept; fields absent stay as they are. */
+enum { F_STATUS, F_ASSIGNED, F__MAX };
+static const struct field conv_fields[F__MAX] = {
+	[F_STATUS] =	{ "status", FT_ENUM, 0, 0, 0, conv_statuses },
+	[F_ASSIGNED] =	{ "assigned_to", FT_INT, FF_NULLABLE, 1, INT64_MAX,
+			    NULL },
+};
+
+static struct json_object *
+conversation_json(const struct db_res *res, size_t i)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "id", json_object_new_int64(db_int(res, i,
+	    V_CONTACT)));
+	json_object_object_add(c, "name", json_str_or_null(db_str(res, i,
+	    V_NAME)));
+	json_object_object_add(c, "phone", json_str_or_null(db_str(res, i,
+	    V_PHONE)));
+	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,
+	    V_ID)));
+	json_object_object_add(o, "contact", c);
+	json_object_object_add(o, "whatsapp_account_id",
+	    json_object_new_int64(db_int(res, i, V_ACCOUNT)));
+	json_object_object_add(o, "status", json_str_or_null(db_str(res, i,
+	    V_STATUS)));
+	json_object_object_add(o, "assigned_to", db_isnull(res, i, V_ASSIGNED) ?
+	    NULL : json_object_new_int64(db_int(res, i, V_ASSIGNED)));
+	json_object_object_add(o, "last_message_at",
+	    json_str_or_null(db_str(res, i, V_LAST)));
+	json_object_object_add(o, "created_at",
+	    json_str_or_null(db_str(res, i, V_CREATED)));
+	json_object_object_add(o, "updated_at",
+	    json_str_or_null(db_str(res, i, V_UPDATED)));
+	return o;
+}
+
+/* An id from the query string: digits only, at least 1. Returns -1 if s
+ * is not one. */
+static int
+parse_query_id(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * GET /conversations?status=&assigned_to=&page=&per_page=
+ * Newest activity first: last_message_at DESC, then id DESC (a
+ * conversation without messages yet comes after all others). An empty
+ * filter is no filter, as for contacts' search; an assigned_to of another
+ * tenant's user matches nothing.
+ */
+void
+conversation_list(struct req *r)
+{
+	const char *status = query_get(&r->query, "status");
+	const char *assigned = query_get(&r->query, "assigned_to");
+	struct json_object *items;
+	struct db_res res, cnt;
+	struct db_arg a[5];
+	struct verrs errs;
+	long long page, per_page, user = 0, total;
+	enum sql list, count;
+	size_t na = 0, nc, i;
+	int st = -1;
+	enum db_rc rc;
+
+	if (req_paging(r, &page, &per_page) == -1)
+		return;
+	verrs_init(&errs);
+	if (status != NULL && *status != '\0') {
+		for (st = 0; st < CS__MAX; st++)
+			if (!strcmp(status, conv_statuses[st]))
+				break;
+		if (st == CS__MAX)
+			verr_add(&errs, "status", "The selected status is "
+			    "invalid: use open, pending or closed.");
+	}
+	if (assigned != NULL && *assigned != '\0' &&
+	    parse_query_id(assigned, &user) == -1)
+		verr_add(&errs, "assigned_to", "The assigned to field must "
+		    "be a positive integer (a user id).");
+	if (errs.n > 0) {
+		reply_invalid(r, &errs);
+		return;
+	}
+
+	a[na++] = DBA_INT(r->tenant_id);
+	if (user > 0)
+		a[na++] = DBA_INT(user);
+	if (st >= 0)
+		a[na++] = DBA_STR(conv_statuses[st]);
+	nc = na;
+	a[na++] = DBA_INT(per_page);
+	a[na++] = DBA_INT((page - 1) * per_page);
+	if (user > 0 && st >= 0) {
+		list = SQL_CONVERSATION_LIST_BOTH;
+		count = SQL_CONVERSATION_COUNT_BOTH;
+	} else if (user > 0) {
+		list = SQL_CONVERSATION_LIST_ASSIGNED;
+		count = SQL_CONVERSATION_COUNT_ASSIGNED;
+	} else if (st >= 0) {
+		list = SQL_CONVERSATION_LIST_STATUS;
+		count = SQL_CONVERSATION_COUNT_STATUS;
+	} else {
+		list = SQL_CONVERSATION_LIST;
+		count = SQL_CONVERSATION_COUNT;
+	}
+
+	if ((rc = db_query(r->db, &r->pool, list, a, na, &res)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (page == 1 && (long long)res.nrows < per_page)
+		total = (long long)res.nrows;	/* the count is in hand */
+	else if ((rc = db_query_one(r->db, &r->pool, count, a, nc, &cnt)) !=
+	    DB_OK) {
+		reply_db(r, rc);
+		return;
+	} else
+		total = db_int(&cnt, 0, 0);
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, conversation_json(&res, i));
+	reply_list(r, items, page, per_page, total);
+}
+
+/* Reads the tenant's conversation r->ids[0] into res. Returns -1 after
+ * replying (404, or the database's error). */
+static int
+conversation_load(struct req *r, struct db_res *res)
+{
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	enum db_rc rc;
+
+	rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_GET, a, 2, res);
+	if (rc == DB_NOROW) {
+		reply_error(r, ERR_NOT_FOUND, "Conversation not found.", NULL);
+		return -1;
+	}
+	if (rc != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* GET /conversations/{id}: the conversation and its latest
+ * CONV_MESSAGES messages, oldest first (by id: the order they were
+ * stored). Older ones: GET /conversations/{id}/messages. */
+void
+conversation_get(struct req *r)
+{
+	struct json_object *obj, *msgs;
+	struct db_res res, m;
+	struct db_arg a[4];
+	enum db_rc rc;
+	size_t i;
+
+	if (conversation_load(r, &res) == -1)
+		return;
+	a[0] = DBA_INT(r->ids[0]);
+	a[1] = DBA_INT(CONV_MESSAGES);
+	a[2] = DBA_INT(0);
+	a[3] = DBA_INT(r->tenant_id);
+	if ((rc = db_query(r->db, &r->pool, SQL_CONVERSATION_MESSAGES, a, 4,
+	    &m)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	obj = conversation_json(&res, 0);
+	msgs = json_object_new_array();
+	for (i = m.nrows; i-- > 0; )	/* read newest first */
+		json_object_array_add(msgs, message_json(&m, i));
+	json_object_object_add(obj, "messages", msgs);
+	reply_data(r, 200, obj);
+}
+
+/* GET /conversations/{id}/messages?page&per_page: newest first. */
+void
+conversation_messages(struct req *r)
+{
+	struct json_object *items;
+	struct db_res res, cnt;
+	struct db_arg a[4];
+	long long page, per_page, total;
+	enum db_rc rc;
+	size_t i;
+
+	if (req_paging(r, &page, &per_page) == -1 ||
+	    conversation_load(r, &res) == -1)
+		return;
+	a[0] = DBA_INT(r->ids[0]);
+	a[1] = DBA_INT(per_page);
+	a[2] = DBA_INT((page - 1) * per_page);
+	a[3] = DBA_INT(r->tenant_id);
+	if ((rc = db_query(r->db, &r->pool, SQL_CONVERSATION_MESSAGES, a, 4,
+	    &res)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (page == 1 && (long long)res.nrows < per_page)
+		total = (long long)res.nrows;
+	else if ((rc = db_query_one(r->db, &r->pool,
+	    SQL_CONVERSATION_MESSAGES_COUNT, a, 1, &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	} else
+		total = db_int(&cnt, 0, 0);
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, message_json(&res, i));
+	reply_list(r, items, page, per_page, total);
+}
+
+/* 409 for a reopening that the unique key refused: names the conversation
+ * of the contact and account that is not closed, when it is still there. */
+static void
+reply_reopen_conflict(struct req *r, long long contact, long long account)
+{
+	struct db_arg a[3] = { DBA_INT(r->tenant_id), DBA_INT(contact),
+	    DBA_INT(account) };
+	struct json_object *d = NULL;
+	struct db_res res;
+
+	if (db_query_one(r->db, &r->pool, SQL_CONVERSATION_OPEN_OTHER, a, 3,
+	    &res) == DB_OK) {
+		d = json_object_new_object();
+		json_object_object_add(d, "conversation_id",
+		    json_object_new_int64(db_int(&res, 0, 0)));
+	}
+	reply_error(r, ERR_CONFLICT, "This contact already has a conversation "
+	    "that is not closed on this WhatsApp account; close it before "
+	    "reopening this one.", d);
+}
+
+/*
+ * PUT and PATCH /conversations/{id}: status and assigned_to (a user of the
+ * tenant, or null to unassign); fields present change, absent ones stay.
+ * Nothing changed: no write. Closing records conversation.closed with the
+ * conversation in the same transaction. Reopening (to open or pending)
+ * while the contact has another conversation not closed on the account:
+ * 409, the unique key conversations_open deciding, so a racing send or
+ * inbound message cannot slip a second one in.
+ */
+void
+conversation_update(struct req *r)
+{
+	struct fval v[F__MAX];
+	struct verrs errs;
+	struct db_arg a[5];
+	struct db_res lk, u, res;
+	struct json_object *obj = NULL;
+	const char *status, *old_status;
+	long long assigned, old_assigned, contact, account;
+	bool assigned_null, old_null, changed, closing;
+	char now[20], uuid[37];
+	enum db_rc rc;
+
+	verrs_init(&errs);
+	if (fields_parse(&r->pool, r->json, conv_fields, F__MAX, v, &errs,
+	    true) > 0) {
+		reply_invalid(r, &errs);
+		return;
+	}
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_LOCK, a, 2, &lk);
+	if (rc == DB_NOROW) {
+		db_rollback(r->db);
+		reply_error(r, ERR_NOT_FOUND, "Conversation not found.", NULL);
+		return;
+	}
+	if (rc != DB_OK)
+		goto fail;
+	old_status = db_str(&lk, 0, L_STATUS);
+	old_null = db_isnull(&lk, 0, L_ASSIGNED);
+	old_assigned = old_null ? 0 : db_int(&lk, 0, L_ASSIGNED);
+	contact = db_int(&lk, 0, L_CONTACT);
+	account = db_int(&lk, 0, L_ACCOUNT);
+
+	status = v[F_STATUS].present ? conv_statuses[v[F_STATUS].i] :
+	    old_status;
+	assigned_null = old_null;
+	assigned = old_assigned;
+	if (v[F_ASSIGNED].present) {
+		assigned_null = v[F_ASSIGNED].isnull;
+		assigned = assigned_null ? 0 : v[F_ASSIGNED].i;
+	}
+	if (!assigned_null && (old_null || assigned != old_assigned)) {
+		a[1] = DBA_INT(assigned);
+		rc = db_query_one(r->db, &r->pool, SQL_USER_GET, a, 2, &u);
+		if (rc == DB_NOROW) {
+			db_rollback(r->db);
+			reply_invalid_field(r, "assigned_to", "The selected "
+			    "assigned to is invalid: no such user.");
+			return;
+		}
+		if (rc != DB_OK)
+			goto fail;
+	}
+	changed = strcmp(status, old_status) != 0 ||
+	    assigned_null != old_null || assigned != old_assigned;
+	closing = !strcmp(status, "closed") && strcmp(old_status, "closed");
+
+	time_sql(time(NULL), now);
+	if (changed) {
+		a[0] = DBA_STR(status);
+		a[1] = assigned_null ? DBA_NULL : DBA_INT(assigned);
+		a[2] = DBA_STR(now);
+		a[3] = DBA_INT(r->tenant_id);
+		a[4] = DBA_INT(r->ids[0]);
+		rc = db_exec(r->db, SQL_CONVERSATION_UPDATE, a, 5, NULL, NULL);
+		if (rc == DB_DUP) {
+			db_rollback(r->db);
+			reply_reopen_conflict(r, contact, account);
+			return;
+		}
+		if (rc != DB_OK)
+			goto fail;
+	}
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	if ((rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_GET, a, 2,
+	    &res)) != DB_OK)
+		goto fail;
+	obj = conversation_json(&res, 0);
+	if (!changed) {
+		db_rollback(r->db);
+		reply_data(r, 200, obj);
+		return;
+	}
+	if (closing) {
+		uuid_v4(uuid);
+		a[0] = DBA_STR(uuid);
+		a[1] = DBA_INT(r->tenant_id);
+		a[2] = DBA_STR("conversation.closed");
+		a[3] = DBA_STR(json_object_to_json_string_ext(obj,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		a[4] = DBA_STR(now);
+		if ((rc = db_exec(r->db, SQL_EVENT_INSERT, a, 5, NULL, NULL)) !=
+		    DB_OK)
+			goto fail;
+	}
+	if ((rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	reply_data(r, 200, obj);
+	return;
+fail:
+	db_rollback(r->db);
+	json_object_put(obj);
+	reply_db(r, rc == DB_NOROW || rc == DB_DUP ? DB_ERR : rc);
+}
