@@ -37,18 +37,8 @@ account_list(struct req *r)
 void
 account_get(struct req *r)
 {
-	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
 	struct db_res res;
-	enum db_rc rc;
 
-	rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_GET, a, 2, &res);
-	if (rc == DB_NOROW) {
-		reply_error(r, ERR_NOT_FOUND, "WhatsApp account not found.", NULL);
-		return;
-	}
-	if (rc != DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
-	reply_data(r, 200, account_json(&res, 0));
+	if (req_load_own(r, SQL_ACCOUNT_GET, "WhatsApp account", &res) == 0)
+		reply_data(r, 200, account_json(&res, 0));
 }

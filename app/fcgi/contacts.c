@@ -253,19 +253,10 @@ void
 contact_get(struct req *r)
 {
 	struct db_res res;
-	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
 	struct contact c;
-	enum db_rc rc;
 
-	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET, a, 2, &res);
-	if (rc == DB_NOROW) {
-		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
+	if (req_load_own(r, SQL_CONTACT_GET, "Contact", &res) == -1)
 		return;
-	}
-	if (rc != DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
 	contact_from_row(&res, 0, &c);
 	reply_data(r, 200, contact_json(&c));
 }

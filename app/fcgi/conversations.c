@@ -166,26 +166,6 @@ conversation_list(struct req *r)
 	reply_list(r, items, page, per_page, total);
 }
 
-/* Reads the tenant's conversation r->ids[0] into res. Returns -1 after
- * replying (404, or the database's error). */
-static int
-conversation_load(struct req *r, struct db_res *res)
-{
-	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
-	enum db_rc rc;
-
-	rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_GET, a, 2, res);
-	if (rc == DB_NOROW) {
-		reply_error(r, ERR_NOT_FOUND, "Conversation not found.", NULL);
-		return -1;
-	}
-	if (rc != DB_OK) {
-		reply_db(r, rc);
-		return -1;
-	}
-	return 0;
-}
-
 /* GET /conversations/{id}: the conversation and its latest
  * CONV_MESSAGES messages, oldest first (by id: the order they were
  * stored). Older ones: GET /conversations/{id}/messages. */
@@ -198,7 +178,7 @@ conversation_get(struct req *r)
 	enum db_rc rc;
 	size_t i;
 
-	if (conversation_load(r, &res) == -1)
+	if (req_load_own(r, SQL_CONVERSATION_GET, "Conversation", &res) == -1)
 		return;
 	a[0] = DBA_INT(r->ids[0]);
 	a[1] = DBA_INT(CONV_MESSAGES);
@@ -229,7 +209,7 @@ conversation_messages(struct req *r)
 	size_t i;
 
 	if (req_paging(r, &page, &per_page) == -1 ||
-	    conversation_load(r, &res) == -1)
+	    req_load_own(r, SQL_CONVERSATION_GET, "Conversation", &res) == -1)
 		return;
 	a[0] = DBA_INT(r->ids[0]);
 	a[1] = DBA_INT(per_page);

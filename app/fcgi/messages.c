@@ -415,30 +415,12 @@ message_send_template(struct req *r)
 	send_message(r, true);
 }
 
-static int
-message_load(struct req *r, struct db_res *res)
-{
-	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
-	enum db_rc rc;
-
-	rc = db_query_one(r->db, &r->pool, SQL_MESSAGE_GET, a, 2, res);
-	if (rc == DB_NOROW) {
-		reply_error(r, ERR_NOT_FOUND, "Message not found.", NULL);
-		return -1;
-	}
-	if (rc != DB_OK) {
-		reply_db(r, rc);
-		return -1;
-	}
-	return 0;
-}
-
 void
 message_get(struct req *r)
 {
 	struct db_res res;
 
-	if (message_load(r, &res) == 0)
+	if (req_load_own(r, SQL_MESSAGE_GET, "Message", &res) == 0)
 		reply_data(r, 200, message_json(&res, 0));
 }
 
@@ -448,7 +430,7 @@ message_status(struct req *r)
 	struct json_object *o;
 	struct db_res res;
 
-	if (message_load(r, &res) == -1)
+	if (req_load_own(r, SQL_MESSAGE_GET, "Message", &res) == -1)
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(db_int(&res, 0,

@@ -248,3 +248,23 @@ json_str_or_null(const char *s)
 {
 	return s == NULL ? NULL : json_object_new_string(s);
 }
+
+int
+req_load_own(struct req *r, enum sql stmt, const char *what,
+    struct db_res *res)
+{
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	enum db_rc rc;
+
+	rc = db_query_one(r->db, &r->pool, stmt, a, 2, res);
+	if (rc == DB_NOROW) {
+		reply_error(r, ERR_NOT_FOUND, pool_printf(&r->pool,
+		    "%s not found.", what), NULL);
+		return -1;
+	}
+	if (rc != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}

@@ -100,6 +100,11 @@ int	 req_paging(struct req *, long long *page, long long *per_page);
  * limit, offset) and count takes (tenant); item turns a row into JSON. */
 void	 reply_tenant_page(struct req *, enum sql list, enum sql count,
 	    struct json_object *(*item)(const struct db_res *, size_t));
+/* Reads the tenant's row r->ids[0] with stmt, which takes (tenant, id).
+ * Returns 0, or -1 after replying 404 "<what> not found." or the
+ * database's error. */
+int	 req_load_own(struct req *, enum sql stmt, const char *what,
+	    struct db_res *);
 /* A JSON string, or JSON null for NULL (a column that is NULL). */
 struct json_object *json_str_or_null(const char *);
 
