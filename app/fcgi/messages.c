@@ -295,10 +295,12 @@ send_message(struct req *r, bool template_alias)
 		return;
 	}
 
-	/* The account must be the tenant's. */
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(v[S_ACCOUNT].i);
-	rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_GET, a, 2, &res);
+	/* The account must be the tenant's, and anything but a template
+	 * needs the service window the recipient's last message opened. */
+	a[0] = DBA_STR(v[S_TO].s);
+	a[1] = DBA_INT(r->tenant_id);
+	a[2] = DBA_INT(v[S_ACCOUNT].i);
+	rc = db_query_one(r->db, &r->pool, SQL_SEND_CHECK, a, 3, &res);
 	if (rc == DB_NOROW) {
 		json_object_put(content);
 		reply_invalid_field(r, "whatsapp_account_id", "The selected "
@@ -308,6 +310,13 @@ send_message(struct req *r, bool template_alias)
 	if (rc != DB_OK) {
 		json_object_put(content);
 		reply_db(r, rc);
+		return;
+	}
+	if (type != MT_TEMPLATE && db_int(&res, 0, 1) != 1) {
+		json_object_put(content);
+		reply_error(r, ERR_OUTSIDE_SERVICE_WINDOW, "The recipient has "
+		    "not written in the last 24 hours: only a template can be "
+		    "sent until they write again.", NULL);
 		return;
 	}
 

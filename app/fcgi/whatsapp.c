@@ -159,6 +159,7 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	char phone[PHONE_MAX + 1], at[20], u[4][37];
 	const char *profile = m->profile_name, *type = m->type;
 	enum db_rc rc;
+	time_t now;
 	int k;
 
 	if (phone_normalize(m->from, strlen(m->from), phone) == -1) {
@@ -170,7 +171,11 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 		profile = NULL;
 	if (strlen(type) > 16)
 		type = "unsupported";
-	time_sql(m->timestamp > 0 ? (time_t)m->timestamp : time(NULL), at);
+	/* When the customer wrote, which starts the 24-hour window; never
+	 * later than now, so that no timestamp opens it for longer. */
+	now = time(NULL);
+	time_sql(m->timestamp > 0 && m->timestamp < (long long)now ?
+	    (time_t)m->timestamp : now, at);
 	content = metahook_content(m);
 	tris = json_object_new_array();
 	trigrams(phone, strlen(phone), tri_add, tris);

@@ -19,6 +19,8 @@ nodejs for the sandbox Graph API (the spooler tests).
 The work directory is .test/e2e-<pid> (gitignored); it is kept when the
 session fails on sanitizer reports.
 """
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -571,6 +573,37 @@ class Key:
     def revoke(self):
         self.stack.admin("apikey", "revoke", "--id", self.id,
                          config=self.tenant.config)
+
+    def customer_writes(self, frm, text="Hello", account=None, secret=None,
+                        port=None):
+        """A customer at `frm` writes `text` to the key's WhatsApp account
+        (self.account, signed with self.app_secret unless given): a
+        Meta-shaped, signed inbound webhook through nginx, which opens the
+        24-hour service window for non-template replies."""
+        account = account or self.account
+        secret = secret or self.app_secret
+        wa_id = "".join(c for c in frm if c.isdigit())
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
+            "id": account.get("waba_id", "1"), "changes": [{
+                "field": "messages", "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881",
+                                 "phone_number_id":
+                                     account["phone_number_id"]},
+                    "contacts": [{"profile": {"name": "Customer"},
+                                  "wa_id": wa_id}],
+                    "messages": [{"from": wa_id, "id": "wamid.T" +
+                                  uuid.uuid4().hex,
+                                  "timestamp": str(int(time.time())),
+                                  "type": "text",
+                                  "text": {"body": text}}]}}]}]}).encode()
+        sig = "sha256=" + hmac.new(secret.encode(), body,
+                                   hashlib.sha256).hexdigest()
+        r = http_request(port or self.port or self.stack.port, "POST",
+                         "/api/v1/whatsapp/webhook", body,
+                         headers={"X-Hub-Signature-256": sig})
+        assert r.status == 200, r
+        return r
 
 
 def read_log(path, tail=6000):

@@ -26,9 +26,12 @@ def make_account(stack, tenant, phone_id=None, mps=None, token="tok-1",
 
 @pytest.fixture
 def sender(stack, make_tenant):
+    """A key with an account (its own app secret, so that tests can make a
+    customer write in through the signed webhook)."""
     t = make_tenant()
     k = t.key()
-    k.account = make_account(stack, t)
+    k.app_secret = stack.unique("app-secret-")
+    k.account = make_account(stack, t, app_secret=k.app_secret)
     return k
 
 
@@ -99,17 +102,20 @@ def test_accounts_tenant_isolation(stack, make_tenant):
     assert list(err["details"]) == ["whatsapp_account_id"]
 
 
-def test_send_text_creates_contact_and_conversation(stack, sender):
-    r = send(sender, type="text", content={"body": "Hello from the API!"})
+HELLO = {"name": "hello_world", "language": "en", "components": []}
+
+
+def test_send_creates_contact_and_conversation(stack, sender):
+    r = send(sender, type="template", content={"name": "hello_world"})
     m = assert_ok(r, 201)
     assert set(m) == MESSAGE_KEYS
     assert m["status"] == "queued" and m["direction"] == "outbound"
-    assert m["content"] == {"body": "Hello from the API!"}
+    assert m["content"] == HELLO
     assert m["wamid"] is None and m["error"] is None
     assert m["created_at"].endswith("Z")
     contact = assert_ok(sender("GET", "/contacts/%d" % m["contact_id"]))
     assert contact["phone"] == "+4915112345678"
-    m2 = assert_ok(send(sender, type="text", content={"body": "again"}), 201)
+    m2 = assert_ok(send(sender, type="template", content=HELLO), 201)
     assert m2["conversation_id"] == m["conversation_id"]
     assert m2["contact_id"] == m["contact_id"]
     assert m2["id"] > m["id"]
@@ -126,8 +132,8 @@ def test_send_text_creates_contact_and_conversation(stack, sender):
 
 def test_send_to_existing_contact_keeps_it(sender):
     c = sender.create_contact(name="Ann", phone="+4930111222")
-    m = assert_ok(send(sender, to="0049 30 111 222", type="text",
-                       content={"body": "x"}), 201)
+    m = assert_ok(send(sender, to="0049 30 111 222", type="template",
+                       content=HELLO), 201)
     assert m["contact_id"] == c["id"]
     ev = events(sender.stack, sender.tenant.id)
     conv = [d for t, d in ev if t == "conversation.created"][0]
@@ -135,7 +141,7 @@ def test_send_to_existing_contact_keeps_it(sender):
 
 
 def test_get_message_and_status(sender):
-    m = assert_ok(send(sender, type="text", content={"body": "hi"}), 201)
+    m = assert_ok(send(sender, type="template", content=HELLO), 201)
     got = assert_ok(sender("GET", "/messages/%d" % m["id"]))
     assert got == m
     st = assert_ok(sender("GET", "/messages/%d/status" % m["id"]))
@@ -181,6 +187,7 @@ def test_get_message_and_status(sender):
           "id": "yes", "title": "Yes"}}]}}),
 ])
 def test_send_each_type(sender, type_, content, stored):
+    sender.customer_writes("+4915112345678")
     m = assert_ok(send(sender, type=type_, content=content), 201)
     assert m["type"] == type_
     assert m["content"] == stored
@@ -189,6 +196,7 @@ def test_send_each_type(sender, type_, content, stored):
 
 
 def test_aliases(sender):
+    sender.customer_writes("+4915112345678")
     m = assert_ok(send(sender, type="text", message="flat text"), 201)
     assert m["content"] == {"body": "flat text"}
     r = sender("POST", "/messages/template", {
@@ -278,9 +286,9 @@ def test_scopes(stack, make_tenant):
     reader.account = acc
     writer = t.key(scopes=["messages:send"])
     writer.account = acc
-    assert_error(send(reader, type="text", content={"body": "x"}), 403,
+    assert_error(send(reader, type="template", content=HELLO), 403,
                  "INSUFFICIENT_PERMISSIONS")
-    m = assert_ok(send(writer, type="text", content={"body": "x"}), 201)
+    m = assert_ok(send(writer, type="template", content=HELLO), 201)
     assert_error(writer("GET", "/messages/%d" % m["id"]), 403,
                  "INSUFFICIENT_PERMISSIONS")
     assert_ok(reader("GET", "/messages/%d" % m["id"]))
@@ -290,7 +298,7 @@ def test_scopes(stack, make_tenant):
 
 
 def test_message_tenant_isolation(stack, sender, make_tenant):
-    m = assert_ok(send(sender, type="text", content={"body": "x"}), 201)
+    m = assert_ok(send(sender, type="template", content=HELLO), 201)
     other = make_tenant().key()
     assert_error(other("GET", "/messages/%d" % m["id"]), 404,
                  "RESOURCE_NOT_FOUND")
@@ -299,6 +307,7 @@ def test_message_tenant_isolation(stack, sender, make_tenant):
 
 
 def test_idempotent_send(sender):
+    sender.customer_writes("+4915112345000")
     body = {"to": "+4915112345000", "whatsapp_account_id":
             sender.account["id"], "type": "text", "content": {"body": "once"}}
     h = {"Idempotency-Key": "send-1"}
@@ -306,8 +315,8 @@ def test_idempotent_send(sender):
     r2 = sender("POST", "/messages/send", body, headers=h)
     assert r1.status == r2.status == 201 and r1.body == r2.body
     n = sender.stack.sql_root("SELECT COUNT(*) FROM messages WHERE "
-                              "tenant_id = %d" % sender.tenant.id,
-                              database="wazera")[0][0]
+                              "tenant_id = %d AND direction = 'outbound'" %
+                              sender.tenant.id, database="wazera")[0][0]
     assert n == "1"
     body["content"]["body"] = "twice"
     assert_error(sender("POST", "/messages/send", body, headers=h), 409,
@@ -320,8 +329,8 @@ def test_concurrent_sends_to_a_new_number(sender):
     results = []
 
     def go(i):
-        results.append(send(sender, to="+4917000000%02d" % 7, type="text",
-                            content={"body": "n%d" % i}))
+        results.append(send(sender, to="+4917000000%02d" % 7,
+                            type="template", content={"name": "n%d" % i}))
 
     ts = [threading.Thread(target=go, args=(i,)) for i in range(8)]
     for t in ts:
@@ -343,8 +352,8 @@ def test_parallel_sends_to_many_new_numbers(sender):
     from concurrent.futures import ThreadPoolExecutor
 
     def go(i):
-        return send(sender, to="+49171%07d" % i, type="text",
-                    content={"body": "n%d" % i}).status
+        return send(sender, to="+49171%07d" % i, type="template",
+                    content={"name": "n%d" % i}).status
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(go, range(240)))
@@ -355,3 +364,145 @@ def test_parallel_sends_to_many_new_numbers(sender):
         "COUNT(*) FROM messages WHERE tenant_id = %d" % sender.tenant.id,
         database="wazera")[0]
     assert n == ["240", "240", "240"]
+
+
+# --------------------------------------------------------------------------
+# The 24-hour service window
+
+
+NON_TEMPLATE = [
+    ("text", {"body": "hi"}),
+    ("image", {"link": "https://example.com/a.jpg"}),
+    ("document", {"id": "123", "filename": "a.pdf"}),
+    ("location", {"latitude": 1.5, "longitude": 2.5}),
+    ("interactive", {"type": "button", "body": {"text": "Pick"},
+                     "action": {"buttons": [{"type": "reply", "reply": {
+                         "id": "y", "title": "Yes"}}]}}),
+]
+
+
+def counts(stack, tenant_id):
+    return stack.sql_root(
+        "SELECT (SELECT COUNT(*) FROM messages WHERE tenant_id = %d), "
+        "(SELECT COUNT(*) FROM contacts WHERE tenant_id = %d), "
+        "(SELECT COUNT(*) FROM conversations WHERE tenant_id = %d), "
+        "(SELECT COUNT(*) FROM events WHERE tenant_id = %d)" %
+        ((tenant_id,) * 4), database="wazera")[0]
+
+
+@pytest.mark.parametrize("type_,content", NON_TEMPLATE,
+                         ids=[t for t, _ in NON_TEMPLATE])
+def test_window_refuses_a_contact_who_never_wrote(sender, type_, content):
+    before = counts(sender.stack, sender.tenant.id)
+    err = assert_error(send(sender, to="+4915177770001", type=type_,
+                            content=content), 422, "OUTSIDE_SERVICE_WINDOW")
+    assert "24 hours" in err["message"] and err["details"] == {}
+    # Nothing stored: no contact, conversation, message or event.
+    assert counts(sender.stack, sender.tenant.id) == before
+    # A known contact who never wrote is refused too.
+    sender.create_contact(phone="+4915177770002")
+    assert_error(send(sender, to="+4915177770002", type=type_,
+                      content=content), 422, "OUTSIDE_SERVICE_WINDOW")
+    # A template is always allowed.
+    assert_ok(send(sender, to="+4915177770002", type="template",
+                   content=HELLO), 201)
+    # Still closed: a template does not open the window.
+    assert_error(send(sender, to="+4915177770002", type=type_,
+                      content=content), 422, "OUTSIDE_SERVICE_WINDOW")
+
+
+def test_window_opens_when_the_customer_writes(sender):
+    to = "+4915177770010"
+    assert_error(send(sender, to=to, type="text", content={"body": "a"}),
+                 422, "OUTSIDE_SERVICE_WINDOW")
+    sender.customer_writes("4915177770010", "Hi, where is my order?")
+    m = assert_ok(send(sender, to="+49 151 7777 0010", type="text",
+                       content={"body": "On its way!"}), 201)
+    # The reply lands in the conversation the customer's message opened.
+    inbound = sender.stack.sql_root(
+        "SELECT conversation_id, contact_id FROM messages WHERE tenant_id = "
+        "%d AND direction = 'inbound'" % sender.tenant.id,
+        database="wazera")
+    assert inbound == [[str(m["conversation_id"]), str(m["contact_id"])]]
+
+
+def test_window_closes_after_24_hours(sender):
+    to = "+4915177770020"
+    sender.customer_writes(to)
+    sql = ("UPDATE contacts SET last_inbound_at = UTC_TIMESTAMP() - "
+           "INTERVAL %s WHERE tenant_id = %d AND phone = '%s'")
+    stack = sender.stack
+    stack.sql_root(sql % ("23 HOUR", sender.tenant.id, to), database="wazera")
+    assert_ok(send(sender, to=to, type="text", content={"body": "a"}), 201)
+    stack.sql_root(sql % ("1441 MINUTE", sender.tenant.id, to),
+                   database="wazera")
+    assert_error(send(sender, to=to, type="text", content={"body": "b"}),
+                 422, "OUTSIDE_SERVICE_WINDOW")
+    assert_ok(send(sender, to=to, type="template", content=HELLO), 201)
+    # Writing again reopens it.
+    sender.customer_writes(to)
+    assert_ok(send(sender, to=to, type="text", content={"body": "c"}), 201)
+
+
+def test_window_counts_from_when_the_customer_wrote(sender):
+    """A message Meta delivers late (its retries last up to a week) opens
+    the window from its own timestamp, not from its arrival; a timestamp in
+    the future counts as now."""
+    import hashlib
+    import hmac
+    import time
+    from conftest import http_request
+
+    def write(frm, ts):
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
+            "id": "1", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550783881",
+                             "phone_number_id":
+                                 sender.account["phone_number_id"]},
+                "messages": [{"from": frm, "id": "wamid.L%s%d" % (frm, ts),
+                              "timestamp": str(ts), "type": "text",
+                              "text": {"body": "late"}}]}}]}]}).encode()
+        sig = hmac.new(sender.app_secret.encode(), body,
+                       hashlib.sha256).hexdigest()
+        r = http_request(sender.stack.port, "POST", "/api/v1/whatsapp/webhook",
+                         body, headers={"X-Hub-Signature-256": "sha256=" +
+                                        sig})
+        assert r.status == 200, r
+
+    now = int(time.time())
+    write("4915177770030", now - 2 * 86400)
+    assert_error(send(sender, to="+4915177770030", type="text",
+                      content={"body": "x"}), 422, "OUTSIDE_SERVICE_WINDOW")
+    write("4915177770031", now - 3600)
+    assert_ok(send(sender, to="+4915177770031", type="text",
+                   content={"body": "x"}), 201)
+    write("4915177770032", now + 10 * 86400)
+    got = sender.stack.sql_root(
+        "SELECT last_inbound_at <= UTC_TIMESTAMP() FROM contacts WHERE "
+        "tenant_id = %d AND phone = '+4915177770032'" % sender.tenant.id,
+        database="wazera")
+    assert got == [["1"]]
+
+
+def test_window_is_the_tenants_own(stack, sender, make_tenant):
+    """A customer who wrote to one tenant has no window with another."""
+    sender.customer_writes("+4915177770040")
+    other = make_tenant().key()
+    other.account = make_account(stack, other.tenant)
+    assert_error(send(other, to="+4915177770040", type="text",
+                      content={"body": "x"}), 422, "OUTSIDE_SERVICE_WINDOW")
+    assert_ok(send(sender, to="+4915177770040", type="text",
+                   content={"body": "x"}), 201)
+
+
+def test_window_is_checked_after_validation(sender):
+    """Field errors come first: a bad request is a 422 VALIDATION_ERROR
+    whether or not the window is open; an unknown account too."""
+    err = assert_error(send(sender, to="+4915177770050", type="text",
+                            content={}), 422, "VALIDATION_ERROR")
+    assert list(err["details"]) == ["content.body"]
+    err = assert_error(send(sender, to="+4915177770050", type="text",
+                            whatsapp_account_id=999999999,
+                            content={"body": "x"}), 422, "VALIDATION_ERROR")
+    assert list(err["details"]) == ["whatsapp_account_id"]

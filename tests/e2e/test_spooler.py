@@ -32,7 +32,8 @@ TEMPLATE = {"name": "hello_world", "language": {"code": "en_US"}}
 
 def new_sender(stack, mps=None, tenant=None):
     """A key of a fresh tenant (or of `tenant`) with a fresh account on it:
-    key.account (with the access token as key.token) and key.phone."""
+    key.account (with the access token as key.token, its app secret as
+    key.app_secret) and key.phone."""
     t = tenant or stack.create_tenant()
     k = t.key()
     phone = stack.unique("7701")
@@ -40,13 +41,14 @@ def new_sender(stack, mps=None, tenant=None):
     args = ["account", "create", "--tenant", t.id, "--phone-number-id", phone,
             "--waba-id", "102290129340398", "--display-phone",
             "+1 555 079 %04d" % (stack.counter % 10000),
-            "--access-token", token]
+            "--access-token", token, "--app-secret", "as-" + token]
     if mps is not None:
         args += ["--mps", mps]
     k.account = stack.admin_json(*args)
     assert k.account["phone_number_id"] == phone
     k.phone = phone
     k.token = token
+    k.app_secret = "as-" + token
     return k
 
 
@@ -231,6 +233,8 @@ def typed_sends(stack, spool_conf, graph_sandbox):
     k = new_sender(stack)
     msgs = {}
     for i, (name, type_, content, _) in enumerate(CASES):
+        if type_ != "template":
+            k.customer_writes("+49 151 2000 %04d" % i)
         msgs[name] = send(k, to="+49 151 2000 %04d" % i, type=type_,
                           content=content)
         assert msgs[name]["status"] == "queued"
@@ -288,6 +292,7 @@ def test_graph_payload(typed_sends, name, type_, content, graph_obj):
 
 def test_idempotent_send_goes_out_once(stack, spool_conf, sandbox):
     k = new_sender(stack)
+    k.customer_writes("+4915133334444")
     body = {"to": "+4915133334444", "whatsapp_account_id": k.account["id"],
             "type": "text", "content": {"body": "exactly once"}}
     h = {"Idempotency-Key": "spool-once-" + uuid.uuid4().hex}
@@ -296,7 +301,8 @@ def test_idempotent_send_goes_out_once(stack, spool_conf, sandbox):
     m = assert_ok(r1, 201)
     assert assert_ok(r2, 201)["id"] == m["id"]
     assert sql(stack, "SELECT COUNT(*) FROM messages WHERE "
-               "whatsapp_account_id = %d" % k.account["id"]) == [["1"]]
+               "whatsapp_account_id = %d AND direction = 'outbound'" %
+               k.account["id"]) == [["1"]]
     stack.run_spooler(spool_conf)
     # The same key once more after the send: the stored answer, no new
     # message, no new request.

@@ -9,7 +9,7 @@
  *   graph-sandbox.js --listen 127.0.0.1:PORT [--pidfile F] [--token T]...
  *       [--app-secret S] [--webhook-url URL]
  *       [--auto-status none|sent|delivered|read] [--latency-ms N]
- *       [--max-records N] [--strict-templates]
+ *       [--max-records N] [--strict-templates] [--enforce-window]
  *
  * Everything is kept in memory; nothing is logged per request.
  */
@@ -173,7 +173,9 @@ const cfg = {
   maxRecords: 1000000,
   strictTemplates: false,
   templates: DEFAULT_TEMPLATES,
+  enforceWindow: false,
 };
+const WINDOW_MS = 24 * 3600 * 1000;
 
 let seq = 0;              // last seq handed out; never reset
 let records = [];         // records[i].seq strictly increasing
@@ -181,6 +183,9 @@ let rules = [];
 let stats = newStats();
 let webhookLog = [];
 const held = new Set();   // responses held open by {"timeout":true}
+// The 24-hour service windows: "phone_number_id:wa_id" -> when the customer
+// last wrote (ms), from the inbound messages this sandbox posted.
+let windows = new Map();
 
 function newStats() {
   return {
@@ -842,6 +847,7 @@ function answerSend(req, res, rec, w, version, body, parseError, rule) {
   if (parseError) err = E(100, 'The request body is not valid JSON.');
   else if (body === undefined) err = E(100, 'The request body is empty.');
   else err = validateSend(body);
+  if (err === null) err = windowError(rec.phone_number_id, body);
   if (err !== null) return finishError(res, rec, 400, err.code, err.details, version, null, w);
 
   rec.status = 200;
@@ -1023,6 +1029,34 @@ function buildStatus(s, rec) {
   return out;
 }
 
+// With enforce_window, a free-form message to a user who has not written
+// (through this sandbox's webhooks) in the last 24 hours fails like Meta's.
+function windowError(pnid, body) {
+  if (!cfg.enforceWindow || body.status !== undefined || body.type === 'template' ||
+      body.recipient_type === 'group' || !isStr(body.to)) return null;
+  const at = windows.get(pnid + ':' + digitsOf(body.to));
+  if (at !== undefined && nowMs() - at < WINDOW_MS) return null;
+  return E(131047, 'Message failed to send because more than 24 hours have passed since the ' +
+    'customer last replied to this number.');
+}
+
+// Notes the inbound messages of an envelope about to be posted.
+function noteInbound(env) {
+  for (const e of Array.isArray(env.entry) ? env.entry : []) {
+    for (const c of isObj(e) && Array.isArray(e.changes) ? e.changes : []) {
+      const v = isObj(c) ? c.value : null;
+      if (!isObj(v) || !Array.isArray(v.messages) || !isObj(v.metadata)) continue;
+      for (const m of v.messages) {
+        if (!isObj(m) || m.from === undefined) continue;
+        const t = Number(m.timestamp) * 1000;
+        const at = Number.isFinite(t) && t > 0 ? Math.min(t, nowMs()) : nowMs();
+        const k = String(v.metadata.phone_number_id) + ':' + digitsOf(String(m.from));
+        if (!(windows.get(k) >= at)) windows.set(k, at);
+      }
+    }
+  }
+}
+
 function buildInbound(m) {
   const out = {};
   out.from = m.from;
@@ -1119,6 +1153,7 @@ async function controlWebhook(b) {
     // Statuses and messages go in one value, as Meta may batch them.
     env = envelope(pnid, display, waba, value, b.field);
   }
+  noteInbound(env);
   const buf = Buffer.from(JSON.stringify(env));
   const secret = b.app_secret !== undefined ? b.app_secret : secretFor(pnid);
   const signature = b.signature !== undefined ? b.signature
@@ -1135,7 +1170,8 @@ async function controlWebhook(b) {
 function applyConfig(b) {
   if (!isObj(b)) throw new Error('config must be a JSON object');
   const known = ['tokens', 'add_tokens', 'app_secret', 'app_secrets', 'webhook_url', 'auto_status',
-    'latency_ms', 'display_phone_numbers', 'waba_ids', 'strict_templates', 'templates', 'max_records'];
+    'latency_ms', 'display_phone_numbers', 'waba_ids', 'strict_templates', 'templates', 'max_records',
+    'enforce_window'];
   for (const k in b) if (!known.includes(k)) throw new Error('unknown config key "' + k + '"');
   const strList = (v, n) => {
     if (!Array.isArray(v) || !v.every((x) => isStr(x) && x !== '')) throw new Error(n + ' must be an array of non-empty strings');
@@ -1165,6 +1201,8 @@ function applyConfig(b) {
     throw new Error('latency_ms must be a number >= 0');
   if (b.strict_templates !== undefined && typeof b.strict_templates !== 'boolean')
     throw new Error('strict_templates must be a boolean');
+  if (b.enforce_window !== undefined && typeof b.enforce_window !== 'boolean')
+    throw new Error('enforce_window must be a boolean');
   if (b.templates !== undefined && !(Array.isArray(b.templates) && b.templates.every((t) => isObj(t) && isStr(t.name) && isStr(t.language))))
     throw new Error('templates must be an array of objects with name and language');
   if (b.max_records !== undefined && !(Number.isInteger(b.max_records) && b.max_records > 0))
@@ -1183,6 +1221,7 @@ function applyConfig(b) {
   if (b.auto_status !== undefined) cfg.autoStatus = STATUS_LEVELS[b.auto_status];
   if (b.latency_ms !== undefined) cfg.latencyMs = b.latency_ms;
   if (b.strict_templates !== undefined) cfg.strictTemplates = b.strict_templates;
+  if (b.enforce_window !== undefined) cfg.enforceWindow = b.enforce_window;
   if (b.templates !== undefined) cfg.templates = b.templates;
   if (b.max_records !== undefined) cfg.maxRecords = b.max_records;
 }
@@ -1198,6 +1237,7 @@ function configView() {
     auto_status: STATUS_NAMES[cfg.autoStatus],
     latency_ms: cfg.latencyMs,
     strict_templates: cfg.strictTemplates,
+    enforce_window: cfg.enforceWindow,
     max_records: cfg.maxRecords,
     templates: cfg.templates.length,
   };
@@ -1277,6 +1317,7 @@ function resetState() {
   rules = [];
   stats = newStats();
   webhookLog = [];
+  windows = new Map();
   for (const r of held) r.socket && r.socket.destroy();
   held.clear();
 }
@@ -1347,7 +1388,7 @@ function usage(msg) {
   process.stderr.write(
     'usage: graph-sandbox.js --listen 127.0.0.1:PORT [--pidfile F] [--token TOKEN]...\n' +
     '         [--app-secret SECRET] [--webhook-url URL] [--auto-status none|sent|delivered|read]\n' +
-    '         [--latency-ms N] [--max-records N] [--strict-templates]\n');
+    '         [--latency-ms N] [--max-records N] [--strict-templates] [--enforce-window]\n');
   process.exit(2);
 }
 
@@ -1373,6 +1414,7 @@ function parseArgs(argv) {
       case '--latency-ms': o.latencyMs = val(); break;
       case '--max-records': o.maxRecords = val(); break;
       case '--strict-templates': o.strictTemplates = true; break;
+      case '--enforce-window': o.enforceWindow = true; break;
       case '-h': case '--help': usage(); break;
       default: usage('unknown argument ' + a);
     }
@@ -1402,6 +1444,7 @@ function main() {
     }
     if (o.maxRecords !== undefined) c.max_records = parseInt(o.maxRecords, 10);
     if (o.strictTemplates) c.strict_templates = true;
+    if (o.enforceWindow) c.enforce_window = true;
     applyConfig(c);
   } catch (e) {
     usage(e.message);
