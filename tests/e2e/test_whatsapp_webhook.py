@@ -404,6 +404,36 @@ def test_opt_out_keywords(stack, hook, acct):
     assert [u["opted_out"] for u in updates] == [True, False, True]
 
 
+def test_profile_name_names_a_nameless_contact(stack, hook, acct):
+    """A contact made by a send (no name) takes the customer's profile name
+    from their first message, with contact.updated and findable by it in a
+    search; a name an agent gave is kept."""
+    assert_ok(acct("POST", "/messages/send", {
+        "to": "+4915100000051", "whatsapp_account_id": acct.account["id"],
+        "type": "template", "content": {"name": "hello_world"}}), 201)
+    named = acct.create_contact(phone="+4915100000052", name="Agent's name")
+    post(hook, inbound_payload(acct.phone, [
+        msg("wamid.pn1" + acct.phone, "4915100000051", "text", {"body": "a"}),
+        msg("wamid.pn2" + acct.phone, "4915100000052", "text", {"body": "b"}),
+    ], {"4915100000051": "Zoltan Quimby", "4915100000052": "Someone"}),
+         acct.secret)
+    found = assert_ok(acct("GET", "/contacts?search=Quimby"))
+    assert [(c["phone"], c["name"]) for c in found] == [
+        ("+4915100000051", "Zoltan Quimby")]
+    assert assert_ok(acct("GET", "/contacts/%d" % named["id"]))["name"] == \
+        "Agent's name"
+    updates = [d for t, d in events(stack, acct.tenant.id)
+               if t == "contact.updated"]
+    assert [(u["phone"], u["name"]) for u in updates] == [
+        ("+4915100000051", "Zoltan Quimby")]
+    # Once named, a different profile name changes nothing.
+    post(hook, inbound_payload(acct.phone, [msg(
+        "wamid.pn3" + acct.phone, "4915100000051", "text", {"body": "c"})],
+        {"4915100000051": "Z. Q."}), acct.secret)
+    assert len([t for t, _ in events(stack, acct.tenant.id)
+                if t == "contact.updated"]) == 1
+
+
 def test_inbound_unknown_number_ignored(stack, hook, acct):
     r = post(hook, inbound_payload("999000222", [msg(
         "wamid.u1" + acct.phone, "4915100000041", "text", {"body": "x"})]),

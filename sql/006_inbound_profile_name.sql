@@ -1,0 +1,132 @@
+-- An existing contact without a name takes the customer's WhatsApp
+-- profile name from their next message (a name an agent gave is kept),
+-- recorded with the opt-out keywords' change in one contact.updated; the
+-- window, the name and the keyword in one UPDATE of the contact.
+-- (005_inbound.sql is applied history and stays as it was.)
+
+-- Stores one inbound message: a wamid already stored is ignored (Meta
+-- delivers duplicates); the contact is found or created (with the profile
+-- name, which also names a known contact without one), its open conversation on the account found or opened (a closed
+-- one never receives new messages), the message stored, the service window
+-- reopened, and an opt-out keyword applied (p_optout 1: STOP/UNSUBSCRIBE,
+-- -1: START). Events: contact.created, contact.updated,
+-- conversation.created, message.received. Runs in the caller's
+-- transaction. Returns the message id, or NULL for a duplicate.
+CREATE OR REPLACE PROCEDURE wz_inbound_message(
+	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
+	IN p_phone VARCHAR(16), IN p_profile VARCHAR(255),
+	IN p_wamid VARCHAR(255), IN p_type VARCHAR(16), IN p_content MEDIUMTEXT,
+	IN p_at DATETIME, IN p_trigrams MEDIUMTEXT, IN p_optout TINYINT,
+	IN p_uuid_contact CHAR(36), IN p_uuid_contact_upd CHAR(36),
+	IN p_uuid_conv CHAR(36), IN p_uuid_msg CHAR(36))
+BEGIN
+	DECLARE v_contact BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_conv BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_msg BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_opted TINYINT;
+	DECLARE v_name VARCHAR(255);
+	DECLARE v_created, v_named, v_optout BOOLEAN DEFAULT FALSE;
+	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+
+	IF EXISTS (SELECT 1 FROM messages WHERE wamid = p_wamid) THEN
+		SELECT NULL;
+	ELSE
+		SELECT id, opted_out, name INTO v_contact, v_opted, v_name
+		  FROM contacts WHERE tenant_id = p_tenant AND phone = p_phone;
+		IF v_contact IS NULL THEN
+			INSERT IGNORE INTO contacts (tenant_id, name, phone, email,
+			    tags, custom_fields, opted_out, created_at, updated_at)
+			VALUES (p_tenant, p_profile, p_phone, NULL, '[]', '{}', 0,
+			    UTC_TIMESTAMP(), UTC_TIMESTAMP());
+			IF ROW_COUNT() = 1 THEN
+				SET v_contact = LAST_INSERT_ID();
+				SET v_opted = 0;
+				SET v_created = TRUE;
+				INSERT IGNORE INTO contact_trigrams (tenant_id, tri,
+				    contact_id)
+				SELECT p_tenant, j.tri, v_contact FROM JSON_TABLE(
+				    p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
+				INSERT INTO events (uuid, tenant_id, type, data,
+				    created_at)
+				VALUES (p_uuid_contact, p_tenant, 'contact.created',
+				    wz_contact_json(v_contact), UTC_TIMESTAMP());
+				INSERT INTO tenant_counters (tenant_id, contacts)
+				VALUES (p_tenant, 1)
+				    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
+			ELSE
+				SELECT id, opted_out, name
+				  INTO v_contact, v_opted, v_name
+				  FROM contacts WHERE tenant_id = p_tenant
+				   AND phone = p_phone LOCK IN SHARE MODE;
+			END IF;
+		END IF;
+		SET v_optout = (p_optout = 1 AND v_opted = 0) OR
+		    (p_optout = -1 AND v_opted = 1);
+		SET v_named = NOT v_created AND v_name IS NULL AND
+		    p_profile IS NOT NULL AND p_profile <> '';
+		UPDATE contacts SET
+		    last_inbound_at = GREATEST(COALESCE(last_inbound_at, p_at),
+		        p_at),
+		    name = IF(v_named, p_profile, name),
+		    opted_out = IF(v_optout, p_optout = 1, opted_out),
+		    updated_at = IF(v_named OR v_optout, UTC_TIMESTAMP(),
+		        updated_at)
+		 WHERE id = v_contact;
+		IF v_named THEN
+			INSERT IGNORE INTO contact_trigrams (tenant_id, tri,
+			    contact_id)
+			SELECT p_tenant, j.tri, v_contact FROM JSON_TABLE(
+			    p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
+		END IF;
+		IF v_named OR v_optout THEN
+			INSERT INTO events (uuid, tenant_id, type, data, created_at)
+			VALUES (p_uuid_contact_upd, p_tenant, 'contact.updated',
+			    wz_contact_json(v_contact), UTC_TIMESTAMP());
+		END IF;
+
+		SELECT id INTO v_conv FROM conversations
+		 WHERE contact_id = v_contact AND whatsapp_account_id = p_account
+		   AND open_marker = 1;
+		IF v_conv IS NOT NULL THEN
+			UPDATE conversations SET last_message_at = GREATEST(
+			    COALESCE(last_message_at, p_at), p_at),
+			    updated_at = UTC_TIMESTAMP()
+			 WHERE id = v_conv AND open_marker = 1;
+			IF ROW_COUNT() = 0 THEN SET v_conv = NULL; END IF;
+		END IF;
+		IF v_conv IS NULL THEN
+			INSERT IGNORE INTO conversations (tenant_id, contact_id,
+			    whatsapp_account_id, status, last_message_at, created_at,
+			    updated_at)
+			VALUES (p_tenant, v_contact, p_account, 'open', p_at,
+			    UTC_TIMESTAMP(), UTC_TIMESTAMP());
+			IF ROW_COUNT() = 1 THEN
+				SET v_conv = LAST_INSERT_ID();
+				INSERT INTO events (uuid, tenant_id, type, data,
+				    created_at)
+				VALUES (p_uuid_conv, p_tenant, 'conversation.created',
+				    wz_conversation_json(v_conv), UTC_TIMESTAMP());
+			ELSE
+				SELECT id INTO v_conv FROM conversations
+				 WHERE contact_id = v_contact
+				   AND whatsapp_account_id = p_account
+				   AND open_marker = 1 LOCK IN SHARE MODE;
+			END IF;
+		END IF;
+
+		INSERT IGNORE INTO messages (tenant_id, conversation_id,
+		    contact_id, whatsapp_account_id, direction, type, to_phone,
+		    content, status, wamid, next_attempt_at, accepted_at,
+		    created_at, updated_at)
+		VALUES (p_tenant, v_conv, v_contact, p_account, 'inbound', p_type,
+		    p_phone, p_content, 'received', p_wamid, NOW(3), NOW(3),
+		    p_at, UTC_TIMESTAMP());
+		IF ROW_COUNT() = 1 THEN
+			SET v_msg = LAST_INSERT_ID();
+			INSERT INTO events (uuid, tenant_id, type, data, created_at)
+			VALUES (p_uuid_msg, p_tenant, 'message.received',
+			    wz_message_json(v_msg), UTC_TIMESTAMP());
+		END IF;
+		SELECT v_msg;
+	END IF;
+END;
