@@ -7,6 +7,9 @@
 --            search   GET  /api/v1/contacts?search={random line of WZ_FILE}
 --            post     POST /api/v1/contacts, unique phones
 --            load     POST each line of WZ_FILE once, then stop
+--            signed   POST /api/v1/whatsapp/webhook: each line of WZ_FILE
+--                     ("SIGNATURE<TAB>BODY", bench/inbound.py) once, with
+--                     X-Hub-Signature-256; stops when they are used up
 --            fixed    the URL given to wrk, as it is (list, static)
 --   WZ_KEY   the API key (Authorization: Bearer)
 --   WZ_CAP   stop after this many responses (load: after the last POST's)
@@ -108,6 +111,29 @@ elseif mode == "load" then
             finish()
          end
       end
+   end
+elseif mode == "signed" then
+   local sigs, bodies = {}, {}
+   for l in io.lines(file) do
+      local sig, body = l:match("^([^\t]*)\t(.*)$")
+      sigs[#sigs + 1], bodies[#bodies + 1] = sig, body
+   end
+   assert(#bodies > 0, "empty " .. file)
+   local headers = { ["Content-Type"] = "application/json" }
+   local i, verified = 0, false
+   request = function()
+      -- The first call only counts pipelined requests (never sent).
+      if not verified then
+         verified = true
+         return wrk.format("GET", "/static")
+      end
+      i = i + 1
+      if i > #bodies then
+         finish()
+         return wrk.format("GET", "/static")
+      end
+      headers["X-Hub-Signature-256"] = sigs[i]
+      return wrk.format("POST", "/api/v1/whatsapp/webhook", headers, bodies[i])
    end
 end
 

@@ -1,4 +1,4 @@
--- wrk script for bench/spooler: queues exactly WZ_COUNT text messages
+-- wrk script for bench/spooler: queues exactly WZ_COUNT template messages
 -- through POST /api/v1/messages/send, then stops wrk.
 --
 --   WZ_KEY      the API key (Authorization: Bearer)
@@ -54,9 +54,12 @@ request = function()
       return wrk.format("GET", "/static")
    end
    i = i + 1
+   -- Templates: new recipients have not written, so free text would be
+   -- outside their 24-hour window (422).
    local body = string.format(
-      '{"to":"+49151%08d","whatsapp_account_id":%d,"type":"text",' ..
-      '"content":{"body":"Hello %d. %s %s %s %s."}}',
+      '{"to":"+49151%08d","whatsapp_account_id":%d,"type":"template",' ..
+      '"content":{"name":"order_update","language":"en_US","components":' ..
+      '[{"type":"body","parameters":[{"type":"text","text":"Hello %d. %s %s %s %s."}]}]}}',
       phone + i, account, i, words[i % #words + 1], words[(i * 3) % #words + 1],
       words[(i * 7) % #words + 1], words[(i * 11) % #words + 1])
    return wrk.format("POST", "/api/v1/messages/send", nil, body)

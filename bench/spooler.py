@@ -2,7 +2,7 @@
 """bench/spooler's helpers (Python 3 standard library only).
 
   spooler.py pace URL KEY ACCOUNT RATE SECONDS PHONE
-      POSTs text messages to URL/api/v1/messages/send at RATE a second for
+      POSTs template messages (one-time codes) to URL/api/v1/messages/send at RATE a second for
       SECONDS, on schedule (four threads, each with its own keep-alive
       connection, each request at its planned time), recipients +49151 and
       eight digits from PHONE on. Prints one line:
@@ -50,8 +50,12 @@ def pace(url, key, account, rate, seconds, phone):
             body = json.dumps({
                 "to": "+49151%08d" % (phone + k),
                 "whatsapp_account_id": account,
-                "type": "text",
-                "content": {"body": "Your code is %06d" % k},
+                "type": "template",
+                "content": {"name": "verification_code",
+                            "language": "en_US", "components": [
+                                {"type": "body", "parameters": [
+                                    {"type": "text",
+                                     "text": "%06d" % k}]}]},
             })
             # A 503 is tried again, as a client would; accepted_at is the
             # attempt that succeeded.

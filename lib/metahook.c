@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,6 +17,21 @@ str_at(struct json_object *o, const char *key)
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+/* A wamid as Meta makes them: 1-255 printable ASCII characters (the
+ * column is ASCII; anything else cannot name a message of ours). */
+static bool
+wamid_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	for (n = 0; s[n] != '\0'; n++)
+		if (s[n] <= ' ' || s[n] > '~' || n >= 255)
+			return false;
+	return n > 0;
 }
 
 static struct json_object *
@@ -179,7 +195,7 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				if (!json_object_is_type(m, json_type_object))
 					continue;
 				parse_message(m, value, pnid, mm);
-				if (mm->wamid != NULL && mm->from != NULL &&
+				if (wamid_ok(mm->wamid) && mm->from != NULL &&
 				    mm->type != NULL)
 					b->nmessages++;
 			}
@@ -193,7 +209,7 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 					continue;
 				parse_status(pool, st, pnid,
 				    &b->statuses[b->nstatuses]);
-				if (b->statuses[b->nstatuses].wamid != NULL &&
+				if (wamid_ok(b->statuses[b->nstatuses].wamid) &&
 				    b->statuses[b->nstatuses].status != NULL)
 					b->nstatuses++;
 			}

@@ -136,7 +136,8 @@ static const struct {
 	[SQL_CONTACT_DELETE] = { "CONTACT_DELETE", false,
 	    "CALL wz_contact_delete(?, ?, ?)" },
 	[SQL_CONTACT_COUNT_ALL] = { "CONTACT_COUNT_ALL", true,
-	    "SELECT contacts FROM tenant_counters WHERE tenant_id = ?" },
+	    "SELECT COALESCE(SUM(contacts), 0) FROM tenant_counters "
+	    "WHERE tenant_id = ?" },
 	[SQL_CONTACT_LIST] = { "CONTACT_LIST", true,
 	    "SELECT " CONTACT_COLS " FROM contacts c WHERE c.tenant_id = ? "
 	    "ORDER BY c.id DESC LIMIT ? OFFSET ?" },

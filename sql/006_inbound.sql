@@ -1,8 +1,16 @@
--- An existing contact without a name takes the customer's WhatsApp
--- profile name from their next message (a name an agent gave is kept),
--- recorded with the opt-out keywords' change in one contact.updated; the
--- window, the name and the keyword in one UPDATE of the contact.
--- (005_inbound.sql is applied history and stays as it was.)
+-- Inbound messages and statuses, again (001-005 are applied history and
+-- stay as they are):
+--
+-- * The wamid parameters are ASCII, like messages.wamid. A utf8mb4
+--   parameter compared with the ASCII column converted the column, so the
+--   lookups by wamid could not use messages_wamid: every inbound message
+--   and every status scanned (and with FOR UPDATE, locked) the messages
+--   of the account, which serialised webhooks and deadlocked them. And the
+--   duplicate check is a plain read (IF EXISTS locked the gap).
+-- * An existing contact without a name takes the customer's WhatsApp
+--   profile name from their next message (a name an agent gave is kept),
+--   recorded with an opt-out keyword's change in one contact.updated; the
+--   window, the name and the keyword are one UPDATE of the contact.
 
 -- Stores one inbound message: a wamid already stored is ignored (Meta
 -- delivers duplicates); the contact is found or created (with the profile
@@ -15,7 +23,8 @@
 CREATE OR REPLACE PROCEDURE wz_inbound_message(
 	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
 	IN p_phone VARCHAR(16), IN p_profile VARCHAR(255),
-	IN p_wamid VARCHAR(255), IN p_type VARCHAR(16), IN p_content MEDIUMTEXT,
+	IN p_wamid VARCHAR(255) CHARACTER SET ascii, IN p_type VARCHAR(16),
+	IN p_content MEDIUMTEXT,
 	IN p_at DATETIME, IN p_trigrams MEDIUMTEXT, IN p_optout TINYINT,
 	IN p_uuid_contact CHAR(36), IN p_uuid_contact_upd CHAR(36),
 	IN p_uuid_conv CHAR(36), IN p_uuid_msg CHAR(36))
@@ -23,12 +32,16 @@ BEGIN
 	DECLARE v_contact BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_conv BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_msg BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_dup BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_opted TINYINT;
 	DECLARE v_name VARCHAR(255);
 	DECLARE v_created, v_named, v_optout BOOLEAN DEFAULT FALSE;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
 
-	IF EXISTS (SELECT 1 FROM messages WHERE wamid = p_wamid) THEN
+	-- A plain read: IF EXISTS (SELECT ...) would be a locking one, whose
+	-- gap lock on a wamid not stored yet deadlocks racing inserts.
+	SELECT id INTO v_dup FROM messages WHERE wamid = p_wamid;
+	IF v_dup IS NOT NULL THEN
 		SELECT NULL;
 	ELSE
 		SELECT id, opted_out, name INTO v_contact, v_opted, v_name
@@ -129,4 +142,56 @@ BEGIN
 		END IF;
 		SELECT v_msg;
 	END IF;
+END;
+
+-- Applies one status (sent, delivered, read, failed; played counts as
+-- read) to the outbound message it names: by wamid, or, for a message a
+-- crash left being sent, by the id the spooler put in
+-- biz_opaque_callback_data ("wz:<id>", passed here as p_callback_id). A
+-- status never moves a message backwards; failed is recorded after sent or
+-- delivered (Meta's asynchronous failures) but never after read, and
+-- nothing follows failed. The matching event is written with the change.
+-- Runs in the caller's transaction. Returns the status the message has now
+-- (NULL if no message matched).
+CREATE OR REPLACE PROCEDURE wz_status_apply(
+	IN p_account BIGINT UNSIGNED,
+	IN p_wamid VARCHAR(255) CHARACTER SET ascii,
+	IN p_callback_id BIGINT UNSIGNED, IN p_status VARCHAR(16),
+	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT,
+	IN p_event_uuid CHAR(36))
+BEGIN
+	DECLARE v_id BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_cur VARCHAR(16);
+	DECLARE v_tenant BIGINT UNSIGNED;
+	DECLARE v_new VARCHAR(16) DEFAULT p_status;
+	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+
+	IF v_new = 'played' THEN SET v_new = 'read'; END IF;
+	SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant FROM messages
+	 WHERE wamid = p_wamid AND whatsapp_account_id = p_account
+	   AND direction = 'outbound' FOR UPDATE;
+	IF v_id IS NULL AND p_callback_id IS NOT NULL THEN
+		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
+		  FROM messages WHERE id = p_callback_id
+		   AND whatsapp_account_id = p_account AND direction = 'outbound'
+		   AND (wamid IS NULL OR wamid = p_wamid) FOR UPDATE;
+	END IF;
+	IF v_id IS NOT NULL AND v_cur <> 'failed' AND (
+	    (v_new = 'failed' AND v_cur <> 'read') OR
+	    (v_new <> 'failed' AND wz_status_rank(v_new) > wz_status_rank(v_cur)))
+	THEN
+		UPDATE messages SET status = v_new, wamid = COALESCE(wamid, p_wamid),
+		    sending_since = NULL,
+		    sent_at = IF(sent_at IS NULL AND v_new <> 'failed', NOW(3), sent_at),
+		    error_code = IF(v_new = 'failed', p_code, error_code),
+		    error_title = IF(v_new = 'failed', p_title, error_title),
+		    error_message = IF(v_new = 'failed', p_message, error_message),
+		    updated_at = UTC_TIMESTAMP()
+		 WHERE id = v_id;
+		INSERT INTO events (uuid, tenant_id, type, data, created_at)
+		VALUES (p_event_uuid, v_tenant, CONCAT('message.', v_new),
+		    wz_message_json(v_id), UTC_TIMESTAMP());
+		SET v_cur = v_new;
+	END IF;
+	SELECT v_cur;
 END;
