@@ -64,19 +64,28 @@ whatsapp_verify(struct req *r)
 }
 
 /* The secret the payload must be signed with: its first phone number's
- * account's app secret, else the configured default. */
+ * account's app secret, else the configured default. The account found
+ * (*acct and *tenant, 0 if none) serves the payload's first messages and
+ * statuses too, if the signature holds; should the look-up fail, *pnid is
+ * cleared so that they look again (and meet the error). */
 static const char *
-signing_secret(struct req *r, const char *pnid)
+signing_secret(struct req *r, const char **pnid, int64_t *acct,
+    int64_t *tenant)
 {
 	struct db_res res;
-	struct db_arg a = DBA_STR(pnid);
+	struct db_arg a = DBA_STR(*pnid);
 	const uint8_t *mk;
 	char *plain;
-	enum db_rc rc;
+	enum db_rc rc = DB_NOROW;
 
-	if (pnid != NULL &&
-	    (rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID, &a, 1,
-	    &res)) == DB_OK && !db_isnull(&res, 0, ACC_SECRET) &&
+	*acct = *tenant = 0;
+	if (*pnid != NULL && (rc = db_query_one(r->db, &r->pool,
+	    SQL_ACCOUNT_BY_PHONE_ID, &a, 1, &res)) == DB_OK) {
+		*acct = db_int(&res, 0, ACC_ID);
+		*tenant = db_int(&res, 0, ACC_TENANT);
+	} else if (rc != DB_NOROW)
+		*pnid = NULL;
+	if (rc == DB_OK && !db_isnull(&res, 0, ACC_SECRET) &&
 	    (mk = master(r->cfg)) != NULL) {
 		size_t n = db_len(&res, 0, ACC_SECRET);
 		plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
@@ -85,7 +94,7 @@ signing_secret(struct req *r, const char *pnid)
 		    n, plain) == 0)
 			return plain;
 		log_warnx("request %s: the app secret of phone number %s does "
-		    "not open under the master key", r->id, pnid);
+		    "not open under the master key", r->id, *pnid);
 	}
 	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
 }
@@ -224,7 +233,8 @@ whatsapp_webhook(struct req *r)
 		    NULL);
 		return;
 	}
-	secret = signing_secret(r, first_phone_number_id(r, root));
+	acct_pnid = first_phone_number_id(r, root);
+	secret = signing_secret(r, &acct_pnid, &acct, &tenant);
 	if (!signature_ok(secret, r->body, r->bodylen, r->hub_signature)) {
 		json_object_put(root);
 		reply_error(r, ERR_AUTHENTICATION, "The X-Hub-Signature-256 "
