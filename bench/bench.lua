@@ -54,6 +54,29 @@ local function lines(path)
    return t
 end
 
+-- each_once(N, MAKE, [AT_END]): a request() that sends MAKE(1) .. MAKE(N)
+-- once each. wrk calls request() once before the run to count pipelined
+-- requests and never sends that one: it must not use up a request. After
+-- the last, AT_END() is called, and the connections are kept busy with
+-- something harmless while the last answers arrive.
+local function each_once(n, make, at_end)
+   local i, counted = 0, false
+   return function()
+      if not counted then
+         counted = true
+         return wrk.format("GET", "/static")
+      end
+      i = i + 1
+      if i > n then
+         if at_end then
+            at_end()
+         end
+         return wrk.format("GET", "/static")
+      end
+      return make(i)
+   end
+end
+
 local first = { "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances",
    "Ken", "Dennis", "Margaret", "Niklaus", "Radia", "Tim", "Sophie", "Linus" }
 local last = { "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth",
@@ -88,22 +111,10 @@ elseif mode == "post" then
    end
 elseif mode == "load" then
    local bodies = lines(file)
-   local i, done, verified = 0, 0, false
-   request = function()
-      -- wrk calls request() once before the run to count pipelined
-      -- requests, and never sends that one: it must not use up a body.
-      if not verified then
-         verified = true
-         return wrk.format("GET", "/static")
-      end
-      i = i + 1
-      if i > #bodies then
-         -- All sent; keep the connection busy with something harmless
-         -- while the last answers arrive.
-         return wrk.format("GET", "/static")
-      end
+   local done = 0
+   request = each_once(#bodies, function(i)
       return wrk.format("POST", "/api/v1/contacts", nil, bodies[i])
-   end
+   end)
    response = function(status)
       if status ~= 200 then -- a POST's answer (201, or an error wrk counts)
          done = done + 1
@@ -120,21 +131,10 @@ elseif mode == "signed" then
    end
    assert(#bodies > 0, "empty " .. file)
    local headers = { ["Content-Type"] = "application/json" }
-   local i, verified = 0, false
-   request = function()
-      -- The first call only counts pipelined requests (never sent).
-      if not verified then
-         verified = true
-         return wrk.format("GET", "/static")
-      end
-      i = i + 1
-      if i > #bodies then
-         finish()
-         return wrk.format("GET", "/static")
-      end
+   request = each_once(#bodies, function(i)
       headers["X-Hub-Signature-256"] = sigs[i]
       return wrk.format("POST", "/api/v1/whatsapp/webhook", headers, bodies[i])
-   end
+   end, finish)
 end
 
 if cap > 0 and mode ~= "load" then
