@@ -9,6 +9,9 @@ message with a wamid of its own.
   inbound.py OUT COUNT PHONE_NUMBER_ID SECRET existing FIRST POOL
       COUNT messages from customers drawn at random from the POOL wa_ids
       FIRST .. FIRST+POOL-1
+  inbound.py OUT COUNT PHONE_NUMBER_ID SECRET delivered FIRST
+      COUNT "delivered" statuses (no message) for the outbound wamids
+      wamid.OUT<FIRST>, wamid.OUT<FIRST+1>, ...
 
 The wamids carry a tag of the file's own, so files made apart never share
 one (a repeated wamid would be a cheap duplicate, not a message).
@@ -44,8 +47,23 @@ def payload(pnid, wa_id, wamid, ts, rnd):
                           "text": {"body": text.capitalize() + "?"}}]}}]}]}
 
 
+def status(pnid, wamid, ts):
+    return {"object": "whatsapp_business_account", "entry": [{
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": pnid},
+            "statuses": [{"id": wamid, "status": "delivered",
+                          "timestamp": str(ts),
+                          "recipient_id": "4915200000000",
+                          "pricing": {"billable": True,
+                                      "pricing_model": "PMP",
+                                      "category": "service",
+                                      "type": "free_customer_service"}}]}}]}]}
+
+
 def main(argv):
-    if len(argv) < 7 or argv[5] not in ("new", "existing") or \
+    if len(argv) < 7 or argv[5] not in ("new", "existing", "delivered") or \
             (argv[5] == "existing" and len(argv) < 8):
         sys.exit(__doc__)
     out, count, pnid, secret, mode = argv[1], int(argv[2]), argv[3], \
@@ -57,11 +75,14 @@ def main(argv):
     ts = int(time.time())
     with open(out + ".tmp", "w") as f:
         for i in range(count):
-            wa_id = first + i if mode == "new" else \
-                first + rnd.randrange(pool)
-            wamid = "wamid.HBgL%s%s%08d" % (wa_id, tag, i)
-            body = json.dumps(payload(pnid, wa_id, wamid, ts, rnd),
-                              separators=(",", ":")).encode()
+            if mode == "delivered":
+                obj = status(pnid, "wamid.OUT%d" % (first + i), ts)
+            else:
+                wa_id = first + i if mode == "new" else \
+                    first + rnd.randrange(pool)
+                wamid = "wamid.HBgL%s%s%08d" % (wa_id, tag, i)
+                obj = payload(pnid, wa_id, wamid, ts, rnd)
+            body = json.dumps(obj, separators=(",", ":")).encode()
             sig = hmac.new(secret, body, hashlib.sha256).hexdigest()
             f.write("sha256=%s\t%s\n" % (sig, body.decode()))
     os.replace(out + ".tmp", out)

@@ -10,7 +10,9 @@
 -- * An existing contact without a name takes the customer's WhatsApp
 --   profile name from their next message (a name an agent gave is kept),
 --   recorded with an opt-out keyword's change in one contact.updated; the
---   window, the name and the keyword are one UPDATE of the contact.
+--   window, the name and the keyword are one UPDATE of the contact, decided
+--   on its current values under its row lock (a snapshot read could
+--   overwrite a name just given, or repeat a redelivery's event).
 
 -- Stores one inbound message: a wamid already stored is ignored (Meta
 -- delivers duplicates); the contact is found or created (with the profile
@@ -33,6 +35,7 @@ BEGIN
 	DECLARE v_conv BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_msg BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_dup BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_locked BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_opted TINYINT;
 	DECLARE v_name VARCHAR(255);
 	DECLARE v_created, v_named, v_optout BOOLEAN DEFAULT FALSE;
@@ -44,14 +47,32 @@ BEGIN
 	IF v_dup IS NOT NULL THEN
 		SELECT NULL;
 	ELSE
-		SELECT id, opted_out, name INTO v_contact, v_opted, v_name
-		  FROM contacts WHERE tenant_id = p_tenant AND phone = p_phone;
+		-- The contact: found by a plain read, then locked by its primary
+		-- key (a record lock, no gap), which reads its current values:
+		-- a name an agent has just given, an opt-out a redelivery of this
+		-- message has just applied. Deleted in between, or new: inserted,
+		-- and on a racing insert of the same phone the winner's row is
+		-- taken with an exclusive lock at once (ON DUPLICATE KEY), never
+		-- a shared one to be upgraded (two such waiters deadlock).
+		SELECT id INTO v_contact FROM contacts
+		 WHERE tenant_id = p_tenant AND phone = p_phone;
+		IF v_contact IS NOT NULL THEN
+			SET v_locked = NULL;
+			SELECT id, opted_out, name INTO v_locked, v_opted, v_name
+			  FROM contacts WHERE id = v_contact FOR UPDATE;
+			SET v_contact = v_locked;
+		END IF;
 		IF v_contact IS NULL THEN
-			INSERT IGNORE INTO contacts (tenant_id, name, phone, email,
+			-- @wz_contact says which way it went (ROW_COUNT() cannot:
+			-- with CLIENT_FOUND_ROWS a row found unchanged counts 1,
+			-- as an insert does).
+			SET @wz_contact = NULL;
+			INSERT INTO contacts (tenant_id, name, phone, email,
 			    tags, custom_fields, opted_out, created_at, updated_at)
 			VALUES (p_tenant, p_profile, p_phone, NULL, '[]', '{}', 0,
-			    UTC_TIMESTAMP(), UTC_TIMESTAMP());
-			IF ROW_COUNT() = 1 THEN
+			    UTC_TIMESTAMP(), UTC_TIMESTAMP())
+			    ON DUPLICATE KEY UPDATE id = (@wz_contact := id);
+			IF @wz_contact IS NULL THEN
 				SET v_contact = LAST_INSERT_ID();
 				SET v_opted = 0;
 				SET v_created = TRUE;
@@ -67,10 +88,9 @@ BEGIN
 				VALUES (p_tenant, 1)
 				    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
 			ELSE
-				SELECT id, opted_out, name
-				  INTO v_contact, v_opted, v_name
-				  FROM contacts WHERE tenant_id = p_tenant
-				   AND phone = p_phone LOCK IN SHARE MODE;
+				SET v_contact = @wz_contact;
+				SELECT opted_out, name INTO v_opted, v_name
+				  FROM contacts WHERE id = v_contact FOR UPDATE;
 			END IF;
 		END IF;
 		SET v_optout = (p_optout = 1 AND v_opted = 0) OR

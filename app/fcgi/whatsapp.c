@@ -66,25 +66,25 @@ whatsapp_verify(struct req *r)
 /* The secret the payload must be signed with: its first phone number's
  * account's app secret, else the configured default. The account found
  * (*acct and *tenant, 0 if none) serves the payload's first messages and
- * statuses too, if the signature holds; should the look-up fail, *pnid is
- * cleared so that they look again (and meet the error). */
+ * statuses too, if the signature holds. *rcp is the look-up's outcome: a
+ * database failure must answer 503 (Meta retries), not 401. */
 static const char *
-signing_secret(struct req *r, const char **pnid, int64_t *acct,
-    int64_t *tenant)
+signing_secret(struct req *r, const char *pnid, int64_t *acct,
+    int64_t *tenant, enum db_rc *rcp)
 {
 	struct db_res res;
-	struct db_arg a = DBA_STR(*pnid);
+	struct db_arg a = DBA_STR(pnid);
 	const uint8_t *mk;
 	char *plain;
 	enum db_rc rc = DB_NOROW;
 
 	*acct = *tenant = 0;
-	if (*pnid != NULL && (rc = db_query_one(r->db, &r->pool,
+	if (pnid != NULL && (rc = db_query_one(r->db, &r->pool,
 	    SQL_ACCOUNT_BY_PHONE_ID, &a, 1, &res)) == DB_OK) {
 		*acct = db_int(&res, 0, ACC_ID);
 		*tenant = db_int(&res, 0, ACC_TENANT);
-	} else if (rc != DB_NOROW)
-		*pnid = NULL;
+	}
+	*rcp = rc;
 	if (rc == DB_OK && !db_isnull(&res, 0, ACC_SECRET) &&
 	    (mk = master(r->cfg)) != NULL) {
 		size_t n = db_len(&res, 0, ACC_SECRET);
@@ -94,7 +94,7 @@ signing_secret(struct req *r, const char **pnid, int64_t *acct,
 		    n, plain) == 0)
 			return plain;
 		log_warnx("request %s: the app secret of phone number %s does "
-		    "not open under the master key", r->id, *pnid);
+		    "not open under the master key", r->id, pnid);
 	}
 	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
 }
@@ -234,7 +234,13 @@ whatsapp_webhook(struct req *r)
 		return;
 	}
 	acct_pnid = first_phone_number_id(r, root);
-	secret = signing_secret(r, &acct_pnid, &acct, &tenant);
+	secret = signing_secret(r, acct_pnid, &acct, &tenant, &rc);
+	if (rc != DB_OK && rc != DB_NOROW) {
+		json_object_put(root);
+		reply_db(r, rc);
+		return;
+	}
+	rc = DB_OK;
 	if (!signature_ok(secret, r->body, r->bodylen, r->hub_signature)) {
 		json_object_put(root);
 		reply_error(r, ERR_AUTHENTICATION, "The X-Hub-Signature-256 "

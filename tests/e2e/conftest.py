@@ -575,11 +575,13 @@ class Key:
                          config=self.tenant.config)
 
     def customer_writes(self, frm, text="Hello", account=None, secret=None,
-                        port=None):
+                        port=None, name="Customer"):
         """A customer at `frm` writes `text` to the key's WhatsApp account
         (self.account, signed with self.app_secret unless given): a
         Meta-shaped, signed inbound webhook through nginx, which opens the
-        24-hour service window for non-template replies."""
+        24-hour service window for non-template replies. `name` is the
+        WhatsApp profile name (it names a contact without one); None sends
+        no profile."""
         account = account or self.account
         secret = secret or self.app_secret
         wa_id = "".join(c for c in frm if c.isdigit())
@@ -590,8 +592,8 @@ class Key:
                     "metadata": {"display_phone_number": "15550783881",
                                  "phone_number_id":
                                      account["phone_number_id"]},
-                    "contacts": [{"profile": {"name": "Customer"},
-                                  "wa_id": wa_id}],
+                    "contacts": [] if name is None else [
+                        {"profile": {"name": name}, "wa_id": wa_id}],
                     "messages": [{"from": wa_id, "id": "wamid.T" +
                                   uuid.uuid4().hex,
                                   "timestamp": str(int(time.time())),

@@ -102,6 +102,10 @@ def test_customer_writes_in_and_the_agent_replies(stack, meta, agent):
     assert [(x["direction"], x["status"]) for x in full["messages"]] == [
         ("inbound", "received"), ("outbound", "read")]
     assert full["messages"][1]["wamid"] == recs[0]["wamid"]
+    # In this order because the sandbox posts sent, delivered and read one
+    # after another, each after the previous answer; a "sent" arriving
+    # before the spooler recorded Meta's answer still finds the message by
+    # the wz:<id> in biz_opaque_callback_data.
     ev = event_types(stack, agent.tenant.id)
     assert ev[:3] == ["contact.created", "conversation.created",
                       "message.received"], ev

@@ -442,3 +442,40 @@ def test_inbound_unknown_number_ignored(stack, hook, acct):
     assert stack.sql_root("SELECT COUNT(*) FROM messages WHERE wamid = "
                           "'wamid.u1%s'" % acct.phone,
                           database="wazera") == [["0"]]
+
+
+def test_racing_first_messages_and_redeliveries(stack, hook, acct):
+    """A new customer's first messages arriving in parallel POSTs make one
+    contact and one conversation, none refused; a message Meta delivers
+    several times at once (here STOP, from a named contact) is stored once,
+    with one message.received and one contact.updated."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def go(body):
+        return post(hook, body, acct.secret).status
+
+    firsts = [inbound_payload(acct.phone, [msg(
+        "wamid.race%d%s" % (i, acct.phone), "4915100000061", "text",
+        {"body": "hi %d" % i})], {"4915100000061": "Racer"})
+        for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(go, firsts)) == [200] * 8
+    rows = stack.sql_root(
+        "SELECT COUNT(DISTINCT contact_id), COUNT(DISTINCT conversation_id), "
+        "COUNT(*) FROM messages WHERE tenant_id = %d" % acct.tenant.id,
+        database="wazera")
+    assert rows == [["1", "1", "8"]]
+
+    stop = inbound_payload(acct.phone, [msg(
+        "wamid.stop" + acct.phone, "4915100000061", "text",
+        {"body": "STOP"})], {"4915100000061": "Racer"})
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(go, [stop] * 6)) == [200] * 6
+    types = [t for t, _ in events(stack, acct.tenant.id)]
+    assert types.count("contact.created") == 1
+    assert types.count("conversation.created") == 1
+    assert types.count("message.received") == 9
+    assert types.count("contact.updated") == 1
+    c = stack.sql_root("SELECT opted_out FROM contacts WHERE tenant_id = %d"
+                       % acct.tenant.id, database="wazera")
+    assert c == [["1"]]
