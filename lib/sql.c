@@ -280,10 +280,11 @@ static const struct {
 	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false,
 	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?, ?)" },
 	/* (tenant, account, phone, profile name, wamid, type, content,
-	 * time, trigrams, opt-out, four event uuids) -> message id or NULL
-	 * for a duplicate. */
+	 * time, trigrams, opt-out, four event uuids, now, the data of three
+	 * events) -> message id or NULL for a duplicate. */
 	[SQL_INBOUND_MESSAGE] = { "INBOUND_MESSAGE", false,
-	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?)" },
 
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler (argument: this spooler's holder name). Columns:

@@ -157,18 +157,91 @@ tri_add(const char *t, size_t len, void *arg)
 	json_object_array_add(arg, json_object_new_string_len(t, (int)len));
 }
 
+static const char *
+plain(struct req *r, struct json_object *o)
+{
+	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static struct json_object *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+/* The data of contact.created, conversation.created and message.received
+ * as the API shows the resources, ids 0 (wz_inbound_message sets them, and
+ * the conversation's contact name): ev[0..2]. */
+static void
+inbound_events(struct req *r, int64_t acct, const char *phone,
+    const char *profile, const char *type, const struct mh_message *m,
+    struct json_object *content, const char *at, const char *now,
+    const char *ev[3])
+{
+	struct json_object *o, *c;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(0));
+	json_object_object_add(o, "name", str_or_null(profile));
+	json_object_object_add(o, "phone", json_object_new_string(phone));
+	json_object_object_add(o, "email", NULL);
+	json_object_object_add(o, "tags", json_object_new_array());
+	json_object_object_add(o, "custom_fields", json_object_new_object());
+	json_object_object_add(o, "opted_out", json_object_new_boolean(0));
+	json_object_object_add(o, "created_at", json_object_new_string(now));
+	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	ev[0] = plain(r, o);
+	json_object_put(o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(0));
+	c = json_object_new_object();
+	json_object_object_add(c, "id", json_object_new_int64(0));
+	json_object_object_add(c, "name", NULL);
+	json_object_object_add(c, "phone", json_object_new_string(phone));
+	json_object_object_add(o, "contact", c);
+	json_object_object_add(o, "whatsapp_account_id",
+	    json_object_new_int64(acct));
+	json_object_object_add(o, "status", json_object_new_string("open"));
+	json_object_object_add(o, "assigned_to", NULL);
+	json_object_object_add(o, "last_message_at", json_object_new_string(at));
+	json_object_object_add(o, "created_at", json_object_new_string(now));
+	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	ev[1] = plain(r, o);
+	json_object_put(o);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(0));
+	json_object_object_add(o, "conversation_id", json_object_new_int64(0));
+	json_object_object_add(o, "contact_id", json_object_new_int64(0));
+	json_object_object_add(o, "whatsapp_account_id",
+	    json_object_new_int64(acct));
+	json_object_object_add(o, "direction", json_object_new_string("inbound"));
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "content", json_object_get(content));
+	json_object_object_add(o, "status", json_object_new_string("received"));
+	json_object_object_add(o, "wamid", json_object_new_string(m->wamid));
+	json_object_object_add(o, "error", NULL);
+	json_object_object_add(o, "created_at", json_object_new_string(at));
+	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	ev[2] = plain(r, o);
+	json_object_put(o);
+}
+
 /* Stores one inbound message for the account. */
 static enum db_rc
 inbound_store(struct req *r, int64_t tenant, int64_t acct,
     const struct mh_message *m)
 {
 	struct json_object *content, *tris;
-	struct db_arg a[14];
+	struct db_arg a[18];
 	struct db_res res;
-	char phone[PHONE_MAX + 1], at[20], u[4][37];
-	const char *profile = m->profile_name, *type = m->type;
+	char phone[PHONE_MAX + 1], at[20], now_sql[20], at_rfc[21], now_rfc[21];
+	char u[4][37];
+	const char *profile = m->profile_name, *type = m->type, *ev[3];
 	enum db_rc rc;
-	time_t now;
+	time_t now, t_at;
 	int k;
 
 	if (phone_normalize(m->from, strlen(m->from), phone) == -1) {
@@ -183,9 +256,15 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	/* When the customer wrote, which starts the 24-hour window; never
 	 * later than now, so that no timestamp opens it for longer. */
 	now = time(NULL);
-	time_sql(m->timestamp > 0 && m->timestamp < (long long)now ?
-	    (time_t)m->timestamp : now, at);
+	t_at = m->timestamp > 0 && m->timestamp < (long long)now ?
+	    (time_t)m->timestamp : now;
+	time_sql(t_at, at);
+	time_rfc3339(t_at, at_rfc);
+	time_sql(now, now_sql);
+	time_rfc3339(now, now_rfc);
 	content = metahook_content(m);
+	inbound_events(r, acct, phone, profile, type, m, content, at_rfc,
+	    now_rfc, ev);
 	tris = json_object_new_array();
 	trigrams(phone, strlen(phone), tri_add, tris);
 	if (profile != NULL)
@@ -198,15 +277,17 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	a[3] = DBA_STR(profile);
 	a[4] = DBA_STR(m->wamid);
 	a[5] = DBA_STR(type);
-	a[6] = DBA_STR(pool_strdup(&r->pool, json_object_to_json_string_ext(
-	    content, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+	a[6] = DBA_STR(plain(r, content));
 	a[7] = DBA_STR(at);
 	a[8] = DBA_STR(pool_strdup(&r->pool, json_object_to_json_string_ext(
 	    tris, JSON_C_TO_STRING_PLAIN)));
 	a[9] = DBA_INT(strcmp(type, "text") == 0 ? optout_keyword(m->text) : 0);
 	for (k = 0; k < 4; k++)
 		a[10 + k] = DBA_STR(u[k]);
-	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 14, &res);
+	a[14] = DBA_STR(now_sql);
+	for (k = 0; k < 3; k++)
+		a[15 + k] = DBA_STR(ev[k]);
+	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 18, &res);
 	json_object_put(content);
 	json_object_put(tris);
 	return rc;

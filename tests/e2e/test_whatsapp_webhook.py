@@ -298,9 +298,16 @@ def test_inbound_text_creates_contact_conversation_message(stack, hook, acct):
     assert m["content"] == {"body": "Does it come in another color?"}
     c = assert_ok(acct("GET", "/contacts/%d" % m["contact_id"]))
     assert c["phone"] == "+16505551234" and c["name"] == "Sheena Nelson"
-    types = [t for t, _ in events(stack, acct.tenant.id)]
+    ev = events(stack, acct.tenant.id)
+    types = [t for t, _ in ev]
     assert types == ["contact.created", "conversation.created",
                      "message.received"]
+    # Each event's data is the resource as the API shows it.
+    assert ev[0][1] == c
+    conv = assert_ok(acct("GET", "/conversations/%d" % m["conversation_id"]))
+    del conv["messages"]
+    assert ev[1][1] == conv
+    assert ev[2][1] == m
     # Meta delivers duplicates: the same wamid again changes nothing.
     assert post(hook, body, acct.secret).status == 200
     assert [t for t, _ in events(stack, acct.tenant.id)] == types
