@@ -130,13 +130,6 @@ contact_trigrams(struct req *r, const struct contact *c)
 	return out;
 }
 
-static const char *
-json_plain(struct req *r, struct json_object *o)
-{
-	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 /* Applies validated fields to c. Empty strings clear name and email. */
 static void
 contact_apply(struct req *r, const struct fval *v, struct contact *c)
@@ -150,10 +143,10 @@ contact_apply(struct req *r, const struct fval *v, struct contact *c)
 		c->email = v[F_EMAIL].isnull || v[F_EMAIL].slen == 0 ? NULL :
 		    v[F_EMAIL].s;
 	if (v[F_TAGS].present)
-		c->tags = v[F_TAGS].isnull ? "[]" : json_plain(r, v[F_TAGS].j);
+		c->tags = v[F_TAGS].isnull ? "[]" : req_json_text(r, v[F_TAGS].j);
 	if (v[F_CUSTOM].present)
 		c->custom = v[F_CUSTOM].isnull ? "{}" :
-		    json_plain(r, v[F_CUSTOM].j);
+		    req_json_text(r, v[F_CUSTOM].j);
 	if (v[F_OPTED_OUT].present)
 		c->opted_out = v[F_OPTED_OUT].i != 0;
 }
@@ -226,7 +219,7 @@ contact_create(struct req *r)
 	a[7] = DBA_STR(now);
 	a[8] = DBA_STR(contact_trigrams(r, &c));
 	a[9] = DBA_STR(uuid);
-	a[10] = DBA_STR(json_plain(r, obj));
+	a[10] = DBA_STR(req_json_text(r, obj));
 	a[11] = DBA_INT(own);
 	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_CREATE, a, 12, &res);
 	if (rc == DB_OK && !own)
@@ -293,8 +286,8 @@ contact_update(struct req *r)
 	c = old;
 	contact_apply(r, vals, &c);
 	/* Tags and custom fields compare as their canonical JSON text. */
-	old.tags = json_plain(r, json_text(old.tags, true));
-	old.custom = json_plain(r, json_text(old.custom, false));
+	old.tags = req_json_text(r, json_text(old.tags, true));
+	old.custom = req_json_text(r, json_text(old.custom, false));
 	if (streq(c.name, old.name) && streq(c.phone, old.phone) &&
 	    streq(c.email, old.email) && streq(c.tags, old.tags) &&
 	    streq(c.custom, old.custom) && c.opted_out == old.opted_out) {
@@ -319,7 +312,7 @@ contact_update(struct req *r)
 	a[9] = DBA_STR(contact_trigrams(r, &old));
 	a[10] = DBA_STR(contact_trigrams(r, &c));
 	a[11] = DBA_STR(uuid);
-	a[12] = DBA_STR(json_plain(r, obj));
+	a[12] = DBA_STR(req_json_text(r, obj));
 	if ((rc = db_exec(r->db, SQL_CONTACT_UPDATE, a, 13, NULL, NULL)) !=
 	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
 		goto fail;

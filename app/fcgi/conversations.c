@@ -358,8 +358,7 @@ conversation_update(struct req *r)
 		a[0] = DBA_STR(uuid);
 		a[1] = DBA_INT(r->tenant_id);
 		a[2] = DBA_STR("conversation.closed");
-		a[3] = DBA_STR(json_object_to_json_string_ext(obj,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		a[3] = DBA_STR(req_json_text(r, obj));
 		a[4] = DBA_STR(now);
 		if ((rc = db_exec(r->db, SQL_EVENT_INSERT, a, 5, NULL, NULL)) !=
 		    DB_OK)

@@ -228,13 +228,6 @@ content_parse(struct req *r, enum msg_type type, struct json_object *in,
 	return out;
 }
 
-static const char *
-plain(struct req *r, struct json_object *o)
-{
-	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 struct tri_list {
 	struct json_object	*arr;
 };
@@ -363,14 +356,14 @@ send_message(struct req *r, bool template_alias)
 	a[1] = DBA_INT(v[S_ACCOUNT].i);
 	a[2] = DBA_STR(v[S_TO].s);
 	a[3] = DBA_STR(msg_types[type]);
-	a[4] = DBA_STR(plain(r, content));
+	a[4] = DBA_STR(req_json_text(r, content));
 	a[5] = DBA_STR(now);
 	a[6] = DBA_STR(ms);
-	a[7] = DBA_STR(plain(r, tl.arr));
+	a[7] = DBA_STR(req_json_text(r, tl.arr));
 	a[8] = DBA_STR(cuuid);
-	a[9] = DBA_STR(plain(r, cev));
+	a[9] = DBA_STR(req_json_text(r, cev));
 	a[10] = DBA_STR(vuuid);
-	a[11] = DBA_STR(plain(r, vev));
+	a[11] = DBA_STR(req_json_text(r, vev));
 	a[12] = DBA_INT(own);
 	rc = db_query_one(r->db, &r->pool, SQL_MESSAGE_QUEUE, a, 13, &res);
 	if (rc == DB_OK && !own)

@@ -249,6 +249,13 @@ json_str_or_null(const char *s)
 	return s == NULL ? NULL : json_object_new_string(s);
 }
 
+const char *
+req_json_text(struct req *r, struct json_object *o)
+{
+	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 int
 req_load_own(struct req *r, enum sql stmt, const char *what,
     struct db_res *res)

@@ -107,5 +107,8 @@ int	 req_load_own(struct req *, enum sql stmt, const char *what,
 	    struct db_res *);
 /* A JSON string, or JSON null for NULL (a column that is NULL). */
 struct json_object *json_str_or_null(const char *);
+/* o as compact JSON text (no escaped slashes) in the request's pool: for
+ * a statement's argument. */
+const char	*req_json_text(struct req *, struct json_object *o);
 
 #endif

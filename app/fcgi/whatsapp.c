@@ -157,19 +157,6 @@ tri_add(const char *t, size_t len, void *arg)
 	json_object_array_add(arg, json_object_new_string_len(t, (int)len));
 }
 
-static const char *
-plain(struct req *r, struct json_object *o)
-{
-	return pool_strdup(&r->pool, json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-static struct json_object *
-str_or_null(const char *s)
-{
-	return s != NULL ? json_object_new_string(s) : NULL;
-}
-
 /* The data of contact.created, conversation.created and message.received
  * as the API shows the resources, ids 0 (wz_inbound_message sets them, and
  * the conversation's contact name): ev[0..2]. */
@@ -183,7 +170,7 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
 
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(0));
-	json_object_object_add(o, "name", str_or_null(profile));
+	json_object_object_add(o, "name", json_str_or_null(profile));
 	json_object_object_add(o, "phone", json_object_new_string(phone));
 	json_object_object_add(o, "email", NULL);
 	json_object_object_add(o, "tags", json_object_new_array());
@@ -191,7 +178,7 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
 	json_object_object_add(o, "opted_out", json_object_new_boolean(0));
 	json_object_object_add(o, "created_at", json_object_new_string(now));
 	json_object_object_add(o, "updated_at", json_object_new_string(now));
-	ev[0] = plain(r, o);
+	ev[0] = req_json_text(r, o);
 	json_object_put(o);
 
 	o = json_object_new_object();
@@ -208,7 +195,7 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
 	json_object_object_add(o, "last_message_at", json_object_new_string(at));
 	json_object_object_add(o, "created_at", json_object_new_string(now));
 	json_object_object_add(o, "updated_at", json_object_new_string(now));
-	ev[1] = plain(r, o);
+	ev[1] = req_json_text(r, o);
 	json_object_put(o);
 
 	o = json_object_new_object();
@@ -225,7 +212,7 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
 	json_object_object_add(o, "error", NULL);
 	json_object_object_add(o, "created_at", json_object_new_string(at));
 	json_object_object_add(o, "updated_at", json_object_new_string(now));
-	ev[2] = plain(r, o);
+	ev[2] = req_json_text(r, o);
 	json_object_put(o);
 }
 
@@ -277,10 +264,9 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	a[3] = DBA_STR(profile);
 	a[4] = DBA_STR(m->wamid);
 	a[5] = DBA_STR(type);
-	a[6] = DBA_STR(plain(r, content));
+	a[6] = DBA_STR(req_json_text(r, content));
 	a[7] = DBA_STR(at);
-	a[8] = DBA_STR(pool_strdup(&r->pool, json_object_to_json_string_ext(
-	    tris, JSON_C_TO_STRING_PLAIN)));
+	a[8] = DBA_STR(req_json_text(r, tris));
 	a[9] = DBA_INT(strcmp(type, "text") == 0 ? optout_keyword(m->text) : 0);
 	for (k = 0; k < 4; k++)
 		a[10 + k] = DBA_STR(u[k]);
