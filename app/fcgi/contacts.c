@@ -493,3 +493,20 @@ contact_list(struct req *r)
 	}
 	reply_list(r, items, page, per_page, total);
 }
+
+struct json_object *
+contact_new_json(const char *phone, const char *name, const char *now)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(0));
+	json_object_object_add(o, "name", json_str_or_null(name));
+	json_object_object_add(o, "phone", json_object_new_string(phone));
+	json_object_object_add(o, "email", NULL);
+	json_object_object_add(o, "tags", json_object_new_array());
+	json_object_object_add(o, "custom_fields", json_object_new_object());
+	json_object_object_add(o, "opted_out", json_object_new_boolean(0));
+	json_object_object_add(o, "created_at", json_object_new_string(now));
+	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	return o;
+}

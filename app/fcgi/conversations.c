@@ -373,3 +373,26 @@ fail:
 	json_object_put(obj);
 	reply_db(r, rc == DB_NOROW || rc == DB_DUP ? DB_ERR : rc);
 }
+
+struct json_object *
+conversation_new_json(const char *phone, int64_t account,
+    const char *last_message_at, const char *now)
+{
+	struct json_object *o = json_object_new_object(), *c;
+
+	json_object_object_add(o, "id", json_object_new_int64(0));
+	c = json_object_new_object();
+	json_object_object_add(c, "id", json_object_new_int64(0));
+	json_object_object_add(c, "name", NULL);
+	json_object_object_add(c, "phone", json_object_new_string(phone));
+	json_object_object_add(o, "contact", c);
+	json_object_object_add(o, "whatsapp_account_id",
+	    json_object_new_int64(account));
+	json_object_object_add(o, "status", json_object_new_string("open"));
+	json_object_object_add(o, "assigned_to", NULL);
+	json_object_object_add(o, "last_message_at",
+	    json_object_new_string(last_message_at));
+	json_object_object_add(o, "created_at", json_object_new_string(now));
+	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	return o;
+}

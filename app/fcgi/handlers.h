@@ -19,6 +19,11 @@ void	contact_create(struct req *);
 void	contact_get(struct req *);
 void	contact_update(struct req *);
 void	contact_delete(struct req *);
+/* A contact as a send or an inbound message makes it (id 0, no email, tags
+ * or fields), as the API shows it: the data of contact.created, whose id
+ * the procedure sets. */
+struct json_object *contact_new_json(const char *phone, const char *name,
+	    const char *now);
 
 /* accounts.c */
 void	account_list(struct req *);
@@ -36,6 +41,10 @@ void	conversation_list(struct req *);
 void	conversation_get(struct req *);
 void	conversation_messages(struct req *);
 void	conversation_update(struct req *);
+/* A conversation just opened (id and contact id 0, contact name null), as
+ * the API shows it: the data of conversation.created. */
+struct json_object *conversation_new_json(const char *phone, int64_t account,
+	    const char *last_message_at, const char *now);
 
 /* users.c */
 void	user_list(struct req *);

@@ -246,7 +246,7 @@ send_message(struct req *r, bool template_alias)
 {
 	struct fval v[S__MAX];
 	struct verrs e;
-	struct json_object *content = NULL, *in, *cev = NULL, *vev = NULL, *c;
+	struct json_object *content = NULL, *in, *cev = NULL, *vev = NULL;
 	struct db_arg a[13];
 	struct db_res res;
 	struct tri_list tl;
@@ -322,30 +322,8 @@ send_message(struct req *r, bool template_alias)
 
 	/* The resources for contact.created and conversation.created, should
 	 * the procedure create them; it sets their ids. */
-	cev = json_object_new_object();
-	json_object_object_add(cev, "id", json_object_new_int64(0));
-	json_object_object_add(cev, "name", NULL);
-	json_object_object_add(cev, "phone", json_object_new_string(v[S_TO].s));
-	json_object_object_add(cev, "email", NULL);
-	json_object_object_add(cev, "tags", json_object_new_array());
-	json_object_object_add(cev, "custom_fields", json_object_new_object());
-	json_object_object_add(cev, "opted_out", json_object_new_boolean(0));
-	json_object_object_add(cev, "created_at", json_object_new_string(ts));
-	json_object_object_add(cev, "updated_at", json_object_new_string(ts));
-	vev = json_object_new_object();
-	json_object_object_add(vev, "id", json_object_new_int64(0));
-	c = json_object_new_object();
-	json_object_object_add(c, "id", json_object_new_int64(0));
-	json_object_object_add(c, "name", NULL);
-	json_object_object_add(c, "phone", json_object_new_string(v[S_TO].s));
-	json_object_object_add(vev, "contact", c);
-	json_object_object_add(vev, "whatsapp_account_id",
-	    json_object_new_int64(v[S_ACCOUNT].i));
-	json_object_object_add(vev, "status", json_object_new_string("open"));
-	json_object_object_add(vev, "assigned_to", NULL);
-	json_object_object_add(vev, "last_message_at", json_object_new_string(ts));
-	json_object_object_add(vev, "created_at", json_object_new_string(ts));
-	json_object_object_add(vev, "updated_at", json_object_new_string(ts));
+	cev = contact_new_json(v[S_TO].s, NULL, ts);
+	vev = conversation_new_json(v[S_TO].s, v[S_ACCOUNT].i, ts, ts);
 	tl.arr = json_object_new_array();
 	trigrams(v[S_TO].s, strlen(v[S_TO].s), tri_add, &tl);
 

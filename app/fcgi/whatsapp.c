@@ -166,35 +166,12 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
     struct json_object *content, const char *at, const char *now,
     const char *ev[3])
 {
-	struct json_object *o, *c;
+	struct json_object *o;
 
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_int64(0));
-	json_object_object_add(o, "name", json_str_or_null(profile));
-	json_object_object_add(o, "phone", json_object_new_string(phone));
-	json_object_object_add(o, "email", NULL);
-	json_object_object_add(o, "tags", json_object_new_array());
-	json_object_object_add(o, "custom_fields", json_object_new_object());
-	json_object_object_add(o, "opted_out", json_object_new_boolean(0));
-	json_object_object_add(o, "created_at", json_object_new_string(now));
-	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	o = contact_new_json(phone, profile, now);
 	ev[0] = req_json_text(r, o);
 	json_object_put(o);
-
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_int64(0));
-	c = json_object_new_object();
-	json_object_object_add(c, "id", json_object_new_int64(0));
-	json_object_object_add(c, "name", NULL);
-	json_object_object_add(c, "phone", json_object_new_string(phone));
-	json_object_object_add(o, "contact", c);
-	json_object_object_add(o, "whatsapp_account_id",
-	    json_object_new_int64(acct));
-	json_object_object_add(o, "status", json_object_new_string("open"));
-	json_object_object_add(o, "assigned_to", NULL);
-	json_object_object_add(o, "last_message_at", json_object_new_string(at));
-	json_object_object_add(o, "created_at", json_object_new_string(now));
-	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	o = conversation_new_json(phone, acct, at, now);
 	ev[1] = req_json_text(r, o);
 	json_object_put(o);
 
