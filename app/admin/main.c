@@ -78,6 +78,24 @@ open_db(void)
 	return db;
 }
 
+/* The database, once tenant is known to exist there (else it dies). */
+static struct db *
+open_db_tenant(int64_t tenant)
+{
+	struct db *db = open_db();
+	struct db_arg a = DBA_INT(tenant);
+	struct db_res res;
+	enum db_rc rc;
+
+	if ((rc = db_query_one(db, &pool, SQL_TENANT_GET, &a, 1, &res)) ==
+	    DB_NOROW)
+		die("no tenant with id %lld", (long long)tenant);
+	if (rc != DB_OK)
+		die("cannot read tenant %lld: %s", (long long)tenant,
+		    db_errmsg(db));
+	return db;
+}
+
 /* Options after the command words: --name value pairs. */
 struct kv {
 	const char *name;
@@ -132,12 +150,14 @@ parse_id(const char *what, const char *s)
 }
 
 static int
-cmd_init(void)
+cmd_init(int argc, char *argv[])
 {
 	uint8_t key[32];
 	char hex[65];
 	int fd;
 
+	(void)argc;
+	(void)argv;
 	randombytes_buf(key, sizeof(key));
 	hex_encode(key, sizeof(key), hex);
 	sodium_memzero(key, sizeof(key));
@@ -189,7 +209,7 @@ read_file(const char *path, size_t *len)
  * recorded with the SHA-256 of its text, so a file edited after it was
  * applied is reported rather than silently skipped. */
 static int
-cmd_migrate(void)
+cmd_migrate(int argc, char *argv[])
 {
 	static const char create[] =
 	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -206,6 +226,8 @@ cmd_migrate(void)
 	size_t n = 0, i, k, len;
 	int applied = 0, changed = 0;
 
+	(void)argc;
+	(void)argv;
 	if (db_script(db, create, strlen(create)) != DB_OK)
 		die("schema_migrations: %s", db_errmsg(db));
 	if (db_query_one(db, &pool, SQL_MIGRATION_LOCK, NULL, 0, &lock) != DB_OK ||
@@ -379,9 +401,7 @@ cmd_apikey_create(int argc, char *argv[])
 	a[3] = DBA_BLOB(hash, sizeof(hash));
 	a[4] = DBA_INT(mask);
 	a[5] = kv[3].val ? DBA_STR(exp) : DBA_NULL;
-	db = open_db();
-	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
-		die("no tenant with id %lld", tenant);
+	db = open_db_tenant(tenant);
 	if (db_exec(db, SQL_APIKEY_INSERT, a, 6, NULL, &id) != DB_OK)
 		die("cannot create the key: %s", db_errmsg(db));
 	a[0] = DBA_INT(id);
@@ -495,9 +515,7 @@ cmd_account_create(int argc, char *argv[])
 	if (masterkey_load(cfg.master_key_file, mkey, err, sizeof(err)) == -1)
 		die("%s", err);
 	a[0] = DBA_INT(tenant);
-	db = open_db();
-	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
-		die("no tenant with id %lld", tenant);
+	db = open_db_tenant(tenant);
 	a[1] = DBA_STR(kv[1].val);
 	a[2] = DBA_STR(kv[2].val);
 	a[3] = DBA_STR(phone);
@@ -532,7 +550,6 @@ cmd_user_create(int argc, char *argv[])
 	struct kv kv[] = { { "tenant", NULL }, { "name", NULL },
 	    { "email", NULL } };
 	struct db_arg a[3];
-	struct db_res res;
 	struct db *db;
 	struct json_object *o;
 	long long tenant;
@@ -547,9 +564,7 @@ cmd_user_create(int argc, char *argv[])
 	if (kv[2].val == NULL || !email_valid(kv[2].val, strlen(kv[2].val)))
 		die("--email is required and must be a valid address");
 	a[0] = DBA_INT(tenant);
-	db = open_db();
-	if (db_query_one(db, &pool, SQL_TENANT_GET, a, 1, &res) != DB_OK)
-		die("no tenant with id %lld", tenant);
+	db = open_db_tenant(tenant);
 	a[1] = DBA_STR(kv[1].val);
 	a[2] = DBA_STR(kv[2].val);
 	rc = db_exec(db, SQL_USER_INSERT, a, 3, NULL, &id);
@@ -568,9 +583,28 @@ cmd_user_create(int argc, char *argv[])
 	return 0;
 }
 
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The commands: a noun alone (no arguments) or a noun and a verb, and
+ * what runs them with the arguments after those words. */
+static const struct command {
+	const char	*noun;
+	const char	*verb;
+	int		(*run)(int, char *[]);
+} commands[] = {
+	{ "init",	NULL,		cmd_init },
+	{ "migrate",	NULL,		cmd_migrate },
+	{ "tenant",	"create",	cmd_tenant_create },
+	{ "apikey",	"create",	cmd_apikey_create },
+	{ "apikey",	"revoke",	cmd_apikey_revoke },
+	{ "account",	"create",	cmd_account_create },
+	{ "user",	"create",	cmd_user_create },
+};
+
 int
 main(int argc, char *argv[])
 {
+	const struct command *c;
 	const char *cfgarg = NULL;
 	char err[512];
 	int rc;
@@ -597,27 +631,18 @@ main(int argc, char *argv[])
 	if (crypto_init() == -1)
 		die("libsodium failed to initialise");
 	pool_init(&pool);
-	if (!strcmp(argv[0], "init") && argc == 1)
-		rc = cmd_init();
-	else if (!strcmp(argv[0], "migrate") && argc == 1)
-		rc = cmd_migrate();
-	else if (argc >= 2 && !strcmp(argv[0], "tenant") &&
-	    !strcmp(argv[1], "create"))
-		rc = cmd_tenant_create(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[0], "apikey") &&
-	    !strcmp(argv[1], "create"))
-		rc = cmd_apikey_create(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[0], "apikey") &&
-	    !strcmp(argv[1], "revoke"))
-		rc = cmd_apikey_revoke(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[0], "account") &&
-	    !strcmp(argv[1], "create"))
-		rc = cmd_account_create(argc - 2, argv + 2);
-	else if (argc >= 2 && !strcmp(argv[0], "user") &&
-	    !strcmp(argv[1], "create"))
-		rc = cmd_user_create(argc - 2, argv + 2);
-	else
+	for (c = commands; c < commands + nitems(commands); c++) {
+		if (strcmp(argv[0], c->noun))
+			continue;
+		if (c->verb == NULL && argc == 1)
+			break;
+		if (c->verb != NULL && argc >= 2 && !strcmp(argv[1], c->verb))
+			break;
+	}
+	if (c == commands + nitems(commands))
 		usage();
+	rc = c->verb == NULL ? c->run(0, argv + 1) :
+	    c->run(argc - 2, argv + 2);
 	pool_free(&pool);
 	config_free(&cfg);
 	return rc;
