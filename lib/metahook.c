@@ -198,6 +198,8 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				if (wamid_ok(mm->wamid) && mm->from != NULL &&
 				    mm->type != NULL)
 					b->nmessages++;
+				else
+					b->nskipped++;
 			}
 			if ((sts = arr_at(value, "statuses")) == NULL)
 				continue;

@@ -37,6 +37,10 @@ struct mh_batch {
 	size_t			 nstatuses;
 	struct mh_message	*messages;
 	size_t			 nmessages;
+	/* Messages left out: no usable wamid or type, or no phone number
+	 * ("from"), as for a user with a username Meta names only by a
+	 * business-scoped user id (from_user_id), which no contact has. */
+	size_t			 nskipped;
 };
 
 /* The content stored for an inbound message: the object named after its

@@ -486,3 +486,22 @@ def test_racing_first_messages_and_redeliveries(stack, hook, acct):
     c = stack.sql_root("SELECT opted_out FROM contacts WHERE tenant_id = %d"
                        % acct.tenant.id, database="wazera")
     assert c == [["1"]]
+
+
+def test_user_known_only_by_bsuid_is_acknowledged(stack, hook, acct):
+    """From 2026 Meta may leave the phone number out for users with a
+    username (from_user_id only): no contact can be found or made by
+    phone, so the message is acknowledged (Meta must not retry it), logged
+    and not stored; the others in the same payload are."""
+    body = inbound_payload(acct.phone, [
+        {"from_user_id": "US.13491208655302741918", "id":
+         "wamid.bsuid" + acct.phone, "timestamp": "1749416383",
+         "type": "text", "text": {"body": "hi"}},
+        msg("wamid.bsok" + acct.phone, "4915100000071", "text",
+            {"body": "hello"})])
+    r = post(hook, body, acct.secret)
+    assert r.status == 200, r
+    assert r.body["data"] == {"messages": 1, "statuses": 0}
+    rows = stack.sql_root("SELECT wamid FROM messages WHERE tenant_id = %d"
+                          % acct.tenant.id, database="wazera")
+    assert rows == [["wamid.bsok" + acct.phone]]

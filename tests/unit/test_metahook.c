@@ -57,7 +57,9 @@ START_TEST(metahook_messages)
 	    "\"contacts\":[{\"profile\":{\"name\":\"Ann\"},\"wa_id\":\"49151\"}],"
 	    "\"messages\":[{\"from\":\"49151\",\"id\":\"wamid.M\","
 	    "\"timestamp\":\"1749416383\",\"type\":\"text\",\"text\":{\"body\":"
-	    "\"STOP\"},\"context\":{\"id\":\"wamid.P\"}},{\"id\":\"x\"}]}}]}]}";
+	    "\"STOP\"},\"context\":{\"id\":\"wamid.P\"}},{\"id\":\"x\"},"
+	    "{\"from_user_id\":\"US.1349\",\"id\":\"wamid.U\",\"type\":"
+	    "\"text\",\"text\":{\"body\":\"hi\"}}]}}]}]}";
 	struct json_object *o = json_tokener_parse(text), *c;
 	struct mh_batch b;
 	struct pool p;
@@ -65,6 +67,7 @@ START_TEST(metahook_messages)
 	pool_init(&p);
 	ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
 	ck_assert_uint_eq(b.nmessages, 1);
+	ck_assert_uint_eq(b.nskipped, 2);	/* no from; only from_user_id */
 	ck_assert_str_eq(b.messages[0].profile_name, "Ann");
 	ck_assert_str_eq(b.messages[0].text, "STOP");
 	ck_assert_int_eq(b.messages[0].timestamp, 1749416383);
