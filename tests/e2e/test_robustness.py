@@ -1,4 +1,5 @@
 """Process and database failures (SPEC 1, 2)."""
+import json
 import os
 import signal
 import threading
@@ -141,6 +142,16 @@ def test_database_unreachable_503(stack, key):
                 assert leak not in str(err["details"]), r
             assert "no-such-dir" not in text and "mysql.sock" not in text
             assert r.headers.get("retry-after") == "5"
+        # Meta's webhook: 503 (Meta retries), not a 401 for a signature
+        # that could not be checked.
+        r = http_request(nginx.port, "POST", "/api/v1/whatsapp/webhook",
+                         json.dumps({"object": "whatsapp_business_account",
+                                     "entry": [{"changes": [{"value": {
+                                         "metadata": {"phone_number_id":
+                                                      "1065"}}}]}]}).encode(),
+                         headers={"X-Hub-Signature-256": "sha256=" +
+                                  "0" * 64})
+        assert_error(r, 503, "SERVICE_UNAVAILABLE")
         # The unaffected stack is still fine.
         assert_ok(key("GET", "/contacts"))
     finally:
