@@ -22,7 +22,6 @@ struct db {
 	MYSQL_STMT		*stmts[SQL__MAX];
 	bool			 in_tx;
 	int			 depth;		/* nesting: savepoints above 1 */
-	unsigned		 last_errno;
 	char			 last_error[512];
 };
 
@@ -79,12 +78,6 @@ db_free(struct db *db)
 }
 
 bool
-db_connected(const struct db *db)
-{
-	return db->conn != NULL;
-}
-
-bool
 db_in_tx(const struct db *db)
 {
 	return db->in_tx;
@@ -96,16 +89,9 @@ db_errmsg(const struct db *db)
 	return db->last_error;
 }
 
-unsigned
-db_errno(const struct db *db)
-{
-	return db->last_errno;
-}
-
 static void
 db_seterr(struct db *db, unsigned no, const char *msg)
 {
-	db->last_errno = no;
 	snprintf(db->last_error, sizeof(db->last_error), "%u: %s", no, msg);
 }
 
@@ -202,12 +188,17 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	enum db_rc rc = DB_ERR;
 	size_t i;
 	int attempt;
+	/* Whether it runs in a transaction, as it was before any attempt: a
+	 * connection lost in one ends the transaction (db_classify clears
+	 * in_tx), and running the statement again in autocommit would carry
+	 * on as if the work before it had not been rolled back. */
+	const bool tx = db->in_tx;
 
 	if (nargs > DB_MAX_ARGS)
 		log_fatalx("%s: too many arguments", sql_name(id));
 	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
 		if ((st = db_prepare(db, id, &rc)) == NULL) {
-			if (rc == DB_DOWN && !db->in_tx && attempt < DB_RETRIES)
+			if (rc == DB_DOWN && !tx && attempt < DB_RETRIES)
 				continue;
 			return rc;
 		}
@@ -227,10 +218,6 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 			case DBA_INT_T:
 				bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
 				bind[i].buffer = (void *)&a->i;
-				break;
-			case DBA_DOUBLE_T:
-				bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
-				bind[i].buffer = (void *)&a->d;
 				break;
 			case DBA_STR_T:
 			case DBA_BLOB_T:
@@ -257,7 +244,7 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 			log_warnx("%s: %s", sql_name(id), db->last_error);
 		/* Outside a transaction a statement marked retryable runs
 		 * again after a reconnect or a deadlock. */
-		if (db->in_tx || !sql_retryable(id) ||
+		if (tx || !sql_retryable(id) ||
 		    (rc != DB_DOWN && rc != DB_RETRY))
 			return rc;
 	}

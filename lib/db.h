@@ -24,19 +24,17 @@ enum db_rc {
 	DB_ERR,		/* anything else: a bug or a broken schema */
 };
 
-enum db_atype { DBA_NULL_T, DBA_INT_T, DBA_STR_T, DBA_BLOB_T, DBA_DOUBLE_T };
+enum db_atype { DBA_NULL_T, DBA_INT_T, DBA_STR_T, DBA_BLOB_T };
 
 struct db_arg {
 	enum db_atype	 t;
 	long long	 i;
-	double		 d;
 	const void	*p;
 	size_t		 n;
 };
 
 #define DBA_NULL	((struct db_arg){ .t = DBA_NULL_T })
 #define DBA_INT(v)	((struct db_arg){ .t = DBA_INT_T, .i = (long long)(v) })
-#define DBA_DOUBLE(v)	((struct db_arg){ .t = DBA_DOUBLE_T, .d = (v) })
 #define DBA_BLOB(v, l)	((struct db_arg){ .t = DBA_BLOB_T, .p = (v), .n = (l) })
 /* A string, or SQL NULL when s is NULL. */
 struct db_arg	 DBA_STR(const char *s);
@@ -57,7 +55,6 @@ struct db	*db_new(const struct config *);
 void		 db_free(struct db *);
 /* Connects if not connected. DB_OK or DB_DOWN. */
 enum db_rc	 db_connect(struct db *);
-bool		 db_connected(const struct db *);
 
 /* Runs a statement that returns no rows. affected and insert_id may be
  * NULL. affected counts matched rows (CLIENT_FOUND_ROWS). */
@@ -85,6 +82,5 @@ bool		 db_isnull(const struct db_res *, size_t row, size_t col);
 
 /* The last server error, for logs only. */
 const char	*db_errmsg(const struct db *);
-unsigned	 db_errno(const struct db *);
 
 #endif

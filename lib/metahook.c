@@ -7,6 +7,7 @@
 
 #include "metahook.h"
 #include "pool.h"
+#include "text.h"
 
 static const char *
 str_at(struct json_object *o, const char *key)
@@ -58,6 +59,32 @@ callback_id(const char *s)
 	return *end == '\0' ? v : 0;
 }
 
+/* A copy of s in pool, cut after max code points; NULL stays NULL. */
+static const char *
+capped(struct pool *pool, const char *s, size_t max)
+{
+	char *c;
+
+	if (s == NULL)
+		return NULL;
+	c = pool_strdup(pool, s);
+	utf8_truncate(c, max);
+	return c;
+}
+
+static bool
+status_known(const char *s)
+{
+	static const char *const known[] = { "sent", "delivered", "read",
+	    "failed", "played" };
+	size_t i;
+
+	for (i = 0; s != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(s, known[i]) == 0)
+			return true;
+	return false;
+}
+
 static void
 parse_status(struct pool *pool, struct json_object *st, const char *pnid,
     struct mh_status *out)
@@ -82,8 +109,10 @@ parse_status(struct pool *pool, struct json_object *st, const char *pnid,
 			out->err_message = str_at(d, "details");
 		if (out->err_message == NULL)
 			out->err_message = str_at(e0, "message");
+		out->err_title = capped(pool, out->err_title, MH_TITLE_MAX);
+		out->err_message = capped(pool, out->err_message,
+		    MH_MESSAGE_MAX);
 	}
-	(void)pool;
 }
 
 static const char *
@@ -212,8 +241,10 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				parse_status(pool, st, pnid,
 				    &b->statuses[b->nstatuses]);
 				if (wamid_ok(b->statuses[b->nstatuses].wamid) &&
-				    b->statuses[b->nstatuses].status != NULL)
+				    status_known(b->statuses[b->nstatuses].status))
 					b->nstatuses++;
+				else
+					b->nskipped++;
 			}
 		}
 	}

@@ -9,14 +9,18 @@
 struct json_object;
 struct pool;
 
+/* What a failed status's error keeps (messages.error_title is VARCHAR(255)). */
+#define MH_TITLE_MAX	255
+#define MH_MESSAGE_MAX	1024
+
 struct mh_status {
 	const char	*phone_number_id;	/* metadata of its change */
 	const char	*wamid;
 	const char	*status;	/* sent, delivered, read, failed, played */
 	uint64_t	 callback_id;	/* from "wz:<id>", 0 if none */
 	int		 err_code;	/* failed: errors[0] */
-	const char	*err_title;
-	const char	*err_message;
+	const char	*err_title;	/* at most MH_TITLE_MAX code points */
+	const char	*err_message;	/* at most MH_MESSAGE_MAX */
 };
 
 /* One inbound message. */
@@ -37,9 +41,10 @@ struct mh_batch {
 	size_t			 nstatuses;
 	struct mh_message	*messages;
 	size_t			 nmessages;
-	/* Messages left out: no usable wamid or type, or no phone number
-	 * ("from"), as for a user with a username Meta names only by a
-	 * business-scoped user id (from_user_id), which no contact has. */
+	/* Messages and statuses left out: no usable wamid or type, a status
+	 * Wazera does not know, or no phone number ("from"), as for a user
+	 * with a username Meta names only by a business-scoped user id
+	 * (from_user_id), which no contact has. */
 	size_t			 nskipped;
 };
 

@@ -55,6 +55,22 @@ utf8_length(const char *s, size_t len)
 	return n;
 }
 
+void
+utf8_truncate(char *s, size_t max)
+{
+	size_t n = 0;
+	unsigned char *p = (unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if ((*p & 0xc0) == 0x80)
+			continue;	/* continuation byte */
+		if (n++ == max) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 static int
 hexval(int c)
 {

@@ -10,6 +10,8 @@
 bool	 utf8_valid(const char *s, size_t len);
 /* Number of code points in a valid UTF-8 string. */
 size_t	 utf8_length(const char *s, size_t len);
+/* Cuts valid UTF-8 s after max code points, in place. */
+void	 utf8_truncate(char *s, size_t max);
 /* Decodes %XX and '+' (when plus is true) in place; returns the new length
  * or -1 for a malformed escape. The result may contain NUL bytes. */
 long	 url_decode(char *s, size_t len, bool plus);

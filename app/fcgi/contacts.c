@@ -47,17 +47,26 @@ json_text(const char *text, bool array)
 	return o;
 }
 
+/* text in its canonical JSON form (as a write stores it), for comparing. */
+static const char *
+json_canon(struct req *r, const char *text, bool array)
+{
+	struct json_object *o = json_text(text, array);
+	const char *out = req_json_text(r, o);
+
+	json_object_put(o);
+	return out;
+}
+
 static struct json_object *
 contact_json(const struct contact *c)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(c->id));
-	json_object_object_add(o, "name",
-	    c->name ? json_object_new_string(c->name) : NULL);
+	json_object_object_add(o, "name", json_str_or_null(c->name));
 	json_object_object_add(o, "phone", json_object_new_string(c->phone));
-	json_object_object_add(o, "email",
-	    c->email ? json_object_new_string(c->email) : NULL);
+	json_object_object_add(o, "email", json_str_or_null(c->email));
 	json_object_object_add(o, "tags", json_text(c->tags, true));
 	json_object_object_add(o, "custom_fields", json_text(c->custom, false));
 	json_object_object_add(o, "opted_out",
@@ -283,11 +292,11 @@ contact_update(struct req *r)
 	if (rc != DB_OK)
 		goto fail;
 	contact_from_row(&res, 0, &old);
+	/* Tags and custom fields compare as their canonical JSON text. */
+	old.tags = json_canon(r, old.tags, true);
+	old.custom = json_canon(r, old.custom, false);
 	c = old;
 	contact_apply(r, vals, &c);
-	/* Tags and custom fields compare as their canonical JSON text. */
-	old.tags = req_json_text(r, json_text(old.tags, true));
-	old.custom = req_json_text(r, json_text(old.custom, false));
 	if (streq(c.name, old.name) && streq(c.phone, old.phone) &&
 	    streq(c.email, old.email) && streq(c.tags, old.tags) &&
 	    streq(c.custom, old.custom) && c.opted_out == old.opted_out) {
@@ -407,7 +416,7 @@ contact_list(struct req *r)
 	const char *search = query_get(&r->query, "search");
 	const char *tag = query_get(&r->query, "tag");
 	struct json_object *items;
-	struct db_res res, cnt;
+	struct db_res res;
 	struct db_arg a[16];
 	struct verrs errs;
 	struct contact c;
@@ -479,13 +488,8 @@ contact_list(struct req *r)
 		reply_db(r, rc);
 		return;
 	}
-	if (page == 1 && (long long)res.nrows < per_page)
-		total = (long long)res.nrows;	/* the count is in hand */
-	else if ((rc = db_query(r->db, &r->pool, count, a, nc, &cnt)) != DB_OK) {
-		reply_db(r, rc);
+	if (req_page_total(r, &res, page, per_page, count, a, nc, &total) == -1)
 		return;
-	} else
-		total = cnt.nrows > 0 ? db_int(&cnt, 0, 0) : 0;
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++) {
 		contact_from_row(&res, i, &c);

@@ -97,7 +97,7 @@ conversation_list(struct req *r)
 	const char *status = query_get(&r->query, "status");
 	const char *assigned = query_get(&r->query, "assigned_to");
 	struct json_object *items;
-	struct db_res res, cnt;
+	struct db_res res;
 	struct db_arg a[5];
 	struct verrs errs;
 	long long page, per_page, user = 0, total;
@@ -152,14 +152,8 @@ conversation_list(struct req *r)
 		reply_db(r, rc);
 		return;
 	}
-	if (page == 1 && (long long)res.nrows < per_page)
-		total = (long long)res.nrows;	/* the count is in hand */
-	else if ((rc = db_query_one(r->db, &r->pool, count, a, nc, &cnt)) !=
-	    DB_OK) {
-		reply_db(r, rc);
+	if (req_page_total(r, &res, page, per_page, count, a, nc, &total) == -1)
 		return;
-	} else
-		total = db_int(&cnt, 0, 0);
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++)
 		json_object_array_add(items, conversation_json(&res, i));
@@ -202,7 +196,7 @@ void
 conversation_messages(struct req *r)
 {
 	struct json_object *items;
-	struct db_res res, cnt;
+	struct db_res res;
 	struct db_arg a[4];
 	long long page, per_page, total;
 	enum db_rc rc;
@@ -220,14 +214,9 @@ conversation_messages(struct req *r)
 		reply_db(r, rc);
 		return;
 	}
-	if (page == 1 && (long long)res.nrows < per_page)
-		total = (long long)res.nrows;
-	else if ((rc = db_query_one(r->db, &r->pool,
-	    SQL_CONVERSATION_MESSAGES_COUNT, a, 1, &cnt)) != DB_OK) {
-		reply_db(r, rc);
+	if (req_page_total(r, &res, page, per_page,
+	    SQL_CONVERSATION_MESSAGES_COUNT, a, 1, &total) == -1)
 		return;
-	} else
-		total = db_int(&cnt, 0, 0);
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++)
 		json_object_array_add(items, message_json(&res, i));

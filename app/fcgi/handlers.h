@@ -4,6 +4,9 @@
 #ifndef WZ_HANDLERS_H
 #define WZ_HANDLERS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct db_res;
 struct json_object;
 struct req;

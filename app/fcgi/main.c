@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,13 +231,24 @@ worker_loop(const struct config *cfg, int fd)
 	db_free(db);
 }
 
-static void
-drop_privileges(const char *user)
+/* A whole number in base within lo..hi, else a fatal error naming opt. */
+static long
+option_number(const char *s, int base, long lo, long hi, const char *opt)
 {
-	struct passwd *pw;
+	char *end;
+	long v;
 
-	if ((pw = getpwnam(user)) == NULL)
-		log_fatalx("unknown user %s", user);
+	errno = 0;
+	v = strtol(s, &end, base);
+	if (errno || end == s || *end != '\0' || v < lo || v > hi)
+		log_fatalx(base == 8 ? "%s must be an octal mode, %lo to %lo" :
+		    "%s must be %ld to %ld", opt, lo, hi);
+	return v;
+}
+
+static void
+drop_privileges(const char *user, const struct passwd *pw)
+{
 	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1)
 		log_fatalx("cannot become %s: %s", user, strerror(errno));
@@ -287,16 +299,16 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 	struct sigaction sa;
 	time_t started[WORKERS_MAX];
 	int fd, i, status, alive;
+	bool is_path = strchr(listen_addr, '/') != NULL;
 	pid_t pid;
 
-	if (strchr(listen_addr, '/') == NULL && strchr(listen_addr, ':') == NULL)
+	if (!is_path && strchr(listen_addr, ':') == NULL)
 		log_fatalx("--listen takes a socket path or HOST:PORT");
-	if (strchr(listen_addr, '/') != NULL)
+	if (is_path)
 		unlink(listen_addr);
 	if ((fd = FCGX_OpenSocket(listen_addr, 1024)) < 0)
 		log_fatalx("cannot listen on %s", listen_addr);
-	if (strchr(listen_addr, '/') != NULL &&
-	    chmod(listen_addr, socket_mode) == -1)
+	if (is_path && chmod(listen_addr, socket_mode) == -1)
 		log_fatalx("chmod %s: %s", listen_addr, strerror(errno));
 	if (user != NULL) {
 		/* The socket belongs to the user we become, so the web
@@ -304,10 +316,9 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 		struct passwd *pw = getpwnam(user);
 		if (pw == NULL)
 			log_fatalx("unknown user %s", user);
-		if (strchr(listen_addr, '/') != NULL &&
-		    chown(listen_addr, pw->pw_uid, pw->pw_gid) == -1)
+		if (is_path && chown(listen_addr, pw->pw_uid, pw->pw_gid) == -1)
 			log_fatalx("chown %s: %s", listen_addr, strerror(errno));
-		drop_privileges(user);
+		drop_privileges(user, pw);
 	}
 
 	memset(&sa, 0, sizeof(sa));
@@ -357,7 +368,7 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 		alive--;
 	}
 	close(fd);
-	if (strchr(listen_addr, '/') != NULL)
+	if (is_path)
 		unlink(listen_addr);
 	log_info("stopped");
 	return 0;
@@ -390,15 +401,15 @@ main(int argc, char *argv[])
 			listen_addr = optarg;
 			break;
 		case 'w':
-			workers = atoi(optarg);
-			if (workers < 1 || workers > WORKERS_MAX)
-				log_fatalx("--workers must be 1 to %d", WORKERS_MAX);
+			workers = (int)option_number(optarg, 10, 1, WORKERS_MAX,
+			    "--workers");
 			break;
 		case 'u':
 			user = optarg;
 			break;
 		case 'm':
-			socket_mode = (mode_t)strtol(optarg, NULL, 8) & 0777;
+			socket_mode = (mode_t)option_number(optarg, 8, 0, 0777,
+			    "--socket-mode");
 			break;
 		default:
 			usage();

@@ -221,9 +221,9 @@ reply_tenant_page(struct req *r, enum sql list, enum sql count,
     struct json_object *(*item)(const struct db_res *, size_t))
 {
 	struct json_object *items;
-	struct db_res res, cnt;
+	struct db_res res;
 	struct db_arg a[3];
-	long long page, per_page;
+	long long page, per_page, total;
 	enum db_rc rc;
 	size_t i;
 
@@ -232,15 +232,36 @@ reply_tenant_page(struct req *r, enum sql list, enum sql count,
 	a[0] = DBA_INT(r->tenant_id);
 	a[1] = DBA_INT(per_page);
 	a[2] = DBA_INT((page - 1) * per_page);
-	if ((rc = db_query(r->db, &r->pool, list, a, 3, &res)) != DB_OK ||
-	    (rc = db_query_one(r->db, &r->pool, count, a, 1, &cnt)) != DB_OK) {
+	if ((rc = db_query(r->db, &r->pool, list, a, 3, &res)) != DB_OK) {
 		reply_db(r, rc);
 		return;
 	}
+	if (req_page_total(r, &res, page, per_page, count, a, 1, &total) == -1)
+		return;
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++)
 		json_object_array_add(items, item(&res, i));
-	reply_list(r, items, page, per_page, db_int(&cnt, 0, 0));
+	reply_list(r, items, page, per_page, total);
+}
+
+int
+req_page_total(struct req *r, const struct db_res *res, long long page,
+    long long per_page, enum sql stmt, const struct db_arg *a, size_t n,
+    long long *total)
+{
+	struct db_res cnt;
+	enum db_rc rc;
+
+	if (page == 1 && (long long)res->nrows < per_page) {
+		*total = (long long)res->nrows;	/* the count is in hand */
+		return 0;
+	}
+	if ((rc = db_query(r->db, &r->pool, stmt, a, n, &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	*total = db_int(&cnt, 0, 0);	/* no row: 0 */
+	return 0;
 }
 
 struct json_object *

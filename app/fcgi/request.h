@@ -96,6 +96,12 @@ const char *err_name(enum err_code);
 
 /* Reads page and per_page from the query. Returns -1 after replying 422. */
 int	 req_paging(struct req *, long long *page, long long *per_page);
+/* The total of a list whose page (page, per_page) res holds: in hand when
+ * the first page is not full, else counted by stmt with its n arguments a.
+ * Returns 0, or -1 after replying the database's error. */
+int	 req_page_total(struct req *, const struct db_res *res, long long page,
+	    long long per_page, enum sql stmt, const struct db_arg *a,
+	    size_t n, long long *total);
 /* The tenant's rows of a list, one page of them: list takes (tenant,
  * limit, offset) and count takes (tenant); item turns a row into JSON. */
 void	 reply_tenant_page(struct req *, enum sql list, enum sql count,

@@ -372,9 +372,10 @@ whatsapp_webhook(struct req *r)
 		log_info("request %s: %zu message(s) or status(es) for unknown "
 		    "phone numbers ignored", r->id, unknown);
 	if (b.nskipped > 0)
-		log_warnx("request %s: %zu inbound message(s) without a wamid, "
-		    "a type or the sender's phone number (a user Meta names "
-		    "only by from_user_id) not stored", r->id, b.nskipped);
+		log_warnx("request %s: %zu message(s) or status(es) not "
+		    "stored: no usable wamid or type, a status Wazera does "
+		    "not know, or no sender's phone number (a user Meta names "
+		    "only by from_user_id)", r->id, b.nskipped);
 ok:
 	json_object_put(root);
 	o = json_object_new_object();

@@ -196,15 +196,12 @@ xfer_finish(struct graph *g, struct xfer *x, CURLcode rc,
     void (*fn)(const struct graph_done *, void *), void *arg)
 {
 	struct graph_done d;
-	curl_off_t total = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.ctx = x->ctx;
 	d.curl_code = (int)rc;
 	d.curl_ok = rc == CURLE_OK;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &d.http_status);
-	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total);
-	d.seconds = (double)total / 1e6;
 	d.maybe_sent = d.curl_ok || xfer_maybe_sent(x, rc);
 	d.errtext = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
 	d.body = x->resp != NULL ? x->resp : "";

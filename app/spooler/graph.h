@@ -19,7 +19,6 @@ struct graph_done {
 	long		 http_status;
 	const char	*body;		/* the response, NUL-terminated */
 	size_t		 len;
-	double		 seconds;	/* total time */
 };
 
 #define GRAPH_CONNECT_TIMEOUT_S	5

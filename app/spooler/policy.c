@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "policy.h"
+#include "text.h"
 
 #define R(c, a, b, n, w)	{ c, c, a, b, n, w }
 #define RANGE(lo, hi, a, w)	{ lo, hi, a, 0, 0, w }
@@ -86,36 +87,6 @@ policy_rule(int code)
 	return NULL;
 }
 
-const char *
-policy_action_name(enum pol_action a)
-{
-	switch (a) {
-	case POL_SENT:			return "sent";
-	case POL_RETRY:			return "retry";
-	case POL_RETRY_RECIPIENT:	return "retry-recipient";
-	case POL_PERMANENT:		return "permanent";
-	case POL_PAUSE_ACCOUNT:		return "pause-account";
-	case POL_AMBIGUOUS:		return "ambiguous";
-	}
-	return "?";
-}
-
-void
-policy_truncate(char *s, size_t max)
-{
-	size_t n = 0;
-	unsigned char *p = (unsigned char *)s;
-
-	for (; *p != '\0'; p++) {
-		if ((*p & 0xc0) == 0x80)
-			continue;	/* continuation byte */
-		if (n++ == max) {
-			*p = '\0';
-			return;
-		}
-	}
-}
-
 static void
 set_text(char *dst, size_t dstsz, size_t maxcp, const char *src)
 {
@@ -132,7 +103,7 @@ set_text(char *dst, size_t dstsz, size_t maxcp, const char *src)
 				dst[k - 1] = '\0';
 		}
 	}
-	policy_truncate(dst, maxcp);
+	utf8_truncate(dst, maxcp);
 }
 
 /* The start of a body that is not Graph JSON (an HTML error page, say),

@@ -74,9 +74,5 @@ void	 policy_classify(const struct pol_input *, struct pol_outcome *);
 int64_t	 policy_backoff_us(const struct pol_outcome *, int attempt, double r01);
 /* True when a retry must become a failure: too many attempts or too old. */
 bool	 policy_give_up(const struct pol_outcome *, int attempt, long long age_s);
-/* Truncates s in place to at most max code points without splitting a
- * UTF-8 sequence. */
-void	 policy_truncate(char *s, size_t max);
-const char *policy_action_name(enum pol_action);
 
 #endif

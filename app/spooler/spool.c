@@ -63,6 +63,7 @@
 #include "policy.h"
 #include "pool.h"
 #include "rate.h"
+#include "text.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -602,9 +603,9 @@ fail_local(struct spool *s, unsigned long long id, bool has_code, int code,
 	o.has_code = has_code;
 	o.code = code;
 	snprintf(o.title, sizeof(o.title), "%s", title);
-	policy_truncate(o.title, POL_TITLE_MAX);
+	utf8_truncate(o.title, POL_TITLE_MAX);
 	snprintf(o.message, sizeof(o.message), "%s", message);
-	policy_truncate(o.message, POL_MESSAGE_MAX);
+	utf8_truncate(o.message, POL_MESSAGE_MAX);
 	log_warnx("message %llu: failed without sending: %s (%s)", id,
 	    o.title, o.message);
 	rec_push(s, REC_FAILED, id, &o, NULL, NULL, 0);

@@ -505,3 +505,20 @@ def test_user_known_only_by_bsuid_is_acknowledged(stack, hook, acct):
     rows = stack.sql_root("SELECT wamid FROM messages WHERE tenant_id = %d"
                           % acct.tenant.id, database="wazera")
     assert rows == [["wamid.bsok" + acct.phone]]
+
+
+def test_unknown_status_and_long_error_are_taken(stack, hook, sent):
+    """A status Wazera does not know is left out (not a 500 that Meta
+    would redeliver for a week); a failure's very long title is cut to fit
+    and the rest of the payload is applied."""
+    r = post(hook, status_payload(sent.phone, [
+        st(sent.wamid, "deleted"),
+        st(sent.wamid, "failed", errors=[{"code": 131026,
+                                          "title": "x" * 400}])]),
+        sent.secret)
+    assert r.status == 200, r
+    assert r.body["data"] == {"messages": 0, "statuses": 1}
+    got = message(sent)
+    assert got["status"] == "failed"
+    assert got["error"]["code"] == 131026
+    assert got["error"]["title"] == "x" * 255

@@ -1,4 +1,5 @@
 /* Meta's webhook payloads: every entry, change and status is visited. */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -98,6 +99,39 @@ START_TEST(metahook_signature_header)
 }
 END_TEST
 
+/* Statuses Wazera cannot store are left out (an unknown one would break
+ * the status column, and with it the whole payload's transaction, for
+ * every redelivery); an error's long title and message are cut to fit. */
+START_TEST(metahook_status_limits)
+{
+	char text[4096], title[400];
+	struct json_object *o;
+	struct mh_batch b;
+	struct pool p;
+
+	memset(title, 'T', 300);
+	title[300] = '\0';
+	snprintf(text, sizeof(text),
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+	    "\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":"
+	    "\"1\"},\"statuses\":[{\"id\":\"wamid.A\",\"status\":"
+	    "\"deleted\"},{\"id\":\"wamid.B\",\"status\":\"warning\"},"
+	    "{\"id\":\"wamid.C\",\"status\":\"failed\",\"errors\":[{"
+	    "\"code\":1,\"title\":\"%s\"}]}]}}]}]}", title);
+	o = json_tokener_parse(text);
+	ck_assert_ptr_nonnull(o);
+	pool_init(&p);
+	ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
+	ck_assert_uint_eq(b.nstatuses, 1);
+	ck_assert_uint_eq(b.nskipped, 2);
+	ck_assert_str_eq(b.statuses[0].wamid, "wamid.C");
+	ck_assert_uint_eq(strlen(b.statuses[0].err_title), MH_TITLE_MAX);
+	ck_assert_ptr_null(b.statuses[0].err_message);
+	json_object_put(o);
+	pool_free(&p);
+}
+END_TEST
+
 Suite *
 metahook_suite(void)
 {
@@ -107,6 +141,7 @@ metahook_suite(void)
 	tcase_add_test(tc, metahook_statuses_in_batches);
 	tcase_add_test(tc, metahook_messages);
 	tcase_add_test(tc, metahook_signature_header);
+	tcase_add_test(tc, metahook_status_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
