@@ -92,51 +92,13 @@ contact_from_row(const struct db_res *res, size_t i, struct contact *c)
 	c->updated_at = db_str(res, i, C_UPDATED);
 }
 
-struct tri_set {
-	struct json_object	*arr;
-	char			 (*seen)[16];
-	size_t			 n, cap;
-};
-
-static void
-tri_add(const char *t, size_t len, void *arg)
-{
-	struct tri_set *s = arg;
-	size_t i;
-
-	if (len >= 16)
-		return;
-	for (i = 0; i < s->n; i++)
-		if (strlen(s->seen[i]) == len && !memcmp(s->seen[i], t, len))
-			return;
-	if (s->n == s->cap)
-		return;
-	memcpy(s->seen[s->n], t, len);
-	s->seen[s->n][len] = '\0';
-	s->n++;
-	json_object_array_add(s->arr, json_object_new_string_len(t, (int)len));
-}
-
-/* The JSON array of a contact's distinct trigrams, for the search index. */
+/* The trigrams of a contact's name, phone and email, for the search index. */
 static const char *
 contact_trigrams(struct req *r, const struct contact *c)
 {
-	struct tri_set s;
-	const char *out;
+	const char *texts[3] = { c->name, c->phone, c->email };
 
-	s.arr = json_object_new_array();
-	s.cap = 800;
-	s.n = 0;
-	s.seen = pool_alloc(&r->pool, s.cap * sizeof(*s.seen));
-	if (c->name)
-		trigrams(c->name, strlen(c->name), tri_add, &s);
-	trigrams(c->phone, strlen(c->phone), tri_add, &s);
-	if (c->email)
-		trigrams(c->email, strlen(c->email), tri_add, &s);
-	out = pool_strdup(&r->pool, json_object_to_json_string_ext(s.arr,
-	    JSON_C_TO_STRING_PLAIN));
-	json_object_put(s.arr);
-	return out;
+	return req_trigrams(r, texts, 3);
 }
 
 /* Applies validated fields to c. Empty strings clear name and email. */

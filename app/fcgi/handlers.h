@@ -38,6 +38,12 @@ void	message_send_template(struct req *);
 void	message_get(struct req *);
 void	message_status(struct req *);
 struct json_object *message_json(const struct db_res *, size_t);
+/* A message as the API shows it, from its parts (content is taken over;
+ * no error yet): a send's answer, message.received's data. */
+struct json_object *message_new_json(int64_t id, int64_t conversation,
+	    int64_t contact, int64_t account, const char *direction,
+	    const char *type, struct json_object *content, const char *status,
+	    const char *wamid, const char *created_at, const char *updated_at);
 
 /* conversations.c */
 void	conversation_list(struct req *);

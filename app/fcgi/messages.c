@@ -87,6 +87,31 @@ error_json(const struct db_res *res, size_t i)
 	return o;
 }
 
+struct json_object *
+message_new_json(int64_t id, int64_t conversation, int64_t contact,
+    int64_t account, const char *direction, const char *type,
+    struct json_object *content, const char *status, const char *wamid,
+    const char *created_at, const char *updated_at)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "conversation_id",
+	    json_object_new_int64(conversation));
+	json_object_object_add(o, "contact_id", json_object_new_int64(contact));
+	json_object_object_add(o, "whatsapp_account_id",
+	    json_object_new_int64(account));
+	json_object_object_add(o, "direction", json_object_new_string(direction));
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "content", content);
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "wamid", json_str_or_null(wamid));
+	json_object_object_add(o, "error", NULL);
+	json_object_object_add(o, "created_at", json_object_new_string(created_at));
+	json_object_object_add(o, "updated_at", json_object_new_string(updated_at));
+	return o;
+}
+
 /* A message row (MESSAGE_COLS in sql.c) as the API shows it; also used
  * by conversations.c. */
 struct json_object *
@@ -228,19 +253,6 @@ content_parse(struct req *r, enum msg_type type, struct json_object *in,
 	return out;
 }
 
-struct tri_list {
-	struct json_object	*arr;
-};
-
-static void
-tri_add(const char *t, size_t len, void *arg)
-{
-	struct tri_list *l = arg;
-
-	/* Duplicates are harmless: the procedure inserts with IGNORE. */
-	json_object_array_add(l->arr, json_object_new_string_len(t, (int)len));
-}
-
 static void
 send_message(struct req *r, bool template_alias)
 {
@@ -249,7 +261,6 @@ send_message(struct req *r, bool template_alias)
 	struct json_object *content = NULL, *in, *cev = NULL, *vev = NULL;
 	struct db_arg a[13];
 	struct db_res res;
-	struct tri_list tl;
 	enum msg_type type;
 	char now[20], ts[21], ms[48], cuuid[37], vuuid[37];
 	struct timespec tp;
@@ -324,8 +335,6 @@ send_message(struct req *r, bool template_alias)
 	 * the procedure create them; it sets their ids. */
 	cev = contact_new_json(v[S_TO].s, NULL, ts);
 	vev = conversation_new_json(v[S_TO].s, v[S_ACCOUNT].i, ts, ts);
-	tl.arr = json_object_new_array();
-	trigrams(v[S_TO].s, strlen(v[S_TO].s), tri_add, &tl);
 
 	own = !db_in_tx(r->db);
 	if (!own && (rc = db_begin(r->db)) != DB_OK)
@@ -337,7 +346,7 @@ send_message(struct req *r, bool template_alias)
 	a[4] = DBA_STR(req_json_text(r, content));
 	a[5] = DBA_STR(now);
 	a[6] = DBA_STR(ms);
-	a[7] = DBA_STR(req_json_text(r, tl.arr));
+	a[7] = DBA_STR(req_trigrams(r, &v[S_TO].s, 1));
 	a[8] = DBA_STR(cuuid);
 	a[9] = DBA_STR(req_json_text(r, cev));
 	a[10] = DBA_STR(vuuid);
@@ -348,29 +357,10 @@ send_message(struct req *r, bool template_alias)
 		rc = db_commit(r->db);
 	if (rc != DB_OK)
 		goto fail;
-	{
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_int64(db_int(&res,
-		    0, 0)));
-		json_object_object_add(o, "conversation_id",
-		    json_object_new_int64(db_int(&res, 0, 1)));
-		json_object_object_add(o, "contact_id",
-		    json_object_new_int64(db_int(&res, 0, 2)));
-		json_object_object_add(o, "whatsapp_account_id",
-		    json_object_new_int64(v[S_ACCOUNT].i));
-		json_object_object_add(o, "direction",
-		    json_object_new_string("outbound"));
-		json_object_object_add(o, "type",
-		    json_object_new_string(msg_types[type]));
-		json_object_object_add(o, "content", content);
-		json_object_object_add(o, "status", json_object_new_string("queued"));
-		json_object_object_add(o, "wamid", NULL);
-		json_object_object_add(o, "error", NULL);
-		json_object_object_add(o, "created_at", json_object_new_string(ts));
-		json_object_object_add(o, "updated_at", json_object_new_string(ts));
-		content = NULL;
-		reply_data(r, 201, o);
-	}
+	reply_data(r, 201, message_new_json(db_int(&res, 0, 0),
+	    db_int(&res, 0, 1), db_int(&res, 0, 2), v[S_ACCOUNT].i, "outbound",
+	    msg_types[type], content, "queued", NULL, ts, ts));
+	content = NULL;
 	goto out;
 fail:
 	if (!own)
@@ -380,7 +370,6 @@ out:
 	json_object_put(content);
 	json_object_put(cev);
 	json_object_put(vev);
-	json_object_put(tl.arr);
 }
 
 void

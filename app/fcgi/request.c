@@ -277,6 +277,27 @@ req_json_text(struct req *r, struct json_object *o)
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+static void
+trigram_add(const char *t, size_t len, void *arg)
+{
+	json_object_array_add(arg, json_object_new_string_len(t, (int)len));
+}
+
+const char *
+req_trigrams(struct req *r, const char *const *texts, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+	const char *out;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (texts[i] != NULL)
+			trigrams(texts[i], strlen(texts[i]), trigram_add, arr);
+	out = req_json_text(r, arr);
+	json_object_put(arr);
+	return out;
+}
+
 int
 req_load_own(struct req *r, enum sql stmt, const char *what,
     struct db_res *res)

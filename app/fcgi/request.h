@@ -116,5 +116,8 @@ struct json_object *json_str_or_null(const char *);
 /* o as compact JSON text (no escaped slashes) in the request's pool: for
  * a statement's argument. */
 const char	*req_json_text(struct req *, struct json_object *o);
+/* The JSON array text of the trigrams of the n texts (NULLs skipped), for
+ * the search index; repeats are left in (its inserts ignore them). */
+const char	*req_trigrams(struct req *, const char *const *texts, size_t n);
 
 #endif

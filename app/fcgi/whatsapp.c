@@ -4,6 +4,7 @@
  * Meta retries anything but a 200 for a week, so a payload that is signed
  * but not for us (an unknown phone number) is acknowledged and ignored. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -63,52 +64,58 @@ whatsapp_verify(struct req *r)
 	reply_text(r, 200, challenge);
 }
 
-/* The secret the payload must be signed with: its first phone number's
- * account's app secret, else the configured default. The account found
- * (*acct and *tenant, 0 if none) serves the payload's first messages and
- * statuses too, if the signature holds. *rcp is the look-up's outcome: a
- * database failure must answer 503 (Meta retries), not 401. */
-static const char *
-signing_secret(struct req *r, const char *pnid, int64_t *acct,
-    int64_t *tenant, enum db_rc *rcp)
-{
-	struct db_res res;
-	struct db_arg a = DBA_STR(pnid);
-	const uint8_t *mk;
-	char *plain;
-	enum db_rc rc = DB_NOROW;
+/* The account a phone number id names, looked up once for a run of
+ * messages and statuses that share it (they mostly do). */
+struct account_ref {
+	const char	*pnid;		/* looked up; NULL: nothing yet */
+	int64_t		 id, tenant;	/* 0: no account has it */
+	struct db_res	 row;		/* its row, when id != 0 */
+};
 
-	*acct = *tenant = 0;
-	if (pnid != NULL && (rc = db_query_one(r->db, &r->pool,
-	    SQL_ACCOUNT_BY_PHONE_ID, &a, 1, &res)) == DB_OK) {
-		*acct = db_int(&res, 0, ACC_ID);
-		*tenant = db_int(&res, 0, ACC_TENANT);
+static enum db_rc
+account_for(struct req *r, const char *pnid, struct account_ref *ar)
+{
+	struct db_arg a = DBA_STR(pnid);
+	enum db_rc rc;
+
+	if (ar->pnid != NULL && strcmp(ar->pnid, pnid) == 0)
+		return DB_OK;
+	ar->pnid = NULL;
+	ar->id = ar->tenant = 0;
+	rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID, &a, 1,
+	    &ar->row);
+	if (rc != DB_OK && rc != DB_NOROW)
+		return rc;
+	ar->pnid = pnid;
+	if (rc == DB_OK) {
+		ar->id = db_int(&ar->row, 0, ACC_ID);
+		ar->tenant = db_int(&ar->row, 0, ACC_TENANT);
 	}
-	*rcp = rc;
-	if (rc == DB_OK && !db_isnull(&res, 0, ACC_SECRET) &&
-	    (mk = master(r->cfg)) != NULL) {
-		size_t n = db_len(&res, 0, ACC_SECRET);
-		plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
-		    n - SECRET_OVERHEAD + 1 : 1);
-		if (secret_open(mk, (const uint8_t *)db_str(&res, 0, ACC_SECRET),
-		    n, plain) == 0)
-			return plain;
-		log_warnx("request %s: the app secret of phone number %s does "
-		    "not open under the master key", r->id, pnid);
-	}
-	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
+	return DB_OK;
 }
 
-/* The phone number id of the first change, found without trusting the
- * body: a cheap scan, since the payload is not yet verified. */
+/* The secret the payload must be signed with: the app secret of the
+ * account ar names (the payload's first phone number's), else the
+ * configured default. An account's secret is opened into the pool; the
+ * caller wipes it. */
 static const char *
-first_phone_number_id(struct req *r, struct json_object *root)
+signing_secret(struct req *r, const struct account_ref *ar)
 {
-	struct mh_batch b;
+	const uint8_t *mk;
+	char *plain;
 
-	if (metahook_parse(&r->pool, root, &b) == -1)
-		return NULL;
-	return b.first_phone_number_id;
+	if (ar->id != 0 && !db_isnull(&ar->row, 0, ACC_SECRET) &&
+	    (mk = master(r->cfg)) != NULL) {
+		size_t n = db_len(&ar->row, 0, ACC_SECRET);
+		plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
+		    n - SECRET_OVERHEAD + 1 : 1);
+		if (secret_open(mk, (const uint8_t *)db_str(&ar->row, 0,
+		    ACC_SECRET), n, plain) == 0)
+			return plain;
+		log_warnx("request %s: the app secret of phone number %s does "
+		    "not open under the master key", r->id, ar->pnid);
+	}
+	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
 }
 
 static bool
@@ -151,12 +158,6 @@ optout_keyword(const char *text)
 	return 0;
 }
 
-static void
-tri_add(const char *t, size_t len, void *arg)
-{
-	json_object_array_add(arg, json_object_new_string_len(t, (int)len));
-}
-
 /* The data of contact.created, conversation.created and message.received
  * as the API shows the resources, ids 0 (wz_inbound_message sets them, and
  * the conversation's contact name): ev[0..2]. */
@@ -174,21 +175,8 @@ inbound_events(struct req *r, int64_t acct, const char *phone,
 	o = conversation_new_json(phone, acct, at, now);
 	ev[1] = req_json_text(r, o);
 	json_object_put(o);
-
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_int64(0));
-	json_object_object_add(o, "conversation_id", json_object_new_int64(0));
-	json_object_object_add(o, "contact_id", json_object_new_int64(0));
-	json_object_object_add(o, "whatsapp_account_id",
-	    json_object_new_int64(acct));
-	json_object_object_add(o, "direction", json_object_new_string("inbound"));
-	json_object_object_add(o, "type", json_object_new_string(type));
-	json_object_object_add(o, "content", json_object_get(content));
-	json_object_object_add(o, "status", json_object_new_string("received"));
-	json_object_object_add(o, "wamid", json_object_new_string(m->wamid));
-	json_object_object_add(o, "error", NULL);
-	json_object_object_add(o, "created_at", json_object_new_string(at));
-	json_object_object_add(o, "updated_at", json_object_new_string(now));
+	o = message_new_json(0, 0, 0, acct, "inbound", type,
+	    json_object_get(content), "received", m->wamid, at, now);
 	ev[2] = req_json_text(r, o);
 	json_object_put(o);
 }
@@ -198,7 +186,7 @@ static enum db_rc
 inbound_store(struct req *r, int64_t tenant, int64_t acct,
     const struct mh_message *m)
 {
-	struct json_object *content, *tris;
+	struct json_object *content;
 	struct db_arg a[18];
 	struct db_res res;
 	char phone[PHONE_MAX + 1], at[20], now_sql[20], at_rfc[21], now_rfc[21];
@@ -229,10 +217,6 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	content = metahook_content(m);
 	inbound_events(r, acct, phone, profile, type, m, content, at_rfc,
 	    now_rfc, ev);
-	tris = json_object_new_array();
-	trigrams(phone, strlen(phone), tri_add, tris);
-	if (profile != NULL)
-		trigrams(profile, strlen(profile), tri_add, tris);
 	for (k = 0; k < 4; k++)
 		uuid_v4(u[k]);
 	a[0] = DBA_INT(tenant);
@@ -243,7 +227,8 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	a[5] = DBA_STR(type);
 	a[6] = DBA_STR(req_json_text(r, content));
 	a[7] = DBA_STR(at);
-	a[8] = DBA_STR(req_json_text(r, tris));
+	a[8] = DBA_STR(req_trigrams(r, (const char *const[]){ phone, profile },
+	    2));
 	a[9] = DBA_INT(strcmp(type, "text") == 0 ? optout_keyword(m->text) : 0);
 	for (k = 0; k < 4; k++)
 		a[10 + k] = DBA_STR(u[k]);
@@ -252,7 +237,6 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 		a[15 + k] = DBA_STR(ev[k]);
 	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 18, &res);
 	json_object_put(content);
-	json_object_put(tris);
 	return rc;
 }
 
@@ -261,14 +245,14 @@ whatsapp_webhook(struct req *r)
 {
 	struct json_object *root = NULL, *o;
 	struct mh_batch b;
+	struct account_ref ar = { NULL, 0, 0, { 0 } };
 	struct db_arg a[8];
 	struct db_res res;
 	char path[64], uuid[37];
 	const char *secret;
 	size_t i, applied = 0, unknown = 0, received = 0;
-	enum db_rc rc = DB_OK;
-	int64_t acct = 0, tenant = 0;
-	const char *acct_pnid = NULL;
+	enum db_rc rc;
+	bool ours, signed_ok;
 
 	if (jsonbody_parse(r->body, r->bodylen, &root, path, sizeof(path)) !=
 	    JSONBODY_OK) {
@@ -277,21 +261,26 @@ whatsapp_webhook(struct req *r)
 		    NULL);
 		return;
 	}
-	acct_pnid = first_phone_number_id(r, root);
-	secret = signing_secret(r, acct_pnid, &acct, &tenant, &rc);
-	if (rc != DB_OK && rc != DB_NOROW) {
+	/* Parsed before it is verified only to find whose secret signs it;
+	 * nothing is stored before the signature holds. */
+	ours = metahook_parse(&r->pool, root, &b) == 0;
+	if (ours && b.first_phone_number_id != NULL &&
+	    (rc = account_for(r, b.first_phone_number_id, &ar)) != DB_OK) {
 		json_object_put(root);
-		reply_db(r, rc);
+		reply_db(r, rc);	/* 503: Meta retries; not a 401 */
 		return;
 	}
-	rc = DB_OK;
-	if (!signature_ok(secret, r->body, r->bodylen, r->hub_signature)) {
+	secret = signing_secret(r, &ar);
+	signed_ok = signature_ok(secret, r->body, r->bodylen, r->hub_signature);
+	if (secret != NULL && secret != r->cfg->app_secret)
+		sodium_memzero((char *)secret, strlen(secret));
+	if (!signed_ok) {
 		json_object_put(root);
 		reply_error(r, ERR_AUTHENTICATION, "The X-Hub-Signature-256 "
 		    "header is missing or does not match the payload.", NULL);
 		return;
 	}
-	if (metahook_parse(&r->pool, root, &b) == -1) {
+	if (!ours) {
 		log_info("request %s: webhook for another object; ignored", r->id);
 		goto ok;
 	}
@@ -304,26 +293,13 @@ whatsapp_webhook(struct req *r)
 			unknown++;
 			continue;
 		}
-		if (acct_pnid == NULL || strcmp(acct_pnid, m->phone_number_id)) {
-			a[0] = DBA_STR(m->phone_number_id);
-			rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID,
-			    a, 1, &res);
-			if (rc == DB_NOROW) {
-				acct = tenant = 0;
-				rc = DB_OK;
-			} else if (rc != DB_OK)
-				goto fail;
-			else {
-				acct = db_int(&res, 0, ACC_ID);
-				tenant = db_int(&res, 0, ACC_TENANT);
-			}
-			acct_pnid = m->phone_number_id;
-		}
-		if (acct == 0) {
+		if ((rc = account_for(r, m->phone_number_id, &ar)) != DB_OK)
+			goto fail;
+		if (ar.id == 0) {
 			unknown++;
 			continue;
 		}
-		if ((rc = inbound_store(r, tenant, acct, m)) != DB_OK)
+		if ((rc = inbound_store(r, ar.tenant, ar.id, m)) != DB_OK)
 			goto fail;
 		received++;
 	}
@@ -334,26 +310,14 @@ whatsapp_webhook(struct req *r)
 			unknown++;
 			continue;
 		}
-		/* Consecutive statuses mostly share their phone number. */
-		if (acct_pnid == NULL || strcmp(acct_pnid, st->phone_number_id)) {
-			a[0] = DBA_STR(st->phone_number_id);
-			rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID,
-			    a, 1, &res);
-			if (rc == DB_NOROW) {
-				acct = 0;
-				rc = DB_OK;
-			} else if (rc != DB_OK)
-				goto fail;
-			else
-				acct = db_int(&res, 0, ACC_ID);
-			acct_pnid = st->phone_number_id;
-		}
-		if (acct == 0) {
+		if ((rc = account_for(r, st->phone_number_id, &ar)) != DB_OK)
+			goto fail;
+		if (ar.id == 0) {
 			unknown++;
 			continue;
 		}
 		uuid_v4(uuid);
-		a[0] = DBA_INT(acct);
+		a[0] = DBA_INT(ar.id);
 		a[1] = DBA_STR(st->wamid);
 		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
 		a[3] = DBA_STR(st->status);
