@@ -2,6 +2,12 @@
 
 #define TS(col)	"DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
 
+/* A tenant's requests per minute: its own limit, else its plan's (SPEC:
+ * starter 100, professional 500, enterprise 2000). t: the tenants row. */
+#define TENANT_LIMIT(t) \
+	"COALESCE(" t "rate_limit, CASE " t "plan WHEN 'starter' THEN 100 " \
+	"WHEN 'professional' THEN 500 ELSE 2000 END)"
+
 /* The columns of a contact, in the order contact_json() reads them. */
 #define CONTACT_COLS \
 	"c.id, c.name, c.phone, c.email, c.tags, c.custom_fields, " \
@@ -74,9 +80,7 @@ static const struct {
 	    "SELECT k.id, k.tenant_id, k.scopes, k.key_hash, "
 	    "k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND "
 	    "k.expires_at <= UTC_TIMESTAMP()), "
-	    "COALESCE(t.rate_limit, CASE t.plan WHEN 'starter' THEN 100 "
-	    "WHEN 'professional' THEN 500 ELSE 2000 END), "
-	    "UNIX_TIMESTAMP(k.expires_at) "
+	    TENANT_LIMIT("t.") ", UNIX_TIMESTAMP(k.expires_at) "
 	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
 	    "WHERE k.key_hash = ?" },
 	/* Counts one request in the key's fixed one-minute window (the
@@ -101,8 +105,7 @@ static const struct {
 	    "AND revoked_at IS NULL AND "
 	    "(expires_at IS NULL OR expires_at > UTC_TIMESTAMP())" },
 	[SQL_TENANT_GET] = { "TENANT_GET", true,
-	    "SELECT id, name, plan, COALESCE(rate_limit, CASE plan "
-	    "WHEN 'starter' THEN 100 WHEN 'professional' THEN 500 ELSE 2000 END), "
+	    "SELECT id, name, plan, " TENANT_LIMIT("") ", "
 	    TS("created_at") " FROM tenants WHERE id = ?" },
 	[SQL_TENANT_INSERT] = { "TENANT_INSERT", false,
 	    "INSERT INTO tenants (name, plan, rate_limit, created_at, updated_at) "
@@ -210,6 +213,9 @@ static const struct {
 	[SQL_CONVERSATION_GET] = { "CONVERSATION_GET", true,
 	    "SELECT " CONVERSATION_COLS " FROM conversations v "
 	    CONVERSATION_CONTACT " WHERE v.tenant_id = ? AND v.id = ?" },
+	/* Whether the tenant has it (no join, no formatting). */
+	[SQL_CONVERSATION_EXISTS] = { "CONVERSATION_EXISTS", true,
+	    "SELECT 1 FROM conversations WHERE tenant_id = ? AND id = ?" },
 	/* The row alone, locked for PUT: the contact row stays unlocked. */
 	[SQL_CONVERSATION_LOCK] = { "CONVERSATION_LOCK", false,
 	    "SELECT status, assigned_to, contact_id, whatsapp_account_id "

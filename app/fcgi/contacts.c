@@ -241,18 +241,13 @@ contact_update(struct req *r)
 		return;
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(r->ids[0]);
-	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET_FOR_UPDATE, a, 2,
-	    &res);
-	if (rc == DB_NOROW) {
+	if (req_load_own(r, SQL_CONTACT_GET_FOR_UPDATE, "Contact", &res) == -1) {
 		db_rollback(r->db);
 		fvals_free(contact_fields, F__MAX, vals);
-		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
 		return;
 	}
-	if (rc != DB_OK)
-		goto fail;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
 	contact_from_row(&res, 0, &old);
 	/* Tags and custom fields compare as their canonical JSON text. */
 	old.tags = json_canon(r, old.tags, true);
@@ -312,15 +307,10 @@ contact_delete(struct req *r)
 	/* The stored values name the trigram rows to remove. */
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
-	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_GET_FOR_UPDATE, a, 2,
-	    &res);
-	if (rc == DB_NOROW) {
+	if (req_load_own(r, SQL_CONTACT_GET_FOR_UPDATE, "Contact", &res) == -1) {
 		db_rollback(r->db);
-		reply_error(r, ERR_NOT_FOUND, "Contact not found.", NULL);
 		return;
 	}
-	if (rc != DB_OK)
-		goto fail;
 	contact_from_row(&res, 0, &c);
 	a[2] = DBA_STR(contact_trigrams(r, &c));
 	if ((rc = db_query_one(r->db, &r->pool, SQL_CONTACT_DELETE, a, 3,

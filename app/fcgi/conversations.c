@@ -2,7 +2,7 @@
  * GET /conversations/{id}/messages. Sends and inbound messages open them;
  * the API reads them, assigns them to a user of the tenant and moves them
  * between open, pending and closed. */
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,24 +66,6 @@ conversation_json(const struct db_res *res, size_t i)
 	return o;
 }
 
-/* An id from the query string: digits only, at least 1. Returns -1 if s
- * is not one. */
-static int
-parse_query_id(const char *s, long long *out)
-{
-	char *end;
-	long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /*
  * GET /conversations?status=&assigned_to=&page=&per_page=
  * Newest activity first: last_message_at DESC, then id DESC (a
@@ -118,7 +100,7 @@ conversation_list(struct req *r)
 			    "invalid: use open, pending or closed.");
 	}
 	if (assigned != NULL && *assigned != '\0' &&
-	    parse_query_id(assigned, &user) == -1)
+	    req_parse_int(assigned, 1, LLONG_MAX, &user) == -1)
 		verr_add(&errs, "assigned_to", "The assigned to field must "
 		    "be a positive integer (a user id).");
 	if (errs.n > 0) {
@@ -203,7 +185,8 @@ conversation_messages(struct req *r)
 	size_t i;
 
 	if (req_paging(r, &page, &per_page) == -1 ||
-	    req_load_own(r, SQL_CONVERSATION_GET, "Conversation", &res) == -1)
+	    req_load_own(r, SQL_CONVERSATION_EXISTS, "Conversation", &res) ==
+	    -1)
 		return;
 	a[0] = DBA_INT(r->ids[0]);
 	a[1] = DBA_INT(per_page);
@@ -275,16 +258,11 @@ conversation_update(struct req *r)
 	}
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(r->ids[0]);
-	rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_LOCK, a, 2, &lk);
-	if (rc == DB_NOROW) {
+	if (req_load_own(r, SQL_CONVERSATION_LOCK, "Conversation", &lk) == -1) {
 		db_rollback(r->db);
-		reply_error(r, ERR_NOT_FOUND, "Conversation not found.", NULL);
 		return;
 	}
-	if (rc != DB_OK)
-		goto fail;
+	a[0] = DBA_INT(r->tenant_id);
 	old_status = db_str(&lk, 0, L_STATUS);
 	old_null = db_isnull(&lk, 0, L_ASSIGNED);
 	old_assigned = old_null ? 0 : db_int(&lk, 0, L_ASSIGNED);

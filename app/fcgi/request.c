@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,18 +28,6 @@ static const struct {
 	[ERR_WHATSAPP] =		{ "WHATSAPP_ERROR", 502 },
 	[ERR_SERVICE_UNAVAILABLE] =	{ "SERVICE_UNAVAILABLE", 503 },
 };
-
-int
-err_status(enum err_code c)
-{
-	return errs[c].status;
-}
-
-const char *
-err_name(enum err_code c)
-{
-	return errs[c].name;
-}
 
 void
 req_header(struct req *r, const char *name, const char *fmt, ...)
@@ -172,22 +161,21 @@ const char *
 req_finish_body(struct req *r)
 {
 	if (r->out_text == NULL)
-		r->out_text = pool_strdup(&r->pool,
-		    json_object_to_json_string_ext(r->out,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		r->out_text = req_json_text(r, r->out);
 	return r->out_text;
 }
 
-static int
-parse_bounded(const char *s, long long lo, long long hi, long long *out)
+int
+req_parse_int(const char *s, long long lo, long long hi, long long *out)
 {
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
+	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (*end != '\0' || v < lo || v > hi)
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -203,10 +191,10 @@ req_paging(struct req *r, long long *page, long long *per_page)
 	verrs_init(&v);
 	*page = 1;
 	*per_page = 25;
-	if (p != NULL && parse_bounded(p, 1, 1000000000, page) == -1)
+	if (p != NULL && req_parse_int(p, 1, 1000000000, page) == -1)
 		verr_add(&v, "page", "The page field must be an integer of at "
 		    "least 1.");
-	if (pp != NULL && parse_bounded(pp, 1, 100, per_page) == -1)
+	if (pp != NULL && req_parse_int(pp, 1, 100, per_page) == -1)
 		verr_add(&v, "per_page", "The per page field must be an integer "
 		    "between 1 and 100.");
 	if (v.n > 0) {

@@ -91,8 +91,10 @@ void	 reply_db(struct req *, enum db_rc);
 void	 reply_text(struct req *, int status, const char *text);
 /* Serialises req->out into req->out_text. */
 const char *req_finish_body(struct req *);
-int	 err_status(enum err_code);
-const char *err_name(enum err_code);
+/* A decimal whole number within lo..hi (digits only, as in a query
+ * string) into *out. Returns 0, or -1 if s is not one. */
+int	 req_parse_int(const char *s, long long lo, long long hi,
+	    long long *out);
 
 /* Reads page and per_page from the query. Returns -1 after replying 422. */
 int	 req_paging(struct req *, long long *page, long long *per_page);
