@@ -7,8 +7,6 @@
 #include "idempotency.h"
 #include "request.h"
 
-void	router_run_handler(struct req *, void (*)(struct req *));
-
 enum { IDEM_HASH, IDEM_STATUS, IDEM_BODY, IDEM_STALE };
 
 static bool
@@ -37,7 +35,7 @@ replay(struct req *r, int status, const char *body)
 }
 
 void
-idempotent_run(struct req *r, void (*handler)(struct req *))
+idempotent_run(struct req *r)
 {
 	const char *key = r->idempotency_key;
 	uint8_t hash[32];
@@ -45,7 +43,7 @@ idempotent_run(struct req *r, void (*handler)(struct req *))
 	struct db_res res;
 	struct db_arg args[4];
 	enum db_rc rc;
-	int tries;
+	int stale;
 
 	if (!key_valid(key)) {
 		reply_error(r, ERR_BAD_REQUEST, "The Idempotency-Key header must be "
@@ -61,30 +59,23 @@ idempotent_run(struct req *r, void (*handler)(struct req *))
 		crypto_hash_sha256_update(&st, (const uint8_t *)r->body,
 		    r->bodylen);
 	crypto_hash_sha256_final(&st, hash);
+	args[0] = DBA_INT(r->tenant_id);
+	args[1] = DBA_STR(key);
+	args[2] = DBA_BLOB(hash, sizeof(hash));
 
-	for (tries = 0; tries < 3; tries++) {
+	/* An expired record is removed, once, and the key taken afresh. */
+	for (stale = 0; stale < 2; stale++) {
 		if ((rc = db_begin(r->db)) != DB_OK)
 			goto fail;
-		args[0] = DBA_INT(r->tenant_id);
-		args[1] = DBA_STR(key);
-		args[2] = DBA_BLOB(hash, sizeof(hash));
 		/* A concurrent first request holds this row's lock until it
 		 * commits, so a racing repeat waits here and then replays. */
 		rc = db_exec(r->db, SQL_IDEM_INSERT, args, 3, NULL, NULL);
-		if (rc == DB_DUP) {
-			rc = db_query_one(r->db, &r->pool, SQL_IDEM_GET, args, 2,
-			    &res);
-			if (rc != DB_OK)
-				goto fail;
-			if (db_int(&res, 0, IDEM_STALE)) {
-				rc = db_exec(r->db, SQL_IDEM_DELETE, args, 2, NULL,
-				    NULL);
-				if (rc != DB_OK)
-					goto fail;
-				if ((rc = db_commit(r->db)) != DB_OK)
-					goto fail;
-				continue;
-			}
+		if (rc != DB_DUP)
+			break;
+		if ((rc = db_query_one(r->db, &r->pool, SQL_IDEM_GET, args, 2,
+		    &res)) != DB_OK)
+			goto fail;
+		if (!db_int(&res, 0, IDEM_STALE)) {
 			db_rollback(r->db);
 			if (db_len(&res, 0, IDEM_HASH) != sizeof(hash) ||
 			    sodium_memcmp(db_str(&res, 0, IDEM_HASH), hash,
@@ -98,33 +89,26 @@ idempotent_run(struct req *r, void (*handler)(struct req *))
 			    db_str(&res, 0, IDEM_BODY));
 			return;
 		}
-		if (rc != DB_OK)
-			goto fail;
-		router_run_handler(r, handler);
-		if (r->retry) {
-			db_rollback(r->db);
-			continue;
-		}
-		if (r->status >= 500) {
-			/* Nothing happened: let the client try again. */
-			db_rollback(r->db);
-			return;
-		}
-		args[0] = DBA_INT(r->status);
-		args[1] = DBA_STR(req_finish_body(r));
-		args[2] = DBA_INT(r->tenant_id);
-		args[3] = DBA_STR(key);
-		if ((rc = db_exec(r->db, SQL_IDEM_COMPLETE, args, 4, NULL,
-		    NULL)) != DB_OK)
-			goto fail;
-		if ((rc = db_commit(r->db)) == DB_OK)
-			return;
-		if (rc != DB_RETRY)
+		if ((rc = db_exec(r->db, SQL_IDEM_DELETE, args, 2, NULL,
+		    NULL)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
 			goto fail;
 	}
-	rc = DB_DOWN;
+	if (rc != DB_OK)
+		goto fail;	/* still a duplicate: taken again meanwhile */
+	r->handler(r);
+	if (r->retry || r->status >= 500) {
+		/* Nothing happened: run again, or let the client retry. */
+		db_rollback(r->db);
+		return;
+	}
+	args[0] = DBA_INT(r->status);
+	args[1] = DBA_STR(req_finish_body(r));
+	args[2] = DBA_INT(r->tenant_id);
+	args[3] = DBA_STR(key);
+	if ((rc = db_exec(r->db, SQL_IDEM_COMPLETE, args, 4, NULL, NULL)) ==
+	    DB_OK && (rc = db_commit(r->db)) == DB_OK)
+		return;
 fail:
 	db_rollback(r->db);
-	r->retry = false;
-	reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+	reply_db(r, rc == DB_DUP ? DB_RETRY : rc);
 }

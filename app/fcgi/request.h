@@ -69,6 +69,7 @@ struct req {
 	const char		*out_type;	/* Content-Type if not JSON */
 	char			*headers;	/* extra header lines (pool) */
 	bool			 retry;		/* run the handler again */
+	void			(*handler)(struct req *); /* the route's */
 };
 
 void	 req_header(struct req *, const char *name, const char *fmt, ...)

@@ -26,7 +26,7 @@ struct route {
 
 /* Meta calls these: authenticated by the verify token or the payload's
  * signature in the handler, not by an API key, and not rate limited. */
-#define SCOPE_PUBLIC	SCOPE_UNRESTRICTED + 1
+#define SCOPE_PUBLIC	(SCOPE_UNRESTRICTED + 1)
 
 /* The API, as the reference lists it. */
 static const struct route routes[] = {
@@ -154,8 +154,6 @@ run_handler(struct req *r, void (*handler)(struct req *))
 		handler(r);
 		while (db_depth(r->db) > depth)
 			db_rollback(r->db);	/* a handler that forgot */
-		if (r->retry && depth > 0)
-			return;	/* the caller's transaction must restart */
 		if (!r->retry)
 			return;
 	}
@@ -166,7 +164,7 @@ void
 router_dispatch(struct req *r)
 {
 	const struct route *rt;
-	size_t plen = strlen(API_PREFIX);
+	size_t plen = strlen(API_PREFIX), max;
 	bool has_body;
 
 	/* Larger than any route takes: not even read. */
@@ -184,10 +182,10 @@ router_dispatch(struct req *r)
 	r->path += plen;
 	if ((rt = route_find(r)) == NULL)
 		return;
-	if (r->bodylen > (rt->body_max ? rt->body_max : BODY_MAX)) {
+	max = rt->body_max ? rt->body_max : BODY_MAX;
+	if (r->bodylen > max) {
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, pool_printf(&r->pool,
-		    "The request body must not exceed %zu MiB.",
-		    (rt->body_max ? rt->body_max : BODY_MAX) >> 20), NULL);
+		    "The request body must not exceed %zu MiB.", max >> 20), NULL);
 		return;
 	}
 	if ((int)rt->scope == SCOPE_PUBLIC) {
@@ -216,17 +214,7 @@ router_dispatch(struct req *r)
 	    !strcmp(r->method, "PATCH");
 	if (has_body && parse_body(r) == -1)
 		return;
-	if (!strcmp(r->method, "POST") && r->idempotency_key != NULL)
-		idempotent_run(r, rt->handler);
-	else
-		run_handler(r, rt->handler);
-}
-
-/* Exposed for idempotency.c, which wraps the same retry loop. */
-void	router_run_handler(struct req *, void (*)(struct req *));
-
-void
-router_run_handler(struct req *r, void (*handler)(struct req *))
-{
-	run_handler(r, handler);
+	r->handler = rt->handler;
+	run_handler(r, !strcmp(r->method, "POST") && r->idempotency_key != NULL ?
+	    idempotent_run : rt->handler);
 }
