@@ -14,6 +14,7 @@
 
 #include "jsonbody.h"
 #include "text.h"
+#include "xmalloc.h"
 
 #define KEY_MAX	128	/* bytes of a key kept for a path */
 
@@ -335,9 +336,7 @@ jsonbody_parse(const char *body, size_t len, struct json_object **out,
 	if (!utf8_valid(body, len))
 		return JSONBODY_UTF8;
 
-	v = calloc(1, sizeof(*v));
-	if (v == NULL)
-		abort();
+	v = xcalloc(1, sizeof(*v));
 	v->s = body;
 	v->len = len;
 	v->i = i;

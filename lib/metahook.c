@@ -8,6 +8,7 @@
 #include "metahook.h"
 #include "pool.h"
 #include "text.h"
+#include "validate.h"
 
 static const char *
 str_at(struct json_object *o, const char *key)
@@ -18,21 +19,6 @@ str_at(struct json_object *o, const char *key)
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
-}
-
-/* A wamid as Meta makes them: 1-255 printable ASCII characters (the
- * column is ASCII; anything else cannot name a message of ours). */
-static bool
-wamid_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return false;
-	for (n = 0; s[n] != '\0'; n++)
-		if (s[n] <= ' ' || s[n] > '~' || n >= 255)
-			return false;
-	return n > 0;
 }
 
 static struct json_object *
@@ -224,7 +210,7 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				if (!json_object_is_type(m, json_type_object))
 					continue;
 				parse_message(m, value, pnid, mm);
-				if (wamid_ok(mm->wamid) && mm->from != NULL &&
+				if (wamid_valid(mm->wamid) && mm->from != NULL &&
 				    mm->type != NULL)
 					b->nmessages++;
 				else
@@ -240,7 +226,7 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 					continue;
 				parse_status(pool, st, pnid,
 				    &b->statuses[b->nstatuses]);
-				if (wamid_ok(b->statuses[b->nstatuses].wamid) &&
+				if (wamid_valid(b->statuses[b->nstatuses].wamid) &&
 				    status_known(b->statuses[b->nstatuses].status))
 					b->nstatuses++;
 				else

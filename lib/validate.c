@@ -500,3 +500,31 @@ fvals_free(const struct field *fields, size_t n, struct fval *vals)
 			vals[i].j = NULL;
 		}
 }
+
+bool
+graph_id_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= 64 || !((s[n] >= '0' && s[n] <= '9') ||
+		    (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		    s[n] == '_' || s[n] == '-'))
+			return false;
+	return n > 0;
+}
+
+bool
+wamid_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	for (n = 0; s[n] != '\0'; n++)
+		if (s[n] <= ' ' || s[n] > '~' || n >= 255)
+			return false;
+	return n > 0;
+}

@@ -85,5 +85,11 @@ void	 fvals_free(const struct field *, size_t, struct fval *);
  * digits alone with +. Returns 0, or -1 if it is not a phone number. */
 int	 phone_normalize(const char *in, size_t len, char out[PHONE_MAX + 1]);
 bool	 email_valid(const char *s, size_t len);
+/* A Graph API id (phone number id, WABA id): 1-64 of [A-Za-z0-9_-], safe
+ * in a URL path. */
+bool	 graph_id_valid(const char *s);
+/* A wamid as Meta makes them: 1-255 printable ASCII characters, no
+ * blanks (messages.wamid is ASCII). */
+bool	 wamid_valid(const char *s);
 
 #endif

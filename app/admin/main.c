@@ -331,9 +331,14 @@ cmd_tenant_create(int argc, char *argv[])
 		die("--plan must be starter, professional or enterprise");
 	a[0] = DBA_STR(kv[0].val);
 	a[1] = DBA_STR(kv[1].val);
-	a[2] = kv[2].val ? DBA_INT(parse_id("rate-limit", kv[2].val)) : DBA_NULL;
-	if (kv[2].val && parse_id("rate-limit", kv[2].val) > 4000000000LL)
-		die("--rate-limit is too large");
+	if (kv[2].val != NULL) {
+		long long limit = parse_id("rate-limit", kv[2].val);
+
+		if (limit > 4000000000LL)
+			die("--rate-limit is too large");
+		a[2] = DBA_INT(limit);
+	} else
+		a[2] = DBA_NULL;
 	db = open_db();
 	if (db_exec(db, SQL_TENANT_INSERT, a, 3, NULL, &id) != DB_OK)
 		die("cannot create the tenant: %s", db_errmsg(db));
@@ -449,20 +454,6 @@ cmd_apikey_revoke(int argc, char *argv[])
 	print_json(o);
 	db_free(db);
 	return 0;
-}
-
-static bool
-graph_id_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' || s[i] == '-'))
-			return false;
-	return true;
 }
 
 /* Seals a secret under the master key into a pool buffer. */

@@ -126,14 +126,10 @@ build_media(struct json_object *c, struct json_object **out, char *err,
 	return 0;
 }
 
+/* Image and video: link or id, and a caption. */
 static int
-build_image(struct json_object *c, struct json_object **o, char *e, size_t n)
-{
-	return build_media(c, o, e, n, true, false);
-}
-
-static int
-build_video(struct json_object *c, struct json_object **o, char *e, size_t n)
+build_captioned(struct json_object *c, struct json_object **o, char *e,
+    size_t n)
 {
 	return build_media(c, o, e, n, true, false);
 }
@@ -188,8 +184,8 @@ static const struct {
 } builders[] = {
 	{ "text",	 build_text },
 	{ "template",	 build_template },
-	{ "image",	 build_image },
-	{ "video",	 build_video },
+	{ "image",	 build_captioned },
+	{ "video",	 build_captioned },
 	{ "audio",	 build_audio },
 	{ "document",	 build_document },
 	{ "sticker",	 build_audio },		/* link or id, nothing else */

@@ -11,6 +11,7 @@
 
 #include "policy.h"
 #include "text.h"
+#include "validate.h"
 
 #define R(c, a, b, n, w)	{ c, c, a, b, n, w }
 #define RANGE(lo, hi, a, w)	{ lo, hi, a, 0, 0, w }
@@ -222,18 +223,6 @@ read_wamid(struct json_object *root)
 	return str_field(first, "id");
 }
 
-static bool
-wamid_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
-		    n >= 255)
-			return false;
-	return n > 0;
-}
-
 void
 policy_classify(const struct pol_input *in, struct pol_outcome *o)
 {
@@ -262,7 +251,7 @@ policy_classify(const struct pol_input *in, struct pol_outcome *o)
 		o->action = POL_SENT;
 		/* messages.wamid is ASCII, at most 255: anything else is
 		 * stored as no wamid rather than refused. */
-		if (wamid_ok(wamid))
+		if (wamid_valid(wamid))
 			snprintf(o->wamid, sizeof(o->wamid), "%s", wamid);
 		goto out;
 	}

@@ -64,6 +64,7 @@
 #include "pool.h"
 #include "rate.h"
 #include "text.h"
+#include "validate.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -370,19 +371,6 @@ acct_free(struct acct *a)
 	free(a);
 }
 
-static bool
-phone_id_ok(const char *p)
-{
-	if (p == NULL || *p == '\0' || strlen(p) > 64)
-		return false;
-	for (; *p != '\0'; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '-' ||
-		    *p == '.'))
-			return false;
-	return true;
-}
-
 /* The request headers of an account, with its token opened from the
  * sealed column. NULL if it does not open under our master key. */
 static struct curl_slist *
@@ -462,23 +450,21 @@ acct_take(struct spool *s, const struct db_res *res, size_t row, int64_t now)
 	size_t bl = strlen(base);
 	int got;
 
-	if (!phone_id_ok(phone)) {
+	if (!graph_id_valid(phone)) {
 		log_warnx("account %llu: phone_number_id is not usable in a "
 		    "URL; skipped", id);
 		hold_off(s, id, now + BAD_ACCOUNT_S * US);
 		return;
 	}
-	if ((got = lease(s, id, now)) != 1)
-		return;
 	h = acct_headers(s, db_str(res, row, 2), db_len(res, row, 2));
 	if (h == NULL) {
 		log_warnx("account %llu: the access token does not open under "
 		    "the master key; skipped for %d s", id, BAD_ACCOUNT_S);
 		hold_off(s, id, now + BAD_ACCOUNT_S * US);
-		a = xcalloc(1, sizeof(*a));
-		a->id = id;
-		lease_release(s, a);
-		free(a);
+		return;
+	}
+	if ((got = lease(s, id, now)) != 1) {
+		curl_slist_free_all(h);
 		return;
 	}
 	a = xcalloc(1, sizeof(*a));
@@ -919,12 +905,11 @@ spool_run(const struct spool_opts *o)
 	s.db = db_new(o->cfg);
 	s.graph = graph_new(o->max_inflight);
 	start = now_us();
-	if (o->max_seconds > 0)
+	snprintf(err, sizeof(err), "none");
+	if (o->max_seconds > 0) {
 		deadline = start + (int64_t)o->max_seconds * US;
-	if (o->max_seconds > 0)
 		snprintf(err, sizeof(err), "%d s", o->max_seconds);
-	else
-		snprintf(err, sizeof(err), "none");
+	}
 	log_info("start: %s, holder %s, %zu requests in flight at most, "
 	    "time budget %s, resend grace %d s", o->mode == SPOOL_ONCE ?
 	    "once" : o->mode == SPOOL_LOOP ? "loop" : "drain", o->holder,

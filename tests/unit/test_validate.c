@@ -107,6 +107,38 @@ START_TEST(phone_only_len_bytes)
 }
 END_TEST
 
+/* ---- Meta's ids ---- */
+
+START_TEST(graph_ids_and_wamids)
+{
+	char long_id[80], long_wamid[300];
+
+	ck_assert(graph_id_valid("106540352242922"));
+	ck_assert(graph_id_valid("acct_1-B"));
+	ck_assert(!graph_id_valid(""));
+	ck_assert(!graph_id_valid(NULL));
+	ck_assert(!graph_id_valid("10654/../x"));
+	ck_assert(!graph_id_valid("a.b"));
+	ck_assert(!graph_id_valid("a b"));
+	memset(long_id, '1', 65);
+	long_id[65] = '\0';
+	ck_assert(!graph_id_valid(long_id));
+	long_id[64] = '\0';
+	ck_assert(graph_id_valid(long_id));
+
+	ck_assert(wamid_valid("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJ+/="));
+	ck_assert(!wamid_valid(""));
+	ck_assert(!wamid_valid(NULL));
+	ck_assert(!wamid_valid("wamid X"));
+	ck_assert(!wamid_valid("wamid.\xc3\xa9"));
+	memset(long_wamid, 'w', 256);
+	long_wamid[256] = '\0';
+	ck_assert(!wamid_valid(long_wamid));
+	long_wamid[255] = '\0';
+	ck_assert(wamid_valid(long_wamid));
+}
+END_TEST
+
 /* ---- email_valid ---- */
 
 #define EMAIL_OK(s)  ck_assert_msg(email_valid((s), strlen(s)), \
@@ -884,6 +916,7 @@ validate_suite(void)
 	tcase_add_test(tc, fields_returns_new_errors_only);
 	tcase_add_test(tc, verr_lists_and_labels);
 	tcase_add_test(tc, fvals_free_puts_tags_once);
+	tcase_add_test(tc, graph_ids_and_wamids);
 	suite_add_tcase(s, tc);
 	return s;
 }
