@@ -302,9 +302,10 @@ def test_update_status_and_assignment(desk):
     ({"assigned_to": True}, "assigned_to"),
     ({"assigned_to": 999999999}, "assigned_to"),   # no such user
 ])
-def test_update_validation(desk, body, field):
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_update_validation(desk, body, field, method):
     cid = desk.conversation()
-    err = assert_error(desk("PUT", "/conversations/%d" % cid, body), 422,
+    err = assert_error(desk(method, "/conversations/%d" % cid, body), 422,
                        "VALIDATION_ERROR")
     assert list(err["details"]) == [field]
     c = assert_ok(desk("GET", "/conversations/%d" % cid))
@@ -321,12 +322,14 @@ def test_update_bad_bodies(desk):
     assert set(err["details"]) == {"status", "assigned_to"}
 
 
-def test_assignment_to_another_tenants_user_is_refused(desk, make_tenant):
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_assignment_to_another_tenants_user_is_refused(desk, make_tenant,
+                                                        method):
     other = Desk(desk.stack, make_tenant())
     stranger = other.user()
     mine = desk.user()
     cid = desk.conversation()
-    err = assert_error(desk("PUT", "/conversations/%d" % cid,
+    err = assert_error(desk(method, "/conversations/%d" % cid,
                             {"assigned_to": stranger["id"],
                              "status": "pending"}), 422, "VALIDATION_ERROR")
     assert list(err["details"]) == ["assigned_to"]

@@ -13,10 +13,13 @@ def test_other_tenant_contact_is_404(make_key):
     assert_error(b("PATCH", pa, {"name": "pwned", "phone": "+4915199999999"}),
                  404, "RESOURCE_NOT_FOUND")
     assert_error(b("DELETE", pa), 404, "RESOURCE_NOT_FOUND")
-    # An invalid body for another tenant's contact: still nothing leaks
-    # beyond what a 404 or a 422 says, and nothing changes.
+    # An invalid body for another tenant's contact: the body is checked
+    # before the contact is looked up, so the 422 is the same whether the
+    # id exists or not (nothing leaks), and nothing changes.
     r = b("PATCH", pa, {"email": "bad"})
-    assert r.status in (404, 422), r
+    assert_error(r, 422, "VALIDATION_ERROR")
+    assert_error(b("PATCH", "/contacts/999999999", {"email": "bad"}), 422,
+                 "VALIDATION_ERROR")
     assert assert_ok(a("GET", pa)) == ca
     # B's own contact is fine.
     assert assert_ok(b("GET", "/contacts/%d" % cb["id"])) == cb

@@ -297,6 +297,26 @@ def test_scopes(stack, make_tenant):
                  "INSUFFICIENT_PERMISSIONS")
 
 
+def test_template_alias_errors_and_isolation(sender, make_tenant):
+    """POST /messages/template validates its content like /messages/send
+    and refuses another tenant's account; GET /messages/{id}/status of an
+    unknown id is 404."""
+    err = assert_error(sender("POST", "/messages/template", {
+        "to": "+4915112345678", "whatsapp_account_id": sender.account["id"],
+        "content": {"language": {}}}), 422, "VALIDATION_ERROR")
+    assert set(err["details"]) == {"content.name", "content.language.code"}
+    other = make_tenant().key()
+    err = assert_error(other("POST", "/messages/template", {
+        "to": "+4915112345678", "whatsapp_account_id": sender.account["id"],
+        "content": {"name": "hello_world"}}), 422, "VALIDATION_ERROR")
+    assert list(err["details"]) == ["whatsapp_account_id"]
+    assert_error(sender("GET", "/messages/999999999/status"), 404,
+                 "RESOURCE_NOT_FOUND")
+    err = assert_error(sender("GET", "/whatsapp-accounts?per_page=0"), 422,
+                       "VALIDATION_ERROR")
+    assert list(err["details"]) == ["per_page"]
+
+
 def test_message_tenant_isolation(stack, sender, make_tenant):
     m = assert_ok(send(sender, type="template", content=HELLO), 201)
     other = make_tenant().key()

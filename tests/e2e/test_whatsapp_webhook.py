@@ -45,6 +45,13 @@ def post(port, body, secret=None, signature=None):
                         headers=headers)
 
 
+def post_ok(port, body, secret):
+    """A signed POST that must be taken (200)."""
+    r = post(port, body, secret)
+    assert r.status == 200, r
+    return r
+
+
 def status_payload(phone_id, statuses):
     return {"object": "whatsapp_business_account", "entry": [{
         "id": "102290129340398", "changes": [{"field": "messages", "value": {
@@ -111,7 +118,7 @@ def test_statuses_move_forward_only(stack, hook, sent):
              sent.secret)
     assert r.status == 200, r
     assert message(sent)["status"] == "delivered"
-    post(hook, status_payload(sent.phone, [st(sent.wamid, "read")]),
+    post_ok(hook, status_payload(sent.phone, [st(sent.wamid, "read")]),
          sent.secret)
     assert message(sent)["status"] == "read"
     # Late and out of order: nothing moves back, nothing is recorded.
@@ -154,7 +161,7 @@ def test_failed_after_sent_keeps_meta_error(stack, hook, sent):
     assert m["status"] == "failed"
     assert m["error"] == {"code": 131049, "title": err["title"],
                           "message": err["error_data"]["details"]}
-    post(hook, status_payload(sent.phone, [st(sent.wamid, "delivered")]),
+    post_ok(hook, status_payload(sent.phone, [st(sent.wamid, "delivered")]),
          sent.secret)
     assert message(sent)["status"] == "failed"
     assert [t for t, _ in events(stack, sent.tenant.id)].count(
@@ -180,7 +187,7 @@ def test_sending_message_resolved_by_callback_data(stack, hook, sent):
     # resolves nothing.
     stack.sql_root("UPDATE messages SET status = 'sending', wamid = NULL "
                    "WHERE id = %d" % sent.msg["id"], database="wazera")
-    post(hook, status_payload(sent.phone, [st(
+    post_ok(hook, status_payload(sent.phone, [st(
         "wamid.Other", "delivered", biz_opaque_callback_data="order-77")]),
         sent.secret)
     assert message(sent)["status"] == "sending"
@@ -377,13 +384,13 @@ def test_inbound_batch_with_statuses_in_one_post(stack, hook, acct):
 
 
 def test_closed_conversation_gets_a_new_one(stack, hook, acct):
-    post(hook, inbound_payload(acct.phone, [msg(
+    post_ok(hook, inbound_payload(acct.phone, [msg(
         "wamid.c1" + acct.phone, "4915100000021", "text", {"body": "1"})]),
         acct.secret)
     first = stored(stack, acct, "wamid.c1" + acct.phone)
     stack.sql_root("UPDATE conversations SET status = 'closed' WHERE id = %d"
                    % first["conversation_id"], database="wazera")
-    post(hook, inbound_payload(acct.phone, [msg(
+    post_ok(hook, inbound_payload(acct.phone, [msg(
         "wamid.c2" + acct.phone, "4915100000021", "text", {"body": "2"})]),
         acct.secret)
     second = stored(stack, acct, "wamid.c2" + acct.phone)
@@ -393,7 +400,7 @@ def test_closed_conversation_gets_a_new_one(stack, hook, acct):
 
 def test_opt_out_keywords(stack, hook, acct):
     def say(i, text):
-        post(hook, inbound_payload(acct.phone, [msg(
+        post_ok(hook, inbound_payload(acct.phone, [msg(
             "wamid.o%d%s" % (i, acct.phone), "4915100000031", "text",
             {"body": text})]), acct.secret)
         rows = stack.sql_root("SELECT opted_out FROM contacts WHERE "
@@ -419,7 +426,7 @@ def test_profile_name_names_a_nameless_contact(stack, hook, acct):
         "to": "+4915100000051", "whatsapp_account_id": acct.account["id"],
         "type": "template", "content": {"name": "hello_world"}}), 201)
     named = acct.create_contact(phone="+4915100000052", name="Agent's name")
-    post(hook, inbound_payload(acct.phone, [
+    post_ok(hook, inbound_payload(acct.phone, [
         msg("wamid.pn1" + acct.phone, "4915100000051", "text", {"body": "a"}),
         msg("wamid.pn2" + acct.phone, "4915100000052", "text", {"body": "b"}),
     ], {"4915100000051": "Zoltan Quimby", "4915100000052": "Someone"}),
@@ -434,7 +441,7 @@ def test_profile_name_names_a_nameless_contact(stack, hook, acct):
     assert [(u["phone"], u["name"]) for u in updates] == [
         ("+4915100000051", "Zoltan Quimby")]
     # Once named, a different profile name changes nothing.
-    post(hook, inbound_payload(acct.phone, [msg(
+    post_ok(hook, inbound_payload(acct.phone, [msg(
         "wamid.pn3" + acct.phone, "4915100000051", "text", {"body": "c"})],
         {"4915100000051": "Z. Q."}), acct.secret)
     assert len([t for t, _ in events(stack, acct.tenant.id)
@@ -522,3 +529,34 @@ def test_unknown_status_and_long_error_are_taken(stack, hook, sent):
     assert got["status"] == "failed"
     assert got["error"]["code"] == 131026
     assert got["error"]["title"] == "x" * 255
+
+
+def test_another_tenants_account_and_messages_are_out_of_reach(
+        stack, hook, sent, make_tenant):
+    """Tenant isolation on Meta's route: a payload naming one account's
+    phone number must be signed with that account's secret (another
+    account's is a 401, nothing stored), and a status arriving for one
+    account never touches another account's message, not even through
+    wz:<id> in biz_opaque_callback_data."""
+    other = make_tenant()
+    phone = stack.unique("8803")
+    secret = "other-secret-" + phone
+    stack.admin_json("account", "create", "--tenant", other.id,
+                     "--phone-number-id", phone, "--waba-id", "1",
+                     "--display-phone", "+15550783882", "--access-token",
+                     "tok", "--app-secret", secret)
+    # Signed with the other tenant's secret, for this tenant's number.
+    body = status_payload(sent.phone, [st(sent.wamid, "read")])
+    assert_error(post(hook, body, secret), 401, "AUTHENTICATION_ERROR")
+    assert message(sent)["status"] == "sent"
+    # Statuses from the other tenant's number (rightly signed) for this
+    # tenant's message, by wamid and by callback id: nothing applies.
+    stack.sql_root("UPDATE messages SET status = 'sending', wamid = NULL "
+                   "WHERE id = %d" % sent.msg["id"], database="wazera")
+    r = post_ok(hook, status_payload(phone, [
+        st(sent.wamid, "read"),
+        st("wamid.Steal" + phone, "delivered",
+           biz_opaque_callback_data="wz:%d" % sent.msg["id"])]), secret)
+    assert r.body["data"] == {"messages": 0, "statuses": 2}
+    m = message(sent)
+    assert m["status"] == "sending" and m["wamid"] is None
