@@ -183,13 +183,16 @@ static const struct {
 	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts "
 	    "WHERE tenant_id = ? AND id = ?" },
 	/* Before a send: whether the account is the tenant's (a row) and
-	 * whether the recipient wrote in the last 24 hours (1; 0 or NULL when
-	 * not, or never, or not a contact yet), on the database's clock. */
+	 * whether the recipient wrote to this account in the last 24 hours
+	 * (1; 0 or NULL when not, or never, or not a contact yet), on the
+	 * database's clock. Point reads: the account, the contact by phone,
+	 * its window with the account (sql/009_window_per_number.sql). */
 	[SQL_SEND_CHECK] = { "SEND_CHECK", true,
-	    "SELECT a.id, (SELECT c.last_inbound_at > UTC_TIMESTAMP() - "
-	    "INTERVAL 24 HOUR FROM contacts c WHERE c.tenant_id = a.tenant_id "
-	    "AND c.phone = ?) FROM whatsapp_accounts a "
-	    "WHERE a.tenant_id = ? AND a.id = ?" },
+	    "SELECT a.id, (SELECT w.last_inbound_at > UTC_TIMESTAMP() - "
+	    "INTERVAL 24 HOUR FROM contacts c JOIN contact_windows w "
+	    "ON w.contact_id = c.id AND w.whatsapp_account_id = a.id "
+	    "WHERE c.tenant_id = a.tenant_id AND c.phone = ?) "
+	    "FROM whatsapp_accounts a WHERE a.tenant_id = ? AND a.id = ?" },
 	[SQL_ACCOUNT_LIST] = { "ACCOUNT_LIST", true,
 	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?" },

@@ -300,7 +300,8 @@ send_message(struct req *r, bool template_alias)
 	}
 
 	/* The account must be the tenant's, and anything but a template
-	 * needs the service window the recipient's last message opened. */
+	 * needs the service window the recipient's last message to this
+	 * account (business number) opened: Meta keeps one per number. */
 	a[0] = DBA_STR(v[S_TO].s);
 	a[1] = DBA_INT(r->tenant_id);
 	a[2] = DBA_INT(v[S_ACCOUNT].i);
@@ -319,8 +320,8 @@ send_message(struct req *r, bool template_alias)
 	if (type != MT_TEMPLATE && db_int(&res, 0, 1) != 1) {
 		json_object_put(content);
 		reply_error(r, ERR_OUTSIDE_SERVICE_WINDOW, "The recipient has "
-		    "not written in the last 24 hours: only a template can be "
-		    "sent until they write again.", NULL);
+		    "not written to this WhatsApp number in the last 24 hours: "
+		    "only a template can be sent until they write again.", NULL);
 		return;
 	}
 
