@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import assert_error, assert_ok, wait_for
+from conftest import assert_error, assert_ok, http_request, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +130,9 @@ def test_an_old_conversation_needs_a_template(stack, meta, agent):
     """A day after the customer's last message only a template goes out;
     when they write again, free text does."""
     customer(meta, agent, "16505550001", "Thanks!")
-    stack.sql_root("UPDATE contacts SET last_inbound_at = UTC_TIMESTAMP() - "
-                   "INTERVAL 25 HOUR WHERE tenant_id = %d" % agent.tenant.id,
+    stack.sql_root("UPDATE contact_windows w JOIN contacts c ON c.id = "
+                   "w.contact_id SET w.last_inbound_at = UTC_TIMESTAMP() - "
+                   "INTERVAL 25 HOUR WHERE c.tenant_id = %d" % agent.tenant.id,
                    database="wazera")
     assert_error(reply(agent, "+16505550001", "Anything else?"), 422,
                  "OUTSIDE_SERVICE_WINDOW")
@@ -147,3 +148,67 @@ def test_an_old_conversation_needs_a_template(stack, meta, agent):
     for mid in (t["id"], m["id"]):
         wait_for(lambda: assert_ok(agent("GET", "/messages/%d" % mid))[
             "status"] == "read", what="message %d read" % mid)
+
+
+def graph_send(meta, phone_id, to, type_="text"):
+    """A send straight to the sandbox Graph API (as Meta), not through
+    Wazera: returns (HTTP status, Graph error code or None)."""
+    body = {"messaging_product": "whatsapp", "to": to, "type": type_}
+    if type_ == "text":
+        body["text"] = {"body": "Straight to Meta"}
+    else:
+        body["template"] = {"name": "hello_world",
+                            "language": {"code": "en_US"}}
+    r = http_request(meta.port, "POST", "/v25.0/%s/messages" % phone_id,
+                     body, headers={"Authorization": "Bearer tok-" +
+                                    phone_id})
+    err = r.body.get("error") if isinstance(r.body, dict) else None
+    return r.status, err and err.get("code")
+
+
+def test_the_window_is_per_number_here_and_at_meta(stack, meta, agent):
+    """The customer wrote to the agent's number, not to the tenant's second
+    one. Meta (the sandbox, asked directly) refuses free text from the
+    second number with 131047, and Wazera refuses it up front (422, nothing
+    stored) instead of queueing a send bound to fail; once the customer
+    writes to the second number, a reply from it goes out and is read."""
+    phone2 = stack.unique("3302")
+    secret2 = "inbox-secret-" + phone2
+    second = stack.admin_json(
+        "account", "create", "--tenant", agent.tenant.id,
+        "--phone-number-id", phone2, "--waba-id", "102290129340398",
+        "--display-phone", "+15550783882", "--access-token", "tok-" + phone2,
+        "--app-secret", secret2)
+    meta.config(app_secrets={phone2: secret2})
+    customer(meta, agent, "16505550077", "Hi, is the shop open?")
+
+    assert graph_send(meta, agent.phone_id, "+16505550077") == (200, None)
+    assert graph_send(meta, phone2, "+16505550077") == (400, 131047)
+    assert graph_send(meta, phone2, "+16505550077", "template") == (200, None)
+
+    def from_second(body):
+        return agent("POST", "/messages/send", {
+            "to": "+16505550077", "whatsapp_account_id": second["id"],
+            "type": "text", "content": {"body": body}})
+
+    n = stack.sql_root("SELECT COUNT(*) FROM messages WHERE tenant_id = %d"
+                       % agent.tenant.id, database="wazera")
+    assert_error(from_second("Yes, until six."), 422,
+                 "OUTSIDE_SERVICE_WINDOW")
+    assert stack.sql_root("SELECT COUNT(*) FROM messages WHERE tenant_id = "
+                          "%d" % agent.tenant.id, database="wazera") == n
+    assert_ok(reply(agent, "+16505550077", "Yes, until six."), 201)
+
+    out = meta.ctl("POST", "webhook", {
+        "phone_number_id": phone2, "profile_name": "Sheena",
+        "messages": [{"from": "16505550077", "type": "text",
+                      "text": "And on Sunday?"}]})
+    assert out["status"] == 200, out
+    assert graph_send(meta, phone2, "+16505550077") == (200, None)
+    m = assert_ok(from_second("Closed on Sundays."), 201)
+    stack.run_spooler(meta.conf)
+    recs = [r for r in meta.requests(phone2) if r["body"].get("type") ==
+            "text" and r["body"]["text"]["body"] == "Closed on Sundays."]
+    assert [r["status"] for r in recs] == [200], recs
+    wait_for(lambda: assert_ok(agent("GET", "/messages/%d" % m["id"]))[
+        "status"] == "read", what="the reply from the second number read")

@@ -449,8 +449,9 @@ def test_window_opens_when_the_customer_writes(sender):
 def test_window_closes_after_24_hours(sender):
     to = "+4915177770020"
     sender.customer_writes(to)
-    sql = ("UPDATE contacts SET last_inbound_at = UTC_TIMESTAMP() - "
-           "INTERVAL %s WHERE tenant_id = %d AND phone = '%s'")
+    sql = ("UPDATE contact_windows w JOIN contacts c ON c.id = w.contact_id "
+           "SET w.last_inbound_at = UTC_TIMESTAMP() - INTERVAL %s "
+           "WHERE c.tenant_id = %d AND c.phone = '%s'")
     stack = sender.stack
     stack.sql_root(sql % ("23 HOUR", sender.tenant.id, to), database="wazera")
     assert_ok(send(sender, to=to, type="text", content={"body": "a"}), 201)
@@ -499,8 +500,9 @@ def test_window_counts_from_when_the_customer_wrote(sender):
                    content={"body": "x"}), 201)
     write("4915177770032", now + 10 * 86400)
     got = sender.stack.sql_root(
-        "SELECT last_inbound_at <= UTC_TIMESTAMP() FROM contacts WHERE "
-        "tenant_id = %d AND phone = '+4915177770032'" % sender.tenant.id,
+        "SELECT w.last_inbound_at <= UTC_TIMESTAMP() FROM contact_windows w "
+        "JOIN contacts c ON c.id = w.contact_id WHERE c.tenant_id = %d AND "
+        "c.phone = '+4915177770032'" % sender.tenant.id,
         database="wazera")
     assert got == [["1"]]
 
@@ -514,6 +516,61 @@ def test_window_is_the_tenants_own(stack, sender, make_tenant):
                       content={"body": "x"}), 422, "OUTSIDE_SERVICE_WINDOW")
     assert_ok(send(sender, to="+4915177770040", type="text",
                    content={"body": "x"}), 201)
+
+
+def test_window_is_per_whatsapp_number(stack, sender):
+    """Meta keeps the window per business number: a customer who wrote to
+    one of the tenant's numbers has none with its other number, until they
+    write to that one too."""
+    to = "+4915177770060"
+    secret2 = stack.unique("app-secret-")
+    second = make_account(stack, sender.tenant, app_secret=secret2)
+    sender.customer_writes(to)
+    m = assert_ok(send(sender, to=to, type="text", content={"body": "a"}), 201)
+    assert m["whatsapp_account_id"] == sender.account["id"]
+    before = counts(stack, sender.tenant.id)
+    for type_, content in NON_TEMPLATE:
+        err = assert_error(send(sender, to=to, type=type_, content=content,
+                                whatsapp_account_id=second["id"]),
+                           422, "OUTSIDE_SERVICE_WINDOW")
+        assert err["details"] == {}
+    # Nothing stored: no conversation on the second number, no message,
+    # no event.
+    assert counts(stack, sender.tenant.id) == before
+    # A template from the second number goes out, and opens nothing.
+    assert_ok(send(sender, to=to, type="template", content=HELLO,
+                   whatsapp_account_id=second["id"]), 201)
+    assert_error(send(sender, to=to, type="text", content={"body": "b"},
+                      whatsapp_account_id=second["id"]),
+                 422, "OUTSIDE_SERVICE_WINDOW")
+    # The customer writes to the second number: now both take free text.
+    sender.customer_writes(to, account=second, secret=secret2)
+    m2 = assert_ok(send(sender, to=to, type="text", content={"body": "c"},
+                        whatsapp_account_id=second["id"]), 201)
+    assert m2["whatsapp_account_id"] == second["id"]
+    assert m2["contact_id"] == m["contact_id"]
+    assert m2["conversation_id"] != m["conversation_id"]
+    assert_ok(send(sender, to=to, type="text", content={"body": "d"}), 201)
+
+
+def test_window_of_one_number_closes_alone(stack, sender):
+    """Each number's window runs from the customer's last message to that
+    number: the other number's newer message does not keep it open."""
+    to = "+4915177770061"
+    secret2 = stack.unique("app-secret-")
+    second = make_account(stack, sender.tenant, app_secret=secret2)
+    sender.customer_writes(to)
+    sender.customer_writes(to, account=second, secret=secret2)
+    stack.sql_root(
+        "UPDATE contact_windows w JOIN contacts c ON c.id = w.contact_id "
+        "SET w.last_inbound_at = UTC_TIMESTAMP() - INTERVAL 25 HOUR "
+        "WHERE c.tenant_id = %d AND c.phone = '%s' AND "
+        "w.whatsapp_account_id = %d" % (sender.tenant.id, to, second["id"]),
+        database="wazera")
+    assert_error(send(sender, to=to, type="text", content={"body": "a"},
+                      whatsapp_account_id=second["id"]),
+                 422, "OUTSIDE_SERVICE_WINDOW")
+    assert_ok(send(sender, to=to, type="text", content={"body": "b"}), 201)
 
 
 def test_window_is_checked_after_validation(sender):
