@@ -252,6 +252,18 @@ async function main() {
   check('per-number secret used', r.json.status === 401 && rcv.got[rcv.got.length - 1].ok === false, r.json);
   check('signature in answer', r.json.signature === 'sha256=' + crypto.createHmac('sha256', 'another-secret').update(r.json.payload).digest('hex'), r.json);
 
+  // --- enforce_window: Meta keeps the window per business number
+  await request(B, 'POST', '/_sandbox/config', { enforce_window: true });
+  await request(B, 'POST', '/_sandbox/webhook', { phone_number_id: '106540352242922', messages: [{ from: '4915166666', text: 'hi' }] });
+  r = await send(msgTo('+4915166666'));
+  check('window open with the number written to', r.status === 200, r.json);
+  r = await send(msgTo('+4915166666'), auth, '106540352242999');
+  check('window closed with another number: 131047', r.status === 400 && r.json.error.code === 131047, r.json);
+  r = await send({ messaging_product: 'whatsapp', to: '+4915166666', type: 'template',
+    template: { name: 'hello_world', language: { code: 'en_US' } } }, auth, '106540352242999');
+  check('template from another number', r.status === 200, r.json);
+  await request(B, 'POST', '/_sandbox/config', { enforce_window: false });
+
   // --- auto_status
   await request(B, 'POST', '/_sandbox/config', { auto_status: 'read' });
   const before = rcv.got.length;
