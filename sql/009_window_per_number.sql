@@ -16,9 +16,10 @@
 --   last 24 hours (their timestamps, as stored in created_at), per number.
 --   Inbound messages are found through messages_queue (status 'received',
 --   next_attempt_at = when they arrived, never before they were written),
---   so only recent inbound rows are read and locked, not the whole table
---   the spooler is working on. A contact who wrote only to the other
---   number loses the window it wrongly had with this one.
+--   so only inbound entries are read and locked, never the outbound rows
+--   the spooler is working on, and only the recent ones' rows are read. A
+--   contact who wrote only to the other number loses the window it wrongly
+--   had with this one.
 -- * contacts.last_inbound_at goes: nothing else reads it (it is not in the
 --   contact's JSON nor in its events), writing it cost an UPDATE of the
 --   contact on every inbound message, and an old binary reading it after
