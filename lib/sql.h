@@ -4,6 +4,10 @@
 #define WZ_SQL_H
 #include <stdbool.h>
 
+/* Rows one housekeeping statement deletes at most. */
+#define SQL_PURGE_BATCH	1000
+#define PURGE_BATCH_S	"1000"
+
 enum sql {
 	SQL_AUTH_LOOKUP,
 	SQL_RATE_HIT,
@@ -17,7 +21,6 @@ enum sql {
 	SQL_APIKEY_LIST,
 	SQL_APIKEY_COUNT,
 	SQL_APIKEY_REVOKE,
-	SQL_APIKEY_REVOKE_ANY,
 	SQL_CONTACT_GET,
 	SQL_CONTACT_GET_FOR_UPDATE,
 	SQL_CONTACT_CREATE,
@@ -35,6 +38,7 @@ enum sql {
 	SQL_IDEM_GET,
 	SQL_IDEM_DELETE,
 	SQL_IDEM_COMPLETE,
+	SQL_IDEM_PURGE,
 	SQL_ACCOUNT_INSERT,
 	SQL_ACCOUNT_GET,
 	SQL_SEND_CHECK,
