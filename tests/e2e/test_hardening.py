@@ -190,3 +190,48 @@ def test_no_statement_holds_the_database_past_its_time_limit(
     finally:
         holder.wait(20)
     assert_ok(key("GET", "/contacts/%d" % c["id"], port=limited_server))
+
+
+# -- result rows sized by their own values ------------------------------------
+
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_a_list_with_one_large_row_costs_that_row_not_a_page_of_it(
+        stack, key):
+    """100 contacts, one with ~1 MiB of custom fields: a page of all 100
+    used to size every row's buffer by that largest value (100 MiB)."""
+    big = {"f%02d" % i: "x" * 60000 for i in range(16)}
+    key.create_contact(phone="+4915400000000", custom_fields=big)
+    for i in range(1, 100):
+        key.create_contact(phone="+49154000%05d" % i)
+    # Under ASan (tests/run), every allocated byte is written (so pages
+    # allocated and never touched count too), and the quarantine that would
+    # keep every freed byte resident for a while is kept small.
+    fcgi = stack.start_fcgi(workers=2, env={
+        "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+        ":quarantine_size_mb=1:max_malloc_fill_size=4194304"})
+    nginx = stack.start_nginx(fcgi.sock)
+    try:
+        workers = fcgi.children()
+        assert len(workers) == 2
+        # Warm both workers up on a small page first.
+        for _ in range(6):
+            assert_ok(key("GET", "/contacts?per_page=5", port=nginx.port))
+        before = {p: _rss_kib(p) for p in workers}
+        for _ in range(8):
+            r = key("GET", "/contacts?per_page=100", port=nginx.port)
+            assert len(assert_ok(r)) == 100
+        grown = {p: _rss_kib(p) - before[p] for p in workers}
+        # ~1 MiB of data, a few copies of it in flight (the result, the
+        # JSON tree, the text): far below 100 MiB a request.
+        print("worker RSS growth KiB:", grown)
+        assert max(grown.values()) < 24 * 1024, grown
+    finally:
+        stack.stop_nginx(nginx)
+        fcgi.stop()
