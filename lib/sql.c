@@ -149,6 +149,12 @@ static const struct {
 	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
 	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
+	/* The same page counted from the oldest end (contacts.c list_all). */
+	[SQL_CONTACT_LIST_TAIL] = { "CONTACT_LIST_TAIL", true,
+	    "SELECT " CONTACT_COLS " FROM (SELECT id FROM contacts "
+	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
+	    "ORDER BY id ASC LIMIT ? OFFSET ?) p "
+	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
 	[SQL_CONTACT_LIST_TAG] = { "CONTACT_LIST_TAG", true,
 	    "SELECT " CONTACT_COLS " FROM (SELECT tenant_id, contact_id "
 	    "FROM contact_tags WHERE tenant_id = ? AND tag = ? "

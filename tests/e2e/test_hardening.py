@@ -235,3 +235,37 @@ def test_a_list_with_one_large_row_costs_that_row_not_a_page_of_it(
     finally:
         stack.stop_nginx(nginx)
         fcgi.stop()
+
+
+# -- deep pages ----------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 6, 7])
+def test_every_page_holds_its_rows_from_either_end(stack, make_key, n):
+    """Pages past the middle are read from the oldest end: each page
+    still holds exactly the rows newest-first paging gives it."""
+    k = make_key()
+    ids = [k.create_contact(phone="+4915500%05d" % i)["id"]
+           for i in range(n)]
+    ids.reverse()
+    for per_page in (1, 2, 3, 5):
+        last = max(1, -(-n // per_page))
+        for page in range(1, last + 2):
+            r = k("GET", "/contacts?page=%d&per_page=%d" % (page, per_page))
+            got = [c["id"] for c in assert_ok(r)]
+            want = ids[(page - 1) * per_page:page * per_page]
+            assert got == want, (page, per_page)
+            assert r.body["meta"]["total"] == n
+            assert r.body["meta"]["last_page"] == last
+
+
+def test_search_by_digits_still_finds_phones(stack, key):
+    """Terms that are not '+' and digits skip the phone column; the
+    others still find phones."""
+    c = key.create_contact(phone="+4915600000042", name="Digits")
+    d = key.create_contact(phone="+4915600000099", name="Other 42x")
+    for term, want in (("42", {c["id"], d["id"]}), ("0042", {c["id"]}),
+                       ("%2B4915600000042", {c["id"]}), ("42x", {d["id"]}),
+                       ("x4", set())):
+        got = {x["id"] for x in assert_ok(
+            key("GET", "/contacts?search=" + term))}
+        assert got == want, (term, got)
