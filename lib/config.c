@@ -34,6 +34,7 @@ static const struct config_key keys[] = {
 	S("database.password",		db_password,	""),
 	S("database.name",		db_name,	"wazera"),
 	I("database.connect_timeout",	db_connect_timeout, "3", 1, 60),
+	I("database.statement_timeout",	db_statement_timeout, "5", 0, 3600),
 	S("graph_api_base",		graph_api_base,	"https://graph.facebook.com/v25.0"),
 	S("verify_token",		verify_token,	""),
 	S("app_secret",			app_secret,	""),

@@ -12,6 +12,7 @@ struct config {
 	char	*db_password;
 	char	*db_name;
 	int	 db_connect_timeout;
+	int	 db_statement_timeout;	/* the API's statements; 0: none */
 	char	*graph_api_base;
 	char	*verify_token;
 	char	*app_secret;

@@ -22,6 +22,7 @@ struct db {
 	MYSQL_STMT		*stmts[SQL__MAX];
 	bool			 in_tx;
 	int			 depth;		/* nesting: savepoints above 1 */
+	int			 stmt_timeout;	/* seconds; 0: none */
 	char			 last_error[512];
 };
 
@@ -95,11 +96,19 @@ db_seterr(struct db *db, unsigned no, const char *msg)
 	snprintf(db->last_error, sizeof(db->last_error), "%u: %s", no, msg);
 }
 
+void
+db_set_statement_timeout(struct db *db, int seconds)
+{
+	db->stmt_timeout = seconds;
+	db_disconnect(db);	/* the next connection runs under it */
+}
+
 enum db_rc
 db_connect(struct db *db)
 {
 	const struct config *c = db->cfg;
 	unsigned int timeout = (unsigned)c->db_connect_timeout, rw = 30;
+	char init[256];
 	MYSQL *m;
 
 	if (db->conn != NULL)
@@ -110,9 +119,11 @@ db_connect(struct db *db)
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(m, MYSQL_INIT_COMMAND,
-	    "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
-	    "NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
+	snprintf(init, sizeof(init), "SET time_zone = '+00:00', sql_mode = "
+	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,"
+	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d",
+	    db->stmt_timeout);
+	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
 	    c->db_name, (unsigned)c->db_port,
 	    *c->db_socket ? c->db_socket : NULL,
@@ -144,6 +155,8 @@ db_classify(struct db *db, unsigned e, const char *msg)
 		return DB_DUP;
 	if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
 		return DB_RETRY;
+	if (e == ER_STATEMENT_TIMEOUT)
+		return DB_SLOW;
 	if (err_is_lost(e)) {
 		bool was_tx = db->in_tx;
 		db_disconnect(db);
@@ -157,7 +170,6 @@ db_prepare(struct db *db, enum sql id, enum db_rc *rc)
 {
 	MYSQL_STMT *st;
 	const char *text = sql_text(id);
-	my_bool on = 1;
 
 	if (db->stmts[id] != NULL)
 		return db->stmts[id];
@@ -171,7 +183,6 @@ db_prepare(struct db *db, enum sql id, enum db_rc *rc)
 		mysql_stmt_close(st);
 		return NULL;
 	}
-	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
 	db->stmts[id] = st;
 	return st;
 }
@@ -278,15 +289,22 @@ db_exec(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	return DB_OK;
 }
 
+/* Each row's cells are sized by their own lengths: the columns are bound to
+ * a small scratch buffer each, and a longer value is fetched again into a
+ * buffer of its exact size (sizing every row by the column's longest value
+ * in the result made 100 rows with one 1 MiB value cost 100 MiB). */
+#define DB_SCRATCH	256
+
 enum db_rc
 db_query(struct db *db, struct pool *pool, enum sql id,
     const struct db_arg *args, size_t nargs, struct db_res *res)
 {
 	MYSQL_STMT *st;
 	MYSQL_RES *meta;
-	MYSQL_BIND *bind;
-	MYSQL_FIELD *fields;
+	MYSQL_BIND *bind, one;
 	my_bool *nulls;
+	unsigned long *lens;
+	char *scratch;
 	enum db_rc rc;
 	size_t c, r, nc;
 	int frc;
@@ -304,52 +322,63 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 		return DB_OK;
 	}
 	nc = mysql_num_fields(meta);
-	fields = mysql_fetch_fields(meta);
+	mysql_free_result(meta);
 	res->ncols = nc;
 	res->nrows = (size_t)mysql_stmt_num_rows(st);
 	res->cell = pool_calloc(pool, res->nrows * nc + 1, sizeof(char *));
 	res->len = pool_calloc(pool, res->nrows * nc + 1, sizeof(unsigned long));
 	bind = pool_calloc(pool, nc, sizeof(*bind));
 	nulls = pool_calloc(pool, nc, sizeof(*nulls));
+	lens = pool_calloc(pool, nc, sizeof(*lens));
+	scratch = pool_calloc(pool, nc, DB_SCRATCH);
+	for (c = 0; c < nc; c++) {
+		bind[c].buffer_type = MYSQL_TYPE_STRING;
+		bind[c].buffer = scratch + c * DB_SCRATCH;
+		bind[c].buffer_length = DB_SCRATCH;
+		bind[c].length = &lens[c];
+		bind[c].is_null = &nulls[c];
+	}
+	if (nc > 0 && mysql_stmt_bind_result(st, bind) != 0)
+		log_fatalx("%s: bind result: %s", sql_name(id),
+		    mysql_stmt_error(st));
 	for (r = 0; r < res->nrows; r++) {
-		for (c = 0; c < nc; c++) {
-			size_t cap = fields[c].max_length + 1;
-			bind[c].buffer_type = MYSQL_TYPE_STRING;
-			bind[c].buffer = pool_alloc(pool, cap);
-			bind[c].buffer_length = cap;
-			bind[c].length = &res->len[r * nc + c];
-			bind[c].is_null = &nulls[c];
-		}
-		if (mysql_stmt_bind_result(st, bind) != 0)
-			log_fatalx("%s: bind result: %s", sql_name(id),
-			    mysql_stmt_error(st));
 		frc = mysql_stmt_fetch(st);
 		if (frc == MYSQL_NO_DATA) {
 			res->nrows = r;
 			break;
 		}
 		if (frc != 0 && frc != MYSQL_DATA_TRUNCATED) {
-			mysql_free_result(meta);
 			rc = db_classify(db, mysql_stmt_errno(st),
 			    mysql_stmt_error(st));
 			return rc == DB_OK ? DB_ERR : rc;
 		}
 		for (c = 0; c < nc; c++) {
-			char *b = bind[c].buffer;
-			unsigned long l = res->len[r * nc + c];
+			unsigned long l = lens[c];
+			char *b;
+
 			if (nulls[c]) {
 				res->cell[r * nc + c] = NULL;
 				res->len[r * nc + c] = 0;
 				continue;
 			}
-			if (l >= bind[c].buffer_length)
-				log_fatalx("%s: column %zu truncated",
-				    sql_name(id), c);
+			b = pool_alloc(pool, (size_t)l + 1);
+			if (l < DB_SCRATCH)
+				memcpy(b, bind[c].buffer, l);
+			else {
+				memset(&one, 0, sizeof(one));
+				one.buffer_type = MYSQL_TYPE_STRING;
+				one.buffer = b;
+				one.buffer_length = l + 1;
+				if (mysql_stmt_fetch_column(st, &one,
+				    (unsigned)c, 0) != 0)
+					log_fatalx("%s: column %zu: %s",
+					    sql_name(id), c, mysql_stmt_error(st));
+			}
 			b[l] = '\0';
 			res->cell[r * nc + c] = b;
+			res->len[r * nc + c] = l;
 		}
 	}
-	mysql_free_result(meta);
 	db_drain(st);
 	return DB_OK;
 }

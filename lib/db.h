@@ -21,6 +21,7 @@ enum db_rc {
 	DB_RETRY,	/* deadlock, lock timeout or lost connection inside a
 			   transaction: roll back and run the transaction again */
 	DB_DOWN,	/* the server cannot be reached */
+	DB_SLOW,	/* the statement ran past the connection's time limit */
 	DB_ERR,		/* anything else: a bug or a broken schema */
 };
 
@@ -53,6 +54,10 @@ struct db;
 
 struct db	*db_new(const struct config *);
 void		 db_free(struct db *);
+/* Every statement of the connection (the current one is closed) runs
+ * under MariaDB's max_statement_time: past it, DB_SLOW. 0: no limit (the
+ * default; stored procedures are never limited by MariaDB). */
+void		 db_set_statement_timeout(struct db *, int seconds);
 /* Connects if not connected. DB_OK or DB_DOWN. */
 enum db_rc	 db_connect(struct db *);
 

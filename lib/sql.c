@@ -66,7 +66,7 @@
 	"AND t2.tri = ? AND t2.contact_id = t1.contact_id " \
 	"JOIN contact_trigrams t3 ON t3.tenant_id = t1.tenant_id " \
 	"AND t3.tri = ? AND t3.contact_id = t1.contact_id " \
-	"JOIN contacts c ON c.id = t1.contact_id " \
+	"JOIN contacts c ON c.id = t1.contact_id AND c.tenant_id = t1.tenant_id " \
 	"WHERE t1.tenant_id = ? AND t1.tri = ? AND " LIKE_ANY " AND " TAG_OPT
 
 static const struct {
@@ -75,12 +75,14 @@ static const struct {
 	const char	*text;
 } sqls[SQL__MAX] = {
 	/* Columns: id, tenant, scopes, hash, dead (revoked or expired),
-	 * limit per minute, expiry (unix seconds or NULL). */
+	 * limit per minute, seconds until expiry on the database's clock
+	 * (NULL: never), so a worker whose clock is off expires it on time. */
 	[SQL_AUTH_LOOKUP] = { "AUTH_LOOKUP", true,
 	    "SELECT k.id, k.tenant_id, k.scopes, k.key_hash, "
 	    "k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND "
 	    "k.expires_at <= UTC_TIMESTAMP()), "
-	    TENANT_LIMIT("t.") ", UNIX_TIMESTAMP(k.expires_at) "
+	    TENANT_LIMIT("t.") ", "
+	    "TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), k.expires_at) "
 	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id "
 	    "WHERE k.key_hash = ?" },
 	/* Counts one request in the key's fixed one-minute window (the
@@ -120,12 +122,10 @@ static const struct {
 	    "ORDER BY id DESC LIMIT ? OFFSET ?" },
 	[SQL_APIKEY_COUNT] = { "APIKEY_COUNT", true,
 	    "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?" },
+	/* Marks the key revoked and forgets its rate counter (010): run it
+	 * in a transaction. Tenant NULL: any tenant's. Answers the matches. */
 	[SQL_APIKEY_REVOKE] = { "APIKEY_REVOKE", false,
-	    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, "
-	    "UTC_TIMESTAMP()) WHERE tenant_id = ? AND id = ?" },
-	[SQL_APIKEY_REVOKE_ANY] = { "APIKEY_REVOKE_ANY", false,
-	    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, "
-	    "UTC_TIMESTAMP()) WHERE id = ?" },
+	    "CALL wz_apikey_revoke(?, ?)" },
 	[SQL_CONTACT_GET] = { "CONTACT_GET", true,
 	    "SELECT " CONTACT_COLS " FROM contacts c "
 	    "WHERE c.tenant_id = ? AND c.id = ?" },
@@ -141,14 +141,26 @@ static const struct {
 	[SQL_CONTACT_COUNT_ALL] = { "CONTACT_COUNT_ALL", true,
 	    "SELECT COALESCE(SUM(contacts), 0) FROM tenant_counters "
 	    "WHERE tenant_id = ?" },
+	/* Deferred joins, as for conversations: the page's ids come from a
+	 * key alone, skipping OFFSET entries there, and only the page's rows
+	 * are read (page 4,000 of 100,000 read 100,000 rows before). */
 	[SQL_CONTACT_LIST] = { "CONTACT_LIST", true,
-	    "SELECT " CONTACT_COLS " FROM contacts c WHERE c.tenant_id = ? "
-	    "ORDER BY c.id DESC LIMIT ? OFFSET ?" },
+	    "SELECT " CONTACT_COLS " FROM (SELECT id FROM contacts "
+	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
+	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
+	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
+	/* The same page counted from the oldest end (contacts.c list_all). */
+	[SQL_CONTACT_LIST_TAIL] = { "CONTACT_LIST_TAIL", true,
+	    "SELECT " CONTACT_COLS " FROM (SELECT id FROM contacts "
+	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
+	    "ORDER BY id ASC LIMIT ? OFFSET ?) p "
+	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
 	[SQL_CONTACT_LIST_TAG] = { "CONTACT_LIST_TAG", true,
-	    "SELECT " CONTACT_COLS " FROM contact_tags g "
-	    "JOIN contacts c ON c.id = g.contact_id "
-	    "WHERE g.tenant_id = ? AND g.tag = ? "
-	    "ORDER BY g.contact_id DESC LIMIT ? OFFSET ?" },
+	    "SELECT " CONTACT_COLS " FROM (SELECT tenant_id, contact_id "
+	    "FROM contact_tags WHERE tenant_id = ? AND tag = ? "
+	    "ORDER BY contact_id DESC LIMIT ? OFFSET ?) g "
+	    "JOIN contacts c ON c.id = g.contact_id AND c.tenant_id = g.tenant_id "
+	    "ORDER BY c.id DESC" },
 	[SQL_CONTACT_COUNT_TAG] = { "CONTACT_COUNT_TAG", true,
 	    "SELECT COUNT(*) FROM contact_tags WHERE tenant_id = ? AND tag = ?" },
 	[SQL_CONTACT_LIST_SCAN] = { "CONTACT_LIST_SCAN", true,
@@ -171,6 +183,11 @@ static const struct {
 	    "FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?" },
 	[SQL_IDEM_DELETE] = { "IDEM_DELETE", false,
 	    "DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?" },
+	/* Records past their 24 hours (housekeep.c); the oldest first, by
+	 * created_at's key, so a batch locks only the old end of it. */
+	[SQL_IDEM_PURGE] = { "IDEM_PURGE", true,
+	    "DELETE FROM idempotency_keys WHERE created_at < UTC_TIMESTAMP() - "
+	    "INTERVAL 24 HOUR ORDER BY created_at LIMIT " PURGE_BATCH_S },
 	[SQL_IDEM_COMPLETE] = { "IDEM_COMPLETE", false,
 	    "UPDATE idempotency_keys SET status = ?, body = ? "
 	    "WHERE tenant_id = ? AND idem_key = ?" },

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "housekeep.h"
 #include "log.h"
 #include "pool.h"
 #include "scopes.h"
@@ -48,6 +49,7 @@ usage(void)
 	fputs("usage: wazera-admin [--config FILE] COMMAND\n"
 	    "  init\n"
 	    "  migrate\n"
+	    "  purge                (idempotency records past 24 h)\n"
 	    "  tenant create --name N --plan starter|professional|enterprise "
 	    "[--rate-limit N]\n"
 	    "  apikey create --tenant ID [--name N] [--scopes a,b] "
@@ -431,26 +433,47 @@ static int
 cmd_apikey_revoke(int argc, char *argv[])
 {
 	struct kv kv[] = { { "id", NULL } };
-	struct db_arg a;
+	struct db_arg a[2];
+	struct db_res res;
 	struct db *db;
 	struct json_object *o;
-	uint64_t affected = 0;
 	long long id;
 
 	parse_opts(argc, argv, kv, 1);
 	id = parse_id("id", kv[0].val);
-	a = DBA_INT(id);
+	a[0] = DBA_NULL;
+	a[1] = DBA_INT(id);
 	db = open_db();
-	if (db_exec(db, SQL_APIKEY_REVOKE_ANY, &a, 1, &affected, NULL) != DB_OK)
-		die("cannot revoke: %s", db_errmsg(db));
-	if (affected == 0)
-		die("no API key with id %lld", id);
 	/* Servers refuse the key on its next request (see app/fcgi/auth.c). */
-	if (db_exec(db, SQL_RATE_FORGET, &a, 1, NULL, NULL) != DB_OK)
+	if (db_begin(db) != DB_OK || db_query_one(db, &pool, SQL_APIKEY_REVOKE,
+	    a, 2, &res) != DB_OK || db_commit(db) != DB_OK)
 		die("cannot revoke: %s", db_errmsg(db));
+	if (db_int(&res, 0, 0) == 0)
+		die("no API key with id %lld", id);
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64(id));
 	json_object_object_add(o, "revoked", json_object_new_boolean(1));
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
+/* Deletes what has outlived its use now (the spooler does it about once a
+ * minute): prints the rows deleted. */
+static int
+cmd_purge(int argc, char *argv[])
+{
+	struct json_object *o;
+	struct db *db;
+	uint64_t n = 0;
+
+	parse_opts(argc, argv, NULL, 0);
+	db = open_db();
+	if (housekeep(db, &n) != DB_OK)
+		die("cannot purge: %s", db_errmsg(db));
+	o = json_object_new_object();
+	json_object_object_add(o, "idempotency_keys",
+	    json_object_new_int64((int64_t)n));
 	print_json(o);
 	db_free(db);
 	return 0;
@@ -585,6 +608,7 @@ static const struct command {
 } commands[] = {
 	{ "init",	NULL,		cmd_init },
 	{ "migrate",	NULL,		cmd_migrate },
+	{ "purge",	NULL,		cmd_purge },
 	{ "tenant",	"create",	cmd_tenant_create },
 	{ "apikey",	"create",	cmd_apikey_create },
 	{ "apikey",	"revoke",	cmd_apikey_revoke },

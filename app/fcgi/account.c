@@ -68,25 +68,25 @@ apikey_revoke(struct req *r)
 {
 	struct json_object *o;
 	struct db_arg a[2];
-	uint64_t affected = 0;
+	struct db_res res;
 	enum db_rc rc;
 
 	a[0] = DBA_INT(r->tenant_id);
 	a[1] = DBA_INT(r->ids[0]);
-	if ((rc = db_exec(r->db, SQL_APIKEY_REVOKE, a, 2, &affected, NULL)) !=
-	    DB_OK) {
+	/* The mark and the counter together: without its counter row the
+	 * key is reloaded, and refused, by every worker on its next request
+	 * (auth.c). */
+	if ((rc = db_begin(r->db)) != DB_OK ||
+	    (rc = db_query_one(r->db, &r->pool, SQL_APIKEY_REVOKE, a, 2,
+	    &res)) != DB_OK || (db_int(&res, 0, 0) > 0 &&
+	    (rc = db_commit(r->db)) != DB_OK)) {
+		db_rollback(r->db);
 		reply_db(r, rc);
 		return;
 	}
-	if (affected == 0) {
+	if (db_int(&res, 0, 0) == 0) {
+		db_rollback(r->db);
 		reply_error(r, ERR_NOT_FOUND, "API key not found.", NULL);
-		return;
-	}
-	/* Without its counter row the key is reloaded, and refused, by every
-	 * worker on its next request (auth.c). */
-	if ((rc = db_exec(r->db, SQL_RATE_FORGET, &a[1], 1, NULL, NULL)) !=
-	    DB_OK) {
-		reply_db(r, rc);
 		return;
 	}
 	o = json_object_new_object();

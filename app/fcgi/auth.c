@@ -38,11 +38,22 @@ struct auth_entry {
 	int64_t		 tenant_id;
 	uint32_t	 scopes;
 	long long	 limit;
-	time_t		 expires;	/* 0: never */
-	time_t		 loaded;	/* 0: empty slot */
+	time_t		 expires;	/* monotonic seconds; 0: never */
+	time_t		 loaded;	/* monotonic seconds; 0: empty slot */
 };
 
 static struct auth_entry cache[AUTH_CACHE_SLOTS];
+
+/* Seconds on a clock that only moves forward, never 0: the cache's times
+ * and a key's expiry, which the database gives as seconds from its now. */
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1;
+}
 
 static struct auth_entry *
 cache_slot(const uint8_t *hash)
@@ -99,8 +110,9 @@ auth_load(struct req *r, const uint8_t *hash, struct auth_entry *e)
 	e->tenant_id = db_int(&res, 0, AUTH_TENANT);
 	e->scopes = (uint32_t)db_int(&res, 0, AUTH_SCOPES);
 	e->limit = db_int(&res, 0, AUTH_LIMIT);
-	e->expires = (time_t)db_int(&res, 0, AUTH_EXPIRES);
-	e->loaded = time(NULL);
+	e->loaded = mono_now();
+	e->expires = db_isnull(&res, 0, AUTH_EXPIRES) ? 0 :
+	    e->loaded + (time_t)db_int(&res, 0, AUTH_EXPIRES);
 	return 0;
 }
 
@@ -159,7 +171,7 @@ auth_request(struct req *r)
 	uint64_t hits = 0;
 	const char *key;
 	size_t len = 0;
-	time_t now = time(NULL);
+	time_t now = mono_now(), wall = time(NULL);
 	bool fresh;
 
 	if ((key = request_key(r, &len)) == NULL) {
@@ -191,6 +203,6 @@ auth_request(struct req *r)
 	r->rl_known = true;
 	r->rl_limit = e->limit;
 	r->rl_remaining = e->limit - (long long)hits;
-	r->rl_reset = (now / 60 + 1) * 60;
+	r->rl_reset = (wall / 60 + 1) * 60;
 	return 0;
 }

@@ -362,6 +362,43 @@ tri_collect(const char *t, size_t len, void *arg)
 	p->n++;
 }
 
+/* A page of all the tenant's contacts, newest first: a[0] the tenant, a[1]
+ * and a[2] the limit and offset. The total comes first, from the tenant's
+ * counter; a page past the middle is read from the oldest end, so no page
+ * skips more than half of the tenant's key (page 4,000 of 100,000 contacts
+ * skips 0 entries instead of 99,975). Returns 0, or -1 after replying. */
+static int
+list_all(struct req *r, struct db_arg *a, long long page, long long per_page,
+    struct db_res *res, long long *total)
+{
+	struct db_res cnt;
+	long long off = (page - 1) * per_page, n;
+	enum sql list = SQL_CONTACT_LIST;
+	enum db_rc rc;
+
+	if ((rc = db_query(r->db, &r->pool, SQL_CONTACT_COUNT_ALL, a, 1,
+	    &cnt)) != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	*total = cnt.nrows > 0 ? db_int(&cnt, 0, 0) : 0;
+	if (off >= *total) {
+		memset(res, 0, sizeof(*res));	/* past the end */
+		return 0;
+	}
+	if (off > *total / 2) {
+		n = *total - off < per_page ? *total - off : per_page;
+		a[1] = DBA_INT(n);
+		a[2] = DBA_INT(*total - off - n);
+		list = SQL_CONTACT_LIST_TAIL;
+	}
+	if ((rc = db_query(r->db, &r->pool, list, a, 3, res)) != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
 void
 contact_list(struct req *r)
 {
@@ -427,7 +464,10 @@ contact_list(struct req *r)
 			a[na++] = DBA_STR(tp->all[0]);
 		}
 		a[na++] = DBA_STR(like);
-		a[na++] = DBA_STR(like);
+		/* Phones are stored as '+' and digits: a term with anything
+		 * else cannot match one, and LIKE NULL costs nothing a row. */
+		a[na++] = DBA_STR(search[strspn(search, "+0123456789")] ?
+		    NULL : like);
 		a[na++] = DBA_STR(like);
 		a[na++] = DBA_STR(tag);
 		a[na++] = DBA_STR(tag);
@@ -436,12 +476,19 @@ contact_list(struct req *r)
 	a[na++] = DBA_INT(per_page);
 	a[na++] = DBA_INT((page - 1) * per_page);
 
-	if ((rc = db_query(r->db, &r->pool, list, a, na, &res)) != DB_OK) {
-		reply_db(r, rc);
-		return;
+	if (list == SQL_CONTACT_LIST) {
+		if (list_all(r, a, page, per_page, &res, &total) == -1)
+			return;
+	} else {
+		if ((rc = db_query(r->db, &r->pool, list, a, na, &res)) !=
+		    DB_OK) {
+			reply_db(r, rc);
+			return;
+		}
+		if (req_page_total(r, &res, page, per_page, count, a, nc,
+		    &total) == -1)
+			return;
 	}
-	if (req_page_total(r, &res, page, per_page, count, a, nc, &total) == -1)
-		return;
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++) {
 		contact_from_row(&res, i, &c);

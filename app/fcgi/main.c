@@ -203,6 +203,8 @@ worker_loop(const struct config *cfg, int fd)
 	struct db *db;
 
 	db = db_new(cfg);
+	/* No API request may hold the database longer (issue 8). */
+	db_set_statement_timeout(db, cfg->db_statement_timeout);
 	if (db_connect(db) != DB_OK)
 		log_warnx("database unavailable at start: %s", db_errmsg(db));
 	if (FCGX_InitRequest(&fr, fd, 0) != 0)

@@ -132,6 +132,17 @@ reply_db(struct req *r, enum db_rc rc)
 		r->retry = true;
 		return;
 	}
+	if (rc == DB_SLOW) {
+		/* database.statement_timeout stopped it: one request may not
+		 * hold the database. */
+		log_warnx("request %s: %s %s: stopped after the statement time "
+		    "limit: %s", r->id, r->method, r->path, db_errmsg(r->db));
+		req_header(r, "Retry-After", "5");
+		reply_error(r, ERR_SERVICE_UNAVAILABLE, "The request took too "
+		    "long and was stopped; narrow it (a longer search term, a "
+		    "filter) or try again later.", NULL);
+		return;
+	}
 	if (rc == DB_DOWN) {
 		log_warnx("request %s: database unavailable: %s", r->id,
 		    db_errmsg(r->db));

@@ -86,7 +86,8 @@ void	 reply_invalid(struct req *, struct verrs *);
 /* 422 for one field. */
 void	 reply_invalid_field(struct req *, const char *field, const char *msg);
 /* Maps a database outcome that the handler did not expect: DB_RETRY asks
- * the router to run the handler again, DB_DOWN is a 503, the rest a 500. */
+ * the router to run the handler again, DB_DOWN and DB_SLOW (the statement
+ * time limit) are a 503, the rest a 500. */
 void	 reply_db(struct req *, enum db_rc);
 /* A plain-text answer (Meta's subscription check). */
 void	 reply_text(struct req *, int status, const char *text);

@@ -324,10 +324,10 @@ class Stack:
         return path
 
     def start_fcgi(self, config=None, sock=None, workers=4, wait=True,
-                   extra_args=()):
+                   extra_args=(), env=None):
         sock = sock or os.path.join(self.work, self.unique("fcgi-") + ".sock")
         log = self.logfile(os.path.basename(sock) + ".log")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         with open(log, "ab") as lf:
             p = subprocess.Popen([self.fcgi_bin, "--config",
                                   config or self.config, "--listen", sock,
