@@ -527,8 +527,8 @@ read_secret(const char *opt, const char *path, char *buf, size_t max)
 	buf[len] = '\0';
 }
 
-/* The secret of --NAME or --NAME-file (kv[0] and kv[1]), read into buf
- * (max + 2 bytes) from a file; NULL when neither was given. */
+/* The secret given by --NAME (kv[0], the argument itself) or --NAME-file
+ * (kv[1], read into buf of max + 2 bytes); NULL when neither was given. */
 static const char *
 secret_opt(const struct kv *kv, char *buf, size_t max)
 {

@@ -89,14 +89,14 @@ def test_account_secrets_from_file_and_stdin(stack, graph_sandbox):
 
     # The stored app secret verifies Meta's signature (a wrong one is 401).
     k.app_secret = secret
-    k.customer_writes("+4915112345678", "hi")
+    k.customer_writes("+4917655501001", "hi")
     k.app_secret = secret + "\r"
     with pytest.raises(AssertionError):
-        k.customer_writes("+4915112345679", "hi")
+        k.customer_writes("+4917655501002", "hi")
 
     # The stored token is the one the Graph API gets.
     assert_ok(k("POST", "/messages/send", {
-        "to": "+4915112345678", "whatsapp_account_id": k.account["id"],
+        "to": "+4917655501001", "whatsapp_account_id": k.account["id"],
         "type": "text", "content": {"body": "hello"}}), 201)
     conf = stack.write_spooler_config("admin-spooler.conf",
                                       graph_sandbox.base)
@@ -115,9 +115,10 @@ def test_account_token_from_file_secret_from_stdin(stack):
         "--app-secret-file", "-"], "sec-stdin")   # no newline at the end
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["phone_number_id"] == phone
-    rows = stack.sql_root("SELECT LENGTH(access_token_enc), LENGTH(app_secret_enc) "
-                          "FROM whatsapp_accounts WHERE phone_number_id = "
-                          "'%s'" % phone, database="wazera")
+    rows = stack.sql_root("SELECT LENGTH(access_token_enc), "
+                          "LENGTH(app_secret_enc) FROM whatsapp_accounts "
+                          "WHERE phone_number_id = '%s'" % phone,
+                          database="wazera")
     # Sealed: 40 bytes of nonce and MAC around the plain text.
     assert rows == [[str(len("tok-file") + 40), str(len("sec-stdin") + 40)]]
 

@@ -274,7 +274,8 @@ def test_nginx_fastcgi_down_502(stack, key):
     envelope, with Retry-After."""
     nginx = start_shipped_nginx(stack, os.path.join(stack.work, "gone.sock"))
     try:
-        for method, body in (("GET", None), ("POST", {"phone": "+4915112345678"})):
+        for method, body in (("GET", None),
+                             ("POST", {"phone": "+4917655501003"})):
             r = key(method, "/contacts", body, port=nginx.port)
             assert_web_error(r, 502, "SERVICE_UNAVAILABLE", retry_after="5")
     finally:
