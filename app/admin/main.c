@@ -27,6 +27,8 @@
 #include "validate.h"
 #include "xmalloc.h"
 
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
 static struct config cfg;
 static struct pool pool;
 
@@ -57,7 +59,10 @@ usage(void)
 	    "  apikey revoke --id ID\n"
 	    "  account create --tenant ID --phone-number-id P --waba-id W "
 	    "--display-phone +E164\n"
-	    "                 --access-token T [--app-secret S] [--mps N]\n"
+	    "                 --access-token-file F|--access-token T\n"
+	    "                 [--app-secret-file F|--app-secret S] [--mps N]\n"
+	    "                 (F: a file whose first line is the secret; - for "
+	    "standard input)\n"
 	    "  user create --tenant ID --name N --email E\n", stderr);
 	exit(2);
 }
@@ -489,14 +494,91 @@ sealed(const uint8_t *mkey, const char *plain)
 	return DBA_BLOB(out, secret_seal(mkey, plain, n, out));
 }
 
+#define TOKEN_MAX	2048	/* an access token, in bytes */
+#define APP_SECRET_MAX	512
+
+/* Reads a secret from the first line of path ("-": standard input) into
+ * buf, which holds max + 2 bytes; the line's "\n" or "\r\n" is not part of
+ * it. Dies (with buf wiped) when the file cannot be read, or the line is
+ * empty, longer than max or holds a NUL. Reads one byte at a time with
+ * read(2), so no stdio buffer keeps a copy and nothing past the line is
+ * consumed. */
+static void
+read_secret(const char *opt, const char *path, char *buf, size_t max)
+{
+	const char *why = NULL;
+	size_t len = 0;
+	ssize_t n;
+	char c;
+	int fd;
+
+	if (!strcmp(path, "-"))
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		die("--%s %s: %s", opt, path, strerror(errno));
+	for (;;) {
+		if ((n = read(fd, &c, 1)) == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			why = strerror(errno);
+			break;
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (c == '\0') {
+			why = "the secret holds a NUL byte";
+			break;
+		}
+		if (len == max + 1) {	/* room for a '\r' to strip */
+			why = "the first line is too long";
+			break;
+		}
+		buf[len++] = c;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (why == NULL && len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (why == NULL && len == 0)
+		why = "the first line is empty";
+	if (why == NULL && len > max)
+		why = "the first line is too long";
+	if (why != NULL) {
+		sodium_memzero(buf, max + 2);
+		die("--%s %s: %s (at most %zu characters)", opt, path, why, max);
+	}
+	buf[len] = '\0';
+}
+
+/* The secret given by --NAME (kv[0], the argument itself) or --NAME-file
+ * (kv[1], read into buf of max + 2 bytes); NULL when neither was given. */
+static const char *
+secret_opt(const struct kv *kv, char *buf, size_t max)
+{
+	if (kv[0].val != NULL && kv[1].val != NULL)
+		die("give --%s or --%s, not both", kv[0].name, kv[1].name);
+	if (kv[1].val != NULL) {
+		read_secret(kv[1].name, kv[1].val, buf, max);
+		return buf;
+	}
+	if (kv[0].val != NULL && (*kv[0].val == '\0' ||
+	    strlen(kv[0].val) > max))
+		die("--%s must be 1 to %zu characters", kv[0].name, max);
+	return kv[0].val;
+}
+
 static int
 cmd_account_create(int argc, char *argv[])
 {
 	struct kv kv[] = { { "tenant", NULL }, { "phone-number-id", NULL },
 	    { "waba-id", NULL }, { "display-phone", NULL },
-	    { "access-token", NULL }, { "app-secret", NULL }, { "mps", NULL } };
+	    { "access-token", NULL }, { "access-token-file", NULL },
+	    { "app-secret", NULL }, { "app-secret-file", NULL },
+	    { "mps", NULL } };
 	uint8_t mkey[MASTER_KEY_LEN];
 	char phone[PHONE_MAX + 1], err[512];
+	char tokbuf[TOKEN_MAX + 2], secbuf[APP_SECRET_MAX + 2];
+	const char *token, *secret;
 	struct db_arg a[7];
 	struct db_res res;
 	struct db *db;
@@ -505,7 +587,7 @@ cmd_account_create(int argc, char *argv[])
 	uint64_t id;
 	enum db_rc rc;
 
-	parse_opts(argc, argv, kv, 7);
+	parse_opts(argc, argv, kv, nitems(kv));
 	tenant = parse_id("tenant", kv[0].val);
 	if (kv[1].val == NULL || !graph_id_valid(kv[1].val))
 		die("--phone-number-id is required: Meta's phone number id "
@@ -515,17 +597,21 @@ cmd_account_create(int argc, char *argv[])
 	if (kv[3].val == NULL || phone_normalize(kv[3].val, strlen(kv[3].val),
 	    phone) == -1)
 		die("--display-phone is required, in E.164 (+ and 8-15 digits)");
-	if (kv[4].val == NULL || *kv[4].val == '\0' || strlen(kv[4].val) > 2048)
-		die("--access-token is required (at most 2048 characters)");
-	if (kv[5].val != NULL && (*kv[5].val == '\0' || strlen(kv[5].val) > 512))
-		die("--app-secret must be 1 to 512 characters");
-	if (kv[6].val != NULL) {
+	if (kv[4].val == NULL && kv[5].val == NULL)
+		die("--access-token-file (or --access-token) is required");
+	if (kv[5].val != NULL && kv[7].val != NULL && !strcmp(kv[5].val, "-") &&
+	    !strcmp(kv[7].val, "-"))
+		die("only one of --access-token-file and --app-secret-file can "
+		    "be - (standard input)");
+	if (kv[8].val != NULL) {
 		char *end;
 		errno = 0;
-		mps = strtoll(kv[6].val, &end, 10);
+		mps = strtoll(kv[8].val, &end, 10);
 		if (errno || *end != '\0' || mps < 0 || mps > 100000)
 			die("--mps must be an integer from 0 (no limit) to 100000");
 	}
+	token = secret_opt(&kv[4], tokbuf, TOKEN_MAX);
+	secret = secret_opt(&kv[6], secbuf, APP_SECRET_MAX);
 	if (masterkey_load(cfg.master_key_file, mkey, err, sizeof(err)) == -1)
 		die("%s", err);
 	a[0] = DBA_INT(tenant);
@@ -533,10 +619,12 @@ cmd_account_create(int argc, char *argv[])
 	a[1] = DBA_STR(kv[1].val);
 	a[2] = DBA_STR(kv[2].val);
 	a[3] = DBA_STR(phone);
-	a[4] = sealed(mkey, kv[4].val);
-	a[5] = kv[5].val ? sealed(mkey, kv[5].val) : DBA_NULL;
+	a[4] = sealed(mkey, token);
+	a[5] = secret ? sealed(mkey, secret) : DBA_NULL;
 	a[6] = DBA_INT(mps);
 	sodium_memzero(mkey, sizeof(mkey));
+	sodium_memzero(tokbuf, sizeof(tokbuf));
+	sodium_memzero(secbuf, sizeof(secbuf));
 	rc = db_exec(db, SQL_ACCOUNT_INSERT, a, 7, NULL, &id);
 	if (rc == DB_DUP)
 		die("phone number id %s is already registered", kv[1].val);
@@ -596,8 +684,6 @@ cmd_user_create(int argc, char *argv[])
 	db_free(db);
 	return 0;
 }
-
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* The commands: a noun alone (no arguments) or a noun and a verb, and
  * what runs them with the arguments after those words. */

@@ -5,6 +5,7 @@
  * the socket itself, pre-forks --workers processes that accept on it,
  * restarts any that dies, and on SIGTERM lets each finish its request. */
 #include <sys/prctl.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -258,15 +259,14 @@ drop_privileges(const char *user, const struct passwd *pw)
 		log_fatalx("dropping privileges to %s did not stick", user);
 }
 
+/* Forks a worker serving fd. Returns its pid, or -1 with errno set. */
 static pid_t
 spawn_worker(const struct config *cfg, int fd)
 {
 	pid_t pid;
 
-	if ((pid = fork()) == -1) {
-		log_warnx("fork: %s", strerror(errno));
+	if ((pid = fork()) == -1)
 		return -1;
-	}
 	if (pid == 0) {
 		struct sigaction sa;
 		/* A worker outliving a killed master would hold the socket. */
@@ -277,6 +277,8 @@ spawn_worker(const struct config *cfg, int fd)
 		sigaction(SIGINT, &sa, NULL);
 		sa.sa_handler = SIG_IGN;
 		sigaction(SIGPIPE, &sa, NULL);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &sa, NULL);
 		sigset_t set;
 		sigemptyset(&set);
 		sigprocmask(SIG_SETMASK, &set, NULL);
@@ -293,15 +295,86 @@ master_sig(int sig)
 	stopping = 1;
 }
 
+/* SIGCHLD only has to interrupt the master's wait (see run_master). */
+static void
+master_sigchld(int sig)
+{
+	(void)sig;
+}
+
+/* Seconds on a clock that never jumps. */
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* One worker slot of the master: the worker's pid, or -1 while the slot is
+ * empty, and when the slot may be filled next. */
+struct slot {
+	pid_t	pid;
+	time_t	started;
+	time_t	due;
+};
+
+/* Fills every empty slot that is due. A failed fork (EAGAIN at the
+ * process limit, ENOMEM) is retried a second later: a slot is never given
+ * up, so the master gets back to nworkers once forks work again. */
+static void
+master_fill(const struct config *cfg, int fd, struct slot *slots, int n,
+    time_t now)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i].pid > 0 || slots[i].due > now)
+			continue;
+		if ((slots[i].pid = spawn_worker(cfg, fd)) == -1) {
+			log_warnx("fork for worker slot %d: %s; retrying in 1 s",
+			    i, strerror(errno));
+			slots[i].due = now + 1;
+		} else
+			slots[i].started = now;
+	}
+}
+
+/* Reaps every worker that exited and empties its slot. One that died
+ * within a second of its start is replaced a second later, so a worker
+ * dying at once, again and again, is throttled. */
+static void
+master_reap(struct slot *slots, int n, time_t now)
+{
+	pid_t pid;
+	int i, status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < n; i++)
+			if (slots[i].pid == pid)
+				break;
+		if (i == n)
+			continue;
+		slots[i].pid = -1;
+		slots[i].due = now - slots[i].started < 1 ? now + 1 : now;
+		if (!stopping)
+			log_warnx("worker %d exited (status %d); restarting",
+			    (int)pid, status);
+	}
+}
+
 static int
 run_master(const struct config *cfg, const char *listen_addr, int nworkers,
     const char *user)
 {
-	pid_t pids[WORKERS_MAX];
+	struct slot slots[WORKERS_MAX];
 	struct sigaction sa;
-	time_t started[WORKERS_MAX];
+	sigset_t block, waitmask;
+	struct timespec ts;
 	int fd, i, status, alive;
 	bool is_path = strchr(listen_addr, '/') != NULL;
+	time_t now, next;
 	pid_t pid;
 
 	if (!is_path && strchr(listen_addr, ':') == NULL)
@@ -323,51 +396,69 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 		drop_privileges(user, pw);
 	}
 
+	/* The signals that end the wait stay blocked outside pselect(), so
+	 * none slips in between a check and the wait (workers unblock them
+	 * in spawn_worker). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGCHLD);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_sig;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = master_sigchld;
+	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	now = mono_now();
 	for (i = 0; i < nworkers; i++) {
-		pids[i] = spawn_worker(cfg, fd);
-		started[i] = time(NULL);
+		slots[i].pid = -1;
+		slots[i].started = slots[i].due = now;
 	}
+	master_fill(cfg, fd, slots, nworkers, now);
 	log_info("listening on %s with %d workers", listen_addr, nworkers);
 	while (!stopping) {
-		pid = waitpid(-1, &status, 0);
-		if (pid == -1) {
-			if (errno == EINTR)
-				continue;
-			sleep(1);
-			continue;
-		}
+		now = mono_now();
+		master_reap(slots, nworkers, now);
+		if (stopping)
+			break;
+		master_fill(cfg, fd, slots, nworkers, now);
+		/* Sleep until a signal, or until the next empty slot is due. */
+		next = now + 3600;
 		for (i = 0; i < nworkers; i++)
-			if (pids[i] == pid)
-				break;
-		if (i == nworkers || stopping)
-			continue;
-		log_warnx("worker %d exited (status %d); restarting", (int)pid,
-		    status);
-		/* A worker dying at once, again and again, is throttled. */
-		if (time(NULL) - started[i] < 1)
-			sleep(1);
-		pids[i] = spawn_worker(cfg, fd);
-		started[i] = time(NULL);
+			if (slots[i].pid <= 0 && slots[i].due < next)
+				next = slots[i].due;
+		ts.tv_sec = next > now ? next - now : 0;
+		ts.tv_nsec = 0;
+		if (pselect(0, NULL, NULL, NULL, &ts, &waitmask) == -1 &&
+		    errno != EINTR)
+			log_warnx("pselect: %s", strerror(errno));
 	}
-	log_info("draining %d workers", nworkers);
+	alive = 0;
 	for (i = 0; i < nworkers; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGTERM);
-	for (alive = nworkers; alive > 0;) {
+		if (slots[i].pid > 0) {
+			kill(slots[i].pid, SIGTERM);
+			alive++;
+		}
+	log_info("draining %d workers", alive);
+	while (alive > 0) {
 		pid = waitpid(-1, &status, 0);
 		if (pid == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		alive--;
+		for (i = 0; i < nworkers; i++)
+			if (slots[i].pid == pid) {
+				slots[i].pid = -1;
+				alive--;
+			}
 	}
 	close(fd);
 	if (is_path)

@@ -223,6 +223,9 @@ http {
 		client_max_body_size 4m;
 		client_body_buffer_size 1m;
 
+		# nginx's own errors in Wazera's JSON envelope.
+		include $wz_top/deploy/nginx/wazera-errors.conf;
+
 		location /api/ {
 			include /etc/nginx/fastcgi_params;
 			fastcgi_param HTTP_PROXY "";
@@ -231,6 +234,7 @@ http {
 			# serve one connection at a time (see PERF-NOTES).
 			fastcgi_keep_conn off;
 			fastcgi_read_timeout 60s;
+			fastcgi_intercept_errors off;
 		}
 $extra
 	}

@@ -13,11 +13,13 @@ Environment:
   WAZERA_BUILD   directory holding wazera-fcgi and wazera-admin (required
                  unless the binaries were built in the source tree)
   WAZERA_E2E_KEEP=1  keep the work directory after the run (for debugging)
+  WAZERA_E2E_WORK  where the work directory is made (default /var/tmp)
 
 Needs: mariadb-server, nginx, spawn-fcgi, python3-pytest (stdlib only);
 nodejs for the sandbox Graph API (the spooler tests).
-The work directory is .test/e2e-<pid> (gitignored); it is kept when the
-session fails on sanitizer reports.
+The work directory is /var/tmp/wazera-e2e-XXXXXX (mode 0755, so Apache's
+user reaches it from any checkout); it is kept when the session fails on
+sanitizer reports.
 """
 import hashlib
 import hmac
@@ -29,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -40,6 +43,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SPAWN_FCGI = shutil.which("spawn-fcgi") or "/usr/bin/spawn-fcgi"
 NODE = shutil.which("node") or shutil.which("nodejs") or "/usr/bin/node"
 SANDBOX_JS = os.path.join(REPO, "tests", "sandbox", "graph-sandbox.js")
+WORK_BASE = os.environ.get("WAZERA_E2E_WORK", "/var/tmp")
 DB_USER = "wazera"
 DB_PASS = "e2e-pw-" + uuid.uuid4().hex[:12]
 JSON_CT = "application/json; charset=utf-8"
@@ -382,6 +386,9 @@ class Stack:
             f.write("  server {\n    listen 127.0.0.1:%d;\n" % port)
             f.write("    client_max_body_size 4m;\n")
             f.write("    client_body_buffer_size 1m;\n")
+            # nginx's own errors in the envelope, as deploy/nginx ships it.
+            f.write("    include %s;\n" % os.path.join(
+                REPO, "deploy/nginx/wazera-errors.conf"))
             f.write("    location /api/ {\n"
                     "      include /etc/nginx/fastcgi_params;\n"
                     "      fastcgi_param HTTP_PROXY \"\";\n"
@@ -670,11 +677,12 @@ class Sandbox:
 @pytest.fixture(scope="session")
 def stack():
     build = _build_dir()
-    base = os.path.join(REPO, ".test")
-    work = os.path.join(base, "e2e-%d" % os.getpid())
-    if os.path.exists(work):
-        shutil.rmtree(work)
-    os.makedirs(work)
+    # Outside the checkout, mode 0755: Apache's user (www-data when run as
+    # root) must reach the sockets, the fcgid wrapper and its config even
+    # when the checkout is in a directory only root may enter (/root, a
+    # mktemp -d). /var/tmp: on disk, unlike a tmpfs /tmp.
+    work = tempfile.mkdtemp(prefix="wazera-e2e-", dir=WORK_BASE)
+    os.chmod(work, 0o755)
     s = Stack(build, work)
     started_db = False
     try:
@@ -749,3 +757,86 @@ def ensure_window(need=15.0):
     left = seconds_left_in_window()
     if left < need:
         time.sleep(left + 0.3)
+
+
+# --------------------------------------------------------------------------
+# Errors the web server makes itself (deploy/nginx/wazera-errors.conf, the
+# ErrorDocuments of deploy/apache): the same envelope as the application's.
+
+
+def raw_request(port, data, body_len=0, timeout=30):
+    """Sends the bytes data as they are (a request the http client would
+    refuse to write), then body_len zero bytes as far as the server takes
+    them; returns the answer as a Resp (status 0 and no headers when the
+    server closed without a valid HTTP answer)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        try:
+            chunk = b"\0" * 65536
+            left = body_len
+            while left > 0:
+                s.sendall(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
+        except OSError:
+            pass    # the server answered before the body was all sent
+        r = http.client.HTTPResponse(s)
+        try:
+            r.begin()
+        except (http.client.HTTPException, OSError):
+            return Resp(0, {}, b"")
+        raw = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
+                    raw)
+    finally:
+        s.close()
+
+
+def assert_web_error(resp, status, code, retry_after=None):
+    """An error the web server answered itself: the envelope, the JSON
+    type, and no X-Request-Id (the application sets one on everything)."""
+    err = assert_error(resp, status, code, details={})
+    assert "x-request-id" not in resp.headers, resp
+    if retry_after is not None:
+        assert resp.headers.get("retry-after") == retry_after, resp
+    return err
+
+
+def web_server_errors(port, key, path_nul_status=400):
+    """The errors every shipped web server config answers in JSON: a NUL
+    byte and a bad escape in the path, a malformed request line, a body
+    far over the limit, a path outside the API; and the application's own
+    errors (413 for a body over 1 MiB, 404 for an unknown route) passed
+    through unchanged. path_nul_status: nginx answers %00 with 400, Apache
+    with 404 (its rule for %00 and %2F)."""
+    nul_code = {400: "BAD_REQUEST", 404: "RESOURCE_NOT_FOUND"}
+    for path in ("/api/v1/contacts/%00", "/api/v1/contacts/a%00b"):
+        assert_web_error(http_request(port, "GET", path, key=key.key),
+                         path_nul_status, nul_code[path_nul_status])
+    for path in ("/api/v1/contacts/%zz", "/api/v1/%G1/contacts",
+                 "/api/v1/contacts/%"):
+        assert_web_error(http_request(port, "GET", path, key=key.key), 400,
+                         "BAD_REQUEST")
+    for line in (b"GARBAGE\r\n\r\n",
+                 b"GET /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
+                 b"Bad Header: x\r\n\r\n"):
+        assert_web_error(raw_request(port, line), 400, "BAD_REQUEST")
+    # Over the web server's limit (4 MiB): refused before the application.
+    big = 5 * 1024 * 1024
+    r = raw_request(port, b"POST /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
+                    b"Authorization: Bearer " + key.key.encode() +
+                    b"\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % big,
+                    body_len=big)
+    # (Apache's mod_proxy_fcgi passes the request on while it reads the
+    # body: the application refuses it first, in the same envelope.)
+    assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert_web_error(http_request(port, "GET", "/not-the-api"), 404,
+                     "RESOURCE_NOT_FOUND")
+    # The application's own answers are not replaced.
+    r = key("POST", "/contacts", b" " * (2 * 1024 * 1024), port=port)
+    assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert r.headers.get("x-request-id"), r
+    r = key("GET", "/nope", port=port)
+    err = assert_error(r, 404, "RESOURCE_NOT_FOUND")
+    assert r.headers.get("x-request-id") and "nope" not in err["code"], r

@@ -3,7 +3,9 @@ mod_proxy_fcgi to the standalone pre-forked server, and mod_fcgid starting
 wazera-fcgi itself (fd 0). Each runs the shipped config file with only its
 paths changed, and the API must behave as it does behind nginx: the
 Authorization header reaches the application, bodies and query strings
-pass, errors keep their envelope."""
+pass, errors keep their envelope -- also those Apache makes itself (the
+shipped ErrorDocuments): a bad path, a body over the limit, the FastCGI
+server down."""
 import os
 import shutil
 import signal
@@ -11,8 +13,9 @@ import subprocess
 
 import pytest
 
-from conftest import (REPO, Proc, assert_error, assert_ok, free_port,
-                      _port_open, wait_for)
+from conftest import (REPO, Proc, assert_error, assert_ok,
+                      assert_web_error, free_port, _port_open,
+                      raw_request, wait_for, web_server_errors)
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
@@ -28,7 +31,8 @@ def start_apache(stack, site_text, extra_modules):
     os.makedirs(d)
     os.chmod(d, 0o755)
     port = free_port()
-    mods = ["mpm_event", "authz_core", "setenvif", "alias"] + extra_modules
+    mods = ["mpm_event", "authz_core", "setenvif", "alias",
+            "headers"] + extra_modules
     conf = os.path.join(d, "httpd.conf")
     with open(os.path.join(d, "site.conf"), "w") as f:
         f.write(site_text)
@@ -94,7 +98,13 @@ def test_apache_mod_proxy_fcgi(stack, make_key):
         site = f.read().replace("/run/wazera/fcgi.sock", fcgi.sock)
     apache = start_apache(stack, site, ["proxy", "proxy_fcgi"])
     try:
-        exercise(make_key(), apache.port)
+        key = make_key()
+        exercise(key, apache.port)
+        web_server_errors(apache.port, key, path_nul_status=404)
+        # The FastCGI server down: Apache's 503, in the envelope.
+        fcgi.stop()
+        r = key("GET", "/contacts", port=apache.port)
+        assert_web_error(r, 503, "SERVICE_UNAVAILABLE", retry_after="5")
     finally:
         stop_apache(apache)
         fcgi.stop()
@@ -113,8 +123,74 @@ def test_apache_mod_fcgid(stack, make_key):
     apache = None
     site += "FcgidIPCDir %s/fcgid\n" % cgi
     site += "FcgidProcessTableFile %s/fcgid_shm\n" % cgi
-    apache = start_apache(stack, site, ["fcgid"])
+    apache = start_apache(stack, site, ["fcgid", "rewrite"])
     try:
-        exercise(make_key(), apache.port)
+        key = make_key()
+        exercise(key, apache.port)
+        web_server_errors(apache.port, key, path_nul_status=404)
+    finally:
+        stop_apache(apache)
+
+
+def test_apache_mod_fcgid_app_down(stack, make_key):
+    """mod_fcgid cannot run the application (here: its config is missing,
+    so wazera-fcgi exits at once): Apache's own 500, in the envelope."""
+    cgi = os.path.join(stack.work, stack.unique("cgi-"))
+    os.makedirs(cgi)
+    os.chmod(cgi, 0o755)
+    shutil.copy(stack.fcgi_bin, os.path.join(cgi, "wazera.fcgi"))
+    with open(os.path.join(REPO, "deploy/apache/wazera-fcgid.conf")) as f:
+        site = (f.read()
+                .replace("/etc/wazera/wazera.conf",
+                         os.path.join(cgi, "missing.conf"))
+                .replace("/usr/local/lib/wazera/cgi", cgi))
+    site += "FcgidIPCDir %s/fcgid\n" % cgi
+    site += "FcgidProcessTableFile %s/fcgid_shm\n" % cgi
+    apache = start_apache(stack, site, ["fcgid", "rewrite"])
+    try:
+        # mod_fcgid answers 500 when the program dies before answering.
+        r = make_key()("GET", "/contacts", port=apache.port)
+        assert_web_error(r, 500, "INTERNAL_ERROR")
+    finally:
+        stop_apache(apache)
+
+
+def test_apache_htaccess(stack, make_key):
+    """Shared hosting: deploy/apache/htaccess.example as the .htaccess of
+    the directory serving /api, beside wazera.fcgi (AllowOverride All). The
+    API works as behind nginx, a body far over the limit is Apache's 413 in
+    the envelope, and the application's errors pass through."""
+    docroot = os.path.join(stack.work, stack.unique("docroot-"))
+    api = os.path.join(docroot, "api")
+    os.makedirs(api)
+    for d in (docroot, api):
+        os.chmod(d, 0o755)
+    shutil.copy(stack.fcgi_bin, os.path.join(api, "wazera.fcgi"))
+    shutil.copy(os.path.join(REPO, "deploy/apache/htaccess.example"),
+                os.path.join(api, ".htaccess"))
+    os.chmod(os.path.join(api, ".htaccess"), 0o644)
+    os.chmod(stack.config, 0o644)
+    site = ("TypesConfig /etc/mime.types\n"
+            "FcgidInitialEnv WAZERA_CONFIG %s\n" % stack.config +
+            "FcgidIPCDir %s/fcgid\n" % docroot +
+            "FcgidProcessTableFile %s/fcgid_shm\n" % docroot +
+            "FcgidMaxRequestLen 4194304\n"
+            "DocumentRoot %s\n" % docroot +
+            "<Directory %s>\n  AllowOverride All\n"
+            "  Require all granted\n</Directory>\n" % docroot)
+    apache = start_apache(stack, site, ["fcgid", "rewrite", "mime"])
+    try:
+        key = make_key()
+        exercise(key, apache.port)
+        big = 5 * 1024 * 1024
+        r = raw_request(apache.port, b"POST /api/v1/contacts HTTP/1.1\r\n"
+                        b"Host: a\r\nAuthorization: Bearer " +
+                        key.key.encode() + b"\r\nContent-Length: %d\r\n"
+                        b"Connection: close\r\n\r\n" % big, body_len=big)
+        assert_web_error(r, 413, "PAYLOAD_TOO_LARGE")
+        r = key("POST", "/contacts", b" " * (2 * 1024 * 1024),
+                port=apache.port)
+        assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+        assert r.headers.get("x-request-id"), r
     finally:
         stop_apache(apache)

@@ -1,9 +1,17 @@
-"""Routing and request bodies (SPEC 2)."""
+"""Routing and request bodies (SPEC 2); the errors nginx makes itself
+answer in the same envelope (deploy/nginx)."""
 import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
 
 import pytest
 
-from conftest import assert_error, assert_json, assert_ok, http_request
+from conftest import (NGINX, REPO, Proc, _port_open, assert_error,
+                      assert_json, assert_ok, assert_web_error, free_port,
+                      http_request, wait_for, web_server_errors)
 
 MIB = 1024 * 1024
 
@@ -173,8 +181,9 @@ def test_trailing_slash_accepted(key):
     assert_error(key("GET", "/contacts//"), 404, "RESOURCE_NOT_FOUND")
 
 
-# (nginx itself refuses bad escapes and NUL in the path, in HTML, before
-# the application sees them; it passes on the query string as is.)
+# (nginx itself refuses bad escapes and NUL in the path before the
+# application sees them, in the envelope: test_nginx_errors_json; it passes
+# on the query string as is.)
 @pytest.mark.parametrize("target", [
     "/api/v1/contacts/%FF", "/api/v1/contacts/%C3%28", "/api/v1/contacts?search=%FF",
     "/api/v1/contacts?search=%C0%AF", "/api/v1/contacts?search=a%00b",
@@ -192,3 +201,117 @@ def test_request_id_header(key):
         assert r.headers.get("x-request-id")
         ids.add(r.headers["x-request-id"])
     assert len(ids) == 3
+
+
+# --------------------------------------------------------------------------
+# The errors nginx makes itself (deploy/nginx/wazera-errors.conf).
+
+
+def test_nginx_errors_json(stack, key):
+    """Through the stack's nginx, which includes wazera-errors.conf."""
+    web_server_errors(stack.port, key)
+
+
+def start_shipped_nginx(stack, fcgi_sock, read_timeout=None):
+    """nginx running deploy/nginx/wazera.conf itself (its include of
+    snippets/wazera-errors.conf too), with only its paths and port
+    changed."""
+    d = os.path.join(stack.work, stack.unique("nginx-shipped-"))
+    os.makedirs(os.path.join(d, "snippets"))
+    shutil.copy(os.path.join(REPO, "deploy/nginx/wazera-errors.conf"),
+                os.path.join(d, "snippets"))
+    port = free_port()
+    with open(os.path.join(REPO, "deploy/nginx/wazera.conf")) as f:
+        site = f.read()
+    for old, new in (("listen 80;", "listen 127.0.0.1:%d;" % port),
+                     ("unix:/run/wazera/fcgi.sock", "unix:" + fcgi_sock),
+                     ("include fastcgi_params;",
+                      "include /etc/nginx/fastcgi_params;"),
+                     ("fastcgi_read_timeout 60s;", "fastcgi_read_timeout %s;"
+                      % (read_timeout or "60s"))):
+        assert old in site, old
+        site = site.replace(old, new)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        if os.geteuid() == 0:
+            f.write("user root;\n")
+        f.write("daemon off;\nworker_processes 1;\n")
+        f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\n" % (d, d))
+        f.write("events { worker_connections 64; }\nhttp {\n")
+        f.write("access_log off;\n")
+        for t in ("client_body", "fastcgi", "proxy", "uwsgi", "scgi"):
+            f.write("%s_temp_path %s/%s;\n" % (t, d, t))
+        f.write(site + "\n}\n")
+    log = os.path.join(d, "stderr.log")
+    with open(log, "ab") as lf:
+        p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e",
+                              os.path.join(d, "error.log")],
+                             stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
+                             start_new_session=True)
+    proc = Proc(p, log, "nginx")
+    proc.port = port
+    proc.conf = conf
+    stack.procs.append(proc)
+    wait_for(lambda: _port_open(port) or p.poll() is not None,
+             what="nginx on port %d" % port)
+    assert p.poll() is None, open(log).read()
+    return proc
+
+
+def test_shipped_nginx_conf_errors_json(stack, key):
+    """deploy/nginx/wazera.conf as shipped: the same JSON errors, and the
+    API behind it as usual."""
+    nginx = start_shipped_nginx(stack, stack.fcgi_sock)
+    try:
+        web_server_errors(nginx.port, key)
+        assert_ok(key("GET", "/contacts", port=nginx.port))
+    finally:
+        stack.stop_nginx(nginx)
+
+
+def test_nginx_fastcgi_down_502(stack, key):
+    """No FastCGI server behind nginx: 502 SERVICE_UNAVAILABLE, in the
+    envelope, with Retry-After."""
+    nginx = start_shipped_nginx(stack, os.path.join(stack.work, "gone.sock"))
+    try:
+        for method, body in (("GET", None),
+                             ("POST", {"phone": "+4917655501003"})):
+            r = key(method, "/contacts", body, port=nginx.port)
+            assert_web_error(r, 502, "SERVICE_UNAVAILABLE", retry_after="5")
+    finally:
+        stack.stop_nginx(nginx)
+
+
+def test_nginx_fastcgi_slow_504(stack, key):
+    """A FastCGI server that takes the connection and never answers: 504
+    SERVICE_UNAVAILABLE, in the envelope (no Retry-After: the request may
+    have been carried out)."""
+    path = os.path.join(stack.work, stack.unique("silent-") + ".sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def hold():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    nginx = start_shipped_nginx(stack, path, read_timeout="1s")
+    try:
+        r = key("GET", "/contacts", port=nginx.port)
+        err = assert_web_error(r, 504, "SERVICE_UNAVAILABLE")
+        assert "retry-after" not in r.headers
+        assert "time" in err["message"]
+    finally:
+        stack.stop_nginx(nginx)
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        srv.close()
