@@ -33,7 +33,6 @@ struct frame {
 	bool	 object;
 	size_t	 index;			/* arrays */
 	char	 key[KEY_MAX];		/* objects: the current key, decoded */
-	size_t	 keylen;		/* its decoded length, even if cut */
 };
 
 struct scan {
@@ -274,20 +273,16 @@ static bool
 at_collected(const struct scan *v)
 {
 	const struct jsonbody_strs *c = v->strs;
-	size_t d, n;
+	size_t d;
 
 	if (c == NULL || (size_t)v->depth != c->depth)
 		return false;
+	/* Keys compare as json-c keeps them: as C strings, up to a NUL. A
+	 * key cut to KEY_MAX - 1 bytes is longer than any path's. */
 	for (d = 0; d < c->depth; d++) {
 		const struct frame *f = &v->st[d];
-		if (strcmp(c->path[d], "*") == 0) {
-			if (f->object)
-				return false;
-			continue;
-		}
-		n = strlen(c->path[d]);
-		if (!f->object || f->keylen != n || n >= KEY_MAX ||
-		    memcmp(f->key, c->path[d], n) != 0)
+		if (strcmp(c->path[d], "*") == 0 ? f->object :
+		    !f->object || strcmp(f->key, c->path[d]) != 0)
 			return false;
 	}
 	return true;
@@ -366,7 +361,6 @@ scan_value(struct scan *v)
 	f->object = c == '{';
 	f->index = 0;
 	f->key[0] = '\0';
-	f->keylen = 0;
 	v->i++;
 	skip_ws(v);
 	if (v->i < v->len && v->s[v->i] == (f->object ? '}' : ']')) {
@@ -379,7 +373,7 @@ scan_value(struct scan *v)
 			skip_ws(v);
 			start = v->i;
 			if (v->i >= v->len || v->s[v->i] != '"' ||
-			    !scan_string(v, f->key, sizeof(f->key), &f->keylen))
+			    !scan_string(v, f->key, sizeof(f->key), &k))
 				return false;
 			v->cost += COST_MEMBER + (v->i - start);
 			skip_ws(v);
