@@ -11,8 +11,8 @@ import pytest
 from conftest import assert_error, http_request
 
 MIB = 1 << 20
-# Far below what the old code took (540 and 1,380 MiB for the two workers
-# with six bodies of each kind), above what holding the bodies costs: one
+# Far below what the code before took (784 and 753 MiB for the two
+# workers), above what holding the bodies costs (9 MiB each measured): one
 # worker may serve all eight (16 MiB), and AddressSanitizer's quarantine
 # keeps freed buffers mapped.
 GROWTH_MAX = 32 * MIB
