@@ -2,10 +2,13 @@
  * json-c builds the tree. json-c alone lets through NaN, Infinity, single
  * quotes, raw control characters, "1." and leading zeros, and clamps
  * integers beyond 64 bits; the check here refuses all of those, so what is
- * stored is always what the client sent. */
+ * stored is always what the client sent. The check also bounds what the
+ * tree will cost (jsonbody.h), since json-c's tree of a small text can be
+ * hundreds of times larger. */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,14 @@
 
 #define KEY_MAX	128	/* bytes of a key kept for a path */
 
+/* What json-c 0.16 allocates (glibc, 64 bits), rounded up; measured by
+ * parsing 100,000 of each. Text (strings and keys) adds its length. */
+#define COST_OBJECT	800	/* the object and its 16-entry hash table */
+#define COST_ARRAY	160	/* the array and its 32 slots */
+#define COST_MEMBER	64	/* a key's copy and hash entry (tables double) */
+#define COST_ELEMENT	16	/* an array's slot (arrays double) */
+#define COST_SCALAR	80	/* a string, number, true, false or null */
+
 struct frame {
 	bool	 object;
 	size_t	 index;			/* arrays */
@@ -25,13 +36,16 @@ struct frame {
 };
 
 struct scan {
-	const char	*s;
-	size_t		 len, i;
-	int		 depth;
-	struct frame	 st[JSONBODY_MAX_DEPTH + 1];
-	bool		 range;		/* an integer beyond 64 bits seen */
-	char		*path;
-	size_t		 pathsz;
+	const char		*s;
+	size_t			 len, i;
+	int			 depth;
+	struct frame		 st[JSONBODY_MAX_DEPTH + 1];
+	bool			 range;		/* an integer beyond 64 bits seen */
+	char			*path;
+	size_t			 pathsz;
+	size_t			 cost, budget;	/* estimated tree, its bound */
+	bool			 costly;	/* cost went over budget */
+	struct jsonbody_strs	*strs;		/* NULL: nothing to collect */
 };
 
 static void
@@ -62,8 +76,10 @@ hex4(const char *p)
 	return v;
 }
 
+/* Appends cp to out (may be NULL) if it fits; *total counts every byte
+ * decoded, stored or not. */
 static void
-put_utf8(char *out, size_t outsz, size_t *o, unsigned cp)
+put_utf8(char *out, size_t outsz, size_t *o, size_t *total, unsigned cp)
 {
 	char b[4];
 	size_t n, k;
@@ -87,6 +103,7 @@ put_utf8(char *out, size_t outsz, size_t *o, unsigned cp)
 		b[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
+	*total += n;
 	if (out == NULL || *o + n >= outsz)
 		return;
 	for (k = 0; k < n; k++)
@@ -95,12 +112,14 @@ put_utf8(char *out, size_t outsz, size_t *o, unsigned cp)
 }
 
 /* A string at v->i (on the opening quote). Decodes it into out (may be
- * NULL; truncated to outsz) for keys. */
+ * NULL; cut to fit outsz) for keys and collected values; *total is the
+ * length decoded, so out holds all of it when *total < outsz. */
 static bool
-scan_string(struct scan *v, char *out, size_t outsz)
+scan_string(struct scan *v, char *out, size_t outsz, size_t *total)
 {
 	size_t o = 0;
 
+	*total = 0;
 	if (out != NULL && outsz > 0)
 		out[0] = '\0';
 	v->i++;
@@ -114,6 +133,7 @@ scan_string(struct scan *v, char *out, size_t outsz)
 		if (c < 0x20)
 			return false;
 		if (c != '\\') {
+			(*total)++;
 			if (out != NULL && o + 1 < outsz) {
 				out[o++] = (char)c;
 				out[o] = '\0';
@@ -125,14 +145,14 @@ scan_string(struct scan *v, char *out, size_t outsz)
 			return false;
 		switch (v->s[v->i]) {
 		case '"': case '\\': case '/':
-			put_utf8(out, outsz, &o, (unsigned char)v->s[v->i]);
+			put_utf8(out, outsz, &o, total, (unsigned char)v->s[v->i]);
 			v->i++;
 			break;
-		case 'b': put_utf8(out, outsz, &o, '\b'); v->i++; break;
-		case 'f': put_utf8(out, outsz, &o, '\f'); v->i++; break;
-		case 'n': put_utf8(out, outsz, &o, '\n'); v->i++; break;
-		case 'r': put_utf8(out, outsz, &o, '\r'); v->i++; break;
-		case 't': put_utf8(out, outsz, &o, '\t'); v->i++; break;
+		case 'b': put_utf8(out, outsz, &o, total, '\b'); v->i++; break;
+		case 'f': put_utf8(out, outsz, &o, total, '\f'); v->i++; break;
+		case 'n': put_utf8(out, outsz, &o, total, '\n'); v->i++; break;
+		case 'r': put_utf8(out, outsz, &o, total, '\r'); v->i++; break;
+		case 't': put_utf8(out, outsz, &o, total, '\t'); v->i++; break;
 		case 'u': {
 			int cp, lo;
 			if (v->len - v->i < 5 || (cp = hex4(v->s + v->i + 1)) < 0)
@@ -147,7 +167,7 @@ scan_string(struct scan *v, char *out, size_t outsz)
 				v->i += 6;
 			} else if (cp >= 0xd800 && cp <= 0xdfff)
 				cp = 0xfffd;
-			put_utf8(out, outsz, &o, (unsigned)cp);
+			put_utf8(out, outsz, &o, total, (unsigned)cp);
 			break;
 		}
 		default:
@@ -163,6 +183,8 @@ make_path(struct scan *v)
 	size_t o = 0;
 	int d;
 
+	if (v->pathsz == 0)
+		return;
 	v->path[0] = '\0';
 	for (d = 0; d < v->depth && o + 1 < v->pathsz; d++) {
 		int n = v->st[d].object ?
@@ -246,23 +268,77 @@ scan_number(struct scan *v)
 	return true;
 }
 
+/* Whether the value about to be scanned is at the collected place. */
+static bool
+at_collected(const struct scan *v)
+{
+	const struct jsonbody_strs *c = v->strs;
+	size_t d;
+
+	if (c == NULL || (size_t)v->depth != c->depth)
+		return false;
+	/* Keys compare as json-c keeps them: as C strings, up to a NUL. A
+	 * key cut to KEY_MAX - 1 bytes is longer than any path's. */
+	for (d = 0; d < c->depth; d++) {
+		const struct frame *f = &v->st[d];
+		if (strcmp(c->path[d], "*") == 0 ? f->object :
+		    !f->object || strcmp(f->key, c->path[d]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Keeps the string at v->i (on its opening quote) if it is new and fits. */
+static bool
+collect_string(struct scan *v)
+{
+	struct jsonbody_strs *c = v->strs;
+	char val[JSONBODY_STR_MAX + 2];
+	size_t n, k;
+
+	if (!scan_string(v, val, sizeof(val), &n))
+		return false;
+	if (n > JSONBODY_STR_MAX || memchr(val, '\0', n) != NULL) {
+		c->dropped++;
+		return true;
+	}
+	for (k = 0; k < c->n; k++)
+		if (strcmp(c->v[k], val) == 0)
+			return true;
+	if (c->n == c->max) {
+		c->dropped++;
+		return true;
+	}
+	memcpy(c->v[c->n++], val, n + 1);
+	return true;
+}
+
 static bool
 scan_value(struct scan *v)
 {
 	static const char *const lits[] = { "true", "false", "null" };
 	struct frame *f;
-	size_t k;
+	size_t k, start;
 	char c;
 
 	skip_ws(v);
 	if (v->i >= v->len)
 		return false;
 	c = v->s[v->i];
-	if (c == '"')
-		return scan_string(v, NULL, 0);
-	if (c == '-' || (c >= '0' && c <= '9'))
-		return scan_number(v);
 	if (c != '{' && c != '[') {
+		start = v->i;
+		if (c == '"') {
+			if (at_collected(v)) {
+				if (!collect_string(v))
+					return false;
+			} else if (!scan_string(v, NULL, 0, &k))
+				return false;
+			v->cost += COST_SCALAR + (v->i - start);
+			return true;
+		}
+		v->cost += COST_SCALAR;
+		if (c == '-' || (c >= '0' && c <= '9'))
+			return scan_number(v);
 		for (k = 0; k < 3; k++) {
 			size_t n = strlen(lits[k]);
 			if (v->len - v->i >= n && !memcmp(v->s + v->i, lits[k], n)) {
@@ -274,9 +350,17 @@ scan_value(struct scan *v)
 	}
 	if (v->depth >= JSONBODY_MAX_DEPTH)
 		return false;
+	/* Stop early when the tree would be too large (scalars are
+	 * weighed at the end). */
+	v->cost += c == '{' ? COST_OBJECT : COST_ARRAY;
+	if (v->cost > v->budget) {
+		v->costly = true;
+		return false;
+	}
 	f = &v->st[v->depth++];
-	memset(f, 0, sizeof(*f));
 	f->object = c == '{';
+	f->index = 0;
+	f->key[0] = '\0';
 	v->i++;
 	skip_ws(v);
 	if (v->i < v->len && v->s[v->i] == (f->object ? '}' : ']')) {
@@ -287,14 +371,17 @@ scan_value(struct scan *v)
 	for (;;) {
 		if (f->object) {
 			skip_ws(v);
+			start = v->i;
 			if (v->i >= v->len || v->s[v->i] != '"' ||
-			    !scan_string(v, f->key, sizeof(f->key)))
+			    !scan_string(v, f->key, sizeof(f->key), &k))
 				return false;
+			v->cost += COST_MEMBER + (v->i - start);
 			skip_ws(v);
 			if (v->i >= v->len || v->s[v->i] != ':')
 				return false;
 			v->i++;
-		}
+		} else
+			v->cost += COST_ELEMENT;
 		if (!scan_value(v))
 			return false;
 		skip_ws(v);
@@ -313,26 +400,29 @@ scan_value(struct scan *v)
 	}
 }
 
+static bool
+blank(const char *body, size_t len, size_t *i)
+{
+	for (*i = 0; *i < len && (body[*i] == ' ' || body[*i] == '\t' ||
+	    body[*i] == '\r' || body[*i] == '\n'); (*i)++)
+		;
+	return *i == len;
+}
+
 enum jsonbody_rc
-jsonbody_parse(const char *body, size_t len, struct json_object **out,
+jsonbody_check(const char *body, size_t len, struct jsonbody_strs *strs,
     char *path, size_t pathsz)
 {
-	struct json_tokener *tok;
-	struct json_object *obj;
 	struct scan *v;
 	size_t i;
-	bool ok, object, range;
+	bool ok, object, range, costly;
 
-	*out = NULL;
 	if (pathsz > 0)
 		path[0] = '\0';
-	for (i = 0; i < len && (body[i] == ' ' || body[i] == '\t' ||
-	    body[i] == '\r' || body[i] == '\n'); i++)
-		;
-	if (i == len) {
-		*out = json_object_new_object();
+	if (strs != NULL)
+		strs->n = strs->dropped = 0;
+	if (blank(body, len, &i))
 		return JSONBODY_OK;
-	}
 	if (!utf8_valid(body, len))
 		return JSONBODY_UTF8;
 
@@ -342,19 +432,39 @@ jsonbody_parse(const char *body, size_t len, struct json_object **out,
 	v->i = i;
 	v->path = path;
 	v->pathsz = pathsz;
+	v->strs = strs;
+	v->budget = len > (SIZE_MAX - JSONBODY_COST_BASE) / JSONBODY_COST_FACTOR ?
+	    SIZE_MAX : len * JSONBODY_COST_FACTOR + JSONBODY_COST_BASE;
 	object = body[i] == '{';
 	ok = scan_value(v);
 	skip_ws(v);
 	ok = ok && v->i == len;
 	range = v->range;
+	costly = v->costly || v->cost > v->budget;
 	free(v);
+	if (costly)
+		return JSONBODY_COST;
 	if (!ok)
 		return JSONBODY_SYNTAX;
 	if (!object)
 		return JSONBODY_NOT_OBJECT;
 	if (range)
 		return JSONBODY_RANGE;
+	return JSONBODY_OK;
+}
 
+enum jsonbody_rc
+jsonbody_build(const char *body, size_t len, struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	size_t i;
+
+	*out = NULL;
+	if (blank(body, len, &i)) {
+		*out = json_object_new_object();
+		return JSONBODY_OK;
+	}
 	/* The text is valid JSON: json-c only builds the tree. */
 	if ((tok = json_tokener_new_ex(JSONBODY_MAX_DEPTH + 1)) == NULL)
 		abort();
@@ -369,4 +479,16 @@ jsonbody_parse(const char *body, size_t len, struct json_object **out,
 	json_tokener_free(tok);
 	*out = obj;
 	return JSONBODY_OK;
+}
+
+enum jsonbody_rc
+jsonbody_parse(const char *body, size_t len, struct json_object **out,
+    char *path, size_t pathsz)
+{
+	enum jsonbody_rc rc;
+
+	*out = NULL;
+	if ((rc = jsonbody_check(body, len, NULL, path, pathsz)) != JSONBODY_OK)
+		return rc;
+	return jsonbody_build(body, len, out);
 }

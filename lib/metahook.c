@@ -199,8 +199,6 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 			pnid = NULL;
 			if (json_object_object_get_ex(value, "metadata", &meta))
 				pnid = str_at(meta, "phone_number_id");
-			if (pnid != NULL && b->first_phone_number_id == NULL)
-				b->first_phone_number_id = pnid;
 			msgs = arr_at(value, "messages");
 			for (k = 0; msgs && k < json_object_array_length(msgs) &&
 			    b->nmessages < mcap; k++) {
@@ -235,6 +233,21 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 		}
 	}
 	return 0;
+}
+
+enum jsonbody_rc
+metahook_scan(const char *body, size_t len, struct mh_pnids *out)
+{
+	static const char *const path[] = { "entry", "*", "changes", "*",
+	    "value", "metadata", "phone_number_id" };
+	struct jsonbody_strs strs = { path, sizeof(path) / sizeof(path[0]),
+	    out->id, MH_PNIDS_MAX, 0, 0 };
+	enum jsonbody_rc rc;
+
+	rc = jsonbody_check(body, len, &strs, NULL, 0);
+	out->n = strs.n;
+	out->dropped = strs.dropped;
+	return rc;
 }
 
 const char *

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonbody.h"
+
 struct json_object;
 struct pool;
 
@@ -36,7 +38,6 @@ struct mh_message {
 };
 
 struct mh_batch {
-	const char		*first_phone_number_id;
 	struct mh_status	*statuses;
 	size_t			 nstatuses;
 	struct mh_message	*messages;
@@ -47,6 +48,22 @@ struct mh_batch {
 	 * (from_user_id), which no contact has. */
 	size_t			 nskipped;
 };
+
+/* The distinct phone number ids a payload's changes name (every
+ * entry[].changes[].value.metadata.phone_number_id), read from the raw
+ * bytes before any tree is built, so that the secrets that must verify
+ * the payload are known while it costs no more than its text. At most
+ * MH_PNIDS_MAX are kept; dropped counts the others (and values longer
+ * than JSONBODY_STR_MAX bytes, which no account has). */
+#define MH_PNIDS_MAX	64
+struct mh_pnids {
+	char	 id[MH_PNIDS_MAX][JSONBODY_STR_MAX + 1];
+	size_t	 n, dropped;
+};
+
+/* jsonbody_check of a raw payload, collecting its phone number ids. */
+enum jsonbody_rc metahook_scan(const char *body, size_t len,
+		    struct mh_pnids *);
 
 /* The content stored for an inbound message: the object named after its
  * type (or {"<type>": value} when that is not an object), with the reply

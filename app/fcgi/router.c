@@ -131,6 +131,10 @@ parse_body(struct req *r)
 		    "double range; send larger numbers as strings.",
 		    *path ? path : "body"));
 		return -1;
+	case JSONBODY_COST:
+		reply_error(r, ERR_BAD_REQUEST, "The request body has too many "
+		    "JSON objects, arrays or values for its size.", NULL);
+		return -1;
 	case JSONBODY_SYNTAX:
 		break;
 	}

@@ -64,60 +64,6 @@ whatsapp_verify(struct req *r)
 	reply_text(r, 200, challenge);
 }
 
-/* The account a phone number id names, looked up once for a run of
- * messages and statuses that share it (they mostly do). */
-struct account_ref {
-	const char	*pnid;		/* looked up; NULL: nothing yet */
-	int64_t		 id, tenant;	/* 0: no account has it */
-	struct db_res	 row;		/* its row, when id != 0 */
-};
-
-static enum db_rc
-account_for(struct req *r, const char *pnid, struct account_ref *ar)
-{
-	struct db_arg a = DBA_STR(pnid);
-	enum db_rc rc;
-
-	if (ar->pnid != NULL && strcmp(ar->pnid, pnid) == 0)
-		return DB_OK;
-	ar->pnid = NULL;
-	ar->id = ar->tenant = 0;
-	rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID, &a, 1,
-	    &ar->row);
-	if (rc != DB_OK && rc != DB_NOROW)
-		return rc;
-	ar->pnid = pnid;
-	if (rc == DB_OK) {
-		ar->id = db_int(&ar->row, 0, ACC_ID);
-		ar->tenant = db_int(&ar->row, 0, ACC_TENANT);
-	}
-	return DB_OK;
-}
-
-/* The secret the payload must be signed with: the app secret of the
- * account ar names (the payload's first phone number's), else the
- * configured default. An account's secret is opened into the pool; the
- * caller wipes it. */
-static const char *
-signing_secret(struct req *r, const struct account_ref *ar)
-{
-	const uint8_t *mk;
-	char *plain;
-
-	if (ar->id != 0 && !db_isnull(&ar->row, 0, ACC_SECRET) &&
-	    (mk = master(r->cfg)) != NULL) {
-		size_t n = db_len(&ar->row, 0, ACC_SECRET);
-		plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
-		    n - SECRET_OVERHEAD + 1 : 1);
-		if (secret_open(mk, (const uint8_t *)db_str(&ar->row, 0,
-		    ACC_SECRET), n, plain) == 0)
-			return plain;
-		log_warnx("request %s: the app secret of phone number %s does "
-		    "not open under the master key", r->id, ar->pnid);
-	}
-	return *r->cfg->app_secret ? r->cfg->app_secret : NULL;
-}
-
 static bool
 signature_ok(const char *secret, const char *body, size_t len,
     const char *header)
@@ -133,6 +79,144 @@ signature_ok(const char *secret, const char *body, size_t len,
 	lower[64] = '\0';
 	hmac_sha256_hex(secret, strlen(secret), body, len, want);
 	return sodium_memcmp(want, lower, 64) == 0;
+}
+
+/* A phone number id of the payload: its account, and whether the body is
+ * signed with that account's secret (its own app secret, else the
+ * configured default). A change is applied only under a verified account,
+ * so a payload signed for one tenant cannot write into another. */
+struct hook_acct {
+	const char	*pnid;
+	int64_t		 id, tenant;	/* id 0: no account has it */
+	bool		 verified;
+};
+
+/* A secret tried on this body and its verdict. The accounts of one Meta
+ * app share its secret: each distinct secret costs one HMAC. */
+struct tried {
+	char	*secret;
+	size_t	 len;
+	bool	 opened;	/* an account's, opened into the pool */
+	bool	 ok;
+};
+
+/* The account's own app secret opened into the pool (the caller wipes
+ * it), or NULL when it has none or it cannot be opened. */
+static char *
+own_secret(struct req *r, const struct db_res *row, const char *pnid)
+{
+	const uint8_t *mk;
+	char *plain;
+	size_t n;
+
+	if (db_isnull(row, 0, ACC_SECRET) || (mk = master(r->cfg)) == NULL)
+		return NULL;
+	n = db_len(row, 0, ACC_SECRET);
+	plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
+	    n - SECRET_OVERHEAD + 1 : 1);
+	if (secret_open(mk, (const uint8_t *)db_str(row, 0, ACC_SECRET), n,
+	    plain) == 0)
+		return plain;
+	log_warnx("request %s: the app secret of phone number %s does not "
+	    "open under the master key; the default app secret is used",
+	    r->id, pnid);
+	return NULL;
+}
+
+/* Whether secret signs the body; a secret tried before is not tried again
+ * (and an opened copy of it is wiped at once). */
+static bool
+secret_verifies(struct req *r, struct tried *t, size_t *nt, char *secret,
+    bool opened)
+{
+	size_t len = strlen(secret), k;
+
+	for (k = 0; k < *nt; k++)
+		if (t[k].len == len && sodium_memcmp(t[k].secret, secret,
+		    len) == 0) {
+			if (opened)
+				sodium_memzero(secret, len);
+			return t[k].ok;
+		}
+	t[k].secret = secret;
+	t[k].len = len;
+	t[k].opened = opened;
+	t[k].ok = signature_ok(secret, r->body, r->bodylen, r->hub_signature);
+	(*nt)++;
+	return t[k].ok;
+}
+
+/* Looks up the account of each phone number id in pn and tells which ones
+ * the body is signed for. *any: some secret that may sign this payload
+ * does -- an account's, or the default when the payload names no number,
+ * a number no account has, or more numbers than are looked up. Every
+ * opened secret is wiped before returning. */
+static enum db_rc
+accounts_verify(struct req *r, const struct mh_pnids *pn,
+    struct hook_acct *acc, bool *any)
+{
+	struct tried t[MH_PNIDS_MAX + 1];
+	struct db_res row;
+	struct db_arg a;
+	char *secret;
+	size_t i, nt = 0;
+	bool want_default = pn->n == 0 || pn->dropped > 0;
+	enum db_rc rc = DB_OK;
+
+	*any = false;
+	for (i = 0; i < pn->n; i++) {
+		acc[i].pnid = pn->id[i];
+		acc[i].id = acc[i].tenant = 0;
+		acc[i].verified = false;
+		a = DBA_STR(pn->id[i]);
+		rc = db_query_one(r->db, &r->pool, SQL_ACCOUNT_BY_PHONE_ID, &a,
+		    1, &row);
+		if (rc == DB_NOROW) {
+			rc = DB_OK;
+			want_default = true;
+			continue;
+		}
+		if (rc != DB_OK)
+			goto out;
+		acc[i].id = db_int(&row, 0, ACC_ID);
+		acc[i].tenant = db_int(&row, 0, ACC_TENANT);
+		if ((secret = own_secret(r, &row, pn->id[i])) != NULL)
+			acc[i].verified = secret_verifies(r, t, &nt, secret, true);
+		else if (*r->cfg->app_secret)
+			acc[i].verified = secret_verifies(r, t, &nt,
+			    r->cfg->app_secret, false);
+		*any = *any || acc[i].verified;
+	}
+	if (want_default && *r->cfg->app_secret)
+		*any = secret_verifies(r, t, &nt, r->cfg->app_secret, false) ||
+		    *any;
+	for (i = 0; *any && i < pn->n; i++)
+		if (acc[i].id != 0 && !acc[i].verified)
+			log_warnx("request %s: the payload is not signed with "
+			    "the app secret of phone number %s; its changes "
+			    "are ignored", r->id, acc[i].pnid);
+out:
+	for (i = 0; i < nt; i++)
+		if (t[i].opened)
+			sodium_memzero(t[i].secret, t[i].len);
+	return rc;
+}
+
+/* The account a change names if the body is signed for it, else NULL
+ * (*unsigned_for tells an account that did not sign from no account). */
+static const struct hook_acct *
+account_of(const struct hook_acct *acc, size_t n, const char *pnid,
+    bool *unsigned_for)
+{
+	size_t i;
+
+	*unsigned_for = false;
+	for (i = 0; pnid != NULL && i < n; i++)
+		if (strcmp(acc[i].pnid, pnid) == 0) {
+			*unsigned_for = acc[i].id != 0 && !acc[i].verified;
+			return acc[i].id != 0 && acc[i].verified ? &acc[i] : NULL;
+		}
+	return NULL;	/* no account, or not looked up (pn->dropped) */
 }
 
 /* 1 for STOP or UNSUBSCRIBE, -1 for START, alone in the message (any
@@ -244,43 +328,48 @@ void
 whatsapp_webhook(struct req *r)
 {
 	struct json_object *root = NULL, *o;
+	struct mh_pnids pn;
+	struct hook_acct acc[MH_PNIDS_MAX];
+	const struct hook_acct *ha;
 	struct mh_batch b;
-	struct account_ref ar = { NULL, 0, 0, { 0 } };
 	struct db_arg a[8];
 	struct db_res res;
-	char path[64], uuid[37];
-	const char *secret;
-	size_t i, applied = 0, unknown = 0, received = 0;
+	char uuid[37];
+	size_t i, applied = 0, unknown = 0, received = 0, unsigned_n = 0;
 	enum db_rc rc;
-	bool ours, signed_ok;
+	enum jsonbody_rc jrc;
+	bool any, unsigned_for;
 
-	if (jsonbody_parse(r->body, r->bodylen, &root, path, sizeof(path)) !=
-	    JSONBODY_OK) {
-		/* Unsigned garbage and signed garbage alike: nothing stored. */
-		reply_error(r, ERR_BAD_REQUEST, "The payload is not a JSON object.",
-		    NULL);
+	/* The raw bytes only: no tree is built before the signature holds,
+	 * so an unsigned body costs no more memory than its text. Unsigned
+	 * garbage and signed garbage alike: nothing stored. */
+	if ((jrc = metahook_scan(r->body, r->bodylen, &pn)) != JSONBODY_OK) {
+		reply_error(r, ERR_BAD_REQUEST, jrc == JSONBODY_COST ?
+		    "The payload has too many JSON objects, arrays or values "
+		    "for its size." : "The payload is not a JSON object.", NULL);
 		return;
 	}
-	/* Parsed before it is verified only to find whose secret signs it;
-	 * nothing is stored before the signature holds. */
-	ours = metahook_parse(&r->pool, root, &b) == 0;
-	if (ours && b.first_phone_number_id != NULL &&
-	    (rc = account_for(r, b.first_phone_number_id, &ar)) != DB_OK) {
-		json_object_put(root);
+	any = false;
+	if (metahook_signature_hex(r->hub_signature) != NULL &&
+	    (rc = accounts_verify(r, &pn, acc, &any)) != DB_OK) {
 		reply_db(r, rc);	/* 503: Meta retries; not a 401 */
 		return;
 	}
-	secret = signing_secret(r, &ar);
-	signed_ok = signature_ok(secret, r->body, r->bodylen, r->hub_signature);
-	if (secret != NULL && secret != r->cfg->app_secret)
-		sodium_memzero((char *)secret, strlen(secret));
-	if (!signed_ok) {
-		json_object_put(root);
+	if (!any) {
 		reply_error(r, ERR_AUTHENTICATION, "The X-Hub-Signature-256 "
 		    "header is missing or does not match the payload.", NULL);
 		return;
 	}
-	if (!ours) {
+	if (pn.dropped > 0)
+		log_warnx("request %s: %zu phone number id(s) beyond the first "
+		    "%d or longer than %d bytes not looked up; their changes are "
+		    "ignored", r->id, pn.dropped, MH_PNIDS_MAX, JSONBODY_STR_MAX);
+	if (jsonbody_build(r->body, r->bodylen, &root) != JSONBODY_OK) {
+		reply_error(r, ERR_BAD_REQUEST, "The payload is not a JSON object.",
+		    NULL);
+		return;
+	}
+	if (metahook_parse(&r->pool, root, &b) != 0) {
 		log_info("request %s: webhook for another object; ignored", r->id);
 		goto ok;
 	}
@@ -289,35 +378,31 @@ whatsapp_webhook(struct req *r)
 	for (i = 0; i < b.nmessages; i++) {
 		const struct mh_message *m = &b.messages[i];
 
-		if (m->phone_number_id == NULL) {
-			unknown++;
+		if ((ha = account_of(acc, pn.n, m->phone_number_id,
+		    &unsigned_for)) == NULL) {
+			if (unsigned_for)
+				unsigned_n++;
+			else
+				unknown++;
 			continue;
 		}
-		if ((rc = account_for(r, m->phone_number_id, &ar)) != DB_OK)
-			goto fail;
-		if (ar.id == 0) {
-			unknown++;
-			continue;
-		}
-		if ((rc = inbound_store(r, ar.tenant, ar.id, m)) != DB_OK)
+		if ((rc = inbound_store(r, ha->tenant, ha->id, m)) != DB_OK)
 			goto fail;
 		received++;
 	}
 	for (i = 0; i < b.nstatuses; i++) {
 		const struct mh_status *st = &b.statuses[i];
 
-		if (st->phone_number_id == NULL) {
-			unknown++;
-			continue;
-		}
-		if ((rc = account_for(r, st->phone_number_id, &ar)) != DB_OK)
-			goto fail;
-		if (ar.id == 0) {
-			unknown++;
+		if ((ha = account_of(acc, pn.n, st->phone_number_id,
+		    &unsigned_for)) == NULL) {
+			if (unsigned_for)
+				unsigned_n++;
+			else
+				unknown++;
 			continue;
 		}
 		uuid_v4(uuid);
-		a[0] = DBA_INT(ar.id);
+		a[0] = DBA_INT(ha->id);
 		a[1] = DBA_STR(st->wamid);
 		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
 		a[3] = DBA_STR(st->status);
@@ -335,6 +420,10 @@ whatsapp_webhook(struct req *r)
 	if (unknown > 0)
 		log_info("request %s: %zu message(s) or status(es) for unknown "
 		    "phone numbers ignored", r->id, unknown);
+	if (unsigned_n > 0)
+		log_warnx("request %s: %zu message(s) or status(es) for phone "
+		    "numbers whose app secret did not sign the payload ignored",
+		    r->id, unsigned_n);
 	if (b.nskipped > 0)
 		log_warnx("request %s: %zu message(s) or status(es) not "
 		    "stored: no usable wamid or type, a status Wazera does "

@@ -560,3 +560,119 @@ def test_another_tenants_account_and_messages_are_out_of_reach(
     assert r.body["data"] == {"messages": 0, "statuses": 2}
     m = message(sent)
     assert m["status"] == "sending" and m["wamid"] is None
+
+
+# --------------------------------------------------------------------------
+# Payloads naming several accounts
+
+
+def new_account(stack, make_tenant, prefix):
+    """A tenant, a key, and a WhatsApp account with its own app secret."""
+    k = make_tenant().key()
+    k.phone = stack.unique(prefix)
+    k.secret = "secret-" + k.phone
+    k.account = stack.admin_json(
+        "account", "create", "--tenant", k.tenant.id, "--phone-number-id",
+        k.phone, "--waba-id", "1", "--display-phone", "+15550783881",
+        "--access-token", "tok", "--app-secret", k.secret)
+    return k
+
+
+def tenant_rows(stack, tenant_id):
+    """Everything a webhook can write for a tenant, to compare."""
+    q = {"contacts": "SELECT id, phone, name, opted_out FROM contacts",
+         "messages": "SELECT id, direction, status, wamid, error_code "
+                     "FROM messages",
+         "conversations": "SELECT id, status FROM conversations",
+         "events": "SELECT id, type FROM events"}
+    return {k: stack.sql_root("%s WHERE tenant_id = %d ORDER BY id" %
+                              (v, tenant_id), database="wazera")
+            for k, v in q.items()}
+
+
+@pytest.mark.parametrize("b_first", [False, True],
+                         ids=["a_then_b", "b_then_a"])
+def test_payload_signed_for_one_tenant_never_writes_into_another(
+        stack, hook, make_tenant, b_first):
+    """A payload signed with tenant A's app secret whose other entry names
+    tenant B's number: A's change is applied, B's is not -- no contact, no
+    inbound message, no opt-out, B's queued message not failed through
+    wz:<id> -- whichever entry comes first. A secret that signs for
+    neither is a 401 and nothing is stored."""
+    a = new_account(stack, make_tenant, "8804")
+    b = new_account(stack, make_tenant, "8805")
+    b_contact = b.create_contact(phone="+4915100000081", name="B's customer")
+    queued = assert_ok(b("POST", "/messages/send", {
+        "to": "+4915100000082", "whatsapp_account_id": b.account["id"],
+        "type": "template", "content": {"name": "hello_world"}}), 201)
+    assert queued["status"] == "queued" and queued["wamid"] is None
+    a_entry = inbound_payload(a.phone, [msg(
+        "wamid.xa" + a.phone, "4915100000083", "text", {"body": "hi A"})],
+        {"4915100000083": "Anna"})["entry"][0]
+    b_entry = inbound_payload(b.phone, [
+        msg("wamid.xb1" + b.phone, "4915100000084", "text", {"body": "hi"}),
+        msg("wamid.xb2" + b.phone, "4915100000081", "text",
+            {"body": "STOP"})], {"4915100000084": "Intruder"})["entry"][0]
+    b_entry["changes"][0]["value"]["statuses"] = [st(
+        "wamid.xb3" + b.phone, "failed",
+        biz_opaque_callback_data="wz:%d" % queued["id"],
+        errors=[{"code": 131026, "title": "Undeliverable"}])]
+    body = {"object": "whatsapp_business_account",
+            "entry": [b_entry, a_entry] if b_first else [a_entry, b_entry]}
+    a_before = tenant_rows(stack, a.tenant.id)
+    b_before = tenant_rows(stack, b.tenant.id)
+
+    for secret in (DEFAULT_SECRET, "nobody's-secret"):
+        assert_error(post(hook, body, secret), 401, "AUTHENTICATION_ERROR")
+    assert tenant_rows(stack, a.tenant.id) == a_before
+    assert tenant_rows(stack, b.tenant.id) == b_before
+
+    r = post(hook, body, a.secret)
+    assert r.status == 200, r
+    assert r.body["data"] == {"messages": 1, "statuses": 0}, r
+    m = stored(stack, a, "wamid.xa" + a.phone)
+    assert m["content"] == {"body": "hi A"}
+    c = assert_ok(a("GET", "/contacts/%d" % m["contact_id"]))
+    assert c["phone"] == "+4915100000083" and c["name"] == "Anna"
+    assert tenant_rows(stack, b.tenant.id) == b_before
+    assert assert_ok(b("GET", "/contacts/%d" % b_contact["id"]))[
+        "opted_out"] is False
+    got = assert_ok(b("GET", "/messages/%d" % queued["id"]))
+    assert got["status"] == "queued" and got["wamid"] is None
+
+    # The same bytes signed with B's secret: now B's part applies (so it
+    # was a real change above) and A's is left alone.
+    a_after = tenant_rows(stack, a.tenant.id)
+    r = post(hook, body, b.secret)
+    assert r.status == 200, r
+    assert r.body["data"] == {"messages": 2, "statuses": 1}, r
+    assert tenant_rows(stack, a.tenant.id) == a_after
+    assert assert_ok(b("GET", "/contacts/%d" % b_contact["id"]))[
+        "opted_out"] is True
+    assert assert_ok(b("GET", "/messages/%d" % queued["id"]))[
+        "status"] == "failed"
+
+
+def test_account_without_own_secret_is_signed_for_by_the_default(
+        stack, hook, make_tenant):
+    """An account without its own app secret is verified by the configured
+    default; in a payload that also names an account with its own secret,
+    each signature applies only its own account's change."""
+    a = new_account(stack, make_tenant, "8806")
+    c = make_tenant().key()
+    c.phone = stack.unique("8807")
+    stack.admin_json("account", "create", "--tenant", c.tenant.id,
+                     "--phone-number-id", c.phone, "--waba-id", "1",
+                     "--display-phone", "+15550783881", "--access-token",
+                     "tok")
+    body = {"object": "whatsapp_business_account", "entry": [
+        inbound_payload(p, [msg("wamid.d" + p, "4915100000091", "text",
+                                {"body": "x"})])["entry"][0]
+        for p in (a.phone, c.phone)]}
+    r = post(hook, body, DEFAULT_SECRET)
+    assert r.status == 200 and r.body["data"]["messages"] == 1, r
+    stored(stack, c, "wamid.d" + c.phone)
+    assert tenant_rows(stack, a.tenant.id)["messages"] == []
+    r = post(hook, body, a.secret)
+    assert r.status == 200 and r.body["data"]["messages"] == 1, r
+    stored(stack, a, "wamid.d" + a.phone)

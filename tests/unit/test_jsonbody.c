@@ -394,6 +394,231 @@ START_TEST(jsonbody_large_body)
 }
 END_TEST
 
+/* A body of n copies of unit (comma-separated) between pre and post; the
+ * caller frees it. */
+static char *
+repeated(const char *pre, const char *unit, size_t n, const char *post,
+    size_t *len)
+{
+	size_t ul = strlen(unit), cap = strlen(pre) + n * (ul + 1) +
+	    strlen(post) + 1, i;
+	char *b = malloc(cap), *p = b;
+
+	ck_assert_ptr_nonnull(b);
+	p += sprintf(p, "%s", pre);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, unit, ul);
+		p += ul;
+	}
+	p += sprintf(p, "%s", post);
+	*len = (size_t)(p - b);
+	return b;
+}
+
+/* Bodies whose json-c tree would be hundreds of times their size are
+ * refused before json-c sees them: empty objects and arrays, and the
+ * smallest members and numbers in bulk. */
+START_TEST(jsonbody_cost_refused)
+{
+	static const char *const units[] = { "{}", "[]", "{\"a\":{}}",
+	    "[[]]", "1", "{\"a\":1}" };
+	struct json_object *o = (struct json_object *)1;
+	size_t len;
+	char *b = repeated("{\"a\":[", units[_i], (1 << 20) /
+	    (strlen(units[_i]) + 1), "]}", &len);
+
+	ck_assert_uint_le(len, (size_t)(1 << 20) + 16);
+	ck_assert_int_eq(jb(b, len, &o), JSONBODY_COST);
+	ck_assert_ptr_null(o);
+	/* Also at the size of Meta's largest bodies, and inside Meta's shape. */
+	free(b);
+	b = repeated("{\"entry\":[", units[_i], (3 << 20) /
+	    (strlen(units[_i]) + 1), "]}", &len);
+	ck_assert_int_eq(jsonbody_check(b, len, NULL, path, sizeof(path)),
+	    JSONBODY_COST);
+	free(b);
+}
+END_TEST
+
+/* Every legitimate body passes: small ones whatever their shape (the
+ * base), 50 one-letter tags and 50 custom fields, a 1 MiB text, template
+ * components, and Meta's densest statuses at 3 MiB. */
+START_TEST(jsonbody_cost_legitimate)
+{
+	char *b, *t;
+	size_t len;
+	struct json_object *o;
+
+	/* 300 empty objects: 240 KB of tree, under the base. */
+	b = repeated("{\"a\":[", "{}", 300, "]}", &len);
+	ck_assert_int_eq(jb(b, len, &o), JSONBODY_OK);
+	json_object_put(o);
+	free(b);
+	b = repeated("{\"phone\":\"+4915112345678\",\"tags\":[", "\"a\"", 50,
+	    "]}", &len);
+	ck_assert_int_eq(jb(b, len, &o), JSONBODY_OK);
+	json_object_put(o);
+	free(b);
+	{
+		char cf[2048], *p = cf;
+		int i;
+		p += sprintf(p, "{\"custom_fields\":{");
+		for (i = 0; i < 50; i++)
+			p += sprintf(p, "%s\"%d\":%s", i ? "," : "", i,
+			    i % 2 ? "null" : "1");
+		p += sprintf(p, "},\"tags\":[]}");
+		ck_assert_int_eq(jb(cf, strlen(cf), &o), JSONBODY_OK);
+		json_object_put(o);
+	}
+	/* A 1 MiB text. */
+	t = malloc((1 << 20) + 64);
+	memcpy(t, "{\"to\":\"+4915\",\"type\":\"text\",\"content\":{\"body\":\"", 47);
+	memset(t + 47, 'x', 1 << 20);
+	memcpy(t + 47 + (1 << 20), "\"}}", 4);
+	ck_assert_int_eq(jb(t, strlen(t), &o), JSONBODY_OK);
+	json_object_put(o);
+	free(t);
+	/* A template with components. */
+	{
+		const char *tpl = "{\"to\":\"+4915\",\"type\":\"template\","
+		    "\"content\":{\"name\":\"order\",\"language\":{\"code\":"
+		    "\"en\"},\"components\":[{\"type\":\"header\",\"parameters\":"
+		    "[{\"type\":\"image\",\"image\":{\"link\":\"https://x/y.png\"}}]},"
+		    "{\"type\":\"body\",\"parameters\":[{\"type\":\"text\","
+		    "\"text\":\"A\"},{\"type\":\"currency\",\"currency\":{"
+		    "\"fallback_value\":\"$1\",\"code\":\"USD\",\"amount_1000\":"
+		    "1000}},{\"type\":\"date_time\",\"date_time\":{"
+		    "\"fallback_value\":\"today\"}}]},{\"type\":\"button\","
+		    "\"sub_type\":\"quick_reply\",\"index\":\"0\",\"parameters\":"
+		    "[{\"type\":\"payload\",\"payload\":\"P\"}]}]}}";
+		ck_assert_int_eq(jb(tpl, strlen(tpl), &o), JSONBODY_OK);
+		json_object_put(o);
+	}
+	/* Meta's statuses with conversation and pricing, filling 3 MiB. */
+	b = repeated("{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+	    "\"id\":\"1\",\"changes\":[{\"field\":\"messages\",\"value\":{"
+	    "\"messaging_product\":\"whatsapp\",\"metadata\":{"
+	    "\"display_phone_number\":\"15550783881\",\"phone_number_id\":"
+	    "\"106540352242922\"},\"statuses\":[",
+	    "{\"id\":\"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0EyQUJDMDFFRkQ5NjQ2\","
+	    "\"status\":\"sent\",\"timestamp\":\"1750030073\",\"recipient_id\":"
+	    "\"16505551234\",\"conversation\":{\"id\":\"CONVERSATION_ID\","
+	    "\"expiration_timestamp\":\"1750116473\",\"origin\":{\"type\":"
+	    "\"utility\"}},\"pricing\":{\"billable\":true,\"pricing_model\":"
+	    "\"PMP\",\"category\":\"utility\",\"type\":\"regular\"}}",
+	    (3 << 20) / 360, "]}}]}]}", &len);
+	ck_assert_uint_le(len, (size_t)3 << 20);
+	ck_assert_uint_ge(len, (size_t)5 << 19);
+	ck_assert_int_eq(jsonbody_check(b, len, NULL, path, sizeof(path)),
+	    JSONBODY_OK);
+	free(b);
+}
+END_TEST
+
+/* Where the bound lies: n empty objects in an array are estimated at
+ * 816 n + 1027 bytes against a budget of 32 (3 n + 7) + 256 KiB, which
+ * n = 339 meets and n = 400 exceeds. */
+START_TEST(jsonbody_cost_boundary)
+{
+	size_t len, n;
+	char *b;
+
+	for (n = 300; n < 340; n += 39) {
+		b = repeated("{\"a\":[", "{}", n, "]}", &len);
+		ck_assert_int_eq(jsonbody_check(b, len, NULL, NULL, 0),
+		    JSONBODY_OK);
+		free(b);
+	}
+	b = repeated("{\"a\":[", "{}", 400, "]}", &len);
+	ck_assert_int_eq(jsonbody_check(b, len, NULL, NULL, 0), JSONBODY_COST);
+	free(b);
+}
+END_TEST
+
+static const char *const pn_path[] = { "entry", "*", "changes", "*",
+    "value", "metadata", "phone_number_id" };
+
+static enum jsonbody_rc
+collect(const char *body, struct jsonbody_strs *s,
+    char (*v)[JSONBODY_STR_MAX + 1], size_t max)
+{
+	s->path = pn_path;
+	s->depth = sizeof(pn_path) / sizeof(pn_path[0]);
+	s->v = v;
+	s->max = max;
+	return jsonbody_check(body, strlen(body), s, path, sizeof(path));
+}
+
+/* Strings are collected only at the given place, decoded, once each. */
+START_TEST(jsonbody_collects_at_path)
+{
+	char v[4][JSONBODY_STR_MAX + 1];
+	struct jsonbody_strs s;
+
+	ck_assert_int_eq(collect("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"111\"}}},{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"\\u0032\\u00322\"}}}]},"
+	    "{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":"
+	    "\"111\"}}}]}],\"phone_number_id\":\"333\",\"x\":{\"entry\":[{"
+	    "\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":"
+	    "\"444\"}}}]}]}}", &s, v, 4), JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(s.dropped, 0);
+	ck_assert_str_eq(v[0], "111");
+	ck_assert_str_eq(v[1], "222");
+	/* Not a string, or an object where an array is expected: not
+	 * collected. */
+	ck_assert_int_eq(collect("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":111}}}]}],\"e\":1}", &s, v, 4),
+	    JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 0);
+	ck_assert_int_eq(collect("{\"entry\":{\"0\":{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"1\"}}}]}}}", &s, v, 4),
+	    JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 0);
+	/* A key with more after a NUL is what json-c keeps: the part before. */
+	ck_assert_int_eq(collect("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\\u0000x\":\"1\"}}}]}]}", &s, v, 4),
+	    JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 1);
+	/* Duplicate keys: every value is collected (json-c keeps the last). */
+	ck_assert_int_eq(collect("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"1\",\"phone_number_id\":\"2\""
+	    "}}}]}]}", &s, v, 4), JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 2);
+}
+END_TEST
+
+/* Too long, holding a NUL, or new beyond max: counted, not kept. */
+START_TEST(jsonbody_collect_bounds)
+{
+	char v[2][JSONBODY_STR_MAX + 1], body[1024], long65[66];
+	struct jsonbody_strs s;
+
+	memset(long65, '9', 65);
+	long65[65] = '\0';
+	snprintf(body, sizeof(body), "{\"entry\":[{\"changes\":["
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"%s\"}}},"
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"%.64s\"}}},"
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"1\\u00002\"}}},"
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"7\"}}},"
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"8\"}}},"
+	    "{\"value\":{\"metadata\":{\"phone_number_id\":\"7\"}}}]}]}",
+	    long65, long65);
+	ck_assert_int_eq(collect(body, &s, v, 2), JSONBODY_OK);
+	ck_assert_uint_eq(s.n, 2);
+	ck_assert_uint_eq(strlen(v[0]), 64);
+	ck_assert_str_eq(v[1], "7");
+	ck_assert_uint_eq(s.dropped, 3);	/* 65 bytes, NUL, "8" */
+	/* A body that fails the check collects nothing usable. */
+	ck_assert_int_eq(collect("{\"entry\":[{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"1\"}}}]}]", &s, v, 2),
+	    JSONBODY_SYNTAX);
+}
+END_TEST
+
 Suite *
 jsonbody_suite(void)
 {
@@ -417,6 +642,11 @@ jsonbody_suite(void)
 	tcase_add_test(tc, jsonbody_range_path_decoded_key);
 	tcase_add_test(tc, jsonbody_depth_32);
 	tcase_add_test(tc, jsonbody_large_body);
+	tcase_add_loop_test(tc, jsonbody_cost_refused, 0, 6);
+	tcase_add_test(tc, jsonbody_cost_legitimate);
+	tcase_add_test(tc, jsonbody_cost_boundary);
+	tcase_add_test(tc, jsonbody_collects_at_path);
+	tcase_add_test(tc, jsonbody_collect_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

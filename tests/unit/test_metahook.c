@@ -1,5 +1,6 @@
 /* Meta's webhook payloads: every entry, change and status is visited. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -32,7 +33,7 @@ START_TEST(metahook_statuses_in_batches)
 
 	pool_init(&p);
 	ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
-	ck_assert_str_eq(b.first_phone_number_id, "111");
+	ck_assert_str_eq(b.statuses[0].phone_number_id, "111");
 	/* Those without an id or with one no wamid could be are skipped. */
 	ck_assert_uint_eq(b.nstatuses, 3);
 	ck_assert_str_eq(b.statuses[0].wamid, "wamid.A");
@@ -132,6 +133,46 @@ START_TEST(metahook_status_limits)
 }
 END_TEST
 
+/* The phone number ids come from the raw bytes, every change's, each
+ * once; beyond MH_PNIDS_MAX they are counted, not kept. */
+START_TEST(metahook_scan_phone_number_ids)
+{
+	const char *text =
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":["
+	    "{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":"
+	    "\"111\"},\"statuses\":[]}},{\"value\":{\"metadata\":{"
+	    "\"phone_number_id\":\"222\"}}}]},{\"changes\":[{\"value\":{"
+	    "\"metadata\":{\"phone_number_id\":\"111\"},\"messages\":[{"
+	    "\"phone_number_id\":\"333\"}]}}]}]}";
+	struct mh_pnids pn;
+	char *b, *p;
+	int i;
+
+	ck_assert_int_eq(metahook_scan(text, strlen(text), &pn), JSONBODY_OK);
+	ck_assert_uint_eq(pn.n, 2);
+	ck_assert_uint_eq(pn.dropped, 0);
+	ck_assert_str_eq(pn.id[0], "111");
+	ck_assert_str_eq(pn.id[1], "222");
+	ck_assert_int_eq(metahook_scan("{\"entry\":[{},{}", 15, &pn),
+	    JSONBODY_SYNTAX);
+	ck_assert_int_eq(metahook_scan("", 0, &pn), JSONBODY_OK);
+	ck_assert_uint_eq(pn.n, 0);
+
+	b = p = malloc(100 * 80);
+	ck_assert_ptr_nonnull(b);
+	p += sprintf(p, "{\"entry\":[{\"changes\":[");
+	for (i = 0; i < MH_PNIDS_MAX + 6; i++)
+		p += sprintf(p, "%s{\"value\":{\"metadata\":{\"phone_number_id\":"
+		    "\"%d\"}}}", i ? "," : "", 1000 + i);
+	p += sprintf(p, "]}]}");
+	ck_assert_int_eq(metahook_scan(b, (size_t)(p - b), &pn), JSONBODY_OK);
+	ck_assert_uint_eq(pn.n, MH_PNIDS_MAX);
+	ck_assert_uint_eq(pn.dropped, 6);
+	ck_assert_str_eq(pn.id[MH_PNIDS_MAX - 1], "1063");
+	free(b);
+}
+END_TEST
+
 Suite *
 metahook_suite(void)
 {
@@ -142,6 +183,7 @@ metahook_suite(void)
 	tcase_add_test(tc, metahook_messages);
 	tcase_add_test(tc, metahook_signature_header);
 	tcase_add_test(tc, metahook_status_limits);
+	tcase_add_test(tc, metahook_scan_phone_number_ids);
 	suite_add_tcase(s, tc);
 	return s;
 }
