@@ -25,7 +25,9 @@
  * parsing 100,000 of each. Text (strings and keys) adds its length. */
 #define COST_OBJECT	800	/* the object and its 16-entry hash table */
 #define COST_ARRAY	160	/* the array and its 32 slots */
-#define COST_MEMBER	64	/* a key's copy and hash entry (tables double) */
+#define COST_MEMBER	160	/* a key's copy and hash entry: a table at most
+				   2/3 full, doubling, the old one alive while
+				   it is copied */
 #define COST_ELEMENT	16	/* an array's slot (arrays double) */
 #define COST_SCALAR	80	/* a string, number, true, false or null */
 
@@ -491,4 +493,26 @@ jsonbody_parse(const char *body, size_t len, struct json_object **out,
 	if ((rc = jsonbody_check(body, len, NULL, path, pathsz)) != JSONBODY_OK)
 		return rc;
 	return jsonbody_build(body, len, out);
+}
+
+static int
+raw_serialize(struct json_object *o, struct printbuf *pb, int level,
+    int flags)
+{
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, json_object_get_string(o),
+	    json_object_get_string_len(o));
+}
+
+struct json_object *
+jsonbody_raw(const char *text)
+{
+	struct json_object *o;
+
+	if (text == NULL || *text != '{')
+		return json_object_new_object();
+	o = json_object_new_string(text);
+	json_object_set_serializer(o, raw_serialize, NULL, NULL);
+	return o;
 }

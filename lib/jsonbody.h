@@ -62,4 +62,9 @@ enum jsonbody_rc jsonbody_check(const char *body, size_t len,
 enum jsonbody_rc jsonbody_build(const char *body, size_t len,
 		    struct json_object **out);
 
+/* A json-c value that serialises as text itself, unparsed: JSON the
+ * server wrote (a stored message's content), put into an answer without
+ * building its tree, which may take far more memory than its text. text
+ * is copied; NULL or not starting with '{' gives {}. */
+struct json_object *jsonbody_raw(const char *text);
 #endif

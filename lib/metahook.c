@@ -107,7 +107,8 @@ profile_of(struct json_object *value, const char *wa_id)
 	struct json_object *cs = arr_at(value, "contacts"), *c, *p;
 	size_t i;
 
-	for (i = 0; cs && i < json_object_array_length(cs); i++) {
+	for (i = 0; cs && i < json_object_array_length(cs) &&
+	    i < MH_PROFILES_MAX; i++) {
 		c = json_object_array_get_idx(cs, i);
 		if (wa_id != NULL && str_at(c, "wa_id") != NULL &&
 		    strcmp(str_at(c, "wa_id"), wa_id) != 0)
@@ -119,8 +120,8 @@ profile_of(struct json_object *value, const char *wa_id)
 }
 
 static void
-parse_message(struct json_object *m, struct json_object *value,
-    const char *pnid, struct mh_message *out)
+parse_message(struct json_object *m, const char *pnid,
+    struct mh_message *out)
 {
 	struct json_object *t;
 	const char *ts;
@@ -133,7 +134,6 @@ parse_message(struct json_object *m, struct json_object *value,
 	out->type = str_at(m, "type");
 	if ((ts = str_at(m, "timestamp")) != NULL)
 		out->timestamp = strtoll(ts, NULL, 10);
-	out->profile_name = profile_of(value, out->from);
 	if (json_object_object_get_ex(m, "text", &t))
 		out->text = str_at(t, "body");
 }
@@ -187,6 +187,14 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				mcap += json_object_array_length(msgs);
 		}
 	}
+	if (cap > MH_ITEMS_MAX) {
+		b->nover += cap - MH_ITEMS_MAX;
+		cap = MH_ITEMS_MAX;
+	}
+	if (mcap > MH_ITEMS_MAX) {
+		b->nover += mcap - MH_ITEMS_MAX;
+		mcap = MH_ITEMS_MAX;
+	}
 	b->statuses = pool_calloc(pool, cap + 1, sizeof(*b->statuses));
 	b->messages = pool_calloc(pool, mcap + 1, sizeof(*b->messages));
 	for (i = 0; i < json_object_array_length(entries); i++) {
@@ -207,11 +215,13 @@ metahook_parse(struct pool *pool, struct json_object *root, struct mh_batch *b)
 				struct mh_message *mm = &b->messages[b->nmessages];
 				if (!json_object_is_type(m, json_type_object))
 					continue;
-				parse_message(m, value, pnid, mm);
+				parse_message(m, pnid, mm);
 				if (wamid_valid(mm->wamid) && mm->from != NULL &&
-				    mm->type != NULL)
+				    mm->type != NULL) {
+					mm->profile_name = profile_of(value,
+					    mm->from);
 					b->nmessages++;
-				else
+				} else
 					b->nskipped++;
 			}
 			if ((sts = arr_at(value, "statuses")) == NULL)

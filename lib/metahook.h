@@ -47,7 +47,17 @@ struct mh_batch {
 	 * with a username Meta names only by a business-scoped user id
 	 * (from_user_id), which no contact has. */
 	size_t			 nskipped;
+	/* Messages and statuses beyond MH_ITEMS_MAX of each, not looked at. */
+	size_t			 nover;
 };
+
+/* Messages, and statuses, one payload may carry: Meta sends a few at a
+ * time; a signed payload of tens of thousands would hold a worker and a
+ * transaction for minutes. */
+#define MH_ITEMS_MAX	1000
+/* value.contacts[] entries looked at for a sender's profile name (Meta
+ * sends one per sender). */
+#define MH_PROFILES_MAX	100
 
 /* The distinct phone number ids a payload's changes name (every
  * entry[].changes[].value.metadata.phone_number_id), read from the raw

@@ -429,6 +429,10 @@ whatsapp_webhook(struct req *r)
 		    "stored: no usable wamid or type, a status Wazera does "
 		    "not know, or no sender's phone number (a user Meta names "
 		    "only by from_user_id)", r->id, b.nskipped);
+	if (b.nover > 0)
+		log_warnx("request %s: %zu message(s) or status(es) beyond %d "
+		    "of each in one payload ignored", r->id, b.nover,
+		    MH_ITEMS_MAX);
 ok:
 	json_object_put(root);
 	o = json_object_new_object();

@@ -583,3 +583,28 @@ def test_window_is_checked_after_validation(sender):
                             whatsapp_account_id=999999999,
                             content={"body": "x"}), 422, "VALIDATION_ERROR")
     assert list(err["details"]) == ["whatsapp_account_id"]
+
+
+def test_content_cheap_in_its_body_but_not_alone_is_refused(sender):
+    """Whitespace padding can carry a body through its memory budget; the
+    content stored (without it) must pass the budget alone, or every read
+    of it, and the spooler, would build a tree of ~270 times its text."""
+    comps = "[" + ",".join(["{}"] * 41000) + "]"
+    body = ('{"to":"+4915700000001","whatsapp_account_id":%d,'
+            '"type":"template","content":{"name":"hello","language":"en",'
+            '"components":%s}}' % (sender.account["id"], comps))
+    body += " " * (1024 * 1024 - 4096 - len(body))
+    r = sender("POST", "/messages/send", body.encode(),
+               headers={"Content-Type": "application/json"})
+    assert_error(r, 422, "VALIDATION_ERROR")
+    assert "content" in r.body["error"]["details"], r.body
+    # Modest components still go through, and read back as sent.
+    comps = [{"type": "body", "parameters": [{"type": "text",
+                                              "text": "x%d" % i}]}
+             for i in range(50)]
+    m = assert_ok(send(sender, to="+4915700000001", type="template",
+                       content={"name": "hello", "language": "en",
+                                "components": comps}), 201)
+    got = assert_ok(sender("GET", "/messages/%d" % m["id"]))
+    assert got["content"] == m["content"]
+    assert got["content"]["components"] == comps

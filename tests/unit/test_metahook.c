@@ -173,6 +173,74 @@ START_TEST(metahook_scan_phone_number_ids)
 }
 END_TEST
 
+/* A payload carries at most MH_ITEMS_MAX messages and statuses each, and
+ * a sender's profile is looked for among the first MH_PROFILES_MAX
+ * contacts only: a signed payload cannot hold a worker for minutes. */
+START_TEST(metahook_items_bounded)
+{
+	struct json_object *root, *value, *sts, *msgs, *cs, *o;
+	struct mh_batch b;
+	struct pool p;
+	char id[32];
+	int i;
+
+	root = json_object_new_object();
+	json_object_object_add(root, "object",
+	    json_object_new_string("whatsapp_business_account"));
+	value = json_object_new_object();
+	sts = json_object_new_array();
+	msgs = json_object_new_array();
+	cs = json_object_new_array();
+	for (i = 0; i < MH_ITEMS_MAX + 7; i++) {
+		snprintf(id, sizeof(id), "wamid.S%d", i);
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(id));
+		json_object_object_add(o, "status",
+		    json_object_new_string("read"));
+		json_object_array_add(sts, o);
+		snprintf(id, sizeof(id), "wamid.M%d", i);
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(id));
+		json_object_object_add(o, "from",
+		    json_object_new_string("4915100000001"));
+		json_object_object_add(o, "type", json_object_new_string("text"));
+		json_object_array_add(msgs, o);
+	}
+	/* The sender's profile only after the first MH_PROFILES_MAX. */
+	for (i = 0; i <= MH_PROFILES_MAX; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "wa_id", json_object_new_string(
+		    i < MH_PROFILES_MAX ? "1" : "4915100000001"));
+		json_object_object_add(o, "profile", json_object_new_object());
+		json_object_object_add(json_object_object_get(o, "profile"),
+		    "name", json_object_new_string("Late"));
+		json_object_array_add(cs, o);
+	}
+	json_object_object_add(value, "statuses", sts);
+	json_object_object_add(value, "messages", msgs);
+	json_object_object_add(value, "contacts", cs);
+	o = json_object_new_object();
+	json_object_object_add(o, "value", value);
+	msgs = json_object_new_array();
+	json_object_array_add(msgs, o);
+	o = json_object_new_object();
+	json_object_object_add(o, "changes", msgs);
+	msgs = json_object_new_array();
+	json_object_array_add(msgs, o);
+	json_object_object_add(root, "entry", msgs);
+
+	pool_init(&p);
+	ck_assert_int_eq(metahook_parse(&p, root, &b), 0);
+	ck_assert_uint_eq(b.nstatuses, MH_ITEMS_MAX);
+	ck_assert_uint_eq(b.nmessages, MH_ITEMS_MAX);
+	ck_assert_uint_eq(b.nover, 14);
+	ck_assert_str_eq(b.statuses[MH_ITEMS_MAX - 1].wamid, "wamid.S999");
+	ck_assert_ptr_null(b.messages[0].profile_name);
+	pool_free(&p);
+	json_object_put(root);
+}
+END_TEST
+
 Suite *
 metahook_suite(void)
 {
@@ -184,6 +252,7 @@ metahook_suite(void)
 	tcase_add_test(tc, metahook_signature_header);
 	tcase_add_test(tc, metahook_status_limits);
 	tcase_add_test(tc, metahook_scan_phone_number_ids);
+	tcase_add_test(tc, metahook_items_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
