@@ -101,25 +101,31 @@ struct tried {
 };
 
 /* The account's own app secret opened into the pool (the caller wipes
- * it), or NULL when it has none or it cannot be opened. */
+ * it), or NULL: *has tells whether it has one (then it could not be
+ * opened, or opened empty, and nothing verifies for the account: falling
+ * back to the default secret would let that secret's holders write as
+ * the account). */
 static char *
-own_secret(struct req *r, const struct db_res *row, const char *pnid)
+own_secret(struct req *r, const struct db_res *row, const char *pnid,
+    bool *has)
 {
 	const uint8_t *mk;
 	char *plain;
 	size_t n;
 
-	if (db_isnull(row, 0, ACC_SECRET) || (mk = master(r->cfg)) == NULL)
+	if (!(*has = !db_isnull(row, 0, ACC_SECRET)))
 		return NULL;
 	n = db_len(row, 0, ACC_SECRET);
 	plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
 	    n - SECRET_OVERHEAD + 1 : 1);
-	if (secret_open(mk, (const uint8_t *)db_str(row, 0, ACC_SECRET), n,
-	    plain) == 0)
-		return plain;
-	log_warnx("request %s: the app secret of phone number %s does not "
-	    "open under the master key; the default app secret is used",
-	    r->id, pnid);
+	if ((mk = master(r->cfg)) != NULL && secret_open(mk,
+	    (const uint8_t *)db_str(row, 0, ACC_SECRET), n, plain) == 0) {
+		if (*plain != '\0')
+			return plain;
+	}
+	log_warnx("request %s: the app secret of phone number %s cannot be "
+	    "opened under the master key; its changes are ignored", r->id,
+	    pnid);
 	return NULL;
 }
 
@@ -160,7 +166,7 @@ accounts_verify(struct req *r, const struct mh_pnids *pn,
 	struct db_arg a;
 	char *secret;
 	size_t i, nt = 0;
-	bool want_default = pn->n == 0 || pn->dropped > 0;
+	bool has, want_default = pn->n == 0 || pn->dropped > 0;
 	enum db_rc rc = DB_OK;
 
 	*any = false;
@@ -180,9 +186,9 @@ accounts_verify(struct req *r, const struct mh_pnids *pn,
 			goto out;
 		acc[i].id = db_int(&row, 0, ACC_ID);
 		acc[i].tenant = db_int(&row, 0, ACC_TENANT);
-		if ((secret = own_secret(r, &row, pn->id[i])) != NULL)
+		if ((secret = own_secret(r, &row, pn->id[i], &has)) != NULL)
 			acc[i].verified = secret_verifies(r, t, &nt, secret, true);
-		else if (*r->cfg->app_secret)
+		else if (!has && *r->cfg->app_secret)
 			acc[i].verified = secret_verifies(r, t, &nt,
 			    r->cfg->app_secret, false);
 		*any = *any || acc[i].verified;

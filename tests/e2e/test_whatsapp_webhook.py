@@ -676,3 +676,21 @@ def test_account_without_own_secret_is_signed_for_by_the_default(
     r = post(hook, body, a.secret)
     assert r.status == 200 and r.body["data"]["messages"] == 1, r
     stored(stack, a, "wamid.d" + a.phone)
+
+
+def test_account_secret_that_cannot_be_opened_verifies_nothing(
+        stack, hook, make_tenant):
+    """An account with its own app secret that cannot be opened (a sealed
+    value damaged, a master key replaced) is not verified by the default
+    secret instead: the default's holders cannot write as that account."""
+    a = new_account(stack, make_tenant, "8808")
+    stack.sql_root("UPDATE whatsapp_accounts SET app_secret_enc = "
+                   "REPEAT('x', 60) WHERE id = %d" % a.account["id"],
+                   database="wazera")
+    body = inbound_payload(a.phone, [msg("wamid.n" + a.phone,
+                                         "4915100000093", "text",
+                                         {"body": "x"})])
+    for secret in (DEFAULT_SECRET, a.secret):
+        r = post(hook, body, secret)
+        assert r.status == 401, r
+    assert tenant_rows(stack, a.tenant.id)["messages"] == []
