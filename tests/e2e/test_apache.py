@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from conftest import (REPO, Proc, assert_error, assert_ok,
+from conftest import (JSON_CT, REPO, Proc, assert_error, assert_ok,
+                      http_request,
                       assert_web_error, free_port, _port_open,
                       raw_request, wait_for, web_server_errors)
 
@@ -170,6 +171,10 @@ def test_apache_htaccess(stack, make_key):
                 os.path.join(api, ".htaccess"))
     os.chmod(os.path.join(api, ".htaccess"), 0o644)
     os.chmod(stack.config, 0o644)
+    # A file an operator left beside the program is never served.
+    with open(os.path.join(api, "wazera.conf"), "w") as f:
+        f.write("password = hunter2\n")
+    os.chmod(os.path.join(api, "wazera.conf"), 0o644)
     site = ("TypesConfig /etc/mime.types\n"
             "FcgidInitialEnv WAZERA_CONFIG %s\n" % stack.config +
             "FcgidIPCDir %s/fcgid\n" % docroot +
@@ -192,5 +197,11 @@ def test_apache_htaccess(stack, make_key):
                 port=apache.port)
         assert_error(r, 413, "PAYLOAD_TOO_LARGE")
         assert r.headers.get("x-request-id"), r
+        for path in ("/api/wazera.conf", "/api/.htaccess"):
+            r = http_request(apache.port, "GET", path)
+            assert r.status in (403, 404), r
+            assert b"hunter2" not in r.raw and b"Rewrite" not in r.raw, r
+            assert r.headers["content-type"] == JSON_CT, r
+            assert r.body["success"] is False, r
     finally:
         stop_apache(apache)

@@ -265,6 +265,10 @@ def test_shipped_nginx_conf_errors_json(stack, key):
     try:
         web_server_errors(nginx.port, key)
         assert_ok(key("GET", "/contacts", port=nginx.port))
+        # Outside /api: nginx's own pages stay hidden.
+        for path in ("/", "/index.html", "/x"):
+            r = http_request(nginx.port, "GET", path)
+            assert_web_error(r, 404, "RESOURCE_NOT_FOUND")
     finally:
         stack.stop_nginx(nginx)
 
