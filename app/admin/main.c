@@ -610,6 +610,11 @@ cmd_account_create(int argc, char *argv[])
 		if (errno || *end != '\0' || mps < 0 || mps > 100000)
 			die("--mps must be an integer from 0 (no limit) to 100000");
 	}
+	if ((kv[4].val != NULL && kv[5].val == NULL) ||
+	    (kv[6].val != NULL && kv[7].val == NULL))
+		fprintf(stderr, "wazera-admin: warning: a secret given on the "
+		    "command line shows in ps and the shell's history; prefer "
+		    "--access-token-file and --app-secret-file\n");
 	token = secret_opt(&kv[4], tokbuf, TOKEN_MAX);
 	secret = secret_opt(&kv[6], secbuf, APP_SECRET_MAX);
 	if (masterkey_load(cfg.master_key_file, mkey, err, sizeof(err)) == -1)
