@@ -368,14 +368,30 @@ class Stack:
         assert p.poll() is None, open(log).read()
         return proc
 
-    def start_nginx(self, fcgi_sock):
-        name = self.unique("nginx-")
-        d = os.path.join(self.work, name)
-        os.makedirs(d)
-        port = free_port()
+    def start_nginx(self, fcgi_sock, site=None, d=None, port=None):
+        """nginx on a free loopback port in front of fcgi_sock; site, a
+        server block of its own (then d and port are the ones it uses),
+        replaces the suite's."""
+        if d is None:
+            d = os.path.join(self.work, self.unique("nginx-"))
+            os.makedirs(d)
+        port = port or free_port()
         conf = os.path.join(d, "nginx.conf")
         temps = "".join("  %s_temp_path %s/%s;\n" % (t, d, t) for t in
                         ("client_body", "fastcgi", "proxy", "uwsgi", "scgi"))
+        if site is None:
+            site = ("  server {\n    listen 127.0.0.1:%d;\n" % port +
+                    "    client_max_body_size 4m;\n"
+                    "    client_body_buffer_size 1m;\n"
+                    # nginx's own errors in the envelope, as shipped.
+                    "    include %s;\n" % os.path.join(
+                        REPO, "deploy/nginx/wazera-errors.conf") +
+                    "    location /api/ {\n"
+                    "      include /etc/nginx/fastcgi_params;\n"
+                    "      fastcgi_param HTTP_PROXY \"\";\n"
+                    "      fastcgi_pass unix:%s;\n"
+                    "      fastcgi_read_timeout 60s;\n"
+                    "    }\n  }\n" % fcgi_sock)
         with open(conf, "w") as f:
             if os.geteuid() == 0:
                 f.write("user root;\n")
@@ -383,18 +399,7 @@ class Stack:
             f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\n" % (d, d))
             f.write("events { worker_connections 1024; }\n")
             f.write("http {\n  access_log off;\n" + temps)
-            f.write("  server {\n    listen 127.0.0.1:%d;\n" % port)
-            f.write("    client_max_body_size 4m;\n")
-            f.write("    client_body_buffer_size 1m;\n")
-            # nginx's own errors in the envelope, as deploy/nginx ships it.
-            f.write("    include %s;\n" % os.path.join(
-                REPO, "deploy/nginx/wazera-errors.conf"))
-            f.write("    location /api/ {\n"
-                    "      include /etc/nginx/fastcgi_params;\n"
-                    "      fastcgi_param HTTP_PROXY \"\";\n"
-                    "      fastcgi_pass unix:%s;\n"
-                    "      fastcgi_read_timeout 60s;\n"
-                    "    }\n  }\n}\n" % fcgi_sock)
+            f.write(site + "\n}\n")
         log = os.path.join(d, "stderr.log")
         with open(log, "ab") as lf:
             p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e",

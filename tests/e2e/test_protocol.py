@@ -4,14 +4,13 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
-from conftest import (NGINX, REPO, Proc, _port_open, assert_error,
-                      assert_json, assert_ok, assert_web_error, free_port,
-                      http_request, wait_for, web_server_errors)
+from conftest import (REPO, assert_error, assert_json, assert_ok,
+                      assert_web_error, free_port, http_request,
+                      web_server_errors)
 
 MIB = 1024 * 1024
 
@@ -231,31 +230,7 @@ def start_shipped_nginx(stack, fcgi_sock, read_timeout=None):
                       % (read_timeout or "60s"))):
         assert old in site, old
         site = site.replace(old, new)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        if os.geteuid() == 0:
-            f.write("user root;\n")
-        f.write("daemon off;\nworker_processes 1;\n")
-        f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\n" % (d, d))
-        f.write("events { worker_connections 64; }\nhttp {\n")
-        f.write("access_log off;\n")
-        for t in ("client_body", "fastcgi", "proxy", "uwsgi", "scgi"):
-            f.write("%s_temp_path %s/%s;\n" % (t, d, t))
-        f.write(site + "\n}\n")
-    log = os.path.join(d, "stderr.log")
-    with open(log, "ab") as lf:
-        p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e",
-                              os.path.join(d, "error.log")],
-                             stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-                             start_new_session=True)
-    proc = Proc(p, log, "nginx")
-    proc.port = port
-    proc.conf = conf
-    stack.procs.append(proc)
-    wait_for(lambda: _port_open(port) or p.poll() is not None,
-             what="nginx on port %d" % port)
-    assert p.poll() is None, open(log).read()
-    return proc
+    return stack.start_nginx(fcgi_sock, site=site, d=d, port=port)
 
 
 def test_shipped_nginx_conf_errors_json(stack, key):
