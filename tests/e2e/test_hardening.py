@@ -2,14 +2,12 @@
 records purged after their 24 hours, a revocation that is one transaction,
 key expiry on the database's clock, and the statement time limit."""
 import os
-import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import assert_error, assert_ok, wait_for
+from conftest import assert_error, assert_ok
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
