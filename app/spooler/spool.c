@@ -31,14 +31,23 @@
  * message goes back to the queue uncounted and the account's queued
  * messages wait out the pause (SQL_SPOOL_PAUSE) on every spooler.
  *
- * Crash safety: a message is 'sending' before its request leaves. An
- * answer that never came for a request that may have left (a timeout or
- * a dropped connection after the request was written, a crash) stays
- * 'sending': a status webhook carrying biz_opaque_callback_data
- * "wz:<id>" resolves it, and otherwise SQL_SPOOL_RECOVER queues it again
- * after spooler.resend_grace_seconds (the one blind resend; Meta has no
- * idempotency key). A request that never left (no connection made) is
- * retried with the usual backoff. */
+ * Results: every record for the database is journaled first (journal.c:
+ * appended, synced once per round before the round's writes), kept until
+ * it is written, never dropped; a spooler that exits owing some leaves its
+ * journal, which the next spooler on the host takes over.
+ *
+ * Crash safety: a message is 'sending', with this spooler as its
+ * sending_holder, before its request leaves. An answer that never came
+ * for a request that may have left (a timeout or a dropped connection
+ * after the request was written, a crash) leaves it 'sending': a status
+ * webhook carrying biz_opaque_callback_data "wz:<id>" resolves it;
+ * otherwise, once spooler.resend_grace_seconds passed and no live spooler
+ * answers for the claim (holder released after the ambiguous outcome, or
+ * gone: no longer holding the account's lease), SQL_SPOOL_RECOVER queues
+ * it again, once in its life (blind_resends; Meta has no idempotency
+ * key), and SQL_SPOOL_UNRESOLVED finds those still unresolved after that
+ * resend, which fail as ambiguous. A request that never left (no
+ * connection made) is retried with the usual backoff. */
 #include <sys/types.h>
 
 #include <errno.h>
