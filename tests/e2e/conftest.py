@@ -459,6 +459,11 @@ class Stack:
             args += ["--holder", holder]
         if max_inflight is not None:
             args += ["--max-inflight", str(max_inflight)]
+        if "--journal" not in extra_args:
+            # One journal directory per config (database), as by default,
+            # but inside the work directory.
+            args += ["--journal", os.path.join(
+                self.work, "journal-" + os.path.basename(config))]
         args += list(extra_args)
         log = self.logfile(name + ".log")
         with open(log, "ab") as lf:
