@@ -123,9 +123,9 @@ journal_default(const char *cfgpath)
 	return path;
 }
 
-/* Takes the --lock-file lock. Returns the descriptor (kept open for the life of
- * the process), or -1 when --once finds it held or a signal came while
- * waiting: the caller exits 0. */
+/* Takes the --lock-file lock. Returns the descriptor (kept open for the
+ * life of the process), or -1 when --once finds it held or a signal came
+ * while waiting: the caller exits 0. */
 static int
 lock_take(const char *path, bool wait)
 {

@@ -932,11 +932,21 @@ drain_wake(int fd)
 		;
 }
 
+/* For --drain: nothing due that we may take, nothing in flight, and no
+ * result owed but those the database keeps refusing (they stay in the
+ * journal for the next spooler). */
 static bool
 drained(const struct spool *s)
 {
-	return s->empty_poll_at != 0 && s->empty_poll_at > s->activity_at &&
-	    graph_inflight(s->graph) == 0 && s->nrecs == 0;
+	const struct rec *r;
+
+	if (s->empty_poll_at == 0 || s->empty_poll_at <= s->activity_at ||
+	    graph_inflight(s->graph) != 0)
+		return false;
+	for (r = s->recs; r != NULL; r = r->next)
+		if (r->retry_at == 0)
+			return false;
+	return true;
 }
 
 int
