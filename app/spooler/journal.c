@@ -3,9 +3,9 @@
  * One file per spooler process, DIR/<holder>.journal, flock(2)ed by its
  * process for its whole life: several spoolers on one host share the
  * directory, never a file. A record is appended (one JSON line) when the
- * result is known, the appends of a round are synced before the round's
- * writes go to the database, and the file is emptied whenever nothing is
- * owed any more. A file no process holds belongs to a spooler that is
+ * result is known, before it is written to the database; the file is
+ * synced when records stay owed after a round's writes (spool.c says why
+ * not before), and emptied whenever nothing is owed any more. A file no process holds belongs to a spooler that is
  * gone: the next spooler to start (or to look, every recovery pass) on
  * the host takes its records into its own file, syncs, and removes it.
  * Replaying a record twice is harmless: the writes check the message's

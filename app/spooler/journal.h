@@ -1,7 +1,8 @@
 /* The spooler's local journal: every result it owes the database (what
- * Meta answered, and what it decided itself) is appended here and synced
- * before it is written to the database, so neither a database outage nor
- * a crash loses an answer Meta gave. See journal.c. */
+ * Meta answered, and what it decided itself) is appended here before it is
+ * written to the database, and synced while it stays owed, so neither a
+ * database outage nor a crash of the process loses an answer Meta gave.
+ * See journal.c. */
 #ifndef WZ_SPOOLER_JOURNAL_H
 #define WZ_SPOOLER_JOURNAL_H
 #include <stdbool.h>
