@@ -321,13 +321,6 @@ static const struct {
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND EXISTS "
 	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
 	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
-	/* For --drain: how many accounts with due messages are leased by
-	 * another holder (argument: this spooler's holder name). */
-	[SQL_SPOOL_DUE_ELSEWHERE] = { "SPOOL_DUE_ELSEWHERE", true,
-	    "SELECT COUNT(*) FROM whatsapp_accounts a WHERE "
-	    "a.lease_holder <> ? AND a.lease_until >= NOW(3) AND EXISTS "
-	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
-	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
 	 * matches the row only if this spooler may drive the account. */
 	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false,
@@ -348,11 +341,13 @@ static const struct {
 	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
 	    "next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT ? "
 	    "FOR UPDATE SKIP LOCKED" },
-	/* Marks a JSON array of claimed ids as being sent. */
+	/* Marks a JSON array of claimed ids as being sent by a holder:
+	 * (ids, holder). */
 	[SQL_SPOOL_MARK_SENDING] = { "SPOOL_MARK_SENDING", false,
 	    "UPDATE messages m JOIN JSON_TABLE(?, '$[*]' COLUMNS "
 	    "(id BIGINT UNSIGNED PATH '$')) j ON m.id = j.id "
 	    "SET m.status = 'sending', m.sending_since = NOW(3), "
+	    "m.sending_holder = ?, "
 	    "m.attempts = m.attempts + 1, m.updated_at = UTC_TIMESTAMP() "
 	    "WHERE m.status = 'queued'" },
 	/* (id, wamid, event uuid) -> the status it has now. */
@@ -362,37 +357,63 @@ static const struct {
 	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false,
 	    "CALL wz_message_failed(?, ?, ?, ?, ?)" },
 	/* Back to the queue after a retryable error: (delay in microseconds,
-	 * code, title, message, id). The last error stays for the record. */
+	 * code, title, message, id, holder). The last error stays for the
+	 * record. Only the claim the result is of: a late replay of a
+	 * journal must not requeue a message another spooler sends now. */
 	[SQL_SPOOL_RETRY] = { "SPOOL_RETRY", false,
 	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
+	    "sending_holder = NULL, "
 	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, error_code = ?, "
 	    "error_title = ?, error_message = ?, updated_at = UTC_TIMESTAMP() "
-	    "WHERE id = ? AND status = 'sending'" },
+	    "WHERE id = ? AND status = 'sending' AND sending_holder <=> ?" },
 	/* Back to the queue through no fault of the message (the account
 	 * is paused, or its request never started): the attempt is not
-	 * counted. (delay in microseconds, code, title, message, id). */
+	 * counted. (delay in microseconds, code, title, message, id,
+	 * holder). */
 	[SQL_SPOOL_REQUEUE] = { "SPOOL_REQUEUE", false,
 	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
-	    "attempts = GREATEST(attempts, 1) - 1, "
+	    "sending_holder = NULL, attempts = GREATEST(attempts, 1) - 1, "
 	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, "
 	    "error_code = COALESCE(?, error_code), "
 	    "error_title = COALESCE(?, error_title), "
 	    "error_message = COALESCE(?, error_message), "
-	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending'" },
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending' "
+	    "AND sending_holder <=> ?" },
 	/* Pauses an account (seconds, account): its queued messages wait,
 	 * so no spooler on any host tries it again before then. */
 	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false,
 	    "UPDATE messages SET next_attempt_at = GREATEST(next_attempt_at, "
 	    "NOW(3) + INTERVAL ? SECOND) WHERE whatsapp_account_id = ? AND "
 	    "status = 'queued'" },
-	/* Messages left being sent (a crash, an ambiguous timeout) longer
-	 * than the grace period (seconds) with no status webhook: queue
-	 * them again. */
+	/* Messages left 'sending' longer than the grace period (seconds)
+	 * with no status webhook, whose claim no live spooler answers for:
+	 * released after an ambiguous outcome (holder NULL), or claimed by
+	 * a holder that no longer holds the account's lease (gone; its
+	 * answered results were journaled and are replayed by the next
+	 * spooler on its host). Queued again once: the one blind resend. */
 	[SQL_SPOOL_RECOVER] = { "SPOOL_RECOVER", false,
-	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
-	    "next_attempt_at = NOW(3), updated_at = UTC_TIMESTAMP() "
-	    "WHERE status = 'sending' AND "
-	    "sending_since < NOW(3) - INTERVAL ? SECOND" },
+	    "UPDATE messages m SET m.status = 'queued', m.sending_since = NULL, "
+	    "m.sending_holder = NULL, m.blind_resends = m.blind_resends + 1, "
+	    "m.next_attempt_at = NOW(3), m.updated_at = UTC_TIMESTAMP() "
+	    "WHERE m.status = 'sending' AND m.blind_resends = 0 AND "
+	    "m.sending_since < NOW(3) - INTERVAL ? SECOND AND NOT EXISTS "
+	    "(SELECT 1 FROM whatsapp_accounts a WHERE "
+	    "a.id = m.whatsapp_account_id AND a.lease_holder = m.sending_holder "
+	    "AND a.lease_until >= NOW(3))" },
+	/* No answer to a request that may have reached Meta: the claim is
+	 * left to recovery (id, holder). */
+	[SQL_SPOOL_AMBIGUOUS] = { "SPOOL_AMBIGUOUS", false,
+	    "UPDATE messages SET sending_holder = NULL WHERE id = ? AND "
+	    "status = 'sending' AND sending_holder <=> ?" },
+	/* As SPOOL_RECOVER, for messages already resent once: up to 100 ids
+	 * (argument: the grace in seconds), failed as ambiguous. */
+	[SQL_SPOOL_UNRESOLVED] = { "SPOOL_UNRESOLVED", true,
+	    "SELECT m.id FROM messages m "
+	    "WHERE m.status = 'sending' AND m.blind_resends > 0 AND "
+	    "m.sending_since < NOW(3) - INTERVAL ? SECOND AND NOT EXISTS "
+	    "(SELECT 1 FROM whatsapp_accounts a WHERE "
+	    "a.id = m.whatsapp_account_id AND a.lease_holder = m.sending_holder "
+	    "AND a.lease_until >= NOW(3)) LIMIT 100" },
 	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false,

@@ -3,7 +3,7 @@
  *
  *   wazera-spooler [--config FILE] (--once | --loop | --drain)
  *       [--max-seconds N] [--holder NAME] [--lock-file PATH]
- *       [--max-inflight N]
+ *       [--max-inflight N] [--journal DIR]
  *
  * --once (cron, every minute) works for its time budget (spooler.
  * max_seconds, 55), looking for new work every 200 ms, then finishes the
@@ -12,12 +12,21 @@
  * stop new work, wait up to 10 s for the requests in flight (a second
  * signal: not at all), release the leases and exit 0.
  *
- * One spooler per host and configuration at a time: an flock(2) on
- * /run/lock/wazera-spooler-<hash of the config file's path>.lock (/tmp
- * when /run/lock is not writable), or on --lock-file. --once exits 0 at
- * once when another holds it; --loop and --drain wait for it. Spoolers on
- * other hosts (or with other lock files) share the work safely through
- * the database: account leases and row locks (spool.c). */
+ * Any number of spoolers may run at once, on one host or many: they share
+ * the work through the database (account leases and row locks, spool.c).
+ * --lock-file PATH opts in to one spooler per lock file: an flock(2) on
+ * PATH; --once then exits 0 at once when another holds it, --loop and
+ * --drain wait for it.
+ *
+ * The holder name (the account leases' and claims' owner) is
+ * host:pid:<16 random hex digits> unless --holder gives one: two
+ * containers may share a host name and a pid.
+ *
+ * Results owed to the database are journaled in DIR/<holder>.journal
+ * (journal.c): --journal DIR, by default /var/lib/wazera/spooler-<hash of
+ * the config file's path> (${TMPDIR:-/tmp}/wazera-spooler-<uid>-<hash>
+ * when /var/lib/wazera is not writable: not kept across a reboot). The
+ * hash keeps the journals of configurations (databases) apart. */
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -35,6 +44,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -56,7 +66,8 @@ usage(void)
 	    "--drain)\n"
 	    "                      [--max-seconds N] [--holder NAME] "
 	    "[--lock-file PATH]\n"
-	    "                      [--max-inflight N]\n", stderr);
+	    "                      [--max-inflight N] [--journal DIR]\n",
+	    stderr);
 	exit(2);
 }
 
@@ -88,29 +99,33 @@ parse_num(const char *opt, const char *s, long lo, long hi)
 	return v;
 }
 
-/* The default lock: one per configuration file on this host. */
+/* The default journal directory: one per configuration file on this
+ * host. */
 static char *
-lock_default(const char *cfgpath)
+journal_default(const char *cfgpath)
 {
 	char abs[PATH_MAX], hex[17];
 	uint8_t h[32];
-	const char *dir = "/run/lock", *p = cfgpath;
+	const char *dir = "/var/lib/wazera", *p = cfgpath;
 	char *path;
 
 	if (realpath(cfgpath, abs) != NULL)
 		p = abs;
 	sha256(p, strlen(p), h);
 	hex_encode(h, 8, hex);
-	if (access(dir, W_OK | X_OK) == -1 &&
-	    ((dir = getenv("TMPDIR")) == NULL || *dir == '\0'))
+	if (access(dir, W_OK | X_OK) == 0) {
+		xasprintf(&path, "%s/spooler-%s", dir, hex);
+		return path;
+	}
+	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0')
 		dir = "/tmp";
-	xasprintf(&path, "%s/wazera-spooler-%s.lock", dir, hex);
+	xasprintf(&path, "%s/wazera-spooler-%ld-%s", dir, (long)geteuid(), hex);
 	return path;
 }
 
-/* Takes the host lock. Returns the descriptor (kept open for the life of
- * the process), or -1 when --once finds it held or a signal came while
- * waiting: the caller exits 0. */
+/* Takes the --lock-file lock. Returns the descriptor (kept open for the
+ * life of the process), or -1 when --once finds it held or a signal came
+ * while waiting: the caller exits 0. */
 static int
 lock_take(const char *path, bool wait)
 {
@@ -175,6 +190,7 @@ main(int argc, char *argv[])
 		{ "holder",	  required_argument, NULL, 'H' },
 		{ "lock-file",	  required_argument, NULL, 'L' },
 		{ "max-inflight", required_argument, NULL, 'i' },
+		{ "journal",	  required_argument, NULL, 'j' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -182,9 +198,11 @@ main(int argc, char *argv[])
 	struct spool_opts o;
 	struct sigaction sa;
 	const char *cfgarg = NULL, *cfgpath;
-	char *lockpath = NULL, holder[HOLDER_MAX + 1], host[256], err[512];
+	char *lockpath = NULL, *journal = NULL, holder[HOLDER_MAX + 1];
+	char host[256], err[512], rnd[17];
+	uint8_t rb[8];
 	long max_seconds = -1;
-	int ch, modes = 0, lockfd, rc;
+	int ch, modes = 0, lockfd = -1, rc;
 
 	log_setname("wazera-spooler");
 	/* libcurl's transfer buffers come and go by the thousand; with
@@ -233,6 +251,12 @@ main(int argc, char *argv[])
 			o.max_inflight = (size_t)parse_num("max-inflight",
 			    optarg, 1, INFLIGHT_MAX);
 			break;
+		case 'j':
+			if (*optarg == '\0')
+				usage();
+			free(journal);
+			journal = xstrdup(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -255,10 +279,15 @@ main(int argc, char *argv[])
 		if (gethostname(host, sizeof(host)) == -1)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
-		snprintf(holder, sizeof(holder), "%.100s:%ld", host,
-		    (long)getpid());
+		randombytes_buf(rb, sizeof(rb));
+		hex_encode(rb, sizeof(rb), rnd);
+		snprintf(holder, sizeof(holder), "%.90s:%ld:%s", host,
+		    (long)getpid(), rnd);
 	}
 	o.holder = holder;
+	if (journal == NULL)
+		journal = journal_default(cfgpath);
+	o.journal_dir = journal;
 	o.cfg = &cfg;
 	o.signals = &signals;
 	o.max_inflight = fd_budget(o.max_inflight);
@@ -274,10 +303,10 @@ main(int argc, char *argv[])
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (lockpath == NULL)
-		lockpath = lock_default(cfgpath);
-	if ((lockfd = lock_take(lockpath, o.mode != SPOOL_ONCE)) == -1) {
+	if (lockpath != NULL &&
+	    (lockfd = lock_take(lockpath, o.mode != SPOOL_ONCE)) == -1) {
 		free(lockpath);
+		free(journal);
 		config_free(&cfg);
 		return 0;
 	}
@@ -286,10 +315,12 @@ main(int argc, char *argv[])
 		log_fatalx("curl_global_init failed");
 	rc = spool_run(&o);
 	curl_global_cleanup();
-	close(lockfd);
+	if (lockfd != -1)
+		close(lockfd);
 	close(wake[0]);
 	close(wake[1]);
 	free(lockpath);
+	free(journal);
 	config_free(&cfg);
 	return rc;
 }

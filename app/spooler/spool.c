@@ -31,14 +31,23 @@
  * message goes back to the queue uncounted and the account's queued
  * messages wait out the pause (SQL_SPOOL_PAUSE) on every spooler.
  *
- * Crash safety: a message is 'sending' before its request leaves. An
- * answer that never came for a request that may have left (a timeout or
- * a dropped connection after the request was written, a crash) stays
- * 'sending': a status webhook carrying biz_opaque_callback_data
- * "wz:<id>" resolves it, and otherwise SQL_SPOOL_RECOVER queues it again
- * after spooler.resend_grace_seconds (the one blind resend; Meta has no
- * idempotency key). A request that never left (no connection made) is
- * retried with the usual backoff. */
+ * Results: every record for the database is journaled first (journal.c:
+ * appended before it is written; synced when it stays owed), kept until
+ * it is written, never dropped; a spooler that exits owing some leaves its
+ * journal, which the next spooler on the host takes over.
+ *
+ * Crash safety: a message is 'sending', with this spooler as its
+ * sending_holder, before its request leaves. An answer that never came
+ * for a request that may have left (a timeout or a dropped connection
+ * after the request was written, a crash) leaves it 'sending': a status
+ * webhook carrying biz_opaque_callback_data "wz:<id>" resolves it;
+ * otherwise, once spooler.resend_grace_seconds passed and no live spooler
+ * answers for the claim (holder released after the ambiguous outcome, or
+ * gone: no longer holding the account's lease), SQL_SPOOL_RECOVER queues
+ * it again, once in its life (blind_resends; Meta has no idempotency
+ * key), and SQL_SPOOL_UNRESOLVED finds those still unresolved after that
+ * resend, which fail as ambiguous. A request that never left (no
+ * connection made) is retried with the usual backoff. */
 #include <sys/types.h>
 
 #include <errno.h>
@@ -58,6 +67,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "graph.h"
+#include "journal.h"
 #include "log.h"
 #include "payload.h"
 #include "policy.h"
@@ -82,6 +92,7 @@
 #define STOP_WAIT_S	10		/* in-flight wait after a signal */
 #define FLUSH_WAIT_S	10		/* record writes at exit, DB down */
 #define DB_BACKOFF_MS	1000
+#define REFUSED_RETRY_S	60		/* a record refused 3 times */
 #define BAD_ACCOUNT_S	60		/* skip an account we cannot use */
 #define LOCAL_CODE	131000		/* Meta's "unknown error", for a
 					   failure the spooler decides */
@@ -117,20 +128,6 @@ struct msg {
 	long long		 age_s;
 };
 
-enum rec_kind { REC_SENT, REC_FAILED, REC_RETRY, REC_REQUEUE, REC_PAUSE };
-
-/* A write to the database, queued so that a database outage loses none. */
-struct rec {
-	struct rec		*next;
-	enum rec_kind		 kind;
-	unsigned long long	 id;		/* message (account: REC_PAUSE) */
-	bool			 has_code;
-	int			 code;
-	char			*wamid, *title, *message;
-	int64_t			 delay_us;	/* seconds for REC_PAUSE */
-	int			 errors;
-};
-
 struct spool {
 	const struct spool_opts	*o;
 	struct db		*db;
@@ -141,6 +138,7 @@ struct spool {
 	struct hold		*holds;
 	struct rec		*recs, **recs_tail;
 	size_t			 nrecs;
+	struct journal		*journal;	/* the records, on disk */
 	bool			 stopping;
 	bool			 db_down;
 	int64_t			 db_retry_at;
@@ -169,6 +167,25 @@ random01(void)
 
 /* ---- database writes ------------------------------------------------ */
 
+/* Queues a record for the database, journaled first unless it is in the
+ * journal already. */
+static void
+rec_queue(struct spool *s, struct rec *r, bool journaled)
+{
+	if (!journaled)
+		(void)journal_append(s->journal, r);
+	r->next = NULL;
+	*s->recs_tail = r;
+	s->recs_tail = &r->next;
+	s->nrecs++;
+}
+
+static void
+rec_adopt(struct rec *r, bool journaled, void *arg)
+{
+	rec_queue(arg, r, journaled);
+}
+
 static void
 rec_push(struct spool *s, enum rec_kind kind, unsigned long long id,
     const struct pol_outcome *o, const char *title, const char *message,
@@ -191,24 +208,14 @@ rec_push(struct spool *s, enum rec_kind kind, unsigned long long id,
 	}
 	r->title = title != NULL ? xstrdup(title) : NULL;
 	r->message = message != NULL ? xstrdup(message) : NULL;
-	*s->recs_tail = r;
-	s->recs_tail = &r->next;
-	s->nrecs++;
-}
-
-static void
-rec_free(struct rec *r)
-{
-	free(r->wamid);
-	free(r->title);
-	free(r->message);
-	free(r);
+	r->holder = xstrdup(s->o->holder);
+	rec_queue(s, r, false);
 }
 
 static enum db_rc
 rec_write(struct spool *s, struct rec *r)
 {
-	struct db_arg a[5];
+	struct db_arg a[6];
 	struct db_res res;
 	char uuid[37];
 	struct db_arg code = r->has_code ? DBA_INT(r->code) : DBA_NULL;
@@ -235,12 +242,17 @@ rec_write(struct spool *s, struct rec *r)
 		a[2] = DBA_STR(r->title);
 		a[3] = DBA_STR(r->message);
 		a[4] = DBA_INT(r->id);
+		a[5] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
 		return db_exec(s->db, r->kind == REC_RETRY ? SQL_SPOOL_RETRY :
-		    SQL_SPOOL_REQUEUE, a, 5, NULL, NULL);
+		    SQL_SPOOL_REQUEUE, a, 6, NULL, NULL);
 	case REC_PAUSE:
 		a[0] = DBA_INT(r->delay_us);
 		a[1] = DBA_INT(r->id);
 		return db_exec(s->db, SQL_SPOOL_PAUSE, a, 2, NULL, NULL);
+	case REC_AMBIGUOUS:
+		a[0] = DBA_INT(r->id);
+		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
+		return db_exec(s->db, SQL_SPOOL_AMBIGUOUS, a, 2, NULL, NULL);
 	}
 	return DB_ERR;
 }
@@ -266,16 +278,31 @@ db_fine(struct spool *s)
 	s->db_down = false;
 }
 
-/* Writes queued records in order. Stops at an outage and keeps the rest
- * for later; a record the database refuses three times is dropped with
- * a log line (it would block the others forever). */
+/* Writes queued records in order (all: also those waiting after repeated
+ * refusals). Stops at an outage and keeps the rest for later. A record the
+ * database refuses three times in a row waits REFUSED_RETRY_S and is tried
+ * again, so it blocks no other; none is ever dropped: the journal keeps
+ * them all until they are written, and is emptied once none is owed.
+ *
+ * Every record is in the journal's file before it is written here, so a
+ * crash of the process (kill -9) loses none. The file is synced to disk
+ * when records stay owed after the attempt (the database away or slow, a
+ * refusal), so those survive the host too. Syncing before every round's
+ * writes instead halved the throughput (bench/spooler: 0.5 ms per
+ * fdatasync on the single thread) to cover only a power loss in the
+ * moment between Meta's answer and the database's commit of it; such a
+ * result is lost, and its message gets its one blind resend. */
 static void
-recs_flush(struct spool *s, int64_t now)
+recs_flush(struct spool *s, int64_t now, bool all)
 {
-	struct rec *r;
+	struct rec *r, **rp;
 	enum db_rc rc;
 
-	while ((r = s->recs) != NULL && now >= s->db_retry_at) {
+	for (rp = &s->recs; (r = *rp) != NULL && now >= s->db_retry_at; ) {
+		if (!all && r->retry_at > now) {
+			rp = &r->next;
+			continue;
+		}
 		rc = rec_write(s, r);
 		if (rc == DB_DUP && r->kind == REC_SENT && r->wamid != NULL) {
 			/* Another message holds this wamid: keep the
@@ -290,23 +317,32 @@ recs_flush(struct spool *s, int64_t now)
 			db_trouble(s, rc, "recording results", now);
 			return;
 		}
-		if (rc != DB_OK && ++r->errors < 3) {
+		if (rc != DB_OK) {
 			db_trouble(s, rc, "recording results", now);
-			return;
+			if (++r->errors < 3)
+				return;
+			log_warnx("%s %llu: result refused %d times; kept, "
+			    "tried again in %d s", r->kind == REC_PAUSE ?
+			    "account" : "message", r->id, r->errors,
+			    REFUSED_RETRY_S);
+			r->errors = 0;
+			r->retry_at = now + REFUSED_RETRY_S * US;
+			rp = &r->next;
+			continue;
 		}
-		if (rc != DB_OK)
-			log_warnx("message %llu: result dropped after database "
-			    "errors; it stays 'sending' until recovery", r->id);
-		else
-			db_fine(s);
+		db_fine(s);
 		s->activity_at = now;
-		s->recs = r->next;
-		if (s->recs == NULL)
-			s->recs_tail = &s->recs;
+		*rp = r->next;
+		if (*rp == NULL)
+			s->recs_tail = rp;
 		s->nrecs--;
 		rec_free(r);
 		pool_reset(&s->pool);
 	}
+	if (s->recs == NULL)
+		journal_clear(s->journal);
+	else
+		journal_sync(s->journal);
 }
 
 /* ---- accounts and leases ------------------------------------------- */
@@ -517,16 +553,11 @@ poll_accounts(struct spool *s, int64_t now)
 			continue;
 		acct_take(s, &res, i, now);
 	}
-	if (due == 0 && s->o->mode == SPOOL_DRAIN) {
-		/* Drained means nothing due anywhere: wait for accounts that
-		 * another spooler drives, or a dead one's lease to expire. */
-		rc = db_query(s->db, &s->pool, SQL_SPOOL_DUE_ELSEWHERE, &a, 1,
-		    &res);
-		if (rc != DB_OK)
-			db_trouble(s, rc, "looking for work", now);
-		else if (db_int(&res, 0, 0) == 0)
-			s->empty_poll_at = now;
-	} else if (due == 0)
+	/* Nothing due that this spooler may take. Accounts another spooler
+	 * holds are its work: --drain does not wait for them (a live one
+	 * sends them; a dead one's lease lapses within LEASE_S and the next
+	 * run takes them). */
+	if (due == 0)
 		s->empty_poll_at = now;
 	pool_reset(&s->pool);
 }
@@ -578,9 +609,9 @@ drop_accounts(struct spool *s, int64_t now, bool all)
 
 /* ---- claims and requests ------------------------------------------- */
 
-/* Fails a claimed message without sending it. */
+/* Fails a message for a reason of the spooler's own. */
 static void
-fail_local(struct spool *s, unsigned long long id, bool has_code, int code,
+fail_record(struct spool *s, unsigned long long id, bool has_code, int code,
     const char *title, const char *message)
 {
 	struct pol_outcome o;
@@ -592,10 +623,18 @@ fail_local(struct spool *s, unsigned long long id, bool has_code, int code,
 	utf8_truncate(o.title, POL_TITLE_MAX);
 	snprintf(o.message, sizeof(o.message), "%s", message);
 	utf8_truncate(o.message, POL_MESSAGE_MAX);
-	log_warnx("message %llu: failed without sending: %s (%s)", id,
-	    o.title, o.message);
 	rec_push(s, REC_FAILED, id, &o, NULL, NULL, 0);
 	s->n_failed++;
+}
+
+/* Fails a claimed message without sending it. */
+static void
+fail_local(struct spool *s, unsigned long long id, bool has_code, int code,
+    const char *title, const char *message)
+{
+	log_warnx("message %llu: failed without sending: %s (%s)", id,
+	    title, message);
+	fail_record(s, id, has_code, code, title, message);
 }
 
 /* Starts one claimed row's request, or fails it when it cannot go. */
@@ -672,7 +711,8 @@ claim(struct spool *s, struct acct *a, size_t n, int64_t now)
 			ids[len++] = ']';
 			ids[len] = '\0';
 			arg[0] = DBA_STR(ids);
-			rc = db_exec(s->db, SQL_SPOOL_MARK_SENDING, arg, 1,
+			arg[1] = DBA_STR(s->o->holder);
+			rc = db_exec(s->db, SQL_SPOOL_MARK_SENDING, arg, 2,
 			    &marked, NULL);
 		}
 		if (rc == DB_OK)
@@ -836,30 +876,59 @@ on_done(const struct graph_done *d, void *arg)
 	case POL_AMBIGUOUS:
 		log_warnx("message %llu: no answer to a request that may have "
 		    "reached Meta (%s); left 'sending' for a status webhook "
-		    "or a resend after %d s", m->id, o.message,
+		    "or recovery after %d s", m->id, o.message,
 		    s->o->cfg->spooler_resend_grace);
+		rec_push(s, REC_AMBIGUOUS, m->id, NULL, NULL, NULL, 0);
 		s->n_ambiguous++;
 		break;
 	}
 	free(m);
 }
 
+#define AMBIGUOUS_TITLE	"Ambiguous: the send may have reached Meta; not resent"
+
+/* Takes over the results of spoolers gone from this host, then queues
+ * again the messages left 'sending' that no live spooler answers for,
+ * once (the blind resend), and fails those already resent once. Not while
+ * results of ours wait to be written: they may be of those messages. */
 static void
 recover(struct spool *s, int64_t now)
 {
 	struct db_arg a = DBA_INT(s->o->cfg->spooler_resend_grace);
+	struct db_res res;
+	char why[256];
 	uint64_t n = 0;
 	enum db_rc rc;
+	size_t i;
 
 	s->next_recover = now + RECOVER_S * US;
+	(void)journal_adopt(s->journal, rec_adopt, s);
+	if (s->recs != NULL)
+		return;
 	if ((rc = db_exec(s->db, SQL_SPOOL_RECOVER, &a, 1, &n, NULL)) != DB_OK) {
 		db_trouble(s, rc, "recovery", now);
 		return;
 	}
 	if (n > 0)
 		log_warnx("recovered %" PRIu64 " message(s) left 'sending' for "
-		    "over %d s: queued again", n,
+		    "over %d s: queued again (their one blind resend)", n,
 		    s->o->cfg->spooler_resend_grace);
+	if ((rc = db_query(s->db, &s->pool, SQL_SPOOL_UNRESOLVED, &a, 1,
+	    &res)) != DB_OK) {
+		db_trouble(s, rc, "recovery", now);
+		return;
+	}
+	snprintf(why, sizeof(why), "No answer from the Graph API to a "
+	    "request that may have reached Meta, twice (the first send and "
+	    "one blind resend), and no status webhook within %d s; not sent "
+	    "again, to avoid a duplicate", s->o->cfg->spooler_resend_grace);
+	for (i = 0; i < res.nrows; i++) {
+		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
+		log_warnx("message %llu: failed: still no answer after its blind "
+		    "resend", id);
+		fail_record(s, id, true, LOCAL_CODE, AMBIGUOUS_TITLE, why);
+	}
+	pool_reset(&s->pool);
 }
 
 /* ---- the loop ------------------------------------------------------ */
@@ -873,11 +942,21 @@ drain_wake(int fd)
 		;
 }
 
+/* For --drain: nothing due that we may take, nothing in flight, and no
+ * result owed but those the database keeps refusing (they stay in the
+ * journal for the next spooler). */
 static bool
 drained(const struct spool *s)
 {
-	return s->empty_poll_at != 0 && s->empty_poll_at > s->activity_at &&
-	    graph_inflight(s->graph) == 0 && s->nrecs == 0;
+	const struct rec *r;
+
+	if (s->empty_poll_at == 0 || s->empty_poll_at <= s->activity_at ||
+	    graph_inflight(s->graph) != 0)
+		return false;
+	for (r = s->recs; r != NULL; r = r->next)
+		if (r->retry_at == 0)
+			return false;
+	return true;
 }
 
 int
@@ -902,6 +981,8 @@ spool_run(const struct spool_opts *o)
 		    "request timeout (%d s): a slow answer may be sent twice",
 		    o->cfg->spooler_resend_grace, GRAPH_TIMEOUT_S);
 	pool_init(&s.pool);
+	s.journal = journal_open(o->journal_dir, o->holder);
+	(void)journal_adopt(s.journal, rec_adopt, &s);
 	s.db = db_new(o->cfg);
 	s.graph = graph_new(o->max_inflight);
 	start = now_us();
@@ -911,9 +992,10 @@ spool_run(const struct spool_opts *o)
 		snprintf(err, sizeof(err), "%d s", o->max_seconds);
 	}
 	log_info("start: %s, holder %s, %zu requests in flight at most, "
-	    "time budget %s, resend grace %d s", o->mode == SPOOL_ONCE ?
-	    "once" : o->mode == SPOOL_LOOP ? "loop" : "drain", o->holder,
-	    o->max_inflight, err, o->cfg->spooler_resend_grace);
+	    "time budget %s, resend grace %d s, journal %s", o->mode ==
+	    SPOOL_ONCE ? "once" : o->mode == SPOOL_LOOP ? "loop" : "drain",
+	    o->holder, o->max_inflight, err, o->cfg->spooler_resend_grace,
+	    journal_path(s.journal));
 	if (db_connect(s.db) != DB_OK)
 		db_trouble(&s, DB_DOWN, "connecting", start);
 
@@ -930,7 +1012,7 @@ spool_run(const struct spool_opts *o)
 			    graph_inflight(s.graph));
 		}
 		graph_collect(s.graph, on_done, &s);
-		recs_flush(&s, now);
+		recs_flush(&s, now, false);
 		next = now + POLL_MS * MS;
 		if (!s.stopping && now >= s.db_retry_at) {
 			if (now >= s.next_recover)
@@ -968,13 +1050,14 @@ spool_run(const struct spool_opts *o)
 	/* Record what is left, through a short outage if need be. */
 	while (s.recs != NULL && now_us() - now < FLUSH_WAIT_S * US) {
 		s.db_retry_at = 0;
-		recs_flush(&s, now_us());
+		recs_flush(&s, now_us(), true);
 		if (s.recs != NULL)
 			usleep(200 * 1000);
 	}
 	if (s.recs != NULL)
-		log_warnx("%zu result(s) not recorded: their messages stay "
-		    "'sending' until recovery", s.nrecs);
+		log_warnx("%zu result(s) not recorded: kept in %s for the next "
+		    "spooler on this host", s.nrecs, journal_path(s.journal));
+	journal_close(s.journal, s.recs == NULL);
 	while (s.recs != NULL) {
 		struct rec *r = s.recs;
 		s.recs = r->next;

@@ -18,6 +18,7 @@ struct spool_opts {
 	const struct config	*cfg;
 	enum spool_mode		 mode;
 	const char		*holder;	/* lease holder name */
+	const char		*journal_dir;	/* journal.c */
 	int			 max_seconds;	/* 0: no time budget */
 	size_t			 max_inflight;
 	int			 wake_fd;	/* readable after a signal */

@@ -454,21 +454,28 @@ class Stack:
     def start_spooler(self, config, mode="drain", max_seconds=None,
                       holder=None, lock_file=None, max_inflight=None,
                       extra_args=()):
-        """Starts wazera-spooler --MODE with a private --lock-file; its
-        stderr goes to a log in the stack's list, so sanitizer reports fail
-        the session. Returns the Proc (proc.log is the log's path)."""
+        """Starts wazera-spooler --MODE with a private --lock-file (none
+        with lock_file=False); its stderr goes to a log in the stack's
+        list, so sanitizer reports fail the session. Returns the Proc
+        (proc.log is the log's path)."""
         if not os.access(self.spooler_bin, os.X_OK):
             pytest.fail("wazera-spooler not found in %s" % self.build)
         name = self.unique("spooler-")
-        args = [self.spooler_bin, "--config", config, "--" + mode,
-                "--lock-file", lock_file or
-                os.path.join(self.work, name + ".lock")]
+        args = [self.spooler_bin, "--config", config, "--" + mode]
+        if lock_file is not False:
+            args += ["--lock-file", lock_file or
+                     os.path.join(self.work, name + ".lock")]
         if max_seconds is not None:
             args += ["--max-seconds", str(max_seconds)]
         if holder is not None:
             args += ["--holder", holder]
         if max_inflight is not None:
             args += ["--max-inflight", str(max_inflight)]
+        if "--journal" not in extra_args:
+            # One journal directory per config (database), as by default,
+            # but inside the work directory.
+            args += ["--journal", os.path.join(
+                self.work, "journal-" + os.path.basename(config))]
         args += list(extra_args)
         log = self.logfile(name + ".log")
         with open(log, "ab") as lf:

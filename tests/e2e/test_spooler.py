@@ -14,13 +14,16 @@ stack's log list, so sanitizer reports fail the session; each run's log is
 also checked right after it ends."""
 import json
 import os
+import re
 import signal
+import socket
 import time
 import uuid
 from collections import Counter, defaultdict
 
 import pytest
 
+import conftest
 from conftest import assert_no_sanitizer, assert_ok, read_log, wait_for
 
 TEMPLATE = {"name": "hello_world", "language": {"code": "en_US"}}
@@ -563,3 +566,208 @@ def test_cron_mode_latency(stack, spool_conf, sandbox):
     assert time.time() - started < 5 + 4, read_log(proc.log)
     assert_no_sanitizer(proc.log)
     assert statuses(stack, [m["id"]])[m["id"]] == "sent"
+
+
+# --------------------------------------------------------------------------
+# 9. Several spoolers on one host: no implicit host lock
+
+
+def holder_of(proc):
+    """The holder name a spooler logged at its start."""
+    m = re.search(r"start: \w+, holder (\S+),", read_log(proc.log, 10 ** 7))
+    assert m, read_log(proc.log)
+    return m.group(1)
+
+
+def test_default_holder_has_a_random_suffix(stack, spool_conf, sandbox):
+    """Two containers can share host:pid: the default holder adds 16
+    random hex digits (--holder still overrides)."""
+    procs = [stack.run_spooler(spool_conf, lock_file=False)
+             for _ in range(2)]
+    names = [holder_of(p) for p in procs]
+    for p, name in zip(procs, names):
+        assert re.fullmatch(r"%s:%d:[0-9a-f]{16}" %
+                            (re.escape(socket.gethostname()[:90]), p.pid),
+                            name), name
+    assert names[0].rsplit(":", 1)[1] != names[1].rsplit(":", 1)[1]
+    named = stack.run_spooler(spool_conf, holder="e2e-named-holder")
+    assert holder_of(named) == "e2e-named-holder"
+
+
+def test_spoolers_share_a_host(stack, spool_conf, sandbox):
+    """Beside a --loop on the same host and config, without --lock-file:
+    a --drain exits as soon as nothing it may take is due, although the
+    loop still drives an account with due messages; a --once works its
+    whole budget and sends what is queued meanwhile; every message goes
+    out exactly once."""
+    k = new_sender(stack, mps=0)
+    busy = new_sender(stack, mps=2)
+    loop = stack.start_spooler(spool_conf, "loop", lock_file=False)
+    try:
+        wait_for(lambda: "start: loop" in read_log(loop.log),
+                 what="the loop's start line")
+        first = queue_many(k, 3, to_fmt="+49173%07d")
+        wait_for(lambda: set(statuses(stack, first).values()) == {"sent"},
+                 timeout=30, what="the loop sending")
+
+        # The loop drives busy's account: 40 messages at 2 a second.
+        slow = queue_many(busy, 40, to_fmt="+49174%07d")
+        loop_holder = holder_of(loop)
+        wait_for(lambda: sql(stack, "SELECT lease_holder FROM "
+                             "whatsapp_accounts WHERE id = %d" %
+                             busy.account["id"]) == [[loop_holder]],
+                 timeout=30, what="the loop's lease on the busy account")
+        drain = stack.run_spooler(spool_conf, "drain", lock_file=False,
+                                  timeout=30)
+        # It did not wait for the loop's account to be drained.
+        assert "queued" in statuses(stack, slow).values(), \
+            read_log(drain.log)
+        assert "lease taken" not in read_log(drain.log, 10 ** 7)
+
+        # With the loop stopped in its tracks (still running, as far as
+        # any host lock could tell), a --once does the work.
+        os.kill(loop.pid, signal.SIGSTOP)
+        try:
+            second = queue_many(k, 3, to_fmt="+49176%07d")
+            t0 = time.time()
+            once = stack.run_spooler(spool_conf, "once", max_seconds=4,
+                                     lock_file=False, timeout=40)
+            took = time.time() - t0
+        finally:
+            os.kill(loop.pid, signal.SIGCONT)
+        log = read_log(once.log, 10 ** 7)
+        assert "time budget spent" in log and took >= 4, (took, log)
+        assert set(statuses(stack, second).values()) == {"sent"}, log
+
+        # The loop carries on.
+        third = queue_many(k, 3, to_fmt="+49177%07d")
+        wait_for(lambda: set(statuses(stack, third + slow).values()) ==
+                 {"sent"}, timeout=60, what="the loop sending the rest")
+    finally:
+        os.kill(loop.pid, signal.SIGCONT)
+        rc = loop.stop(signal.SIGTERM)
+    assert rc == 0, read_log(loop.log)
+    assert_no_sanitizer(loop.log)
+    assert len({holder_of(p) for p in (loop, drain, once)}) == 3
+    for key, ids in ((k, first + second + third), (busy, slow)):
+        counts = Counter(ref_id(r) for r in sandbox.requests(key.phone))
+        assert counts == {i: 1 for i in ids}, counts
+
+
+# --------------------------------------------------------------------------
+# 10. Never more than one blind resend
+
+
+def blind_resends(stack, ids):
+    rows = sql(stack, "SELECT id, blind_resends FROM messages WHERE id IN "
+               "(%s)" % ",".join(str(i) for i in ids))
+    return {int(i): int(n) for i, n in rows}
+
+
+def test_kill9_in_flight_resends_once_then_fails(stack, grace_conf,
+                                                  sandbox):
+    """kill -9 with every request in flight (the sandbox answers after
+    4 s): once the dead spooler's lease is gone and the grace passed,
+    recovery queues them again, once; killed again in flight, they are
+    not sent a third time but fail as ambiguous."""
+    k = new_sender(stack, mps=0)
+    n = 12
+    ids = queue_many(k, n, to_fmt="+49178%07d")
+    sandbox.config(latency_ms=4000)
+    acct = k.account["id"]
+
+    def killed_in_flight(name, want):
+        p = stack.start_spooler(grace_conf, "once", max_seconds=120,
+                                holder="e2e-k9%s-%d" % (name, acct))
+        wait_for(lambda: len(sandbox.requests(k.phone)) >= want or
+                 p.popen.poll() is not None, timeout=60,
+                 what="%d requests at the sandbox" % want, interval=0.05)
+        os.kill(p.pid, signal.SIGKILL)
+        p.popen.wait(10)
+        assert len(sandbox.requests(k.phone)) == want, read_log(p.log)
+        assert_no_sanitizer(p.log)
+        return p
+
+    a = killed_in_flight("a", n)
+    assert set(statuses(stack, ids).values()) == {"sending"}
+    b = killed_in_flight("b", 2 * n)
+    assert "queued again" in read_log(b.log, 10 ** 7), read_log(b.log)
+    assert set(statuses(stack, ids).values()) == {"sending"}
+
+    # A third spooler, with prompt answers: the messages are resolved
+    # without a third request.
+    sandbox.config(latency_ms=0)
+
+    def settled():
+        return set(statuses(stack, ids).values()) <= {"sent", "failed"}
+    c = run_until(stack, grace_conf, settled, "the messages settled",
+                  timeout=60, holder="e2e-k9c-%d" % acct)
+    counts = Counter(ref_id(r) for r in sandbox.requests(k.phone))
+    assert counts == {i: 2 for i in ids}, (counts, read_log(c.log))
+    assert set(statuses(stack, ids).values()) == {"failed"}
+    assert set(blind_resends(stack, ids).values()) == {1}
+    for i in ids:
+        got = assert_ok(k("GET", "/messages/%d" % i))
+        assert got["error"]["title"] == ("Ambiguous: the send may have "
+                                         "reached Meta; not resent"), got
+        assert "blind resend" in got["error"]["message"], got
+    failed = {d["id"] for d in events_of(stack, k.tenant.id,
+                                         "message.failed")}
+    assert failed >= set(ids)
+    del a
+
+
+def test_database_away_when_meta_answers(stack, grace_conf, sandbox):
+    """MariaDB stops after the requests left and before Meta's answers
+    come: the --once run's budget ends and it cannot record them, so it
+    exits with them in its journal. Once the database is back, the next
+    spooler on the host writes them: every message sent exactly once,
+    with the wamid Meta gave."""
+    k = new_sender(stack, mps=0)
+    n = 10
+    ids = queue_many(k, n, to_fmt="+49179%07d")
+    sandbox.config(latency_ms=8000)
+    a = stack.start_spooler(grace_conf, "once", max_seconds=2,
+                            holder="e2e-dbaway-a-%d" % k.account["id"])
+    try:
+        wait_for(lambda: len(sandbox.requests(k.phone)) == n or
+                 a.popen.poll() is not None, timeout=30,
+                 what="the requests at the sandbox", interval=0.05)
+        assert len(sandbox.requests(k.phone)) == n, read_log(a.log)
+        stack.mariadb("stop", stack.dbdir)
+        try:
+            wait_for(lambda: all(r["status"] == 200 for r in
+                                 sandbox.requests(k.phone)), timeout=30,
+                     what="Meta's answers")
+            a.popen.wait(60)
+        finally:
+            stack.mariadb("start", stack.dbdir, "wazera", conftest.DB_USER,
+                          conftest.DB_PASS)
+    finally:
+        a.stop(signal.SIGKILL)
+    assert a.popen.returncode == 0, read_log(a.log)
+    assert_no_sanitizer(a.log)
+    at_restart = statuses(stack, ids)
+    assert "sending" in at_restart.values(), (at_restart, read_log(a.log))
+    sandbox.config(latency_ms=0)
+    time.sleep(2.5)		# past the resend grace
+    runs = []
+    deadline = time.time() + 40
+    while True:
+        runs.append(stack.run_spooler(
+            grace_conf, max_seconds=30,
+            holder="e2e-dbaway-b-%d-%d" % (k.account["id"], len(runs))))
+        final = statuses(stack, ids)
+        if set(final.values()) == {"sent"} or time.time() > deadline:
+            break
+        time.sleep(2)
+    recs = sandbox.requests(k.phone)
+    counts = Counter(ref_id(r) for r in recs)
+    assert counts == {i: 1 for i in ids}, \
+        (counts, [read_log(p.log) for p in [a] + runs])
+    assert set(final.values()) == {"sent"}, final
+    wamids = {ref_id(r): r["wamid"] for r in recs}
+    for i, (st, w) in account_statuses(stack, k.account["id"]).items():
+        assert w == wamids[i], (i, st, w)
+    assert "taken over" in read_log(runs[0].log, 10 ** 7), \
+        read_log(runs[0].log)

@@ -1,14 +1,21 @@
 /* The spooler's pure parts: the rate limiter's guarantees, Meta's error
- * policy, and the Graph API request bodies. */
+ * policy, and the Graph API request bodies; and its journal of results. */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "journal.h"
 #include "payload.h"
 #include "policy.h"
 #include "rate.h"
 #include "tests.h"
+#include "xmalloc.h"
 
 #define MS 1000LL
 
@@ -213,6 +220,130 @@ START_TEST(payload_per_type)
 }
 END_TEST
 
+static struct rec *
+decode(const char *line)
+{
+	return journal_decode(line, strlen(line));
+}
+
+START_TEST(journal_lines)
+{
+	struct rec r, *d;
+	char *line;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = REC_FAILED;
+	r.id = 9007199254740993ULL;
+	r.has_code = true;
+	r.code = 131026;
+	r.title = "Message undeliverable";
+	r.message = "two\nlines, \"quoted\", \xc3\xbc \xf0\x9f\x98\x80";
+	r.holder = "host:42:00ff";
+	r.delay_us = -5;
+	line = journal_encode(&r);
+	ck_assert_int_eq(line[strlen(line) - 1], '\n');
+	ck_assert_ptr_eq(strchr(line, '\n'), line + strlen(line) - 1);
+	d = journal_decode(line, strlen(line) - 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->kind, REC_FAILED);
+	ck_assert(d->id == r.id);
+	ck_assert(d->has_code && d->code == 131026);
+	ck_assert(d->delay_us == -5);
+	ck_assert_ptr_null(d->wamid);
+	ck_assert_str_eq(d->title, r.title);
+	ck_assert_str_eq(d->message, r.message);
+	ck_assert_str_eq(d->holder, r.holder);
+	rec_free(d);
+	/* A line torn by a crash, and lines that are not records. */
+	ck_assert_ptr_null(journal_decode(line, strlen(line) / 2));
+	free(line);
+	ck_assert_ptr_null(decode("{\"k\":\"sent\"}"));
+	ck_assert_ptr_null(decode("{\"k\":\"x\",\"id\":1}"));
+	ck_assert_ptr_null(decode("{\"k\":\"sent\",\"id\":0}"));
+	ck_assert_ptr_null(decode("{\"k\":\"sent\",\"id\":1,\"code\":\"1\"}"));
+	ck_assert_ptr_null(decode("[1]"));
+	d = decode("{\"k\":\"sent\",\"id\":7,\"wamid\":\"wamid.X\"}");
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->kind == REC_SENT && d->id == 7 && !d->has_code);
+	ck_assert_str_eq(d->wamid, "wamid.X");
+	rec_free(d);
+}
+END_TEST
+
+static void
+collect(struct rec *r, bool appended, void *arg)
+{
+	struct journal *j = arg;
+
+	if (!appended)
+		ck_assert_int_eq(journal_append(j, r), 0);
+	rec_free(r);
+}
+
+static unsigned long
+lines_in(const char *path)
+{
+	unsigned long n = 0;
+	FILE *f = fopen(path, "r");
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Files of spoolers that are gone are taken over, a live one's is left. */
+START_TEST(journal_adopts_the_dead_only)
+{
+	char dir[] = "/tmp/wz-journal-XXXXXX", *path;
+	struct journal *me, *live;
+	struct rec r;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&r, 0, sizeof(r));
+	r.kind = REC_SENT;
+	r.id = 1;
+	r.wamid = "wamid.A";
+	live = journal_open(dir, "live:1:aa");
+	ck_assert_int_eq(journal_append(live, &r), 0);
+	journal_sync(live);
+	/* A dead one's file: two records and a torn last line. */
+	xasprintf(&path, "%s/dead_2_bb.journal", dir);
+	f = fopen(path, "w");
+	fputs("{\"k\":\"sent\",\"id\":2,\"wamid\":\"wamid.B\"}\n"
+	    "{\"k\":\"retry\",\"id\":3,\"delay\":1000,\"holder\":\"dead\"}\n"
+	    "{\"k\":\"sent\",\"id\":4,\"wam", f);
+	fclose(f);
+	me = journal_open(dir, "me:3:cc");
+	ck_assert_uint_eq(journal_adopt(me, collect, me), 2);
+	ck_assert_int_eq(access(path, F_OK), -1);	/* removed */
+	ck_assert_uint_eq(lines_in(journal_path(me)), 2);
+	ck_assert_uint_eq(lines_in(journal_path(live)), 1);
+	/* Again: nothing more (the live one still holds its file). */
+	ck_assert_uint_eq(journal_adopt(me, collect, me), 0);
+	journal_clear(me);
+	ck_assert_uint_eq(lines_in(journal_path(me)), 0);
+	/* The live one ends with a record owed: its file stays, and the
+	 * next one to look takes it. */
+	journal_close(live, false);
+	ck_assert_uint_eq(journal_adopt(me, collect, me), 1);
+	ck_assert_uint_eq(lines_in(journal_path(me)), 1);
+	journal_close(me, false);
+	/* Reopened by the same holder: its own earlier records come back,
+	 * already in the file. */
+	me = journal_open(dir, "me:3:cc");
+	ck_assert_uint_eq(journal_adopt(me, collect, me), 1);
+	ck_assert_uint_eq(lines_in(journal_path(me)), 1);
+	journal_close(me, true);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+END_TEST
+
 Suite *
 spooler_suite(void)
 {
@@ -229,6 +360,10 @@ spooler_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_new("payload");
 	tcase_add_test(tc, payload_per_type);
+	suite_add_tcase(s, tc);
+	tc = tcase_new("journal");
+	tcase_add_test(tc, journal_lines);
+	tcase_add_test(tc, journal_adopts_the_dead_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
