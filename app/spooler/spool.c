@@ -67,6 +67,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "graph.h"
+#include "housekeep.h"
 #include "journal.h"
 #include "log.h"
 #include "payload.h"
@@ -87,6 +88,7 @@
 #define RATE_WINDOW_US	(US + 50 * MS)	/* a second and a guard */
 #define IDLE_RELEASE_MS	2000		/* release an account idle this long */
 #define RECOVER_S	10
+#define HOUSEKEEP_S	60		/* purge what has outlived its use */
 #define CLAIM_MAX	256
 #define CLAIM_MIN	16		/* wait for this much room, if busy */
 #define STOP_WAIT_S	10		/* in-flight wait after a signal */
@@ -144,6 +146,7 @@ struct spool {
 	int64_t			 db_retry_at;
 	int64_t			 next_poll;
 	int64_t			 next_recover;
+	int64_t			 next_housekeep;
 	int64_t			 activity_at;	/* last claim, answer or write */
 	int64_t			 empty_poll_at;	/* last poll with nothing due */
 	unsigned long		 n_sent, n_failed, n_retried, n_ambiguous,
@@ -887,6 +890,22 @@ on_done(const struct graph_done *d, void *arg)
 
 #define AMBIGUOUS_TITLE	"Ambiguous: the send may have reached Meta; not resent"
 
+/* About once a minute, by every spooler: idempotency records past their
+ * 24 hours (lib/housekeep.c). A failure waits for the next minute. */
+static void
+housekeeping(struct spool *s, int64_t now)
+{
+	uint64_t n = 0;
+	enum db_rc rc;
+
+	s->next_housekeep = now + HOUSEKEEP_S * US;
+	if ((rc = housekeep(s->db, &n)) != DB_OK)
+		log_warnx("housekeeping: %s", db_errmsg(s->db));
+	else if (n > 0)
+		log_info("housekeeping: %" PRIu64 " idempotency record(s) past "
+		    "24 hours deleted", n);
+}
+
 /* Takes over the results of spoolers gone from this host, then queues
  * again the messages left 'sending' that no live spooler answers for,
  * once (the blind resend), and fails those already resent once. Not while
@@ -1017,6 +1036,8 @@ spool_run(const struct spool_opts *o)
 		if (!s.stopping && now >= s.db_retry_at) {
 			if (now >= s.next_recover)
 				recover(&s, now);
+			if (now >= s.next_housekeep)
+				housekeeping(&s, now);
 			if (now >= s.next_poll)
 				poll_accounts(&s, now);
 			renew_leases(&s, now);

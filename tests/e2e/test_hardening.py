@@ -70,6 +70,25 @@ def test_purge_deletes_idempotency_records_past_24_hours(stack, key):
     assert set(_idem_rows(stack, key.tenant)) == {"fresh"}
 
 
+def test_the_spooler_purges_idempotency_records(stack, key):
+    """Every spooler run purges (about once a minute): no operator step."""
+    r = key("POST", "/contacts", {"phone": "+4915200000010"},
+            headers={"Idempotency-Key": "spool-old"})
+    assert_ok(r, 201)
+    r = key("POST", "/contacts", {"phone": "+4915200000011"},
+            headers={"Idempotency-Key": "spool-fresh"})
+    assert_ok(r, 201)
+    sql(stack, "UPDATE idempotency_keys SET created_at = UTC_TIMESTAMP() - "
+        "INTERVAL 25 HOUR WHERE tenant_id = %d AND idem_key = 'spool-old'"
+        % key.tenant.id)
+    conf = stack.write_spooler_config(stack.unique("purge-") + ".conf",
+                                      "http://127.0.0.1:9/v25.0")
+    proc = stack.run_spooler(conf, mode="drain", max_seconds=20)
+    assert set(_idem_rows(stack, key.tenant)) == {"spool-fresh"}
+    with open(proc.log) as f:
+        assert "idempotency record(s) past 24 hours deleted" in f.read()
+
+
 # -- revocation ----------------------------------------------------------
 
 def test_a_failed_revocation_leaves_the_key_consistent(stack, make_tenant):
