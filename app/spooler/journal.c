@@ -43,6 +43,7 @@ struct journal {
 	bool	 dirty;		/* appended since the last sync */
 	bool	 empty;		/* nothing in the file */
 	bool	 own_read;	/* the earlier content was taken */
+	bool	 failed;	/* an append or sync failed since last asked */
 };
 
 static const char *const kinds[] = {
@@ -223,6 +224,7 @@ journal_open(const char *dir, const char *holder)
 {
 	struct journal *j = xcalloc(1, sizeof(*j));
 	struct stat st;
+	char last;
 
 	dir_ready(dir);
 	j->dir = xstrdup(dir);
@@ -246,6 +248,10 @@ journal_open(const char *dir, const char *holder)
 	}
 	j->empty = fstat(j->fd, &st) == 0 && st.st_size == 0;
 	j->own_read = j->empty;
+	/* A line torn by a crash must not swallow the next record. */
+	if (!j->empty && (pread(j->fd, &last, 1, st.st_size - 1) != 1 ||
+	    last != '\n') && write(j->fd, "\n", 1) != 1)
+		log_warnx("journal %s: %s", j->path, strerror(errno));
 	return j;
 }
 
@@ -260,6 +266,7 @@ journal_append(struct journal *j, const struct rec *r)
 {
 	char *line = journal_encode(r);
 	size_t len = strlen(line), off = 0;
+	off_t before = lseek(j->fd, 0, SEEK_END);
 	ssize_t n;
 	int rc = 0;
 
@@ -270,6 +277,11 @@ journal_append(struct journal *j, const struct rec *r)
 			log_warnx("journal %s: %s: message %llu's result is "
 			    "kept in memory only", j->path, strerror(errno),
 			    r->id);
+			/* No half line for the next record to join. */
+			if (before != -1 && ftruncate(j->fd, before) == -1)
+				log_warnx("journal %s: %s", j->path,
+				    strerror(errno));
+			j->failed = true;
 			rc = -1;
 			break;
 		}
@@ -286,9 +298,62 @@ journal_sync(struct journal *j)
 {
 	if (!j->dirty)
 		return;
-	if (fdatasync(j->fd) == -1)
+	if (fdatasync(j->fd) == -1) {
 		log_warnx("journal %s: sync: %s", j->path, strerror(errno));
+		j->failed = true;
+	}
 	j->dirty = false;
+}
+
+int
+journal_rewrite(struct journal *j, const struct rec *recs)
+{
+	const struct rec *r;
+	char *tmp, *line;
+	size_t len;
+	int fd, rc = -1;
+
+	xasprintf(&tmp, "%s/.%s.tmp", j->dir, j->name);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1 || flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto out;
+	for (r = recs; r != NULL; r = r->next) {
+		line = journal_encode(r);
+		len = strlen(line);
+		if (write(fd, line, len) != (ssize_t)len) {
+			free(line);
+			goto out;
+		}
+		free(line);
+	}
+	if (fdatasync(fd) == -1 || rename(tmp, j->path) == -1)
+		goto out;
+	/* Our lock moves with the new file: an adopter waiting on the old
+	 * one finds it gone (still_there) and skips it. */
+	close(j->fd);
+	j->fd = fd;
+	fd = -1;
+	j->dirty = false;
+	j->empty = recs == NULL;
+	rc = 0;
+out:
+	if (rc == -1) {
+		log_warnx("journal %s: rewrite: %s", j->path, strerror(errno));
+		(void)unlink(tmp);
+	}
+	if (fd != -1)
+		close(fd);
+	free(tmp);
+	return rc;
+}
+
+off_t
+journal_size(const struct journal *j)
+{
+	struct stat st;
+
+	return fstat(j->fd, &st) == 0 ? st.st_size : 0;
 }
 
 void
@@ -335,7 +400,7 @@ read_all(int fd, size_t *lenp)
 /* Calls fn for each record in fd's file. */
 static unsigned long
 read_records(int fd, const char *path, bool appended,
-    void (*fn)(struct rec *, bool, void *), void *arg)
+    void (*fn)(struct rec *, bool, void *), void *arg, bool *ok)
 {
 	unsigned long n = 0;
 	size_t len, i, start;
@@ -344,6 +409,7 @@ read_records(int fd, const char *path, bool appended,
 
 	if ((buf = read_all(fd, &len)) == NULL) {
 		log_warnx("journal %s: %s", path, strerror(errno));
+		*ok = false;
 		return 0;
 	}
 	for (start = i = 0; i <= len; i++) {
@@ -370,6 +436,7 @@ journal_adopt(struct journal *j, void (*fn)(struct rec *, bool, void *),
     void *arg)
 {
 	unsigned long n = 0, got;
+	bool ok = true;
 	struct dirent *de;
 	size_t l, sl = strlen(SUFFIX);
 	char *path;
@@ -378,7 +445,8 @@ journal_adopt(struct journal *j, void (*fn)(struct rec *, bool, void *),
 
 	if (!j->own_read) {
 		j->own_read = true;
-		if ((got = read_records(j->fd, j->path, true, fn, arg)) > 0)
+		if ((got = read_records(j->fd, j->path, true, fn, arg,
+		    &ok)) > 0)
 			log_info("journal %s: %lu result(s) of an earlier run "
 			    "taken over", j->path, got);
 		n += got;
@@ -402,12 +470,20 @@ journal_adopt(struct journal *j, void (*fn)(struct rec *, bool, void *),
 			free(path);
 			continue;
 		}
-		got = read_records(fd, path, false, fn, arg);
+		ok = true;
+		j->failed = false;
+		got = read_records(fd, path, false, fn, arg, &ok);
 		journal_sync(j);
 		if (got > 0)
 			log_info("journal %s: %lu result(s) of a spooler that "
 			    "is gone taken over", path, got);
-		if (unlink(path) == -1)
+		/* Removed only once every record is safe in our file; else
+		 * left for a later pass (its records, taken twice, write the
+		 * same outcomes twice). */
+		if (!ok || j->failed)
+			log_warnx("journal %s: kept: its records could not all "
+			    "be saved in %s", path, j->path);
+		else if (unlink(path) == -1)
 			log_warnx("journal %s: %s", path, strerror(errno));
 		close(fd);
 		free(path);

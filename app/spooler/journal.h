@@ -6,6 +6,7 @@
 #ifndef WZ_SPOOLER_JOURNAL_H
 #define WZ_SPOOLER_JOURNAL_H
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 enum rec_kind {
@@ -51,6 +52,12 @@ const char	*journal_path(const struct journal *);
 int		 journal_append(struct journal *, const struct rec *);
 /* Makes the appends so far durable (fdatasync); a no-op when none. */
 void		 journal_sync(struct journal *);
+/* The file holds exactly recs (a list by ->next), written anew and
+ * synced: what is owed when results stay refused, so the file does not
+ * grow with everything written since. 0, or -1 (logged; unchanged). */
+int		 journal_rewrite(struct journal *, const struct rec *recs);
+/* The file's size in bytes. */
+off_t		 journal_size(const struct journal *);
 /* Nothing is owed any more: empties the file. */
 void		 journal_clear(struct journal *);
 /* Takes over the records owed by spoolers that are gone: those in this

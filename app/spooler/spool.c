@@ -95,6 +95,8 @@
 #define FLUSH_WAIT_S	10		/* record writes at exit, DB down */
 #define DB_BACKOFF_MS	1000
 #define REFUSED_RETRY_S	60		/* a record refused 3 times */
+#define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
+						   results stay owed */
 #define BAD_ACCOUNT_S	60		/* skip an account we cannot use */
 #define LOCAL_CODE	131000		/* Meta's "unknown error", for a
 					   failure the spooler decides */
@@ -318,12 +320,12 @@ recs_flush(struct spool *s, int64_t now, bool all)
 		}
 		if (rc == DB_DOWN || rc == DB_RETRY) {
 			db_trouble(s, rc, "recording results", now);
-			return;
+			break;
 		}
 		if (rc != DB_OK) {
 			db_trouble(s, rc, "recording results", now);
 			if (++r->errors < 3)
-				return;
+				break;
 			log_warnx("%s %llu: result refused %d times; kept, "
 			    "tried again in %d s", r->kind == REC_PAUSE ?
 			    "account" : "message", r->id, r->errors,
@@ -344,6 +346,8 @@ recs_flush(struct spool *s, int64_t now, bool all)
 	}
 	if (s->recs == NULL)
 		journal_clear(s->journal);
+	else if (journal_size(s->journal) > JOURNAL_COMPACT_BYTES)
+		(void)journal_rewrite(s->journal, s->recs);
 	else
 		journal_sync(s->journal);
 }
@@ -585,6 +589,19 @@ renew_leases(struct spool *s, int64_t now)
 	}
 }
 
+/* Whether results are owed that are being written (not those the
+ * database keeps refusing, retried every minute). */
+static bool
+owes(const struct spool *s)
+{
+	const struct rec *r;
+
+	for (r = s->recs; r != NULL; r = r->next)
+		if (r->retry_at == 0)
+			return true;
+	return false;
+}
+
 /* Frees accounts no longer driven: lost, or idle, or paused, with nothing
  * in flight. The lease is released only once the last start left the
  * rate window, so the next holder cannot exceed the rate with ours. */
@@ -597,6 +614,14 @@ drop_accounts(struct spool *s, int64_t now, bool all)
 		return;		/* the release would wait on a dead server */
 	for (ap = &s->accts; (a = *ap) != NULL; ) {
 		bool idle = now - a->work_at >= IDLE_RELEASE_MS * MS;
+		/* While results are owed the lease stays ours (renewed):
+		 * another spooler's recovery takes a claim for abandoned only
+		 * once its holder's lease is gone. At exit the journal
+		 * carries them, and a spooler adopts it before it recovers. */
+		if (!all && !a->lost && owes(s)) {
+			ap = &a->next;
+			continue;
+		}
 		if (a->inflight > 0 || !(a->lost || a->paused || idle || all) ||
 		    (!a->lost && a->rate.mps > 0 && a->last_start != 0 &&
 		    now < a->last_start + RATE_WINDOW_US)) {
@@ -922,7 +947,10 @@ recover(struct spool *s, int64_t now)
 
 	s->next_recover = now + RECOVER_S * US;
 	(void)journal_adopt(s->journal, rec_adopt, s);
-	if (s->recs != NULL)
+	/* Results about to be written may be of those messages; results
+	 * the database keeps refusing (retried every minute) do not hold
+	 * recovery off for good. */
+	if (owes(s))
 		return;
 	if ((rc = db_exec(s->db, SQL_SPOOL_RECOVER, &a, 1, &n, NULL)) != DB_OK) {
 		db_trouble(s, rc, "recovery", now);
@@ -967,15 +995,8 @@ drain_wake(int fd)
 static bool
 drained(const struct spool *s)
 {
-	const struct rec *r;
-
-	if (s->empty_poll_at == 0 || s->empty_poll_at <= s->activity_at ||
-	    graph_inflight(s->graph) != 0)
-		return false;
-	for (r = s->recs; r != NULL; r = r->next)
-		if (r->retry_at == 0)
-			return false;
-	return true;
+	return s->empty_poll_at != 0 && s->empty_poll_at > s->activity_at &&
+	    graph_inflight(s->graph) == 0 && !owes(s);
 }
 
 int

@@ -344,6 +344,50 @@ START_TEST(journal_adopts_the_dead_only)
 }
 END_TEST
 
+/* The file is rewritten to hold just what is owed (a record refused for
+ * good no longer keeps everything since), and a torn last line of an
+ * earlier run cannot swallow the next record. */
+START_TEST(journal_rewrite_and_torn_tail)
+{
+	char dir[] = "/tmp/wz-journal-XXXXXX", *path;
+	struct journal *j;
+	struct rec a, b;
+	FILE *f;
+	int i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&a, 0, sizeof(a));
+	a.kind = REC_SENT;
+	a.id = 7;
+	a.wamid = "wamid.A";
+	b = a;
+	b.id = 8;
+	j = journal_open(dir, "rw:1:aa");
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(journal_append(j, &a), 0);
+	ck_assert_uint_eq(lines_in(journal_path(j)), 100);
+	a.next = &b;
+	ck_assert_int_eq(journal_rewrite(j, &a), 0);
+	ck_assert_uint_eq(lines_in(journal_path(j)), 2);
+	ck_assert_int_eq(journal_append(j, &b), 0);	/* the new file */
+	ck_assert_uint_eq(lines_in(journal_path(j)), 3);
+	journal_close(j, false);
+	/* A crash tore the last line; the next run's first record stays
+	 * whole, and all three good ones are taken back. */
+	xasprintf(&path, "%s/rw_1_aa.journal", dir);
+	f = fopen(path, "a");
+	fputs("{\"k\":\"sent\",\"id\":9,\"wam", f);
+	fclose(f);
+	j = journal_open(dir, "rw:1:aa");
+	b.next = NULL;
+	ck_assert_int_eq(journal_append(j, &b), 0);
+	ck_assert_uint_eq(journal_adopt(j, collect, j), 4);
+	journal_close(j, true);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+END_TEST
+
 Suite *
 spooler_suite(void)
 {
@@ -364,6 +408,7 @@ spooler_suite(void)
 	tc = tcase_new("journal");
 	tcase_add_test(tc, journal_lines);
 	tcase_add_test(tc, journal_adopts_the_dead_only);
+	tcase_add_test(tc, journal_rewrite_and_torn_tail);
 	suite_add_tcase(s, tc);
 	return s;
 }
