@@ -208,21 +208,24 @@ out:
 	return rc;
 }
 
-/* The account a change names if the body is signed for it, else NULL
- * (*unsigned_for tells an account that did not sign from no account). */
+/* The account a change names if the body is signed for it, else NULL,
+ * counted in *unsigned_n (an account that did not sign) or *unknown (no
+ * account, or not looked up: pn->dropped). */
 static const struct hook_acct *
 account_of(const struct hook_acct *acc, size_t n, const char *pnid,
-    bool *unsigned_for)
+    size_t *unsigned_n, size_t *unknown)
 {
 	size_t i;
 
-	*unsigned_for = false;
 	for (i = 0; pnid != NULL && i < n; i++)
-		if (strcmp(acc[i].pnid, pnid) == 0) {
-			*unsigned_for = acc[i].id != 0 && !acc[i].verified;
-			return acc[i].id != 0 && acc[i].verified ? &acc[i] : NULL;
+		if (strcmp(acc[i].pnid, pnid) == 0 && acc[i].id != 0) {
+			if (acc[i].verified)
+				return &acc[i];
+			(*unsigned_n)++;
+			return NULL;
 		}
-	return NULL;	/* no account, or not looked up (pn->dropped) */
+	(*unknown)++;
+	return NULL;
 }
 
 /* 1 for STOP or UNSUBSCRIBE, -1 for START, alone in the message (any
@@ -344,7 +347,7 @@ whatsapp_webhook(struct req *r)
 	size_t i, applied = 0, unknown = 0, received = 0, unsigned_n = 0;
 	enum db_rc rc;
 	enum jsonbody_rc jrc;
-	bool any, unsigned_for;
+	bool any;
 
 	/* The raw bytes only: no tree is built before the signature holds,
 	 * so an unsigned body costs no more memory than its text. Unsigned
@@ -385,13 +388,8 @@ whatsapp_webhook(struct req *r)
 		const struct mh_message *m = &b.messages[i];
 
 		if ((ha = account_of(acc, pn.n, m->phone_number_id,
-		    &unsigned_for)) == NULL) {
-			if (unsigned_for)
-				unsigned_n++;
-			else
-				unknown++;
+		    &unsigned_n, &unknown)) == NULL)
 			continue;
-		}
 		if ((rc = inbound_store(r, ha->tenant, ha->id, m)) != DB_OK)
 			goto fail;
 		received++;
@@ -400,13 +398,8 @@ whatsapp_webhook(struct req *r)
 		const struct mh_status *st = &b.statuses[i];
 
 		if ((ha = account_of(acc, pn.n, st->phone_number_id,
-		    &unsigned_for)) == NULL) {
-			if (unsigned_for)
-				unsigned_n++;
-			else
-				unknown++;
+		    &unsigned_n, &unknown)) == NULL)
 			continue;
-		}
 		uuid_v4(uuid);
 		a[0] = DBA_INT(ha->id);
 		a[1] = DBA_STR(st->wamid);
