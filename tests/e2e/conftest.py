@@ -244,6 +244,34 @@ class Proc:
         return self.popen.returncode
 
 
+def shipped_nginx_site(d, port, fcgi_sock, read_timeout=None):
+    """deploy/nginx/wazera.conf as shipped, with only what a user changes
+    on install: the listen address, the FastCGI socket, the paths of its
+    includes (wazera-errors.conf copied to d/snippets/, as the file's
+    header says) and, when given, fastcgi_read_timeout. Each of these
+    must be in the file exactly once: a changed shipped config fails here
+    rather than leaving the suite on a config of its own."""
+    os.makedirs(os.path.join(d, "snippets"), exist_ok=True)
+    shutil.copy(os.path.join(REPO, "deploy/nginx/wazera-errors.conf"),
+                os.path.join(d, "snippets"))
+    with open(os.path.join(REPO, "deploy/nginx/wazera.conf")) as f:
+        site = f.read()
+    subs = [("listen 80;", "listen 127.0.0.1:%d;" % port),
+            ("unix:/run/wazera/fcgi.sock", "unix:" + fcgi_sock),
+            ("include snippets/wazera-errors.conf;",
+             "include %s;" % os.path.join(d, "snippets",
+                                          "wazera-errors.conf")),
+            ("include fastcgi_params;", "include /etc/nginx/fastcgi_params;")]
+    if read_timeout is not None:
+        subs.append(("fastcgi_read_timeout 60s;",
+                     "fastcgi_read_timeout %s;" % read_timeout))
+    for old, new in subs:
+        assert site.count(old) == 1, \
+            "deploy/nginx/wazera.conf: %r is not there exactly once" % old
+        site = site.replace(old, new)
+    return site
+
+
 class Stack:
     def __init__(self, build, work):
         self.build = build
@@ -368,10 +396,14 @@ class Stack:
         assert p.poll() is None, open(log).read()
         return proc
 
-    def start_nginx(self, fcgi_sock, site=None, d=None, port=None):
-        """nginx on a free loopback port in front of fcgi_sock; site, a
-        server block of its own (then d and port are the ones it uses),
-        replaces the suite's."""
+    def start_nginx(self, fcgi_sock, site=None, d=None, port=None,
+                    read_timeout=None):
+        """nginx on a free loopback port in front of fcgi_sock, running
+        the shipped deploy/nginx/wazera.conf (and its include of
+        snippets/wazera-errors.conf) with only its paths, port and,
+        when given, fastcgi_read_timeout changed, as a user installs it.
+        site, a server block of its own (then d and port are the ones it
+        uses), replaces the shipped one."""
         if d is None:
             d = os.path.join(self.work, self.unique("nginx-"))
             os.makedirs(d)
@@ -380,18 +412,7 @@ class Stack:
         temps = "".join("  %s_temp_path %s/%s;\n" % (t, d, t) for t in
                         ("client_body", "fastcgi", "proxy", "uwsgi", "scgi"))
         if site is None:
-            site = ("  server {\n    listen 127.0.0.1:%d;\n" % port +
-                    "    client_max_body_size 4m;\n"
-                    "    client_body_buffer_size 1m;\n"
-                    # nginx's own errors in the envelope, as shipped.
-                    "    include %s;\n" % os.path.join(
-                        REPO, "deploy/nginx/wazera-errors.conf") +
-                    "    location /api/ {\n"
-                    "      include /etc/nginx/fastcgi_params;\n"
-                    "      fastcgi_param HTTP_PROXY \"\";\n"
-                    "      fastcgi_pass unix:%s;\n"
-                    "      fastcgi_read_timeout 60s;\n"
-                    "    }\n  }\n" % fcgi_sock)
+            site = shipped_nginx_site(d, port, fcgi_sock, read_timeout)
         with open(conf, "w") as f:
             if os.geteuid() == 0:
                 f.write("user root;\n")

@@ -2,15 +2,13 @@
 answer in the same envelope (deploy/nginx)."""
 import json
 import os
-import shutil
 import socket
 import threading
 
 import pytest
 
-from conftest import (REPO, assert_error, assert_json, assert_ok,
-                      assert_web_error, free_port, http_request,
-                      web_server_errors)
+from conftest import (assert_error, assert_json, assert_ok,
+                      assert_web_error, http_request, web_server_errors)
 
 MIB = 1024 * 1024
 
@@ -206,52 +204,22 @@ def test_request_id_header(key):
 # The errors nginx makes itself (deploy/nginx/wazera-errors.conf).
 
 
-def test_nginx_errors_json(stack, key):
-    """Through the stack's nginx, which includes wazera-errors.conf."""
-    web_server_errors(stack.port, key)
-
-
-def start_shipped_nginx(stack, fcgi_sock, read_timeout=None):
-    """nginx running deploy/nginx/wazera.conf itself (its include of
-    snippets/wazera-errors.conf too), with only its paths and port
-    changed."""
-    d = os.path.join(stack.work, stack.unique("nginx-shipped-"))
-    os.makedirs(os.path.join(d, "snippets"))
-    shutil.copy(os.path.join(REPO, "deploy/nginx/wazera-errors.conf"),
-                os.path.join(d, "snippets"))
-    port = free_port()
-    with open(os.path.join(REPO, "deploy/nginx/wazera.conf")) as f:
-        site = f.read()
-    for old, new in (("listen 80;", "listen 127.0.0.1:%d;" % port),
-                     ("unix:/run/wazera/fcgi.sock", "unix:" + fcgi_sock),
-                     ("include fastcgi_params;",
-                      "include /etc/nginx/fastcgi_params;"),
-                     ("fastcgi_read_timeout 60s;", "fastcgi_read_timeout %s;"
-                      % (read_timeout or "60s"))):
-        assert old in site, old
-        site = site.replace(old, new)
-    return stack.start_nginx(fcgi_sock, site=site, d=d, port=port)
-
-
 def test_shipped_nginx_conf_errors_json(stack, key):
-    """deploy/nginx/wazera.conf as shipped: the same JSON errors, and the
-    API behind it as usual."""
-    nginx = start_shipped_nginx(stack, stack.fcgi_sock)
-    try:
-        web_server_errors(nginx.port, key)
-        assert_ok(key("GET", "/contacts", port=nginx.port))
-        # Outside /api: nginx's own pages stay hidden.
-        for path in ("/", "/index.html", "/x"):
-            r = http_request(nginx.port, "GET", path)
-            assert_web_error(r, 404, "RESOURCE_NOT_FOUND")
-    finally:
-        stack.stop_nginx(nginx)
+    """deploy/nginx/wazera.conf as shipped (the stack's nginx runs it,
+    as every nginx of the suite does): the JSON errors nginx makes
+    itself, and the API behind it as usual."""
+    web_server_errors(stack.port, key)
+    assert_ok(key("GET", "/contacts"))
+    # Outside /api: nginx's own pages stay hidden.
+    for path in ("/", "/index.html", "/x"):
+        r = http_request(stack.port, "GET", path)
+        assert_web_error(r, 404, "RESOURCE_NOT_FOUND")
 
 
 def test_nginx_fastcgi_down_502(stack, key):
     """No FastCGI server behind nginx: 502 SERVICE_UNAVAILABLE, in the
     envelope, with Retry-After."""
-    nginx = start_shipped_nginx(stack, os.path.join(stack.work, "gone.sock"))
+    nginx = stack.start_nginx(os.path.join(stack.work, "gone.sock"))
     try:
         for method, body in (("GET", None),
                              ("POST", {"phone": "+4917655501003"})):
@@ -281,7 +249,7 @@ def test_nginx_fastcgi_slow_504(stack, key):
                 pass
     t = threading.Thread(target=hold, daemon=True)
     t.start()
-    nginx = start_shipped_nginx(stack, path, read_timeout="1s")
+    nginx = stack.start_nginx(path, read_timeout="1s")
     try:
         r = key("GET", "/contacts", port=nginx.port)
         err = assert_web_error(r, 504, "SERVICE_UNAVAILABLE")
