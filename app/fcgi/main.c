@@ -48,13 +48,28 @@ usage(void)
 	exit(2);
 }
 
+#ifdef WZ_COVERAGE
+void __gcov_dump(void);
+#endif
+
+/* A worker ends with _exit(): nothing of the master's (atexit handlers,
+ * stdio buffers) runs twice. A coverage build writes its counts first. */
+static void
+worker_exit(void)
+{
+#ifdef WZ_COVERAGE
+	__gcov_dump();
+#endif
+	_exit(0);
+}
+
 static void
 worker_sigterm(int sig)
 {
 	(void)sig;
 	stopping = 1;
 	if (!busy)
-		_exit(0);	/* idle in accept(): nothing to finish */
+		worker_exit();	/* idle in accept(): nothing to finish */
 }
 
 /* Reads the body. Returns 0; sets body NULL and bodylen past the limit
@@ -283,7 +298,7 @@ spawn_worker(const struct config *cfg, int fd)
 		sigemptyset(&set);
 		sigprocmask(SIG_SETMASK, &set, NULL);
 		worker_loop(cfg, fd);
-		_exit(0);
+		worker_exit();
 	}
 	return pid;
 }
