@@ -181,14 +181,46 @@ wz_fcgi_workers() {
 }
 
 # wz_nginx_conf DIR PORT FCGISOCK [EXTRA]: writes DIR/nginx.conf, an nginx of
-# our own on 127.0.0.1:PORT in front of FCGISOCK. EXTRA is inserted in the
-# server block (the bench adds its yardsticks there). The /api/ location is
-# deploy/nginx/wazera.conf's; keep the two alike.
+# our own on 127.0.0.1:PORT in front of FCGISOCK. Its server block is the
+# shipped deploy/nginx/wazera.conf with only the listen address, the socket
+# and the include paths changed (as the e2e suite runs it); EXTRA is
+# inserted in the server block (the bench adds its yardsticks there).
 wz_nginx_conf() {
-	local dir=$1 port=$2 sock=$3 extra=${4:-} user=""
-	mkdir -p "$dir/tmp"
+	local dir=$1 port=$2 sock=$3 extra=${4:-} user="" site
+	mkdir -p "$dir/tmp" "$dir/snippets"
+	cp "$wz_top/deploy/nginx/wazera-errors.conf" "$dir/snippets/"
 	# nginx's workers must reach the FastCGI socket (mode 0660, owned by us).
 	[ "$(id -u)" = 0 ] && user="user root;"
+	site=$(WZ_PORT=$port WZ_SOCK=$sock WZ_DIR=$dir WZ_EXTRA=$extra awk '
+		function sub1(old, new) {
+			if (index($0, old)) {
+				$0 = substr($0, 1, index($0, old) - 1) new \
+				    substr($0, index($0, old) + length(old))
+				n[old]++
+			}
+		}
+		{
+			sub1("listen 80;", "listen 127.0.0.1:" ENVIRON["WZ_PORT"] ";")
+			sub1("unix:/run/wazera/fcgi.sock", "unix:" ENVIRON["WZ_SOCK"])
+			sub1("include snippets/", "include " ENVIRON["WZ_DIR"] "/snippets/")
+			sub1("include fastcgi_params;", "include /etc/nginx/fastcgi_params;")
+			lines[NR] = $0
+		}
+		END {
+			if (n["listen 80;"] != 1 || n["unix:/run/wazera/fcgi.sock"] != 1 ||
+			    n["include snippets/"] != 1 || n["include fastcgi_params;"] != 1)
+				exit 1
+			# EXTRA goes before the server block'"'"'s closing brace, the
+			# last line that is one.
+			for (last = NR; last > 0 && lines[last] != "}"; last--)
+				;
+			for (i = 1; i <= NR; i++) {
+				if (i == last)
+					print ENVIRON["WZ_EXTRA"]
+				print lines[i]
+			}
+		}' "$wz_top/deploy/nginx/wazera.conf") ||
+	    wz_die "deploy/nginx/wazera.conf: its listen, socket or include lines changed; update wz_nginx_conf"
 	cat >"$dir/nginx.conf.tmp" <<CONF
 # Written by ${0##*/}; regenerated on every run.
 $user
@@ -214,30 +246,7 @@ http {
 	uwsgi_temp_path $dir/tmp/uwsgi;
 	scgi_temp_path $dir/tmp/scgi;
 
-	server {
-		listen 127.0.0.1:$port;
-		server_name localhost;
-
-		# Wazera answers 413 itself above 1 MiB (3 MiB for Meta's
-		# webhooks); nginx only stops bodies far larger than that.
-		client_max_body_size 4m;
-		client_body_buffer_size 1m;
-
-		# nginx's own errors in Wazera's JSON envelope.
-		include $wz_top/deploy/nginx/wazera-errors.conf;
-
-		location /api/ {
-			include /etc/nginx/fastcgi_params;
-			fastcgi_param HTTP_PROXY "";
-			fastcgi_pass unix:$sock;
-			# No keep_conn, no upstream keepalive: libfcgi workers
-			# serve one connection at a time (see PERF-NOTES).
-			fastcgi_keep_conn off;
-			fastcgi_read_timeout 60s;
-			fastcgi_intercept_errors off;
-		}
-$extra
-	}
+$site
 }
 CONF
 	if cmp -s "$dir/nginx.conf.tmp" "$dir/nginx.conf"; then
