@@ -978,9 +978,10 @@ class PrivateStack:
     """A private MariaDB (deploy/local/mariadb in a directory of the work
     dir), migrated, and a wazera-fcgi and nginx of its own over it.
     Tenants on it: stack.create_tenant(config=ps.config); their keys talk
-    to ps.port (key.port = ps.port)."""
+    to ps.port (key.port = ps.port). database: further keys of the
+    config's [database] section (statement_timeout=60, ...)."""
 
-    def __init__(self, stack, name="private", workers=2):
+    def __init__(self, stack, name="private", workers=2, database=None):
         self.stack = stack
         self.dir = os.path.join(stack.work, stack.unique(name + "-db-"))
         self.sock = os.path.join(self.dir, "mysql.sock")
@@ -989,6 +990,9 @@ class PrivateStack:
             self.start_db()
             self.config = stack.write_config(
                 os.path.basename(self.dir) + ".conf", db_socket=self.sock)
+            with open(self.config, "a") as f:     # [database] ends it
+                for k, v in sorted((database or {}).items()):
+                    f.write("%s = %s\n" % (k, v))
             stack.admin("migrate", config=self.config)
             self.fcgi = stack.start_fcgi(config=self.config,
                                          workers=workers)
@@ -1017,6 +1021,11 @@ class PrivateStack:
         os.kill(pid, sig)
         wait_for(lambda: pid_dead(pid), timeout=60,
                  what="mariadbd %d to exit" % pid)
+        if sig == signal.SIGKILL:
+            # Its pid file is left behind, and until init reaps the
+            # zombie (slow on some machines) "kill -0" still finds it:
+            # deploy/local/mariadb start would take it for running.
+            os.unlink(os.path.join(self.dir, "mariadb.pid"))
 
     def sql(self, sql):
         """SQL as root in this server's wazera database."""
@@ -1045,12 +1054,13 @@ class PrivateStack:
 
 @pytest.fixture
 def private_stack(stack):
-    """Factory: private_stack(name="private", workers=2) -> PrivateStack,
-    stopped (servers and database) at the end of the test."""
+    """Factory: private_stack(name="private", workers=2, database=None)
+    -> PrivateStack, stopped (servers and database) at the end of the
+    test."""
     made = []
 
-    def make(name="private", workers=2):
-        made.append(PrivateStack(stack, name, workers))
+    def make(name="private", workers=2, database=None):
+        made.append(PrivateStack(stack, name, workers, database))
         return made[-1]
     yield make
     for ps in reversed(made):
