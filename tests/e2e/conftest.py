@@ -909,6 +909,36 @@ def raw_request(port, data, body_len=0, timeout=30):
         s.close()
 
 
+def chunked_request(port, head, total, timeout=30):
+    """Sends the request head (ending in a blank line, with
+    'Transfer-Encoding: chunked') and then a body of total bytes in 64 KiB
+    chunks, as far as the server takes it; returns the answer as
+    raw_request does."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(head)
+        try:
+            chunk = b" " * 65536
+            left = total
+            while left > 0:
+                n = min(left, len(chunk))
+                s.sendall(b"%x\r\n" % n + chunk[:n] + b"\r\n")
+                left -= n
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass    # the server answered before the body was all sent
+        r = http.client.HTTPResponse(s)
+        try:
+            r.begin()
+        except (http.client.HTTPException, OSError):
+            return Resp(0, {}, b"")
+        raw = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
+                    raw)
+    finally:
+        s.close()
+
+
 def assert_web_error(resp, status, code, retry_after=None):
     """An error the web server answered itself: the envelope, the JSON
     type, and no X-Request-Id (the application sets one on everything)."""
@@ -919,13 +949,20 @@ def assert_web_error(resp, status, code, retry_after=None):
     return err
 
 
-def web_server_errors(port, key, path_nul_status=400):
+def web_server_errors(port, key, path_nul_status=400, over_limit_by="server",
+                      chunked_over_limit=(413, "PAYLOAD_TOO_LARGE")):
     """The errors every shipped web server config answers in JSON: a NUL
     byte and a bad escape in the path, a malformed request line, a body
-    far over the limit, a path outside the API; and the application's own
-    errors (413 for a body over 1 MiB, 404 for an unknown route) passed
-    through unchanged. path_nul_status: nginx answers %00 with 400, Apache
-    with 404 (its rule for %00 and %2F)."""
+    far over the limit (with a Content-Length, and chunked), a path
+    outside the API; and the application's own errors (413 for a body
+    over 1 MiB, also chunked, 404 for an unknown route) passed through
+    unchanged. path_nul_status: nginx answers %00 with 400, Apache with
+    404 (its rule for %00 and %2F). over_limit_by: who refuses a body
+    over the web server's limit, "server" (its own answer: no
+    X-Request-Id) or "either" (mod_proxy_fcgi passes the request on while
+    it reads the body, so the application may refuse it first).
+    chunked_over_limit: the status and code of such a body sent chunked
+    (mod_fcgid can only answer 500)."""
     nul_code = {400: "BAD_REQUEST", 404: "RESOURCE_NOT_FOUND"}
     for path in ("/api/v1/contacts/%00", "/api/v1/contacts/a%00b"):
         assert_web_error(http_request(port, "GET", path, key=key.key),
@@ -938,16 +975,30 @@ def web_server_errors(port, key, path_nul_status=400):
                  b"GET /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
                  b"Bad Header: x\r\n\r\n"):
         assert_web_error(raw_request(port, line), 400, "BAD_REQUEST")
-    # Over the web server's limit (4 MiB): refused before the application.
+    # Over the web server's limit (4 MiB): refused before the application
+    # (but see over_limit_by), in the envelope either way.
+    assert over_limit_by in ("server", "either"), over_limit_by
     big = 5 * 1024 * 1024
-    r = raw_request(port, b"POST /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
-                    b"Authorization: Bearer " + key.key.encode() +
-                    b"\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % big,
+    head = (b"POST /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
+            b"Authorization: Bearer " + key.key.encode() +
+            b"\r\nContent-Type: application/json\r\nConnection: close\r\n")
+    r = raw_request(port, head + b"Content-Length: %d\r\n\r\n" % big,
                     body_len=big)
-    # (Apache's mod_proxy_fcgi passes the request on while it reads the
-    # body: the application refuses it first, in the same envelope.)
+    if over_limit_by == "server":
+        assert_web_error(r, 413, "PAYLOAD_TOO_LARGE")
+    else:
+        assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    r = chunked_request(port, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                        big)
+    if over_limit_by == "server":
+        assert_web_error(r, *chunked_over_limit)
+    else:
+        assert_error(r, *chunked_over_limit)
+    # Chunked and over the application's 1 MiB only: its own answer.
+    r = chunked_request(port, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                        2 * 1024 * 1024)
     assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert r.headers.get("x-request-id"), r
     assert_web_error(http_request(port, "GET", "/not-the-api"), 404,
                      "RESOURCE_NOT_FOUND")
     # The application's own answers are not replaced.
