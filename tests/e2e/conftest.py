@@ -18,9 +18,19 @@ Environment:
 Needs: mariadb-server, nginx, spawn-fcgi, python3-pytest (stdlib only);
 nodejs for the sandbox Graph API (the spooler tests).
 The work directory is /var/tmp/wazera-e2e-XXXXXX (mode 0755, so Apache's
-user reaches it from any checkout); it is kept when the session fails on
-sanitizer reports.
+user reaches it from any checkout); it is kept when a sanitizer report was
+found.
+
+Sanitizer reports: the logs of every server the suite starts are scanned
+after each test (what they gained during it), after each module and at the
+end of the session; a report fails the test it appeared in (an error in
+its teardown, naming the log). wazera-admin's stderr is scanned on every
+call.
+
+Skips: with CI=true a skipped test fails, unless expected-skips.txt lists
+it with the reason it may skip.
 """
+import fnmatch
 import hashlib
 import hmac
 import http.client
@@ -49,6 +59,11 @@ DB_PASS = "e2e-pw-" + uuid.uuid4().hex[:12]
 JSON_CT = "application/json; charset=utf-8"
 SANITIZER_MARKS = ("AddressSanitizer", "runtime error:",
                    "LeakSanitizer", "UndefinedBehaviorSanitizer")
+_MARKS_B = tuple(m.encode() for m in SANITIZER_MARKS)
+
+
+def has_sanitizer_mark(text):
+    return any(m in text for m in SANITIZER_MARKS)
 
 
 def _build_dir():
@@ -284,6 +299,8 @@ class Stack:
         self.master_key = os.path.join(work, "master.key")
         self.procs = []
         self.logs = []
+        self.log_offsets = {}   # log -> bytes already scanned (scan_logs)
+        self.reports_seen = False
         self.counter = 0
         self.config = None
         self.fcgi = None
@@ -301,10 +318,11 @@ class Stack:
         subprocess.run([os.path.join(REPO, "deploy/local/mariadb")] +
                        list(args), check=True, stdout=subprocess.DEVNULL)
 
-    def sql_root(self, sql, database=None):
-        """Runs SQL as root; returns rows as lists of strings."""
-        cmd = ["mariadb", "--no-defaults", "-uroot", "-S", self.db_sock,
-               "-N", "-B"]
+    def sql_root(self, sql, database=None, sock=None):
+        """Runs SQL as root (on the server at sock, by default the
+        session's); returns rows as lists of strings."""
+        cmd = ["mariadb", "--no-defaults", "-uroot", "-S",
+               sock or self.db_sock, "-N", "-B"]
         if database:
             cmd += ["-D", database]
         p = subprocess.run(cmd + ["-e", sql], check=True,
@@ -324,9 +342,17 @@ class Stack:
 
     # -- admin
     def admin(self, *args, config=None, check=True):
+        """Runs wazera-admin; a sanitizer report on its stderr fails the
+        test whatever the exit status (error paths too); with check, so
+        does a non-zero exit."""
         p = subprocess.run([self.admin_bin, "--config",
                             config or self.config] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=60)
+        if has_sanitizer_mark(p.stderr):
+            raise AssertionError("sanitizer report from wazera-admin %s "
+                                 "(exit %d):\n%s" %
+                                 (" ".join(map(str, args)), p.returncode,
+                                  p.stderr[-6000:]))
         if check and p.returncode != 0:
             raise AssertionError("wazera-admin %s failed (%d): %s" %
                                  (" ".join(map(str, args)), p.returncode,
@@ -422,6 +448,9 @@ class Stack:
             f.write("http {\n  access_log off;\n" + temps)
             f.write(site + "\n}\n")
         log = os.path.join(d, "stderr.log")
+        # Scanned too: nginx logs what a FastCGI server writes to its
+        # stderr stream.
+        self.logs += [log, os.path.join(d, "error.log")]
         with open(log, "ab") as lf:
             p = subprocess.Popen([NGINX, "-c", conf, "-p", d, "-e",
                                   os.path.join(d, "error.log")],
@@ -456,11 +485,13 @@ class Stack:
                 proc.stop(signal.SIGTERM)
 
     # -- the spooler and the sandbox Graph API
-    def write_spooler_config(self, name, graph_api_base, **spooler):
-        """A config for wazera-spooler: the stack's database and master
-        key, graph_api_base, and [spooler] keys (max_seconds,
-        resend_grace_seconds, ...) from the keyword arguments."""
-        path = self.write_config(name)
+    def write_spooler_config(self, name, graph_api_base, db_socket=None,
+                             **spooler):
+        """A config for wazera-spooler: the stack's database (or the
+        server at db_socket) and master key, graph_api_base, and
+        [spooler] keys (max_seconds, resend_grace_seconds, ...) from the
+        keyword arguments."""
+        path = self.write_config(name, db_socket=db_socket)
         with open(path) as f:
             text = f.read()
         with open(path, "w") as f:
@@ -554,16 +585,36 @@ class Stack:
         port = int(line[len(prefix):].split()[0])
         return Sandbox(proc, port)
 
-    def sanitizer_reports(self):
+    def scan_logs(self):
+        """Sanitizer reports in what the logs of self.logs (every server
+        the suite starts adds its own) gained since the last scan: a list
+        of (log, excerpt from the first mark on). Called after each test
+        and module (the autouse fixtures below) and at the end of the
+        session, so that a report is charged to the test that caused
+        it."""
         bad = []
-        for log in self.logs:
+        for log in dict.fromkeys(self.logs):
+            start = self.log_offsets.get(log, 0)
             try:
-                with open(log, errors="replace") as f:
-                    text = f.read()
+                with open(log, "rb") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    if size < start:
+                        start = 0       # truncated, or a new file
+                    # A little of what was scanned before: a mark cut in
+                    # two by the last scan is still found.
+                    back = min(start, 64)
+                    f.seek(start - back)
+                    data = f.read(size - start + back)
             except OSError:
                 continue
-            if any(m in text for m in SANITIZER_MARKS):
-                bad.append((log, text[-6000:]))
+            self.log_offsets[log] = start - back + len(data)
+            hits = [data.find(m, max(0, back - len(m) + 1))
+                    for m in _MARKS_B]
+            hits = [h for h in hits if h >= 0]
+            if hits:
+                at = min(hits)
+                excerpt = data[max(min(back, at), at - 2000):at + 8000]
+                bad.append((log, excerpt.decode("utf-8", "replace")))
         return bad
 
     # -- HTTP against the main stack (or another port)
@@ -658,7 +709,7 @@ def read_log(path, tail=6000):
 
 def assert_no_sanitizer(path):
     text = read_log(path, tail=10 ** 9)
-    assert not any(m in text for m in SANITIZER_MARKS), \
+    assert not has_sanitizer_mark(text), \
         "sanitizer report in %s:\n%s" % (path, text[-6000:])
 
 
@@ -707,8 +758,12 @@ class Sandbox:
 # Fixtures
 
 
+_active_stack = None     # the session's Stack, once a test started it
+
+
 @pytest.fixture(scope="session")
 def stack():
+    global _active_stack
     build = _build_dir()
     # Outside the checkout, mode 0755: Apache's user (www-data when run as
     # root) must reach the sockets, the fcgid wrapper and its config even
@@ -728,18 +783,47 @@ def stack():
         s.fcgi_sock = s.fcgi.sock
         s.nginx = s.start_nginx(s.fcgi_sock)
         s.port = s.nginx.port
+        _active_stack = s
         yield s
     finally:
+        _active_stack = None
         s.stop_all()
         if started_db:
             s.mariadb("stop", s.dbdir)
-    bad = s.sanitizer_reports()
-    if bad:
-        msg = "\n\n".join("== %s ==\n%s" % b for b in bad)
-        pytest.fail("sanitizer reports in server logs (work dir %s):\n%s"
-                    % (work, msg), pytrace=False)
-    if os.environ.get("WAZERA_E2E_KEEP") != "1":
+    # What came after the last test's scan: the servers' exit (leaks).
+    _fail_on_reports(s, "at the end of the session (the servers' exit)")
+    if os.environ.get("WAZERA_E2E_KEEP") != "1" and not s.reports_seen:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _fail_on_reports(s, when):
+    bad = s.scan_logs()
+    if bad:
+        s.reports_seen = True   # the work dir, and the logs, are kept
+        msg = "\n\n".join("== %s ==\n%s" % b for b in bad)
+        pytest.fail("sanitizer reports in server logs %s (work dir %s, "
+                    "kept):\n%s" % (when, s.work, msg), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _sanitizer_per_test():
+    """After each test (and its function-scoped fixtures, which stopped
+    their servers): a sanitizer report that the servers' logs gained
+    during it fails this test, in its teardown. Starts nothing: a test
+    that does not use the stack is not made to start it."""
+    yield
+    if _active_stack is not None:
+        _fail_on_reports(_active_stack, "during this test")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sanitizer_per_module():
+    """The same after a module's own fixtures stopped their servers
+    (charged to the module's last test)."""
+    yield
+    if _active_stack is not None:
+        _fail_on_reports(_active_stack, "when this module's fixtures "
+                         "stopped their servers")
 
 
 @pytest.fixture
@@ -825,6 +909,36 @@ def raw_request(port, data, body_len=0, timeout=30):
         s.close()
 
 
+def chunked_request(port, head, total, timeout=30):
+    """Sends the request head (ending in a blank line, with
+    'Transfer-Encoding: chunked') and then a body of total bytes in 64 KiB
+    chunks, as far as the server takes it; returns the answer as
+    raw_request does."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(head)
+        try:
+            chunk = b" " * 65536
+            left = total
+            while left > 0:
+                n = min(left, len(chunk))
+                s.sendall(b"%x\r\n" % n + chunk[:n] + b"\r\n")
+                left -= n
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass    # the server answered before the body was all sent
+        r = http.client.HTTPResponse(s)
+        try:
+            r.begin()
+        except (http.client.HTTPException, OSError):
+            return Resp(0, {}, b"")
+        raw = r.read()
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
+                    raw)
+    finally:
+        s.close()
+
+
 def assert_web_error(resp, status, code, retry_after=None):
     """An error the web server answered itself: the envelope, the JSON
     type, and no X-Request-Id (the application sets one on everything)."""
@@ -835,13 +949,20 @@ def assert_web_error(resp, status, code, retry_after=None):
     return err
 
 
-def web_server_errors(port, key, path_nul_status=400):
+def web_server_errors(port, key, path_nul_status=400, over_limit_by="server",
+                      chunked_over_limit=(413, "PAYLOAD_TOO_LARGE")):
     """The errors every shipped web server config answers in JSON: a NUL
     byte and a bad escape in the path, a malformed request line, a body
-    far over the limit, a path outside the API; and the application's own
-    errors (413 for a body over 1 MiB, 404 for an unknown route) passed
-    through unchanged. path_nul_status: nginx answers %00 with 400, Apache
-    with 404 (its rule for %00 and %2F)."""
+    far over the limit (with a Content-Length, and chunked), a path
+    outside the API; and the application's own errors (413 for a body
+    over 1 MiB, also chunked, 404 for an unknown route) passed through
+    unchanged. path_nul_status: nginx answers %00 with 400, Apache with
+    404 (its rule for %00 and %2F). over_limit_by: who refuses a body
+    over the web server's limit, "server" (its own answer: no
+    X-Request-Id) or "either" (mod_proxy_fcgi passes the request on while
+    it reads the body, so the application may refuse it first).
+    chunked_over_limit: the status and code of such a body sent chunked
+    (mod_fcgid can only answer 500)."""
     nul_code = {400: "BAD_REQUEST", 404: "RESOURCE_NOT_FOUND"}
     for path in ("/api/v1/contacts/%00", "/api/v1/contacts/a%00b"):
         assert_web_error(http_request(port, "GET", path, key=key.key),
@@ -854,16 +975,30 @@ def web_server_errors(port, key, path_nul_status=400):
                  b"GET /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
                  b"Bad Header: x\r\n\r\n"):
         assert_web_error(raw_request(port, line), 400, "BAD_REQUEST")
-    # Over the web server's limit (4 MiB): refused before the application.
+    # Over the web server's limit (4 MiB): refused before the application
+    # (but see over_limit_by), in the envelope either way.
+    assert over_limit_by in ("server", "either"), over_limit_by
     big = 5 * 1024 * 1024
-    r = raw_request(port, b"POST /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
-                    b"Authorization: Bearer " + key.key.encode() +
-                    b"\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % big,
+    head = (b"POST /api/v1/contacts HTTP/1.1\r\nHost: a\r\n"
+            b"Authorization: Bearer " + key.key.encode() +
+            b"\r\nContent-Type: application/json\r\nConnection: close\r\n")
+    r = raw_request(port, head + b"Content-Length: %d\r\n\r\n" % big,
                     body_len=big)
-    # (Apache's mod_proxy_fcgi passes the request on while it reads the
-    # body: the application refuses it first, in the same envelope.)
+    if over_limit_by == "server":
+        assert_web_error(r, 413, "PAYLOAD_TOO_LARGE")
+    else:
+        assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    r = chunked_request(port, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                        big)
+    if over_limit_by == "server":
+        assert_web_error(r, *chunked_over_limit)
+    else:
+        assert_error(r, *chunked_over_limit)
+    # Chunked and over the application's 1 MiB only: its own answer.
+    r = chunked_request(port, head + b"Transfer-Encoding: chunked\r\n\r\n",
+                        2 * 1024 * 1024)
     assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert r.headers.get("x-request-id"), r
     assert_web_error(http_request(port, "GET", "/not-the-api"), 404,
                      "RESOURCE_NOT_FOUND")
     # The application's own answers are not replaced.
@@ -873,3 +1008,269 @@ def web_server_errors(port, key, path_nul_status=400):
     r = key("GET", "/nope", port=port)
     err = assert_error(r, 404, "RESOURCE_NOT_FOUND")
     assert r.headers.get("x-request-id") and "nope" not in err["code"], r
+
+
+# --------------------------------------------------------------------------
+# A database of one test's own: for tests that stop, kill or restart
+# MariaDB, so that the session's server stays up for every other test (a
+# failure there must not fail all the later ones).
+
+
+def pid_dead(pid):
+    """True once pid has exited (gone, or a zombie not yet reaped)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+class PrivateStack:
+    """A private MariaDB (deploy/local/mariadb in a directory of the work
+    dir), migrated, and a wazera-fcgi and nginx of its own over it.
+    Tenants on it: stack.create_tenant(config=ps.config); their keys talk
+    to ps.port (key.port = ps.port). database: further keys of the
+    config's [database] section (statement_timeout=60, ...)."""
+
+    def __init__(self, stack, name="private", workers=2, database=None):
+        self.stack = stack
+        self.dir = os.path.join(stack.work, stack.unique(name + "-db-"))
+        self.sock = os.path.join(self.dir, "mysql.sock")
+        self.fcgi = self.nginx = self.port = None
+        try:
+            self.start_db()
+            self.config = stack.write_config(
+                os.path.basename(self.dir) + ".conf", db_socket=self.sock)
+            with open(self.config, "a") as f:     # [database] ends it
+                for k, v in sorted((database or {}).items()):
+                    f.write("%s = %s\n" % (k, v))
+            stack.admin("migrate", config=self.config)
+            self.fcgi = stack.start_fcgi(config=self.config,
+                                         workers=workers)
+            self.nginx = stack.start_nginx(self.fcgi.sock)
+            self.port = self.nginx.port
+        except BaseException:
+            self.close()
+            raise
+
+    def start_db(self):
+        """Starts the server (again); InnoDB recovers what a kill left."""
+        self.stack.mariadb("start", self.dir, "wazera", DB_USER, DB_PASS)
+
+    def stop_db(self):
+        """A clean shutdown (SIGTERM), waited for."""
+        self.stack.mariadb("stop", self.dir)
+
+    def db_pid(self):
+        with open(os.path.join(self.dir, "mariadb.pid")) as f:
+            return int(f.read().split()[0])
+
+    def kill_db(self, sig=signal.SIGKILL):
+        """Sends sig to the server (ours: the pid in its own directory)
+        and waits until it is gone."""
+        pid = self.db_pid()
+        os.kill(pid, sig)
+        wait_for(lambda: pid_dead(pid), timeout=60,
+                 what="mariadbd %d to exit" % pid)
+        if sig == signal.SIGKILL:
+            # Its pid file is left behind, and until init reaps the
+            # zombie (slow on some machines) "kill -0" still finds it:
+            # deploy/local/mariadb start would take it for running.
+            os.unlink(os.path.join(self.dir, "mariadb.pid"))
+
+    def sql(self, sql):
+        """SQL as root in this server's wazera database."""
+        return self.stack.sql_root(sql, database="wazera", sock=self.sock)
+
+    def tenant_key(self, scopes=None, **tenant):
+        """A fresh tenant on this database and a key for it, which talks
+        to this stack's nginx."""
+        k = self.stack.create_tenant(config=self.config, **tenant).key(scopes)
+        k.port = self.port
+        return k
+
+    def close(self):
+        """Stops nginx, wazera-fcgi and the database (each stopped even
+        when an earlier one fails)."""
+        try:
+            if self.nginx is not None:
+                self.stack.stop_nginx(self.nginx)
+        finally:
+            try:
+                if self.fcgi is not None:
+                    self.fcgi.stop()
+            finally:
+                self.stack.mariadb("stop", self.dir)
+
+
+@pytest.fixture
+def private_stack(stack):
+    """Factory: private_stack(name="private", workers=2, database=None)
+    -> PrivateStack, stopped (servers and database) at the end of the
+    test."""
+    made = []
+
+    def make(name="private", workers=2, database=None):
+        made.append(PrivateStack(stack, name, workers, database))
+        return made[-1]
+    yield make
+    for ps in reversed(made):
+        ps.close()
+
+
+# --------------------------------------------------------------------------
+# WhatsApp accounts and Meta's webhook payloads (shared by the messaging,
+# webhook and conversation tests)
+
+WEBHOOK_VERIFY = "verify-tok-123"
+WEBHOOK_DEFAULT_SECRET = "default-app-secret"
+MESSAGE_KEYS = {"id", "conversation_id", "contact_id", "whatsapp_account_id",
+                "direction", "type", "content", "status", "wamid", "error",
+                "created_at", "updated_at"}
+
+
+def make_account(stack, tenant, phone_id=None, mps=None, token="tok-1",
+                 app_secret=None):
+    """A WhatsApp account of tenant (wazera-admin account create)."""
+    args = ["account", "create", "--tenant", tenant.id,
+            "--phone-number-id", phone_id or stack.unique("1065403"),
+            "--waba-id", "102290129340398", "--display-phone",
+            "+1 555 078 %04d" % (stack.counter % 10000),
+            "--access-token", token]
+    if mps is not None:
+        args += ["--mps", mps]
+    if app_secret:
+        args += ["--app-secret", app_secret]
+    return stack.admin_json(*args, config=tenant.config)
+
+
+def events(stack, tenant_id, sock=None):
+    """The tenant's events, oldest first: [(type, data)]."""
+    rows = stack.sql_root("SELECT type, HEX(data) FROM events WHERE "
+                          "tenant_id = %d ORDER BY id" % tenant_id,
+                          database="wazera", sock=sock)
+    return [(t, json.loads(bytes.fromhex(d))) for t, d in rows]
+
+
+def inbound_payload(phone_id, messages, profiles=None):
+    """Meta's webhook payload with messages to phone_id; profiles: wa_id
+    -> profile name."""
+    contacts = [{"profile": {"name": n}, "wa_id": w}
+                for w, n in (profiles or {}).items()]
+    return {"object": "whatsapp_business_account", "entry": [{
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": phone_id},
+            "contacts": contacts, "messages": messages}}]}]}
+
+
+def msg(wamid, frm, type_, obj=None, **extra):
+    """One inbound message of a payload."""
+    m = {"from": frm, "id": wamid, "timestamp": "1749416383", "type": type_}
+    if obj is not None:
+        m[type_] = obj
+    m.update(extra)
+    return m
+
+
+def post(port, body, secret=None, signature=None):
+    """POSTs body (a dict, or the raw bytes) to the webhook, signed with
+    secret (X-Hub-Signature-256 over the raw bytes) or with the given
+    signature header, else unsigned."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    elif secret is not None:
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(
+            secret.encode(), raw, hashlib.sha256).hexdigest()
+    return http_request(port, "POST", "/api/v1/whatsapp/webhook", raw,
+                        headers=headers)
+
+
+@pytest.fixture(scope="module")
+def hook(stack):
+    """The port of a server whose config has a verify token and a default
+    app secret (WEBHOOK_VERIFY, WEBHOOK_DEFAULT_SECRET); one per module."""
+    conf = stack.write_config(stack.unique("webhook-") + ".conf")
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write("verify_token = %s\napp_secret = %s\n" %
+                (WEBHOOK_VERIFY, WEBHOOK_DEFAULT_SECRET))
+        f.write(text)
+    fcgi = stack.start_fcgi(config=conf, workers=2)
+    nginx = stack.start_nginx(fcgi.sock)
+    yield nginx.port
+    stack.stop_nginx(nginx)
+    fcgi.stop()
+
+
+# --------------------------------------------------------------------------
+# CI: a skip is a failure unless expected (expected-skips.txt)
+
+EXPECTED_SKIPS = os.path.join(HERE, "expected-skips.txt")
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _read_expected_skips():
+    """[(pattern, reason)] of expected-skips.txt: one line each, a test id
+    as test_FILE.py::test_NAME (fnmatch patterns allowed) and after it the
+    reason it may skip; '#' starts a comment line."""
+    out = []
+    try:
+        f = open(EXPECTED_SKIPS)
+    except FileNotFoundError:
+        return out
+    with f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            if len(parts) < 2 or "::" not in parts[0]:
+                raise pytest.UsageError(
+                    "%s:%d: want 'test_FILE.py::test_NAME reason', got %r"
+                    % (EXPECTED_SKIPS, n, line))
+            out.append((parts[0], parts[1]))
+    return out
+
+
+def pytest_configure(config):
+    config.wz_expected_skips = _read_expected_skips()
+
+
+def _test_id(item):
+    return "%s::%s" % (os.path.relpath(str(item.path), HERE), item.name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CI=true, a skip (or xfail) of a test that expected-skips.txt
+    does not list is made a failure, so that the JUnit XML tests/run
+    counts (and the summary) says what did not run."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.skipped or not in_ci():
+        return
+    tid = _test_id(item)
+    if any(fnmatch.fnmatchcase(tid, pat)
+           for pat, _ in item.config.wz_expected_skips):
+        return
+    if hasattr(rep, "wasxfail"):
+        why = "xfail: %s" % rep.wasxfail
+        del rep.wasxfail
+    elif isinstance(rep.longrepr, tuple):
+        why = rep.longrepr[2]
+    else:
+        why = str(rep.longrepr)
+    rep.outcome = "failed"
+    rep.longrepr = (
+        "%s was skipped (%s) in CI (CI=true), where a skip counts as a "
+        "failure. Install what it needs (tests/run's packages list), or, "
+        "if it may legitimately skip on CI machines, add a line '%s "
+        "<reason>' to tests/e2e/expected-skips.txt." % (tid, why, tid))

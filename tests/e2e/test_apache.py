@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import (JSON_CT, REPO, Proc, assert_error, assert_ok,
-                      http_request,
+                      http_request, chunked_request,
                       assert_web_error, free_port, _port_open,
                       raw_request, wait_for, web_server_errors)
 
@@ -101,7 +101,8 @@ def test_apache_mod_proxy_fcgi(stack, make_key):
     try:
         key = make_key()
         exercise(key, apache.port)
-        web_server_errors(apache.port, key, path_nul_status=404)
+        web_server_errors(apache.port, key, path_nul_status=404,
+                          over_limit_by="either")
         # The FastCGI server down: Apache's 503, in the envelope.
         fcgi.stop()
         r = key("GET", "/contacts", port=apache.port)
@@ -128,7 +129,10 @@ def test_apache_mod_fcgid(stack, make_key):
     try:
         key = make_key()
         exercise(key, apache.port)
-        web_server_errors(apache.port, key, path_nul_status=404)
+        # Over 4 MiB: the RewriteRule's 413 by Content-Length; chunked,
+        # mod_fcgid's 500 (FcgidMaxRequestLen), both in the envelope.
+        web_server_errors(apache.port, key, path_nul_status=404,
+                          chunked_over_limit=(500, "INTERNAL_ERROR"))
     finally:
         stop_apache(apache)
 
@@ -193,6 +197,14 @@ def test_apache_htaccess(stack, make_key):
                         key.key.encode() + b"\r\nContent-Length: %d\r\n"
                         b"Connection: close\r\n\r\n" % big, body_len=big)
         assert_web_error(r, 413, "PAYLOAD_TOO_LARGE")
+        # Chunked (no Content-Length for the rule): mod_fcgid's 500 at
+        # FcgidMaxRequestLen, in the envelope.
+        r = chunked_request(apache.port, b"POST /api/v1/contacts HTTP/1.1"
+                            b"\r\nHost: a\r\nAuthorization: Bearer " +
+                            key.key.encode() + b"\r\nTransfer-Encoding: "
+                            b"chunked\r\nConnection: close\r\n\r\n",
+                            big)
+        assert_web_error(r, 500, "INTERNAL_ERROR")
         r = key("POST", "/contacts", b" " * (2 * 1024 * 1024),
                 port=apache.port)
         assert_error(r, 413, "PAYLOAD_TOO_LARGE")

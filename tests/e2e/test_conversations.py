@@ -9,9 +9,8 @@ import threading
 
 import pytest
 
-from conftest import assert_error, assert_ok
-from test_messages_api import MESSAGE_KEYS, events, make_account
-from test_whatsapp_webhook import hook, inbound_payload, msg, post  # noqa
+from conftest import (MESSAGE_KEYS, assert_error, assert_ok, events,
+                      inbound_payload, make_account, msg, post)
 
 CONV_KEYS = {"id", "contact", "whatsapp_account_id", "status", "assigned_to",
              "last_message_at", "created_at", "updated_at"}
@@ -486,7 +485,7 @@ def test_concurrent_moves_stay_counted(desk):
     assert len(closed) == 4 + 8 * 3
 
 
-def test_inbound_conversation_is_listed(stack, hook, make_tenant):  # noqa
+def test_inbound_conversation_is_listed(stack, hook, make_tenant):
     desk = Desk(stack, make_tenant())
     secret = "conv-secret-%d" % desk.tenant.id
     phone_id = stack.unique("7702")

@@ -2,26 +2,14 @@
 /messages/send for every type with its validation, the aliases, the
 contact and conversation found or created with their events, GET
 /messages/{id} and /status, scopes, tenant isolation, idempotency."""
-import json
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import assert_error, assert_ok
-
-
-def make_account(stack, tenant, phone_id=None, mps=None, token="tok-1",
-                 app_secret=None):
-    args = ["account", "create", "--tenant", tenant.id,
-            "--phone-number-id", phone_id or stack.unique("1065403"),
-            "--waba-id", "102290129340398", "--display-phone",
-            "+1 555 078 %04d" % (stack.counter % 10000),
-            "--access-token", token]
-    if mps is not None:
-        args += ["--mps", mps]
-    if app_secret:
-        args += ["--app-secret", app_secret]
-    return stack.admin_json(*args, config=tenant.config)
+from conftest import (MESSAGE_KEYS, assert_error, assert_ok, events,
+                      inbound_payload, make_account, msg, post)
 
 
 @pytest.fixture
@@ -39,17 +27,6 @@ def send(key, **body):
     body.setdefault("to", "+4915112345678")
     body.setdefault("whatsapp_account_id", key.account["id"])
     return key("POST", "/messages/send", body)
-
-
-def events(stack, tenant_id):
-    rows = stack.sql_root("SELECT type, data FROM events WHERE tenant_id = %d "
-                          "ORDER BY id" % tenant_id, database="wazera")
-    return [(t, json.loads(d)) for t, d in rows]
-
-
-MESSAGE_KEYS = {"id", "conversation_id", "contact_id", "whatsapp_account_id",
-                "direction", "type", "content", "status", "wamid", "error",
-                "created_at", "updated_at"}
 
 
 def test_account_create_and_read(stack, make_tenant):
@@ -369,8 +346,6 @@ def test_parallel_sends_to_many_new_numbers(sender):
     """First sends to different new numbers from several clients never
     fail: no locking read looks for rows that do not exist yet (gap locks
     would deadlock the inserts)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def go(i):
         return send(sender, to="+49171%07d" % i, type="template",
                     content={"name": "n%d" % i}).status
@@ -469,26 +444,11 @@ def test_window_counts_from_when_the_customer_wrote(sender):
     """A message Meta delivers late (its retries last up to a week) opens
     the window from its own timestamp, not from its arrival; a timestamp in
     the future counts as now."""
-    import hashlib
-    import hmac
-    import time
-    from conftest import http_request
-
     def write(frm, ts):
-        body = json.dumps({"object": "whatsapp_business_account", "entry": [{
-            "id": "1", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "15550783881",
-                             "phone_number_id":
-                                 sender.account["phone_number_id"]},
-                "messages": [{"from": frm, "id": "wamid.L%s%d" % (frm, ts),
-                              "timestamp": str(ts), "type": "text",
-                              "text": {"body": "late"}}]}}]}]}).encode()
-        sig = hmac.new(sender.app_secret.encode(), body,
-                       hashlib.sha256).hexdigest()
-        r = http_request(sender.stack.port, "POST", "/api/v1/whatsapp/webhook",
-                         body, headers={"X-Hub-Signature-256": "sha256=" +
-                                        sig})
+        r = post(sender.stack.port, inbound_payload(
+            sender.account["phone_number_id"],
+            [msg("wamid.L%s%d" % (frm, ts), frm, "text", {"body": "late"},
+                 timestamp=str(ts))]), sender.app_secret)
         assert r.status == 200, r
 
     now = int(time.time())

@@ -6,43 +6,16 @@ written, unknown phone numbers acknowledged and ignored."""
 import hashlib
 import hmac
 import json
-import os
 
 import pytest
 
-from conftest import assert_error, assert_ok, http_request
+from conftest import WEBHOOK_DEFAULT_SECRET as DEFAULT_SECRET
+from conftest import WEBHOOK_VERIFY as VERIFY
+from conftest import (assert_error, assert_ok, events, http_request,
+                      inbound_payload, msg, post)
 
-VERIFY = "verify-tok-123"
-DEFAULT_SECRET = "default-app-secret"
-
-
-@pytest.fixture(scope="module")
-def hook(stack):
-    """A server whose config has a verify token and a default app secret."""
-    conf = stack.write_config("webhook.conf")
-    with open(conf) as f:
-        text = f.read()
-    with open(conf, "w") as f:
-        f.write("verify_token = %s\napp_secret = %s\n" % (VERIFY,
-                                                          DEFAULT_SECRET))
-        f.write(text)
-    fcgi = stack.start_fcgi(config=conf, workers=2)
-    nginx = stack.start_nginx(fcgi.sock)
-    yield nginx.port
-    stack.stop_nginx(nginx)
-    fcgi.stop()
-
-
-def post(port, body, secret=None, signature=None):
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {}
-    if signature is not None:
-        headers["X-Hub-Signature-256"] = signature
-    elif secret is not None:
-        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(
-            secret.encode(), raw, hashlib.sha256).hexdigest()
-    return http_request(port, "POST", "/api/v1/whatsapp/webhook", raw,
-                        headers=headers)
+# The `hook` fixture (a server with a verify token and a default app
+# secret) is conftest's.
 
 
 def post_ok(port, body, secret):
@@ -93,13 +66,6 @@ def sent(stack, make_tenant):
 
 def message(key):
     return assert_ok(key("GET", "/messages/%d" % key.msg["id"]))
-
-
-def events(stack, tenant_id):
-    rows = stack.sql_root("SELECT type, HEX(data) FROM events WHERE "
-                          "tenant_id = %d ORDER BY id" % tenant_id,
-                          database="wazera")
-    return [(t, json.loads(bytes.fromhex(d))) for t, d in rows]
 
 
 def test_subscription_check(hook):
@@ -266,28 +232,11 @@ def acct(stack, make_tenant):
     return k
 
 
-def inbound_payload(phone_id, messages, profiles=None):
-    contacts = [{"profile": {"name": n}, "wa_id": w}
-                for w, n in (profiles or {}).items()]
-    return {"object": "whatsapp_business_account", "entry": [{
-        "id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881",
-                         "phone_number_id": phone_id},
-            "contacts": contacts, "messages": messages}}]}]}
-
-
-def msg(wamid, frm, type_, obj=None, **extra):
-    m = {"from": frm, "id": wamid, "timestamp": "1749416383", "type": type_}
-    if obj is not None:
-        m[type_] = obj
-    m.update(extra)
-    return m
-
-
 def stored(stack, key, wamid):
-    rows = stack.sql_root("SELECT id FROM messages WHERE wamid = '%s'" %
-                          wamid, database="wazera")
+    """The key's tenant's message with this wamid (exactly one)."""
+    rows = stack.sql_root("SELECT id FROM messages WHERE tenant_id = %d AND "
+                          "wamid = '%s'" % (key.tenant.id, wamid),
+                          database="wazera")
     assert len(rows) == 1, rows
     return assert_ok(key("GET", "/messages/%s" % rows[0][0]))
 
@@ -453,6 +402,8 @@ def test_inbound_unknown_number_ignored(stack, hook, acct):
         "wamid.u1" + acct.phone, "4915100000041", "text", {"body": "x"})]),
         DEFAULT_SECRET)
     assert r.status == 200
+    assert r.body["data"] == {"messages": 0, "statuses": 0}, r
+    # Stored in no tenant at all (the wamid is this test's own).
     assert stack.sql_root("SELECT COUNT(*) FROM messages WHERE wamid = "
                           "'wamid.u1%s'" % acct.phone,
                           database="wazera") == [["0"]]
