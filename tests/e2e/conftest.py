@@ -780,18 +780,6 @@ def sandbox(graph_sandbox):
     graph_sandbox.reset()
 
 
-def seconds_left_in_window():
-    return 60 - (time.time() % 60)
-
-
-def ensure_window(need=15.0):
-    """Sleeps into the next rate-limit window unless `need` seconds remain
-    in the current one (windows are unix_time // 60)."""
-    left = seconds_left_in_window()
-    if left < need:
-        time.sleep(left + 0.3)
-
-
 # --------------------------------------------------------------------------
 # Errors the web server makes itself (deploy/nginx/wazera-errors.conf, the
 # ErrorDocuments of deploy/apache): the same envelope as the application's.
