@@ -397,6 +397,10 @@ cmd_apikey_create(int argc, char *argv[])
 		int badlen;
 		if (scopes_parse(kv[2].val, &mask, &bad, &badlen) == -1)
 			die("unknown scope '%.*s'", badlen, bad);
+		/* No scope at all would be a key without restrictions. */
+		if (mask == 0)
+			die("--scopes must name at least one scope (leave it "
+			    "out for a key without restrictions)");
 	}
 	if (kv[3].val) {
 		if (time_parse_rfc3339(kv[3].val, &t) == -1)

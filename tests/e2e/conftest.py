@@ -864,18 +864,6 @@ def sandbox(graph_sandbox):
     graph_sandbox.reset()
 
 
-def seconds_left_in_window():
-    return 60 - (time.time() % 60)
-
-
-def ensure_window(need=15.0):
-    """Sleeps into the next rate-limit window unless `need` seconds remain
-    in the current one (windows are unix_time // 60)."""
-    left = seconds_left_in_window()
-    if left < need:
-        time.sleep(left + 0.3)
-
-
 # --------------------------------------------------------------------------
 # Errors the web server makes itself (deploy/nginx/wazera-errors.conf, the
 # ErrorDocuments of deploy/apache): the same envelope as the application's.
@@ -1274,3 +1262,194 @@ def pytest_runtest_makereport(item, call):
         "failure. Install what it needs (tests/run's packages list), or, "
         "if it may legitimately skip on CI machines, add a line '%s "
         "<reason>' to tests/e2e/expected-skips.txt." % (tid, why, tid))
+
+
+# --------------------------------------------------------------------------
+# Conditions, not durations (issue 9): calls run in parallel whose every
+# exception and answer is accounted for, a root session of the database held
+# open (a lock that stays taken until the test lets go of it), and an API
+# key's expiry moved on the database's clock.
+
+import threading  # noqa: E402 (this section's own)
+
+
+def run_parallel(fn, args_list, workers=None, timeout=180):
+    """Calls fn(arg) for each arg of args_list from `workers` threads (one
+    per call by default) released together; returns the results in the
+    order of args_list, one for every call. An exception in any call is
+    raised here (the first by position, noting how many calls failed), and
+    a call still running after `timeout` seconds fails the test: a thread's
+    failure can never leave the test passing."""
+    args_list = list(args_list)
+    n = len(args_list)
+    workers = min(workers or n, n) or 1
+    missing = object()
+    results = [missing] * n
+    errors = {}
+    barrier = threading.Barrier(workers)
+
+    def run(w):
+        try:
+            barrier.wait(60)
+        except threading.BrokenBarrierError as e:
+            errors[w] = e
+            return
+        for i in range(w, n, workers):
+            try:
+                results[i] = fn(args_list[i])
+            except BaseException as e:   # noqa: B902 -- re-raised below
+                errors[i] = e
+
+    threads = [threading.Thread(target=run, args=(w,), daemon=True)
+               for w in range(workers)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.time()))
+    stuck = sum(t.is_alive() for t in threads)
+    if stuck:
+        raise AssertionError("%d of %d threads still running after %d s"
+                             % (stuck, workers, timeout))
+    if errors:
+        first = errors[min(errors)]
+        first.add_note("run_parallel: %d of %d calls raised; this is call "
+                       "#%d" % (len(errors), n, min(errors)))
+        raise first
+    assert len(results) == n and all(r is not missing for r in results), \
+        "run_parallel: %d of %d calls gave no answer" % (
+            sum(r is missing for r in results), n)
+    return results
+
+
+def run_calls(calls, workers=None, timeout=180):
+    """run_parallel for a list of callables taking no arguments."""
+    return run_parallel(lambda c: c(), calls, workers, timeout)
+
+
+class RootSession:
+    """A session of the stack's MariaDB as root that stays open (a mariadb
+    client reading statements from a pipe): what it locks stays locked
+    until the test commits, unlocks or closes it. Use as a context
+    manager."""
+
+    def __init__(self, stack, database="wazera"):
+        self.stack = stack
+        self.p = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-uroot", "-S", stack.db_sock,
+             "-D", database, "-N", "-B", "--unbuffered"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, bufsize=0)
+        self.buf = b""
+        self.marks = 0
+        self.id = int(self.run("SELECT CONNECTION_ID()")[0][0])
+
+    def send(self, sql):
+        """Sends statements without waiting for them (one may block)."""
+        self.p.stdin.write(sql.rstrip().rstrip(";").encode() + b";\n")
+        self.p.stdin.flush()
+
+    def _line(self, deadline):
+        while b"\n" not in self.buf:
+            left = deadline - time.time()
+            r, _, _ = select.select([self.p.stdout], [], [], max(0, left))
+            if not r:
+                raise AssertionError("root session: no answer in time")
+            chunk = os.read(self.p.stdout.fileno(), 65536)
+            if not chunk:
+                self.p.wait(10)
+                raise AssertionError("root session ended: %s" %
+                                     self.p.stderr.read().decode())
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def run(self, sql, timeout=60):
+        """Runs statements and waits until they are done; returns the rows
+        they printed (lists of strings)."""
+        self.marks += 1
+        mark = "-- done %d --" % self.marks
+        self.send(sql)
+        self.send("SELECT '%s'" % mark)
+        rows = []
+        deadline = time.time() + timeout
+        while True:
+            line = self._line(deadline)
+            if line == mark:
+                return rows
+            rows.append(line.split("\t"))
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        self.p.stdout.close()
+        self.p.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def lock_waits(stack, user=DB_USER):
+    """Transactions of `user` waiting for a lock now (their queries)."""
+    return stack.sql_root(
+        "SELECT t.trx_query FROM information_schema.innodb_trx t JOIN "
+        "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+        "WHERE t.trx_state = 'LOCK WAIT' AND p.user = '%s'" % user)
+
+
+# A worker caches a key's expiry as whole seconds on its own monotonic
+# clock (app/fcgi/auth.c): it may judge it up to a second either side of
+# the database's clock.
+EXPIRY_SLACK = 2.0
+
+
+def expire_key_in(stack, key_id, seconds):
+    """Sets the key's expiry `seconds` ahead of the database's clock, now:
+    after wazera-admin made the key, so its run time does not count."""
+    stack.sql_root("UPDATE api_keys SET expires_at = UTC_TIMESTAMP() + "
+                   "INTERVAL %d SECOND WHERE id = %d" % (seconds, key_id),
+                   database="wazera")
+
+
+def key_seconds_left(stack, key_id):
+    """Seconds until the key expires on the database's clock (negative
+    once it has)."""
+    rows = stack.sql_root("SELECT TIMESTAMPDIFF(MICROSECOND, "
+                          "UTC_TIMESTAMP(6), expires_at) FROM api_keys "
+                          "WHERE id = %d" % key_id, database="wazera")
+    return int(rows[0][0]) / 1e6
+
+
+def key_expiring_soon(stack, tenant, first_use, leads=(4, 8, 16, 32)):
+    """A key of tenant that expires a few seconds from now on the
+    database's clock, and what first_use(key) returned while the key was
+    clearly still valid: the key is made, then its expiry set (so however
+    long wazera-admin takes does not count), then first_use runs; unless
+    the database's clock, read after it, is still EXPIRY_SLACK clear of the
+    expiry, the round is discarded and run again with a fresh key and more
+    time. Returns (key, result)."""
+    for lead in leads:
+        k = tenant.key(expires_at="2099-12-31T23:59:59Z")
+        expire_key_in(stack, k.id, lead)
+        out = first_use(k)
+        if key_seconds_left(stack, k.id) > EXPIRY_SLACK:
+            return k, out
+    raise AssertionError("first use of a key took longer than %d s" % lead)
+
+
+def wait_key_expired(stack, key):
+    """Waits until the database's clock is EXPIRY_SLACK past the key's
+    expiry."""
+    wait_for(lambda: key_seconds_left(stack, key.id) < -EXPIRY_SLACK,
+             timeout=60, interval=0.2, what="key %d to expire" % key.id)

@@ -39,8 +39,8 @@ def test_migrate_twice_and_detect_edits(stack):
     with open(os.path.join(sqldir, first), "a") as f:
         f.write("\n-- edited after it was applied\n")
     p = stack.admin("migrate", config=conf, check=False)
-    assert p.returncode != 0
-    assert "%s changed after it was applied" % first in p.stderr
+    assert (p.returncode, p.stdout) == (1, ""), (p.stdout, p.stderr)
+    assert "%s changed after it was applied" % first in p.stderr, p.stderr
 
 
 def test_migrate_009_keeps_each_numbers_open_window(stack):
@@ -198,49 +198,315 @@ def test_account_token_from_file_secret_from_stdin(stack):
     assert rows == [[str(len("tok-file") + 40), str(len("sec-stdin") + 40)]]
 
 
+TOKEN_MAX, SECRET_MAX = 2048, 512   # app/admin/main.c
+
+
 @pytest.mark.parametrize("case", [
     "no-token", "empty-file", "newline-only", "empty-stdin", "crlf-only",
     "both-stdin", "token-and-file", "secret-and-file", "missing-file",
-    "empty-secret-file", "too-long"])
+    "empty-secret-file", "too-long", "directory", "empty-token"])
 def test_account_secret_errors(stack, case):
     t = stack.create_tenant()
     phone = stack.unique("8803")
     args = account_args(t, phone)
     stdin = ""
-    want = "access-token"
+
+    def bad_file(opt, path, why, max_=TOKEN_MAX):
+        return "--%s %s: %s (at most %d characters)" % (opt, path, why, max_)
+
     if case == "no-token":
         args += ["--app-secret-file", secret_file(stack, "s\n")]
-    elif case == "empty-file":
-        args += ["--access-token-file", secret_file(stack, "")]
-    elif case == "newline-only":
-        args += ["--access-token-file", secret_file(stack, "\nsecond\n")]
-    elif case == "empty-stdin":
+        want = "--access-token-file (or --access-token) is required"
+    elif case in ("empty-file", "newline-only"):
+        f = secret_file(stack, "" if case == "empty-file" else "\nsecond\n")
+        args += ["--access-token-file", f]
+        want = bad_file("access-token-file", f, "the first line is empty")
+    elif case in ("empty-stdin", "crlf-only"):
         args += ["--access-token-file", "-"]
-    elif case == "crlf-only":
-        args += ["--access-token-file", "-"]
-        stdin = "\r\n"
+        stdin = "" if case == "empty-stdin" else "\r\n"
+        want = bad_file("access-token-file", "-", "the first line is empty")
     elif case == "both-stdin":
         args += ["--access-token-file", "-", "--app-secret-file", "-"]
         stdin = "tok\nsec\n"
-        want = "standard input"
+        want = ("only one of --access-token-file and --app-secret-file can "
+                "be - (standard input)")
     elif case == "token-and-file":
         args += ["--access-token", "tok", "--access-token-file",
                  secret_file(stack, "tok\n")]
+        want = "give --access-token or --access-token-file, not both"
     elif case == "secret-and-file":
         args += ["--access-token", "tok", "--app-secret", "s",
                  "--app-secret-file", secret_file(stack, "s\n")]
-        want = "app-secret"
+        want = "give --app-secret or --app-secret-file, not both"
     elif case == "missing-file":
-        args += ["--access-token-file", os.path.join(stack.work, "nope")]
+        f = os.path.join(stack.work, "nope")
+        args += ["--access-token-file", f]
+        want = "--access-token-file %s: No such file or directory" % f
     elif case == "empty-secret-file":
-        args += ["--access-token", "tok", "--app-secret-file",
-                 secret_file(stack, "\n")]
-        want = "app-secret-file"
+        f = secret_file(stack, "\n")
+        args += ["--access-token", "tok", "--app-secret-file", f]
+        want = bad_file("app-secret-file", f, "the first line is empty",
+                        SECRET_MAX)
     elif case == "too-long":
-        args += ["--access-token-file", secret_file(stack, "t" * 2049)]
+        f = secret_file(stack, "t" * (TOKEN_MAX + 1))
+        args += ["--access-token-file", f]
+        want = bad_file("access-token-file", f, "the first line is too long")
+    elif case == "directory":     # opens, but cannot be read
+        args += ["--access-token-file", stack.work]
+        want = bad_file("access-token-file", stack.work, "Is a directory")
+    elif case == "empty-token":
+        args += ["--access-token", ""]
+        want = "--access-token must be 1 to %d characters" % TOKEN_MAX
     p = admin_stdin(stack, args, stdin)
-    assert p.returncode != 0 and not p.stdout, (p.stdout, p.stderr)
-    assert want in p.stderr and "unknown option" not in p.stderr, p.stderr
+    assert_admin_error(p, want)
     rows = stack.sql_root("SELECT COUNT(*) FROM whatsapp_accounts WHERE "
                           "phone_number_id = '%s'" % phone, database="wazera")
     assert rows == [["0"]]
+
+
+# --------------------------------------------------------------------------
+# Every refusal of wazera-admin: exit status 1 (2 for usage), nothing on
+# standard output, the message naming the problem as the last line of
+# standard error, and nothing written.
+
+
+def assert_admin_error(p, message, status=1, prefix=False):
+    """message None: the usage text (status 2). prefix: the message's
+    start (the rest is the client library's)."""
+    assert (p.returncode, p.stdout) == (status, ""), (p.returncode,
+                                                      p.stdout, p.stderr)
+    lines = p.stderr.rstrip("\n").splitlines()
+    assert lines, p.stderr
+    if message is None:
+        assert status == 2
+        assert lines[0] == "usage: wazera-admin [--config FILE] COMMAND", \
+            p.stderr
+    elif prefix:
+        assert lines[-1].startswith("wazera-admin: " + message), p.stderr
+    else:
+        assert lines[-1] == "wazera-admin: " + message, p.stderr
+
+
+@pytest.fixture(scope="module")
+def cli(stack):
+    """A tenant of its own and configs that go wrong in one way each."""
+    class Cli:
+        pass
+    c = Cli()
+    c.tenant = stack.create_tenant()
+    c.dir = os.path.join(stack.work, stack.unique("cli-"))
+    os.makedirs(c.dir)
+    c.missing_conf = os.path.join(c.dir, "no-such.conf")
+    c.bogus_conf = os.path.join(c.dir, "bogus.conf")
+    with open(c.bogus_conf, "w") as f:
+        f.write("sql_dir = /x\nbogus = 1\n")
+    c.nodb_conf = stack.write_config(
+        os.path.join(c.dir, "nodb.conf"),
+        db_socket=os.path.join(c.dir, "no-such-dir", "mysql.sock"))
+    c.nokey_conf = stack.write_config(os.path.join(c.dir, "nokey.conf"))
+    with open(c.nokey_conf) as f:
+        text = f.read().replace(stack.master_key,
+                                os.path.join(c.dir, "no.key"))
+    with open(c.nokey_conf, "w") as f:
+        f.write(text)
+    return c
+
+
+ACCOUNT = ["--phone-number-id", "{phone}", "--waba-id", "1",
+           "--display-phone", "+15550783881", "--access-token", "tok"]
+NOT_UTF8 = "caf\udce9"     # the byte 0xe9 alone on the command line
+
+# (id, config, arguments, message; None: usage, exit status 2)
+CLI_ERRORS = [
+    ("no-command", None, [], None),
+    ("unknown-command", None, ["frobnicate"], None),
+    ("noun-alone", None, ["tenant"], None),
+    ("unknown-verb", None, ["tenant", "delete"], None),
+    ("verb-for-a-noun-alone", None, ["migrate", "now"], None),
+    ("config-missing", "missing", ["migrate"],
+     "config: {dir}/no-such.conf: No such file or directory"),
+    ("config-unknown-key", "bogus", ["migrate"],
+     "config: {dir}/bogus.conf: line 2: unknown key bogus"),
+    ("database-unreachable", "nodb",
+     ["tenant", "create", "--name", "{name}", "--plan", "starter"],
+     "cannot connect to the database: "),
+    ("master-key-missing", "nokey",
+     ["account", "create", "--tenant", "{tenant}"] + ACCOUNT,
+     "{dir}/no.key: No such file or directory (run wazera-admin init)"),
+    ("command-alone-with-option", None, ["purge", "--now"], None),
+    ("unknown-option", None, ["tenant", "create", "--name", "{name}",
+                              "--plan", "starter", "--colour", "blue"],
+     "unknown option --colour"),
+    ("positional", None, ["tenant", "create", "extra"],
+     "unexpected argument extra"),
+    ("option-without-value", None,
+     ["tenant", "create", "--plan", "starter", "--name"],
+     "--name needs a value"),
+    ("tenant-no-name", None, ["tenant", "create", "--plan", "starter"],
+     "--name is required"),
+    ("tenant-empty-name", None,
+     ["tenant", "create", "--name", "", "--plan", "starter"],
+     "--name is required"),
+    ("tenant-long-name", None,
+     ["tenant", "create", "--name", "n" * 256, "--plan", "starter"],
+     "--name must be at most 255 characters of UTF-8"),
+    ("tenant-name-not-utf8", None,
+     ["tenant", "create", "--name", NOT_UTF8, "--plan", "starter"],
+     "--name must be at most 255 characters of UTF-8"),
+    ("tenant-no-plan", None, ["tenant", "create", "--name", "{name}"],
+     "--plan is required (starter, professional or enterprise)"),
+    ("tenant-bad-plan", None,
+     ["tenant", "create", "--name", "{name}", "--plan", "gold"],
+     "--plan must be starter, professional or enterprise"),
+    ("tenant-plan-case", None,
+     ["tenant", "create", "--name", "{name}", "--plan", "Starter"],
+     "--plan must be starter, professional or enterprise"),
+    ("tenant-rate-limit-zero", None, ["tenant", "create", "--name", "{name}",
+                                      "--plan", "starter", "--rate-limit",
+                                      "0"],
+     "--rate-limit must be a positive integer"),
+    ("tenant-rate-limit-text", None, ["tenant", "create", "--name", "{name}",
+                                      "--plan", "starter", "--rate-limit",
+                                      "12x"],
+     "--rate-limit must be a positive integer"),
+    ("tenant-rate-limit-huge", None, ["tenant", "create", "--name", "{name}",
+                                      "--plan", "starter", "--rate-limit",
+                                      "4000000001"],
+     "--rate-limit is too large"),
+    ("apikey-no-tenant", None, ["apikey", "create"], "--tenant is required"),
+    ("apikey-tenant-text", None, ["apikey", "create", "--tenant", "abc"],
+     "--tenant must be a positive integer"),
+    ("apikey-tenant-zero", None, ["apikey", "create", "--tenant", "0"],
+     "--tenant must be a positive integer"),
+    ("apikey-unknown-tenant", None,
+     ["apikey", "create", "--tenant", "999999999"],
+     "no tenant with id 999999999"),
+    ("apikey-bad-scope", None, ["apikey", "create", "--tenant", "{tenant}",
+                                "--scopes", "contacts:read,bogus"],
+     "unknown scope 'bogus'"),
+    ("apikey-no-scope", None, ["apikey", "create", "--tenant", "{tenant}",
+                               "--scopes", " , "],
+     "--scopes must name at least one scope (leave it out for a key "
+     "without restrictions)"),
+    ("apikey-bad-expiry", None, ["apikey", "create", "--tenant", "{tenant}",
+                                 "--expires-at", "tomorrow"],
+     "--expires-at must be an RFC 3339 time"),
+    ("apikey-impossible-date", None,
+     ["apikey", "create", "--tenant", "{tenant}", "--expires-at",
+      "2099-02-30T00:00:00Z"],
+     "--expires-at must be an RFC 3339 time"),
+    ("apikey-long-name", None, ["apikey", "create", "--tenant", "{tenant}",
+                                "--name", "n" * 256],
+     "--name must be at most 255 characters of UTF-8"),
+    ("revoke-no-id", None, ["apikey", "revoke"], "--id is required"),
+    ("revoke-id-text", None, ["apikey", "revoke", "--id", "x"],
+     "--id must be a positive integer"),
+    ("revoke-unknown-key", None, ["apikey", "revoke", "--id", "999999999"],
+     "no API key with id 999999999"),
+    ("account-no-tenant", None, ["account", "create"] + ACCOUNT,
+     "--tenant is required"),
+    ("account-unknown-tenant", None,
+     ["account", "create", "--tenant", "999999999"] + ACCOUNT,
+     "no tenant with id 999999999"),
+    ("account-no-phone-number-id", None,
+     ["account", "create", "--tenant", "{tenant}"] + ACCOUNT[2:],
+     "--phone-number-id is required: Meta's phone number id (letters, "
+     "digits, _ and -, at most 64)"),
+    ("account-bad-phone-number-id", None,
+     ["account", "create", "--tenant", "{tenant}", "--phone-number-id",
+      "a b"] + ACCOUNT[2:],
+     "--phone-number-id is required: Meta's phone number id (letters, "
+     "digits, _ and -, at most 64)"),
+    ("account-no-waba-id", None,
+     ["account", "create", "--tenant", "{tenant}"] + ACCOUNT[:2] +
+     ACCOUNT[4:],
+     "--waba-id is required: the WhatsApp Business Account id"),
+    ("account-bad-display-phone", None,
+     ["account", "create", "--tenant", "{tenant}"] + ACCOUNT[:5] +
+     ["12"] + ACCOUNT[6:],
+     "--display-phone is required, in E.164 (+ and 8-15 digits)"),
+    ("account-mps-negative", None,
+     ["account", "create", "--tenant", "{tenant}", "--mps", "-1"] + ACCOUNT,
+     "--mps must be an integer from 0 (no limit) to 100000"),
+    ("account-mps-huge", None,
+     ["account", "create", "--tenant", "{tenant}", "--mps", "100001"] +
+     ACCOUNT,
+     "--mps must be an integer from 0 (no limit) to 100000"),
+    ("account-mps-text", None,
+     ["account", "create", "--tenant", "{tenant}", "--mps", "fast"] +
+     ACCOUNT,
+     "--mps must be an integer from 0 (no limit) to 100000"),
+    ("user-no-tenant", None, ["user", "create", "--name", "U", "--email",
+                              "u@example.com"], "--tenant is required"),
+    ("user-unknown-tenant", None,
+     ["user", "create", "--tenant", "999999999", "--name", "U", "--email",
+      "u@example.com"], "no tenant with id 999999999"),
+    ("user-no-name", None, ["user", "create", "--tenant", "{tenant}",
+                            "--email", "u@example.com"],
+     "--name is required (at most 255 characters of UTF-8)"),
+    ("user-bad-email", None, ["user", "create", "--tenant", "{tenant}",
+                              "--name", "U", "--email", "not-an-email"],
+     "--email is required and must be a valid address"),
+]
+
+
+def footprint(stack, cli, name, phone):
+    """What a refused command must not have written."""
+    return stack.sql_root(
+        "SELECT (SELECT COUNT(*) FROM tenants WHERE name = '%s'), "
+        "(SELECT COUNT(*) FROM api_keys WHERE tenant_id = %d), "
+        "(SELECT COUNT(*) FROM whatsapp_accounts WHERE phone_number_id = "
+        "'%s'), (SELECT COUNT(*) FROM users WHERE tenant_id = %d)" %
+        (name, cli.tenant.id, phone, cli.tenant.id), database="wazera")
+
+
+@pytest.mark.parametrize("config,args,message",
+                         [c[1:] for c in CLI_ERRORS],
+                         ids=[c[0] for c in CLI_ERRORS])
+def test_cli_refuses(stack, cli, config, args, message):
+    name, phone = stack.unique("cli-tenant-"), stack.unique("8804")
+    subst = {"tenant": cli.tenant.id, "name": name, "phone": phone,
+             "dir": cli.dir}
+    args = [a.format(**subst) for a in args]
+    conf = {None: stack.config, "missing": cli.missing_conf,
+            "bogus": cli.bogus_conf, "nodb": cli.nodb_conf,
+            "nokey": cli.nokey_conf}[config]
+    before = footprint(stack, cli, name, phone)
+    assert before == [["0", "0", "0", "0"]]
+    p = stack.admin(*args, config=conf, check=False)
+    if message is None:
+        assert_admin_error(p, None, status=2)
+    else:       # (the database's refusal goes on in the library's words)
+        assert_admin_error(p, message.format(**subst),
+                           prefix=config == "nodb")
+    assert footprint(stack, cli, name, phone) == before
+
+
+def test_cli_refuses_duplicates(stack):
+    """A phone number id registered already, a user's email taken in the
+    tenant: refused by name, and the first stays as it was."""
+    t = stack.create_tenant()
+    phone = stack.unique("8805")
+    args = ["account", "create", "--tenant", t.id, "--phone-number-id", phone,
+            "--waba-id", "1", "--display-phone", "+15550783881",
+            "--access-token", "tok"]
+    first = stack.admin_json(*args)
+    other = stack.create_tenant()
+    p = stack.admin(*(args[:3] + [other.id] + args[4:]), check=False)
+    assert_admin_error(p, "phone number id %s is already registered" % phone)
+    assert stack.sql_root("SELECT id, tenant_id FROM whatsapp_accounts "
+                          "WHERE phone_number_id = '%s'" % phone,
+                          database="wazera") == [[str(first["id"]),
+                                                  str(t.id)]]
+    stack.admin_json("user", "create", "--tenant", t.id, "--name", "U",
+                     "--email", "u@example.com")
+    p = stack.admin("user", "create", "--tenant", t.id, "--name", "V",
+                    "--email", "u@example.com", check=False)
+    assert_admin_error(p, "a user with email u@example.com exists in tenant "
+                       "%d" % t.id)
+    assert stack.sql_root("SELECT name FROM users WHERE tenant_id = %d" %
+                          t.id, database="wazera") == [["U"]]
+    # The same email in another tenant is another user.
+    assert stack.admin_json("user", "create", "--tenant", other.id, "--name",
+                            "W", "--email", "u@example.com")["tenant_id"] == \
+        other.id

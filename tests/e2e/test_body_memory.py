@@ -4,11 +4,9 @@
 checked. Now such bodies are refused by the byte-level check (400), and a
 webhook's tree is built only once its signature holds; a worker grows by
 little more than the bodies it held."""
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from conftest import assert_error, http_request
+from conftest import assert_error, http_request, run_calls, run_parallel
 
 MIB = 1 << 20
 # Far below what the code before took (784 and 753 MiB for the two
@@ -61,15 +59,17 @@ def test_bodies_of_empty_objects_stay_small(stack, server, key):
                             key=key.key, timeout=120)
 
     # Warm both workers up (connections, statements, first allocations).
-    with ThreadPoolExecutor(4) as pool:
-        for r in pool.map(lambda _: key("POST", "/contacts", {}, port=port),
-                          range(8)):
-            assert r.status == 422, r
+    warm = run_parallel(lambda _: key("POST", "/contacts", {}, port=port),
+                        range(8), workers=4)
+    assert len(warm) == 8
+    for r in warm:
+        assert_error(r, 422, "VALIDATION_ERROR")
     before = {pid: rss(pid) for pid in workers}
-    with ThreadPoolExecutor(4) as pool:
-        hooks = pool.map(webhook, range(4))
-        apis = pool.map(contacts, range(4))
-        hooks, apis = list(hooks), list(apis)
+    answers = run_calls([lambda i=i: webhook(i) for i in range(4)] +
+                        [lambda i=i: contacts(i) for i in range(4)],
+                        workers=4)
+    assert len(answers) == 8
+    hooks, apis = answers[:4], answers[4:]
     after = {pid: rss(pid) for pid in workers}
     growth = {pid: after[pid] - before[pid] for pid in workers}
     print("worker RSS growth (MiB):",

@@ -1,23 +1,5 @@
 """Concurrent writes keep contacts, counts and uniqueness exact."""
-import threading
-
-from conftest import assert_error, assert_ok
-
-
-def run_parallel(fns):
-    results = [None] * len(fns)
-    barrier = threading.Barrier(len(fns))
-
-    def run(i):
-        barrier.wait()
-        results[i] = fns[i]()
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    return results
+from conftest import assert_error, assert_ok, run_calls
 
 
 def counted_total(key, **q):
@@ -38,7 +20,7 @@ def test_parallel_creates_and_deletes_keep_count(key):
                                     "name": "new %d" % i, "tags": ["new"]}))
     for c in base[:6]:
         fns.append(lambda c=c: key("DELETE", "/contacts/%d" % c["id"]))
-    results = run_parallel(fns)
+    results = run_calls(fns)
     assert [r.status for r in results] == [201] * 16 + [200] * 6, \
         [r.raw for r in results if r.status >= 300]
     everything = assert_ok(key("GET", "/contacts?per_page=100"))
@@ -54,8 +36,8 @@ def test_parallel_creates_and_deletes_keep_count(key):
 def test_parallel_deletes_of_one_contact(key):
     c = key.create_contact(phone="+4915112345678")
     other = key.create_contact(phone="+4915100000001")
-    results = run_parallel([lambda: key("DELETE", "/contacts/%d" % c["id"])
-                            for _ in range(8)])
+    results = run_calls([lambda: key("DELETE", "/contacts/%d" % c["id"])
+                         for _ in range(8)])
     statuses = sorted(r.status for r in results)
     assert statuses == [200] + [404] * 7, [r.raw for r in results]
     for r in results:
@@ -68,7 +50,7 @@ def test_parallel_deletes_of_one_contact(key):
 def test_parallel_updates_to_one_phone(key):
     """Several contacts race to take one phone number: exactly one wins."""
     cs = [key.create_contact(phone="+49151000003%02d" % i) for i in range(6)]
-    results = run_parallel([
+    results = run_calls([
         lambda c=c: key("PATCH", "/contacts/%d" % c["id"],
                         {"phone": "+4915199999999"}) for c in cs])
     statuses = sorted(r.status for r in results)
@@ -83,7 +65,7 @@ def test_parallel_updates_to_one_phone(key):
 
 def test_parallel_patches_of_one_contact(key):
     c = key.create_contact(phone="+4915112345678", tags=["t0"])
-    results = run_parallel([
+    results = run_calls([
         lambda i=i: key("PATCH", "/contacts/%d" % c["id"],
                         {"name": "writer %d" % i, "tags": ["t%d" % i]})
         for i in range(1, 9)])

@@ -5,7 +5,6 @@ event, the reopen conflict), GET /users, scopes, tenant isolation and
 validation.
 
 Messages are sent as templates, which need no open service window."""
-import threading
 
 import pytest
 
@@ -460,25 +459,22 @@ def test_concurrent_moves_stay_counted(desk):
     cs = [desk.conversation() for _ in range(8)]
     for cid in cs[::2]:
         assert_ok(desk("PUT", "/conversations/%d" % cid, {"status": "closed"}))
+    from conftest import run_parallel
     user = desk.user()
-    errors = []
 
-    def flip(cid, start_closed):
+    def flip(args):
+        cid, start_closed = args
         cycle = ["open", "closed"] if start_closed else ["closed", "open"]
-        for i in range(6):
-            r = desk("PUT", "/conversations/%d" % cid, {
-                "status": cycle[i % 2],
-                "assigned_to": user["id"] if i % 3 else None})
-            if r.status != 200:
-                errors.append(r)
+        return [desk("PUT", "/conversations/%d" % cid, {
+            "status": cycle[i % 2],
+            "assigned_to": user["id"] if i % 3 else None})
+            for i in range(6)]
 
-    threads = [threading.Thread(target=flip, args=(cid, i % 2 == 0))
-               for i, cid in enumerate(cs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    answers = run_parallel(flip, [(cid, i % 2 == 0)
+                                  for i, cid in enumerate(cs)])
+    assert [len(a) for a in answers] == [6] * 8
+    failed = [r for a in answers for r in a if r.status != 200]
+    assert failed == []
     have = assert_totals(desk)
     assert sum(have.values()) == 8
     closed = conv_events(desk.stack, desk.tenant.id)

@@ -1,8 +1,7 @@
 """Idempotency-Key on POST (SPEC 2)."""
-import threading
 import uuid
 
-from conftest import assert_error, assert_ok
+from conftest import assert_error, assert_ok, run_calls, run_parallel
 
 
 def idem(k):
@@ -120,18 +119,9 @@ def test_concurrent_requests_one_contact(key):
     k = str(uuid.uuid4())
     body = {"phone": "+4915112345678", "name": "Racer"}
     n = 12
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        barrier.wait()
-        results[i] = key("POST", "/contacts", body, headers=idem(k))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = run_calls([lambda: key("POST", "/contacts", body,
+                                     headers=idem(k))] * n)
+    assert len(results) == n
     statuses = [r.status for r in results]
     assert statuses == [201] * n, [r.raw for r in results]
     assert len({r.raw for r in results}) == 1
@@ -144,19 +134,10 @@ def test_concurrent_different_keys_same_phone(key):
     """Racing creates of one phone under different keys: one wins, the
     rest are 422 duplicates, never a 500."""
     n = 8
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        barrier.wait()
-        results[i] = key("POST", "/contacts", {"phone": "+4915112345678"},
-                         headers=idem("k%d-%s" % (i, uuid.uuid4())))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = run_parallel(
+        lambda i: key("POST", "/contacts", {"phone": "+4915112345678"},
+                      headers=idem("k%d-%s" % (i, uuid.uuid4()))), range(n))
+    assert len(results) == n
     statuses = sorted(r.status for r in results)
     assert statuses == [201] + [422] * (n - 1), [r.raw for r in results]
     for r in results:

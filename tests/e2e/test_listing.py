@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import assert_error, assert_ok
+from conftest import assert_error, assert_ok, run_parallel
 
 LIST_KEYS = {"success", "data", "meta"}
 
@@ -314,19 +314,19 @@ def test_total_over_counter_shards(stack, make_tenant):
     connection (each FastCGI worker writes its own): creates and deletes
     spread over the workers (a shard may end below zero), and the sum
     still equals the rows."""
-    from concurrent.futures import ThreadPoolExecutor
-
     k = make_tenant().key()
 
     def create(i):
         return assert_ok(k("POST", "/contacts",
                            {"phone": "+4917300%05d" % i}), 201)["id"]
 
-    with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(create, range(120)))
-    with ThreadPoolExecutor(8) as pool:
-        assert all(r.status == 200 for r in pool.map(
-            lambda i: k("DELETE", "/contacts/%d" % i), ids[::2]))
+    ids = run_parallel(create, range(120), workers=8)
+    assert len(set(ids)) == 120
+    deleted = run_parallel(lambda i: k("DELETE", "/contacts/%d" % i),
+                           ids[::2], workers=8)
+    assert len(deleted) == 60
+    for r in deleted:
+        assert assert_ok(r)["deleted"] is True, r
     rows = stack.sql_root(
         "SELECT COUNT(*), (SELECT COUNT(*) FROM tenant_counters WHERE "
         "tenant_id = %d) FROM contacts WHERE tenant_id = %d" %

@@ -2,9 +2,7 @@
 /messages/send for every type with its validation, the aliases, the
 contact and conversation found or created with their events, GET
 /messages/{id} and /status, scopes, tenant isolation, idempotency."""
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -323,17 +321,11 @@ def test_idempotent_send(sender):
 def test_concurrent_sends_to_a_new_number(sender):
     """Racing first sends to one new number make one contact and one
     conversation."""
-    results = []
-
-    def go(i):
-        results.append(send(sender, to="+4917000000%02d" % 7,
-                            type="template", content={"name": "n%d" % i}))
-
-    ts = [threading.Thread(target=go, args=(i,)) for i in range(8)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    from conftest import run_parallel
+    results = run_parallel(
+        lambda i: send(sender, to="+4917000000%02d" % 7, type="template",
+                       content={"name": "n%d" % i}), range(8))
+    assert len(results) == 8
     ms = [assert_ok(r, 201) for r in results]
     assert len({m["contact_id"] for m in ms}) == 1
     assert len({m["conversation_id"] for m in ms}) == 1
@@ -346,12 +338,14 @@ def test_parallel_sends_to_many_new_numbers(sender):
     """First sends to different new numbers from several clients never
     fail: no locking read looks for rows that do not exist yet (gap locks
     would deadlock the inserts)."""
+    from conftest import run_parallel
+
     def go(i):
         return send(sender, to="+49171%07d" % i, type="template",
                     content={"name": "n%d" % i}).status
 
-    with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(go, range(240)))
+    statuses = run_parallel(go, range(240), workers=8)
+    assert len(statuses) == 240
     assert statuses.count(201) == 240, {s: statuses.count(s)
                                         for s in set(statuses)}
     n = sender.stack.sql_root(

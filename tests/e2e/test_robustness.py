@@ -2,26 +2,19 @@
 import json
 import os
 import signal
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (DB_USER, assert_error, assert_ok, http_request,
-                      wait_for)
+from conftest import (DB_USER, RootSession, assert_error, assert_json,
+                      assert_ok, http_request, lock_waits, read_log,
+                      run_parallel, wait_for)
 
 
 def burst(key, n, port=None, threads=8, method="GET", path="/contacts"):
-    """n requests from `threads` threads; returns the answers."""
-    out = [None] * n
-
-    def run(i):
-        for j in range(i, n, threads):
-            out[j] = key(method, path, port=port)
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
+    """n requests from `threads` threads; returns the n answers (an
+    exception in any thread is raised here)."""
+    out = run_parallel(lambda _: key(method, path, port=port), range(n),
+                       workers=threads)
+    assert len(out) == n
     return out
 
 
@@ -235,44 +228,76 @@ def test_sigterm_exits_cleanly(stack, key):
             open("/proc/%d/stat" % pid).read().split()[2] == "Z"
 
 
+def assert_whole(r):
+    """An answer that arrived whole: JSON in the envelope, exactly as long
+    as its Content-Length (http_request's read raises on a body cut
+    short)."""
+    assert_json(r)
+    assert set(r.body) >= {"success"}, r
+    if "content-length" in r.headers:
+        assert int(r.headers["content-length"]) == len(r.raw), r
+
+
 def test_sigterm_while_busy_finishes_requests(stack, make_key):
-    """Requests in flight when SIGTERM arrives are answered."""
+    """Requests in flight when SIGTERM arrives are answered in full. Both
+    workers are inside a request (each waits for a row lock a root session
+    holds) when SIGTERM is sent, and the lock is let go only once the
+    master has passed SIGTERM on to them; requests queued behind them get
+    nginx's 502 in the envelope once the socket is gone. No answer is cut
+    short and no connection is reset."""
     key = make_key(rate_limit=1000000000)
-    fcgi = stack.start_fcgi(workers=2)
+    cs = [key.create_contact(phone="+49151000077%02d" % i, name="Before")
+          for i in range(2)]
+    # No statement time limit: the held requests wait as long as the lock
+    # is held, however long that is.
+    conf = stack.write_config(stack.unique("nolimit-") + ".conf")
+    with open(conf, "a") as f:
+        f.write("statement_timeout = 0\n")
+    fcgi = stack.start_fcgi(config=conf, workers=2)
     nginx = stack.start_nginx(fcgi.sock)
-    results = []
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            try:
-                results.append(key("GET", "/contacts", port=nginx.port))
-            except OSError as e:
-                results.append(e)
-
-    ts = [threading.Thread(target=load) for _ in range(4)]
+    workers = fcgi.children()
+    pool = ThreadPoolExecutor(6)
     try:
-        for t in ts:
-            t.start()
-        time.sleep(1.0)
-        os.kill(fcgi.pid, signal.SIGTERM)
-        fcgi.popen.wait(20)
-        stop.set()
-        for t in ts:
-            t.join(30)
+        with RootSession(stack) as holder:
+            holder.run("BEGIN")
+            assert holder.run("SELECT id FROM contacts WHERE id IN (%d, %d) "
+                              "FOR UPDATE" % (cs[0]["id"], cs[1]["id"])) \
+                == sorted([[str(c["id"])] for c in cs])
+            held = [pool.submit(key, "PATCH", "/contacts/%d" % c["id"],
+                                {"name": "After"}, port=nginx.port)
+                    for c in cs]
+            wait_for(lambda: len(lock_waits(stack)) == 2,
+                     what="both workers waiting for the lock")
+            queued = [pool.submit(key, "GET", "/contacts/%d" % cs[0]["id"],
+                                  port=nginx.port) for _ in range(4)]
+            os.kill(fcgi.pid, signal.SIGTERM)
+            wait_for(lambda: "draining 2 workers" in read_log(fcgi.log),
+                     what="the master passing SIGTERM on to both workers")
+            # Both requests are still inside their workers.
+            assert len(lock_waits(stack)) == 2
+            assert not any(f.done() for f in held)
+            assert all(not dead(p) for p in workers)
+            holder.run("COMMIT")
+        answers = [f.result(120) for f in held]
+        late = [f.result(120) for f in queued]
+        assert fcgi.popen.wait(30) == 0
     finally:
-        stop.set()
+        pool.shutdown(wait=True)
         stack.stop_nginx(nginx)
-    assert fcgi.popen.returncode == 0
+        fcgi.stop()
     assert not os.path.exists(fcgi.sock)
-    answered = [r for r in results if not isinstance(r, Exception)]
-    assert answered
-    # Every answer is either a full 200 or nginx's 502 for a refused
-    # connection after the socket closed -- never a truncated body.
-    for r in answered:
-        assert r.status in (200, 502), r
-        if r.status == 200:
-            assert r.body["success"] is True
+    assert len(answers) == 2 and len(late) == 4
+    for c, r in zip(cs, answers):
+        assert_whole(r)
+        got = assert_ok(r)
+        assert (got["id"], got["name"]) == (c["id"], "After"), r
+    for r in late:
+        assert_whole(r)
+        assert_error(r, 502, "SERVICE_UNAVAILABLE")
+        assert r.headers.get("retry-after") == "5", r
+    for c in cs:
+        assert assert_ok(key("GET", "/contacts/%d" % c["id"]))["name"] == \
+            "After"
 
 
 def test_database_restart(private_stack):

@@ -414,7 +414,7 @@ def test_racing_first_messages_and_redeliveries(stack, hook, acct):
     contact and one conversation, none refused; a message Meta delivers
     several times at once (here STOP, from a named contact) is stored once,
     with one message.received and one contact.updated."""
-    from concurrent.futures import ThreadPoolExecutor
+    from conftest import run_parallel
 
     def go(body):
         return post(hook, body, acct.secret).status
@@ -423,8 +423,7 @@ def test_racing_first_messages_and_redeliveries(stack, hook, acct):
         "wamid.race%d%s" % (i, acct.phone), "4915100000061", "text",
         {"body": "hi %d" % i})], {"4915100000061": "Racer"})
         for i in range(8)]
-    with ThreadPoolExecutor(8) as pool:
-        assert list(pool.map(go, firsts)) == [200] * 8
+    assert run_parallel(go, firsts) == [200] * 8
     rows = stack.sql_root(
         "SELECT COUNT(DISTINCT contact_id), COUNT(DISTINCT conversation_id), "
         "COUNT(*) FROM messages WHERE tenant_id = %d" % acct.tenant.id,
@@ -434,8 +433,7 @@ def test_racing_first_messages_and_redeliveries(stack, hook, acct):
     stop = inbound_payload(acct.phone, [msg(
         "wamid.stop" + acct.phone, "4915100000061", "text",
         {"body": "STOP"})], {"4915100000061": "Racer"})
-    with ThreadPoolExecutor(6) as pool:
-        assert list(pool.map(go, [stop] * 6)) == [200] * 6
+    assert run_parallel(go, [stop] * 6) == [200] * 6
     types = [t for t, _ in events(stack, acct.tenant.id)]
     assert types.count("contact.created") == 1
     assert types.count("conversation.created") == 1
