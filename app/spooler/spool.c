@@ -700,6 +700,13 @@ start_message(struct spool *s, struct acct *a, const struct db_res *res,
 	rate_take(&a->rate, now);
 	a->last_start = now;
 	a->inflight++;
+	/* --trace: the start as the rate counted it (CLOCK_MONOTONIC,
+	 * comparable between the spoolers of a host). One write a line. */
+	if (s->o->trace_fd >= 0)
+		(void)dprintf(s->o->trace_fd, "%lld.%06lld start %llu "
+		    "%llu %d %s\n", (long long)(now / US),
+		    (long long)(now % US), a->id, id,
+		    m->attempt, s->o->holder);
 	graph_start(s->graph, a->url, a->headers, body, strlen(body), m);
 }
 
