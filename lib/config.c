@@ -43,6 +43,7 @@ static const struct config_key keys[] = {
 	B("webhooks.allow_private_targets", webhooks_allow_private_targets, "false"),
 	I("spooler.max_seconds",	spooler_max_seconds, "55", 1, 3600),
 	I("spooler.resend_grace_seconds", spooler_resend_grace, "600", 1, 86400),
+	I("spooler.graph_timeout_seconds", spooler_graph_timeout, "30", 1, 300),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -21,6 +21,7 @@ struct config {
 	bool	 webhooks_allow_private_targets;
 	int	 spooler_max_seconds;
 	int	 spooler_resend_grace;
+	int	 spooler_graph_timeout;	/* seconds for a whole request */
 };
 
 /* Fills cfg with defaults, then applies the INI text. Returns 0, or -1 with a

@@ -30,16 +30,18 @@ struct graph {
 	size_t		  nidle;
 	size_t		  inflight;
 	size_t		  max;
+	long		  timeout_s;	/* a whole request, at most */
 };
 
 struct graph *
-graph_new(size_t max)
+graph_new(size_t max, int timeout_s)
 {
 	struct graph *g = xcalloc(1, sizeof(*g));
 
 	if ((g->multi = curl_multi_init()) == NULL)
 		log_fatalx("curl_multi_init failed");
 	g->max = max;
+	g->timeout_s = timeout_s;
 	g->idle = xcalloc(max, sizeof(*g->idle));
 	curl_multi_setopt(g->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max);
 	curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max);
@@ -97,7 +99,7 @@ on_write(char *data, size_t size, size_t n, void *arg)
 
 /* Options every request has; kept on the handle across reuses. */
 static CURL *
-easy_new(void)
+easy_new(const struct graph *g)
 {
 	CURL *e;
 
@@ -105,7 +107,7 @@ easy_new(void)
 		log_fatalx("curl_easy_init failed");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)GRAPH_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)GRAPH_TIMEOUT_S);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, g->timeout_s);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -130,7 +132,7 @@ graph_start(struct graph *g, const char *url, struct curl_slist *headers,
 	if (g->inflight >= g->max)
 		log_fatalx("graph_start: %zu requests in flight already",
 		    g->inflight);
-	x->easy = g->nidle > 0 ? g->idle[--g->nidle] : easy_new();
+	x->easy = g->nidle > 0 ? g->idle[--g->nidle] : easy_new(g);
 	x->ctx = ctx;
 	x->body = body;
 	x->bodylen = len;

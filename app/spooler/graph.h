@@ -22,11 +22,12 @@ struct graph_done {
 };
 
 #define GRAPH_CONNECT_TIMEOUT_S	5
-#define GRAPH_TIMEOUT_S		30
 
 /* max: requests in flight at most, in total and per host (so curl never
- * queues a request internally: one started here is on the wire). */
-struct graph	*graph_new(size_t max);
+ * queues a request internally: one started here is on the wire);
+ * timeout_s: a whole request's time at most (spooler.
+ * graph_timeout_seconds), past which it ends unanswered. */
+struct graph	*graph_new(size_t max, int timeout_s);
 void		 graph_free(struct graph *);
 size_t		 graph_inflight(const struct graph *);
 size_t		 graph_room(const struct graph *);

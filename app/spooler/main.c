@@ -3,7 +3,7 @@
  *
  *   wazera-spooler [--config FILE] (--once | --loop | --drain)
  *       [--max-seconds N] [--holder NAME] [--lock-file PATH]
- *       [--max-inflight N] [--journal DIR]
+ *       [--max-inflight N] [--journal DIR] [--trace FILE]
  *
  * --once (cron, every minute) works for its time budget (spooler.
  * max_seconds, 55), looking for new work every 200 ms, then finishes the
@@ -26,7 +26,13 @@
  * (journal.c): --journal DIR, by default /var/lib/wazera/spooler-<hash of
  * the config file's path> (${TMPDIR:-/tmp}/wazera-spooler-<uid>-<hash>
  * when /var/lib/wazera is not writable: not kept across a reboot). The
- * hash keeps the journals of configurations (databases) apart. */
+ * hash keeps the journals of configurations (databases) apart.
+ *
+ * --trace FILE appends a line for every request started: its start time
+ * as the account's rate counted it (CLOCK_MONOTONIC seconds, the same
+ * clock for every process of the host), "start", account id, message id,
+ * attempt and holder. For tests and diagnosis: what the spooler did, not
+ * when the other end saw it. */
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -66,7 +72,8 @@ usage(void)
 	    "--drain)\n"
 	    "                      [--max-seconds N] [--holder NAME] "
 	    "[--lock-file PATH]\n"
-	    "                      [--max-inflight N] [--journal DIR]\n",
+	    "                      [--max-inflight N] [--journal DIR] "
+	    "[--trace FILE]\n",
 	    stderr);
 	exit(2);
 }
@@ -191,6 +198,7 @@ main(int argc, char *argv[])
 		{ "lock-file",	  required_argument, NULL, 'L' },
 		{ "max-inflight", required_argument, NULL, 'i' },
 		{ "journal",	  required_argument, NULL, 'j' },
+		{ "trace",	  required_argument, NULL, 't' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -198,7 +206,8 @@ main(int argc, char *argv[])
 	struct spool_opts o;
 	struct sigaction sa;
 	const char *cfgarg = NULL, *cfgpath;
-	char *lockpath = NULL, *journal = NULL, holder[HOLDER_MAX + 1];
+	char *lockpath = NULL, *journal = NULL, *trace = NULL;
+	char holder[HOLDER_MAX + 1];
 	char host[256], err[512], rnd[17];
 	uint8_t rb[8];
 	long max_seconds = -1;
@@ -257,6 +266,12 @@ main(int argc, char *argv[])
 			free(journal);
 			journal = xstrdup(optarg);
 			break;
+		case 't':
+			if (*optarg == '\0')
+				usage();
+			free(trace);
+			trace = xstrdup(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -291,6 +306,10 @@ main(int argc, char *argv[])
 	o.cfg = &cfg;
 	o.signals = &signals;
 	o.max_inflight = fd_budget(o.max_inflight);
+	o.trace_fd = -1;
+	if (trace != NULL && (o.trace_fd = open(trace, O_WRONLY | O_APPEND |
+	    O_CREAT | O_CLOEXEC, 0600)) == -1)
+		log_fatalx("trace file %s: %s", trace, strerror(errno));
 
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		log_fatalx("pipe: %s", strerror(errno));
@@ -307,6 +326,9 @@ main(int argc, char *argv[])
 	    (lockfd = lock_take(lockpath, o.mode != SPOOL_ONCE)) == -1) {
 		free(lockpath);
 		free(journal);
+		free(trace);
+		if (o.trace_fd != -1)
+			close(o.trace_fd);
 		config_free(&cfg);
 		return 0;
 	}
@@ -319,8 +341,11 @@ main(int argc, char *argv[])
 		close(lockfd);
 	close(wake[0]);
 	close(wake[1]);
+	if (o.trace_fd != -1)
+		close(o.trace_fd);
 	free(lockpath);
 	free(journal);
+	free(trace);
 	config_free(&cfg);
 	return rc;
 }

@@ -700,6 +700,13 @@ start_message(struct spool *s, struct acct *a, const struct db_res *res,
 	rate_take(&a->rate, now);
 	a->last_start = now;
 	a->inflight++;
+	/* --trace: the start as the rate counted it (CLOCK_MONOTONIC,
+	 * comparable between the spoolers of a host). One write a line. */
+	if (s->o->trace_fd >= 0)
+		(void)dprintf(s->o->trace_fd, "%lld.%06lld start %llu "
+		    "%llu %d %s\n", (long long)(now / US),
+		    (long long)(now % US), a->id, id,
+		    m->attempt, s->o->holder);
 	graph_start(s->graph, a->url, a->headers, body, strlen(body), m);
 }
 
@@ -1016,15 +1023,16 @@ spool_run(const struct spool_opts *o)
 		log_warnx("%s", err);
 		return 1;
 	}
-	if (o->cfg->spooler_resend_grace <= GRAPH_TIMEOUT_S)
-		log_warnx("spooler.resend_grace_seconds (%d) is not above the "
-		    "request timeout (%d s): a slow answer may be sent twice",
-		    o->cfg->spooler_resend_grace, GRAPH_TIMEOUT_S);
+	if (o->cfg->spooler_resend_grace <= o->cfg->spooler_graph_timeout)
+		log_warnx("spooler.resend_grace_seconds (%d) is not above "
+		    "spooler.graph_timeout_seconds (%d): a slow answer may be "
+		    "sent twice", o->cfg->spooler_resend_grace,
+		    o->cfg->spooler_graph_timeout);
 	pool_init(&s.pool);
 	s.journal = journal_open(o->journal_dir, o->holder);
 	(void)journal_adopt(s.journal, rec_adopt, &s);
 	s.db = db_new(o->cfg);
-	s.graph = graph_new(o->max_inflight);
+	s.graph = graph_new(o->max_inflight, o->cfg->spooler_graph_timeout);
 	start = now_us();
 	snprintf(err, sizeof(err), "none");
 	if (o->max_seconds > 0) {
@@ -1046,7 +1054,8 @@ spool_run(const struct spool_opts *o)
 			s.stopping = true;
 			stop_at = now;
 			if (*o->signals == 0)
-				stop_wait = (GRAPH_TIMEOUT_S + 1) * US;
+				stop_wait = ((int64_t)o->cfg->
+				    spooler_graph_timeout + 1) * US;
 			log_info("stopping (%s): %zu request(s) in flight",
 			    *o->signals > 0 ? "signal" : "time budget spent",
 			    graph_inflight(s.graph));

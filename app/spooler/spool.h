@@ -22,6 +22,7 @@ struct spool_opts {
 	int			 max_seconds;	/* 0: no time budget */
 	size_t			 max_inflight;
 	int			 wake_fd;	/* readable after a signal */
+	int			 trace_fd;	/* --trace; -1: none */
 	volatile sig_atomic_t	*signals;	/* SIGTERM/SIGINT received */
 };
 

@@ -224,6 +224,27 @@ START_TEST(config_bad_ints)
 }
 END_TEST
 
+START_TEST(config_graph_timeout)
+{
+	/* spooler.graph_timeout_seconds: 30 by default, 1 to 300. */
+	ck_assert_int_eq(parse(""), 0);
+	ck_assert_int_eq(cfg.spooler_graph_timeout, 30);
+	ck_assert_int_eq(parse("[spooler]\ngraph_timeout_seconds = 1\n"), 0);
+	ck_assert_int_eq(cfg.spooler_graph_timeout, 1);
+	ck_assert_int_eq(parse("[spooler]\ngraph_timeout_seconds = 300\n"), 0);
+	ck_assert_int_eq(cfg.spooler_graph_timeout, 300);
+	PARSE_FAILS("[spooler]\ngraph_timeout_seconds = 0\n",
+	    "line 2: spooler.graph_timeout_seconds must be an integer from 1 "
+	    "to 300");
+	PARSE_FAILS("[spooler]\ngraph_timeout_seconds = 301\n",
+	    "line 2: spooler.graph_timeout_seconds must be an integer from 1 "
+	    "to 300");
+	PARSE_FAILS("[spooler]\ngraph_timeout_seconds = 2s\n",
+	    "line 2: spooler.graph_timeout_seconds must be an integer from 1 "
+	    "to 300");
+}
+END_TEST
+
 START_TEST(config_bad_bools)
 {
 	PARSE_FAILS("[webhooks]\nallow_private_targets = maybe\n",
@@ -345,6 +366,7 @@ config_suite(void)
 	tcase_add_test(tc, config_last_value_wins);
 	tcase_add_test(tc, config_unknown_key);
 	tcase_add_test(tc, config_bad_ints);
+	tcase_add_test(tc, config_graph_timeout);
 	tcase_add_test(tc, config_bad_bools);
 	tcase_add_test(tc, config_bad_lines);
 	tcase_add_test(tc, config_load_file);
