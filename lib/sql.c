@@ -313,12 +313,13 @@ static const struct {
 	    "?, ?, ?, ?)" },
 
 	/* The spooler. Accounts with messages due and no live lease held by
-	 * another spooler (argument: this spooler's holder name). Columns:
-	 * id, phone_number_id, sealed access token, mps. */
+	 * another spooler and no pause (argument: this spooler's holder
+	 * name). Columns: id, phone_number_id, sealed access token, mps. */
 	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true,
 	    "SELECT a.id, a.phone_number_id, a.access_token_enc, a.mps "
 	    "FROM whatsapp_accounts a WHERE (a.lease_holder IS NULL OR "
-	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND EXISTS "
+	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND "
+	    "(a.paused_until IS NULL OR a.paused_until <= NOW(3)) AND EXISTS "
 	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
 	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
@@ -379,12 +380,13 @@ static const struct {
 	    "error_message = COALESCE(?, error_message), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending' "
 	    "AND sending_holder <=> ?" },
-	/* Pauses an account (seconds, account): its queued messages wait,
-	 * so no spooler on any host tries it again before then. */
+	/* Pauses an account (seconds, account): no spooler on any host
+	 * takes it (SPOOL_ACCOUNTS) before then, whatever its messages'
+	 * times. A pause never shortens one already longer. */
 	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false,
-	    "UPDATE messages SET next_attempt_at = GREATEST(next_attempt_at, "
-	    "NOW(3) + INTERVAL ? SECOND) WHERE whatsapp_account_id = ? AND "
-	    "status = 'queued'" },
+	    "UPDATE whatsapp_accounts SET paused_until = "
+	    "GREATEST(COALESCE(paused_until, NOW(3)), "
+	    "NOW(3) + INTERVAL ? SECOND) WHERE id = ?" },
 	/* Messages left 'sending' longer than the grace period (seconds)
 	 * with no status webhook, whose claim no live spooler answers for:
 	 * released after an ambiguous outcome (holder NULL), or claimed by

@@ -28,8 +28,10 @@
  * transient -> back to the queue after an exponential backoff with jitter,
  * and failed once the code's attempts (or 20, or 24 h) are used up; a
  * paused account (token invalid 0/190, locked, billing, spam) -> the
- * message goes back to the queue uncounted and the account's queued
- * messages wait out the pause (SQL_SPOOL_PAUSE) on every spooler.
+ * message goes back to the queue uncounted and the account is paused on
+ * its row (SQL_SPOOL_PAUSE): no spooler takes it before the pause ends or
+ * an operator ends it. Until that record is written, this spooler holds
+ * the account off in memory (PAUSE_HOLD_S).
  *
  * Results: every record for the database is journaled first (journal.c:
  * appended before it is written; synced when it stays owed), kept until
@@ -98,6 +100,9 @@
 #define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
 						   results stay owed */
 #define BAD_ACCOUNT_S	60		/* skip an account we cannot use */
+#define PAUSE_HOLD_S	10		/* a pause held in memory, while its
+					   record is on its way to the
+					   database (which holds it after) */
 #define LOCAL_CODE	131000		/* Meta's "unknown error", for a
 					   failure the spooler decides */
 
@@ -845,7 +850,8 @@ pause_account(struct spool *s, struct acct *a, const struct pol_outcome *o,
 	a->paused = true;
 	log_warnx("account %llu: paused for %d s after error %d (%s): %s",
 	    a->id, o->base_s, o->code, o->title, o->message);
-	hold_off(s, a->id, now + (int64_t)o->base_s * US);
+	hold_off(s, a->id, now + (int64_t)(o->base_s < PAUSE_HOLD_S ?
+	    o->base_s : PAUSE_HOLD_S) * US);
 	rec_push(s, REC_PAUSE, a->id, NULL, NULL, NULL, o->base_s);
 }
 
@@ -904,8 +910,8 @@ on_done(const struct graph_done *d, void *arg)
 		break;
 	case POL_PAUSE_ACCOUNT:
 		pause_account(s, a, &o, now);
-		rec_push(s, REC_REQUEUE, m->id, &o, NULL, NULL,
-		    (int64_t)o.base_s * US);
+		/* Due at once: the account's pause is what it waits for. */
+		rec_push(s, REC_REQUEUE, m->id, &o, NULL, NULL, 0);
 		s->n_requeued++;
 		break;
 	case POL_AMBIGUOUS:

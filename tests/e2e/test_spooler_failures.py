@@ -206,79 +206,84 @@ def test_database_stopped_mid_run(stack, private_db, sandbox):
 def test_account_paused_then_resumed(stack, base_conf, sandbox, code,
                                      http_status, pause_s):
     """Meta answers `code` for one account: its messages go back to the
-    queue without counting the attempt and wait out the pause
-    (app/spooler/policy.c: 300 s for 190, 3600 s for 368); the spooler
-    sends nothing more to that account, not even a message accepted during
-    the pause, while another account's messages keep going. The operator
-    then ends the pause (the token fixed, the queued messages' next
-    attempt set to now in the database, the paused spooler restarted:
-    its hold is in memory only) and they are sent, once each."""
+    queue without counting the attempt and the account is paused on its
+    row (app/spooler/policy.c: 300 s for 190, 3600 s for 368). No spooler
+    sends to it during the pause, not the one that paused it and not a
+    fresh one (the next cron run), not even a message accepted during the
+    pause, while another account's messages keep going. The operator then
+    ends the pause (the token fixed: paused_until set NULL) and the
+    running spooler sends them, once each, without a restart."""
     t = stack.create_tenant()
     p = new_sender(stack, mps=0, tenant=t)
     q = new_sender(stack, mps=0, tenant=t)
+    acct = p.account["id"]
     sandbox.script({"match": {"phone_number_id": p.phone},
                     "action": {"error_code": code,
                                "http_status": http_status}})
     pids = queue_many(p, 3, to_fmt="+49185%07d")
     qids = queue_many(q, 3, to_fmt="+49186%07d")
     trace = trace_path(stack, "pause")
-    holder = "e2e-pause-%d" % p.account["id"]
+    holder = "e2e-pause-%d" % acct
     loop = stack.start_spooler(base_conf, "loop", holder=holder,
                                extra_args=("--trace", trace))
     try:
         pause_line = "account %d: paused for %d s after error %d" % (
-            p.account["id"], pause_s, code)
+            acct, pause_s, code)
         wait_for(lambda: pause_line in log_of(loop), timeout=30,
                  what="the pause in the log")
 
         def paused_in_db():
             return sql(stack, "SELECT COUNT(*) FROM messages WHERE "
                        "whatsapp_account_id = %d AND status = 'queued' AND "
-                       "attempts = 0 AND error_code = %d AND "
-                       "next_attempt_at > NOW(3) + INTERVAL %d SECOND" %
-                       (p.account["id"], code, pause_s - 120)) == [["3"]]
+                       "attempts = 0 AND error_code = %d" % (acct, code)) \
+                == [["3"]] and \
+                sql(stack, "SELECT COUNT(*) FROM whatsapp_accounts WHERE "
+                    "id = %d AND paused_until > NOW(3) + INTERVAL %d SECOND"
+                    % (acct, pause_s - 120)) == [["1"]]
         wait_for(paused_in_db, timeout=30,
-                 what="the paused messages requeued for the pause")
+                 what="the messages requeued and the account paused")
         wait_for(lambda: set(statuses(stack, qids).values()) == {"sent"},
                  timeout=30, what="the other account's messages sent")
 
         # During the pause: a new message to each account. The other
-        # account's goes out; the paused one's waits, although it is due
-        # in the database (the spooler holds the account off).
+        # account's goes out; the paused one's waits, although it is due.
         p_new = send(p, to="+4918599999999", type="template",
                      content=TEMPLATE)["id"]
         q_new = send(q, to="+4918699999999", type="template",
                      content=TEMPLATE)["id"]
         wait_for(lambda: statuses(stack, [q_new])[q_new] == "sent",
                  timeout=30, what="the other account's new message sent")
+        # The next cron run, a spooler of its own, leaves it too.
+        cron = stack.run_spooler(base_conf, holder=holder + "-cron")
+        assert "account %d:" % acct not in log_of(cron), log_of(cron)
         precs = sandbox.requests(p.phone)
         assert sorted(ref_id(r) for r in precs) == sorted(pids), precs
         assert all(r["error_code"] == code and r["status"] == http_status
                    for r in precs), precs
-        assert statuses(stack, [p_new])[p_new] == "queued"
+        assert statuses(stack, pids + [p_new]) == \
+            {i: "queued" for i in pids + [p_new]}
+
+        # The operator's resume (docs/decisions.md): the running spooler
+        # takes the account again, with no restart.
+        sandbox.script(replace=True)
+        sql(stack, "UPDATE whatsapp_accounts SET paused_until = NULL "
+            "WHERE id = %d" % acct)
+        every = pids + [p_new]
+        wait_for(lambda: set(statuses(stack, every).values()) == {"sent"},
+                 timeout=60, what="the paused account's messages sent")
     finally:
         stopped(loop)
-    # By the spooler's own record: the paused account had 3 starts, all
-    # first attempts, and none after the pause.
-    pstarts = [x for x in trace_starts(trace)
-               if x["account"] == p.account["id"]]
-    assert sorted((x["message"], x["attempt"]) for x in pstarts) == \
-        sorted((i, 1) for i in pids), pstarts
-    log = log_of(loop)
-    assert log.count("paused for") == 1, log
-
-    # The operator's resume, documented above.
-    sandbox.script(replace=True)
-    sql(stack, "UPDATE messages SET next_attempt_at = NOW(3) WHERE "
-        "whatsapp_account_id = %d AND status = 'queued'" % p.account["id"])
-    stack.run_spooler(base_conf, holder=holder + "-resumed")
-    every = pids + [p_new]
-    assert set(statuses(stack, every).values()) == {"sent"}
     ok = [r for r in sandbox.requests(p.phone) if r["status"] == 200]
     assert sorted(ref_id(r) for r in ok) == sorted(every), ok
-    # The paused attempt did not count: one attempt each.
+    # By the spooler's own record: the paused account's first attempts,
+    # then one start each after the resume; the paused attempt did not
+    # count (one attempt each).
+    pstarts = [x for x in trace_starts(trace) if x["account"] == acct]
+    assert sorted((x["message"], x["attempt"]) for x in pstarts) == \
+        sorted([(i, 1) for i in pids] * 2 + [(p_new, 1)]), pstarts
     assert sql(stack, "SELECT DISTINCT attempts FROM messages WHERE id IN "
-               "(%s)" % ",".join(map(str, pids))) == [["1"]]
+               "(%s)" % ",".join(map(str, every))) == [["1"]]
+    assert log_of(loop).count("paused for") == 1, log_of(loop)
     qok = Counter(ref_id(r) for r in sandbox.requests(q.phone))
     assert qok == {i: 1 for i in qids + [q_new]}, qok
 
