@@ -2,12 +2,15 @@
  * the database is needed: the FastCGI params (req_params: method, URI or
  * SCRIPT_NAME and PATH_INFO, the headers the API reads), the body as
  * CONTENT_LENGTH says (req_read_body), the URL's decoding and query
- * (req_decode_url), then route and method (router_match).
+ * (req_decode_url), then route and method (router_match); the API key's
+ * header (auth_key) and the Idempotency-Key's check.
  *
  * Input: NAME=VALUE params separated by NUL bytes, up to two NULs in a
  * row; what follows is the body stream.
  *
- * Invariants: the body is never longer than what was sent, nor than
+ * Invariants: the key is a part of the header it came from, without
+ * trailing blanks; an Idempotency-Key taken is 1-255 printable ASCII
+ * characters. The body is never longer than what was sent, nor than
  * CONTENT_LENGTH, nor than the largest body any route takes, and is
  * NUL-terminated; a body that was not kept is past that limit. A decoded
  * path is valid UTF-8 without NULs. A route found has the request's
@@ -22,6 +25,9 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "auth.h"
+#include "crypto.h"
+#include "idempotency.h"
 #include "request.h"
 #include "router.h"
 #include "text.h"
@@ -45,6 +51,34 @@ get(char *buf, int n, void *arg)
 	s->p += k;
 	s->left -= k;
 	return (int)k;
+}
+
+static bool
+inside(const char *p, size_t len, const char *hdr)
+{
+	return hdr != NULL && p >= hdr && p + len <= hdr + strlen(hdr);
+}
+
+static void
+check_headers(const struct req *r)
+{
+	const char *k, *i;
+	size_t len = 0;
+
+	if ((k = auth_key(r, &len)) != NULL) {
+		if ((!inside(k, len, r->authorization) &&
+		    !inside(k, len, r->x_api_key)) ||
+		    (len > 0 && (k[len - 1] == ' ' || k[len - 1] == '\t')))
+			abort();
+		(void)apikey_wellformed(k, len);
+	}
+	if ((i = r->idempotency_key) != NULL && idempotency_key_valid(i)) {
+		if (strlen(i) < 1 || strlen(i) > 255)
+			abort();
+		for (; *i != '\0'; i++)
+			if (*i < 0x21 || *i > 0x7e)
+				abort();
+	}
 }
 
 static void
@@ -102,6 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req_params(&r, envp);
 	if (r.method == NULL || r.path == NULL)
 		abort();
+	check_headers(&r);
 	cl = FCGX_GetParam("CONTENT_LENGTH", envp);
 	req_read_body(&r, cl, get, &in);
 	if (r.body == NULL) {
