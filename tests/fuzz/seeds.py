@@ -252,3 +252,17 @@ params("chunked", [("REQUEST_METHOD", "POST"),
                    ("REQUEST_URI", "/api/v1/contacts"),
                    ("HTTP_TRANSFER_ENCODING", "chunked")],
        b'{"phone":"+4915112345678"}')
+
+# ---- fuzz_jsonbody: request bodies (the round trip) ---------------------------
+
+write("fuzz_jsonbody", "contact_full", {
+    "name": "Jane Doe", "phone": "+4915112345678", "email": "jane@example.com",
+    "tags": ["vip", "lead"], "custom_fields": {"plan": "gold", "seats": 3,
+                                               "trial": False, "ref": None},
+    "opted_out": False, "n": -5})
+write("fuzz_jsonbody", "numbers", '{"i":9223372036854775807,"j":-9223372036854775808,'
+      '"u":18446744073709551615,"d":37.758056,"e":-1.5e-300,"z":-0.0,"x":1E+2}')
+write("fuzz_jsonbody", "escapes", '{"s":"a\\u0000b\\ud83d\\ude00\\n\\"\\\\\\/",'
+      '"k\\u00e9":"\u00e9\u4e2d","":[[],{},[{}]]}')
+write("fuzz_jsonbody", "interactive", dict(ENV, type="interactive",
+                                          content=BUTTONS))
