@@ -100,6 +100,14 @@ content_parse(struct pool *pool, enum msg_type type, struct json_object *in,
 			    json_object_get_string_len(code) > 15)
 				verr_add(e, "content.language.code", "The "
 				    "content.language.code field is required.");
+			/* The spooler sends a policy only as a string
+			 * (Meta's "deterministic"). */
+			if (json_object_object_get_ex(v[TP_LANGUAGE].j, "policy",
+			    &code) && !json_object_is_type(code,
+			    json_type_string))
+				verr_add(e, "content.language.policy", "The "
+				    "content.language.policy field must be a "
+				    "string.");
 			json_object_object_add(out, "language",
 			    json_object_get(v[TP_LANGUAGE].j));
 		} else if (v[TP_LANGUAGE].s != NULL)
