@@ -150,8 +150,9 @@ metahook_content(const struct mh_message *m)
 		 * the payload's own object, nor into itself (a type named
 		 * "context", "referral" or "errors" would add the object to
 		 * itself: json-c refuses, and its reference leaks). */
-		json_object_object_foreach(v, k, val)
+		json_object_object_foreach(v, k, val) {
 			json_object_object_add(out, k, json_object_get(val));
+		}
 	} else if (m->type != NULL && json_object_object_get_ex(m->object,
 	    m->type, &v))
 		json_object_object_add(out, m->type, json_object_get(v));
