@@ -143,15 +143,19 @@ metahook_content(const struct mh_message *m)
 {
 	struct json_object *v, *c, *out;
 
+	out = json_object_new_object();
 	if (m->type != NULL && json_object_object_get_ex(m->object, m->type,
-	    &v) && json_object_is_type(v, json_type_object))
-		out = json_object_get(v);
-	else {
-		out = json_object_new_object();
-		if (m->type != NULL && json_object_object_get_ex(m->object,
-		    m->type, &v))
-			json_object_object_add(out, m->type, json_object_get(v));
-	}
+	    &v) && json_object_is_type(v, json_type_object)) {
+		/* A copy of its members: what is added below must not go into
+		 * the payload's own object, nor into itself (a type named
+		 * "context", "referral" or "errors" would add the object to
+		 * itself: json-c refuses, and its reference leaks). */
+		json_object_object_foreach(v, k, val) {
+			json_object_object_add(out, k, json_object_get(val));
+		}
+	} else if (m->type != NULL && json_object_object_get_ex(m->object,
+	    m->type, &v))
+		json_object_object_add(out, m->type, json_object_get(v));
 	/* unsupported messages carry their errors beside the type */
 	if (json_object_object_get_ex(m->object, "errors", &v) &&
 	    !json_object_object_get_ex(out, "errors", NULL))

@@ -61,9 +61,8 @@ cache_slot(const uint8_t *hash)
 	return &cache[((unsigned)hash[0] << 8 | hash[1]) % AUTH_CACHE_SLOTS];
 }
 
-/* The key from "Authorization: Bearer <key>", else "X-API-Key". */
-static const char *
-request_key(const struct req *r, size_t *len)
+const char *
+auth_key(const struct req *r, size_t *len)
 {
 	const char *a = r->authorization, *k = NULL;
 
@@ -174,7 +173,7 @@ auth_request(struct req *r)
 	time_t now = mono_now(), wall = time(NULL);
 	bool fresh;
 
-	if ((key = request_key(r, &len)) == NULL) {
+	if ((key = auth_key(r, &len)) == NULL) {
 		reply_error(r, ERR_AUTHENTICATION, "Authentication required: send "
 		    "an API key as 'Authorization: Bearer <key>'.", NULL);
 		return -1;

@@ -1,7 +1,13 @@
 #ifndef WZ_AUTH_H
 #define WZ_AUTH_H
+#include <stddef.h>
 
 struct req;
+
+/* The key from "Authorization: Bearer <key>", else "X-API-Key": a pointer
+ * into that header, its length without trailing blanks in *len; NULL when
+ * there is none. */
+const char *auth_key(const struct req *, size_t *len);
 
 /* Authenticates the request's key and counts it against the key's rate
  * limit, in one database round trip. Returns 0 with req->tenant_id,

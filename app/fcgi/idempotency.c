@@ -9,8 +9,8 @@
 
 enum { IDEM_HASH, IDEM_STATUS, IDEM_BODY, IDEM_STALE };
 
-static bool
-key_valid(const char *k)
+bool
+idempotency_key_valid(const char *k)
 {
 	size_t n = strlen(k), i;
 
@@ -45,7 +45,7 @@ idempotent_run(struct req *r)
 	enum db_rc rc;
 	int stale;
 
-	if (!key_valid(key)) {
+	if (!idempotency_key_valid(key)) {
 		reply_error(r, ERR_BAD_REQUEST, "The Idempotency-Key header must be "
 		    "1 to 255 printable ASCII characters.", NULL);
 		return;

@@ -1,7 +1,11 @@
 #ifndef WZ_IDEMPOTENCY_H
 #define WZ_IDEMPOTENCY_H
+#include <stdbool.h>
 
 struct req;
+
+/* An Idempotency-Key as taken: 1 to 255 printable ASCII characters. */
+bool	idempotency_key_valid(const char *);
 
 /* Runs the route's handler (req->handler) under the request's
  * Idempotency-Key: the first request with a key runs in one transaction

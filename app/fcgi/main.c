@@ -31,7 +31,6 @@
 #include "log.h"
 #include "request.h"
 #include "router.h"
-#include "xmalloc.h"
 
 #define WORKERS_MAX	256
 
@@ -72,58 +71,11 @@ worker_sigterm(int sig)
 		worker_exit();	/* idle in accept(): nothing to finish */
 }
 
-/* Reads the body. Returns 0; sets body NULL and bodylen past the limit
- * when the body is too large (the router answers 413). */
-static void
-read_body(FCGX_Request *fr, struct req *r)
+/* FCGX_GetStr for req_read_body. */
+static int
+fcgi_get(char *buf, int n, void *in)
 {
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-	long long want;
-	char *buf;
-	size_t len = 0, cap;
-	int n;
-
-	r->body = "";
-	r->bodylen = 0;
-	if (cl != NULL && *cl != '\0') {
-		if ((want = strtoll(cl, NULL, 10)) <= 0)
-			return;
-		if (want > BODY_MAX_WEBHOOK) {
-			r->body = NULL;
-			r->bodylen = (size_t)want;
-			return;
-		}
-		buf = pool_alloc(&r->pool, (size_t)want + 1);
-		n = FCGX_GetStr(buf, (int)want, fr->in);
-		buf[n > 0 ? n : 0] = '\0';
-		r->body = buf;
-		r->bodylen = n > 0 ? (size_t)n : 0;
-		return;
-	}
-	/* No length (a chunked body some servers pass on as is): read to the
-	 * end, one byte past the limit at most. */
-	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
-		return;
-	cap = 16384;
-	buf = xmalloc(cap);
-	while ((n = FCGX_GetStr(buf + len, (int)(cap - len), fr->in)) > 0) {
-		len += (size_t)n;
-		if (len > BODY_MAX_WEBHOOK)
-			break;
-		if (len == cap) {
-			cap = cap * 2 > BODY_MAX_WEBHOOK + 1 ? BODY_MAX_WEBHOOK + 1 :
-			    cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-	}
-	if (len > BODY_MAX_WEBHOOK) {
-		r->body = NULL;
-		r->bodylen = len;
-	} else if (len > 0) {
-		r->body = pool_strndup(&r->pool, buf, len);
-		r->bodylen = len;
-	}
-	free(buf);
+	return FCGX_GetStr(buf, n, in);
 }
 
 static const char *
@@ -177,35 +129,11 @@ write_response(FCGX_Request *fr, struct req *r)
 static void
 serve_one(FCGX_Request *fr, struct req *r)
 {
-	const char *uri, *q;
-	char *path;
-	long plen;
-
-	r->method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
-	if (r->method == NULL)
-		r->method = "GET";
-	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-	if (uri == NULL || *uri == '\0') {
-		const char *sn = FCGX_GetParam("SCRIPT_NAME", fr->envp);
-		const char *pi = FCGX_GetParam("PATH_INFO", fr->envp);
-		uri = pool_printf(&r->pool, "%s%s", sn ? sn : "", pi ? pi : "");
-	}
-	q = strchr(uri, '?');
-	path = pool_strndup(&r->pool, uri, q ? (size_t)(q - uri) : strlen(uri));
-	r->path = path;
-	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
-	r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
-	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", fr->envp);
-	r->hub_signature = FCGX_GetParam("HTTP_X_HUB_SIGNATURE_256", fr->envp);
+	req_params(r, fr->envp);
 	random_hex(r->id, 8);
-	read_body(fr, r);
-	plen = url_decode(path, strlen(path), false);
-	if (plen < 0 || memchr(path, '\0', (size_t)plen) != NULL ||
-	    !utf8_valid(path, (size_t)plen) || query_parse(&r->pool,
-	    FCGX_GetParam("QUERY_STRING", fr->envp), &r->query) == -1) {
-		reply_error(r, ERR_BAD_REQUEST, "The URL is malformed or not "
-		    "valid UTF-8.", NULL);
-	} else
+	req_read_body(r, FCGX_GetParam("CONTENT_LENGTH", fr->envp), fcgi_get,
+	    fr->in);
+	if (req_decode_url(r, FCGX_GetParam("QUERY_STRING", fr->envp)) == 0)
 		router_dispatch(r);
 	write_response(fr, r);
 }

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcgiapp.h>
 #include <json-c/json.h>
 
 #include "log.h"
 #include "request.h"
+#include "xmalloc.h"
 
 static const struct {
 	const char	*name;
@@ -312,6 +314,98 @@ req_load_own(struct req *r, enum sql stmt, const char *what,
 	}
 	if (rc != DB_OK) {
 		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
+void
+req_params(struct req *r, char **envp)
+{
+	const char *uri, *q;
+
+	r->method = FCGX_GetParam("REQUEST_METHOD", envp);
+	if (r->method == NULL)
+		r->method = "GET";
+	uri = FCGX_GetParam("REQUEST_URI", envp);
+	if (uri == NULL || *uri == '\0') {
+		const char *sn = FCGX_GetParam("SCRIPT_NAME", envp);
+		const char *pi = FCGX_GetParam("PATH_INFO", envp);
+		uri = pool_printf(&r->pool, "%s%s", sn ? sn : "", pi ? pi : "");
+	}
+	q = strchr(uri, '?');
+	r->path = pool_strndup(&r->pool, uri, q ? (size_t)(q - uri) :
+	    strlen(uri));
+	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", envp);
+	r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", envp);
+	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", envp);
+	r->hub_signature = FCGX_GetParam("HTTP_X_HUB_SIGNATURE_256", envp);
+}
+
+void
+req_read_body(struct req *r, const char *cl, int (*get)(char *, int, void *),
+    void *arg)
+{
+	long long want;
+	char *buf;
+	size_t len = 0, cap;
+	int n;
+
+	r->body = "";
+	r->bodylen = 0;
+	if (cl != NULL && *cl != '\0') {
+		if ((want = strtoll(cl, NULL, 10)) <= 0)
+			return;
+		if (want > BODY_MAX_WEBHOOK) {
+			r->body = NULL;
+			r->bodylen = (size_t)want;
+			return;
+		}
+		buf = pool_alloc(&r->pool, (size_t)want + 1);
+		n = get(buf, (int)want, arg);
+		buf[n > 0 ? n : 0] = '\0';
+		r->body = buf;
+		r->bodylen = n > 0 ? (size_t)n : 0;
+		return;
+	}
+	/* No length (a chunked body some servers pass on as is): read to the
+	 * end, one byte past the limit at most. */
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"))
+		return;
+	cap = 16384;
+	buf = xmalloc(cap);
+	while ((n = get(buf + len, (int)(cap - len), arg)) > 0) {
+		len += (size_t)n;
+		if (len > BODY_MAX_WEBHOOK)
+			break;
+		if (len == cap) {
+			cap = cap * 2 > BODY_MAX_WEBHOOK + 1 ? BODY_MAX_WEBHOOK + 1 :
+			    cap * 2;
+			buf = xreallocarray(buf, 1, cap);
+		}
+	}
+	if (len > BODY_MAX_WEBHOOK) {
+		r->body = NULL;
+		r->bodylen = len;
+	} else if (len > 0) {
+		r->body = pool_strndup(&r->pool, buf, len);
+		r->bodylen = len;
+	}
+	free(buf);
+}
+
+int
+req_decode_url(struct req *r, const char *qs)
+{
+	char *path = (char *)r->path;	/* req_params' copy, in the pool */
+	long plen;
+
+	plen = url_decode(path, strlen(path), false);
+	if (plen < 0 || memchr(path, '\0', (size_t)plen) != NULL ||
+	    !utf8_valid(path, (size_t)plen) || query_parse(&r->pool, qs,
+	    &r->query) == -1) {
+		reply_error(r, ERR_BAD_REQUEST, "The URL is malformed or not "
+		    "valid UTF-8.", NULL);
 		return -1;
 	}
 	return 0;

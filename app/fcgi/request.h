@@ -72,6 +72,22 @@ struct req {
 	void			(*handler)(struct req *); /* the route's */
 };
 
+/* The request as the FastCGI params (envp) give it: method (GET when
+ * absent), path (REQUEST_URI up to the query, else SCRIPT_NAME and
+ * PATH_INFO; still URL-encoded, a copy in the pool), Authorization,
+ * X-API-Key, Idempotency-Key and X-Hub-Signature-256. */
+void	 req_params(struct req *, char **envp);
+/* Reads the body with get (up to n bytes into buf; the count, 0 at the
+ * end), as much as CONTENT_LENGTH (cl, may be NULL) says, or to the end
+ * without one (not for GET and HEAD). A body larger than
+ * BODY_MAX_WEBHOOK is not kept: body NULL, bodylen past the limit (the
+ * router answers 413). */
+void	 req_read_body(struct req *, const char *cl,
+	    int (*get)(char *, int, void *), void *arg);
+/* Decodes req_params' path in place and parses the query string (qs, may
+ * be NULL). Returns 0, or -1 after replying 400 (a malformed URL, a NUL
+ * or invalid UTF-8 in the path or the query). */
+int	 req_decode_url(struct req *, const char *qs);
 void	 req_header(struct req *, const char *name, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* Replies: each replaces any answer set before. They take ownership of

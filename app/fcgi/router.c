@@ -16,18 +16,6 @@
 #define API_PREFIX	"/api/v1"
 #define HANDLER_TRIES	5
 
-struct route {
-	const char	*method;
-	const char	*pattern;
-	enum scope	 scope;		/* SCOPE_PUBLIC: no API key */
-	void		(*handler)(struct req *);
-	size_t		 body_max;	/* 0: BODY_MAX */
-};
-
-/* Meta calls these: authenticated by the verify token or the payload's
- * signature in the handler, not by an API key, and not rate limited. */
-#define SCOPE_PUBLIC	(SCOPE_UNRESTRICTED + 1)
-
 /* The API, as the reference lists it. */
 static const struct route routes[] = {
 	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me, 0 },
@@ -164,34 +152,44 @@ run_handler(struct req *r, void (*handler)(struct req *))
 	reply_db(r, DB_DOWN);
 }
 
-void
-router_dispatch(struct req *r)
+const struct route *
+router_match(struct req *r)
 {
 	const struct route *rt;
 	size_t plen = strlen(API_PREFIX), max;
-	bool has_body;
 
 	/* Larger than any route takes: not even read. */
 	if (r->body == NULL) {
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, "The request body is too "
 		    "large.", NULL);
-		return;
+		return NULL;
 	}
 	if (strncmp(r->path, API_PREFIX, plen) != 0 ||
 	    (r->path[plen] != '/' && r->path[plen] != '\0')) {
 		reply_error(r, ERR_NOT_FOUND, "The requested resource was not "
 		    "found.", NULL);
-		return;
+		return NULL;
 	}
 	r->path += plen;
 	if ((rt = route_find(r)) == NULL)
-		return;
+		return NULL;
 	max = rt->body_max ? rt->body_max : BODY_MAX;
 	if (r->bodylen > max) {
 		reply_error(r, ERR_PAYLOAD_TOO_LARGE, pool_printf(&r->pool,
 		    "The request body must not exceed %zu MiB.", max >> 20), NULL);
-		return;
+		return NULL;
 	}
+	return rt;
+}
+
+void
+router_dispatch(struct req *r)
+{
+	const struct route *rt;
+	bool has_body;
+
+	if ((rt = router_match(r)) == NULL)
+		return;
 	if ((int)rt->scope == SCOPE_PUBLIC) {
 		run_handler(r, rt->handler);
 		return;

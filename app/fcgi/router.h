@@ -3,12 +3,33 @@
  * handler. */
 #ifndef WZ_ROUTER_H
 #define WZ_ROUTER_H
+#include <stddef.h>
+
+#include "scopes.h"
 
 struct req;
+
+struct route {
+	const char	*method;
+	const char	*pattern;
+	enum scope	 scope;		/* SCOPE_PUBLIC: no API key */
+	void		(*handler)(struct req *);
+	size_t		 body_max;	/* 0: BODY_MAX */
+};
+
+/* Meta calls these: authenticated by the verify token or the payload's
+ * signature in the handler, not by an API key, and not rate limited. */
+#define SCOPE_PUBLIC	(SCOPE_UNRESTRICTED + 1)
 
 /* Fills in req's answer. The request fields (method, path, query, body,
  * headers) must be set; body may be NULL with bodylen > BODY_MAX to say
  * the body was too large to read. */
 void	router_dispatch(struct req *);
+/* router_dispatch's steps before authentication, which need no database:
+ * the body's size (413 when it was not read), the API prefix, the route
+ * and method (404, 405 with Allow), the route's body limit (413). Returns
+ * the route, with req->path below the prefix and req->ids set from it, or
+ * NULL after replying. */
+const struct route *router_match(struct req *);
 
 #endif

@@ -88,6 +88,27 @@ policy_rule(int code)
 	return NULL;
 }
 
+/* Turns each byte that does not start a well-formed UTF-8 sequence into
+ * '?'. json-c's UTF-8 check lets overlong forms through; the utf8mb4
+ * columns refuse them, and a result the database refuses is kept and
+ * tried again, for ever. */
+static void
+utf8_scrub(char *s)
+{
+	size_t i = 0, len = strlen(s), n;
+	unsigned char c;
+
+	while (i < len) {
+		c = (unsigned char)s[i];
+		n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (n > 1 && (n > len - i || !utf8_valid(s + i, n))) {
+			s[i] = '?';
+			n = 1;
+		}
+		i += n;
+	}
+}
+
 static void
 set_text(char *dst, size_t dstsz, size_t maxcp, const char *src)
 {
@@ -104,6 +125,7 @@ set_text(char *dst, size_t dstsz, size_t maxcp, const char *src)
 				dst[k - 1] = '\0';
 		}
 	}
+	utf8_scrub(dst);
 	utf8_truncate(dst, maxcp);
 }
 

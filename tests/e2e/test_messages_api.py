@@ -201,6 +201,10 @@ def test_aliases(sender):
     ({"type": "template", "content": {}}, {"content.name"}),
     ({"type": "template", "content": {"name": "x", "language": {}}},
      {"content.language.code"}),
+    # Found by tests/fuzz/fuzz_content: taken, but the spooler could not
+    # build the Graph request (it sends a policy only as a string).
+    ({"type": "template", "content": {"name": "x", "language": {
+        "code": "en", "policy": 5}}}, {"content.language.policy"}),
     ({"type": "template", "content": {"name": "x", "language": 5}},
      {"content.language"}),
     ({"type": "template", "content": {"name": "x", "components": {}}},

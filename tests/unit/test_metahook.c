@@ -83,6 +83,42 @@ START_TEST(metahook_messages)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_metahook_content: a message whose type names
+ * its own context (or referral, or errors) made metahook_content add that
+ * object to itself (json-c refused; the reference leaked), and every
+ * content was built inside the payload's own tree. */
+START_TEST(metahook_content_is_a_copy)
+{
+	static const char *const types[] = { "context", "referral", "errors" };
+	struct json_object *o, *c;
+	struct mh_batch b;
+	struct pool p;
+	char text[512], *before;
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		snprintf(text, sizeof(text), "{\"object\":"
+		    "\"whatsapp_business_account\",\"entry\":[{\"changes\":"
+		    "[{\"value\":{\"messages\":[{\"from\":\"49151\","
+		    "\"id\":\"wamid.M\",\"type\":\"%s\",\"%s\":"
+		    "{\"id\":\"wamid.P\"},\"context\":{\"id\":\"wamid.Q\"}}]}}]}]}",
+		    types[i], types[i]);
+		o = json_tokener_parse(text);
+		before = strdup(json_object_to_json_string(o));
+		pool_init(&p);
+		ck_assert_int_eq(metahook_parse(&p, o, &b), 0);
+		ck_assert_uint_eq(b.nmessages, 1);
+		c = metahook_content(&b.messages[0]);
+		ck_assert_ptr_nonnull(json_object_to_json_string(c));
+		ck_assert_str_eq(json_object_to_json_string(o), before);
+		json_object_put(c);
+		json_object_put(o);
+		pool_free(&p);
+		free(before);
+	}
+}
+END_TEST
+
 START_TEST(metahook_signature_header)
 {
 	char h[80];
@@ -249,6 +285,7 @@ metahook_suite(void)
 
 	tcase_add_test(tc, metahook_statuses_in_batches);
 	tcase_add_test(tc, metahook_messages);
+	tcase_add_test(tc, metahook_content_is_a_copy);
 	tcase_add_test(tc, metahook_signature_header);
 	tcase_add_test(tc, metahook_status_limits);
 	tcase_add_test(tc, metahook_scan_phone_number_ids);

@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "payload.h"
 #include "policy.h"
+#include "text.h"
 #include "rate.h"
 #include "tests.h"
 #include "xmalloc.h"
@@ -128,6 +129,27 @@ START_TEST(policy_table)
 	ck_assert_int_eq(o.action, POL_RETRY);
 	classify(400, GRAPH_ERR(987654, "Something new"), &o);
 	ck_assert_int_eq(o.action, POL_PERMANENT);
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_policy: json-c's UTF-8 check passes overlong
+ * forms, which went into the title
+ * and message as they were; the utf8mb4 columns refuse them, and the
+ * result was kept and tried again for ever. */
+START_TEST(policy_text_is_valid_utf8)
+{
+	struct pol_outcome o;
+
+	classify(401, "{\"error\":{\"message\":\"Excepti\xc1\x8d\","
+	    "\"code\":0}}", &o);
+	ck_assert_int_eq(o.action, POL_PAUSE_ACCOUNT);
+	ck_assert_str_eq(o.title, "Excepti??");
+	classify(400, "{\"error\":{\"message\":\"(#131026) a\xc0\xaf" "b \xc3\xa9\","
+	    "\"code\":131026,\"error_user_msg\":\"\xe0\x80\x80\"}}", &o);
+	ck_assert_int_eq(o.action, POL_PERMANENT);
+	ck_assert(utf8_valid(o.title, strlen(o.title)));
+	ck_assert_str_eq(o.title, "a??b \xc3\xa9");
+	ck_assert_str_eq(o.message, "???");
 }
 END_TEST
 
@@ -400,6 +422,7 @@ spooler_suite(void)
 	tc = tcase_new("policy");
 	tcase_add_test(tc, policy_table);
 	tcase_add_test(tc, policy_transport);
+	tcase_add_test(tc, policy_text_is_valid_utf8);
 	tcase_add_test(tc, policy_backoff_grows_and_caps);
 	suite_add_tcase(s, tc);
 	tc = tcase_new("payload");
