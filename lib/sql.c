@@ -380,13 +380,15 @@ static const struct {
 	    "error_message = COALESCE(?, error_message), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending' "
 	    "AND sending_holder <=> ?" },
-	/* Pauses an account (seconds, account): no spooler on any host
-	 * takes it (SPOOL_ACCOUNTS) before then, whatever its messages'
-	 * times. A pause never shortens one already longer. */
+	/* Pauses an account until a time (unix seconds, account, the
+	 * same time): no spooler on any host takes it (SPOOL_ACCOUNTS)
+	 * before then, whatever its messages' times. A pause never shortens
+	 * one already longer, and one whose end has passed (a record written
+	 * late) changes nothing. (The session's time zone is UTC.) */
 	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false,
 	    "UPDATE whatsapp_accounts SET paused_until = "
-	    "GREATEST(COALESCE(paused_until, NOW(3)), "
-	    "NOW(3) + INTERVAL ? SECOND) WHERE id = ?" },
+	    "GREATEST(COALESCE(paused_until, FROM_UNIXTIME(0)), "
+	    "FROM_UNIXTIME(?)) WHERE id = ? AND FROM_UNIXTIME(?) > NOW(3)" },
 	/* Messages left 'sending' longer than the grace period (seconds)
 	 * with no status webhook, whose claim no live spooler answers for:
 	 * released after an ambiguous outcome (holder NULL), or claimed by

@@ -307,9 +307,18 @@ main(int argc, char *argv[])
 	o.signals = &signals;
 	o.max_inflight = fd_budget(o.max_inflight);
 	o.trace_fd = -1;
+	/* A regular file of its own: no symlink followed (cron runs us as
+	 * root, and the path may be in a shared directory), no FIFO to block
+	 * on, no terminal. */
 	if (trace != NULL && (o.trace_fd = open(trace, O_WRONLY | O_APPEND |
-	    O_CREAT | O_CLOEXEC, 0600)) == -1)
+	    O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+	    0600)) == -1)
 		log_fatalx("trace file %s: %s", trace, strerror(errno));
+	if (o.trace_fd != -1) {
+		struct stat st;
+		if (fstat(o.trace_fd, &st) == -1 || !S_ISREG(st.st_mode))
+			log_fatalx("trace file %s: not a regular file", trace);
+	}
 
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		log_fatalx("pipe: %s", strerror(errno));

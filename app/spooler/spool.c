@@ -31,7 +31,7 @@
  * message goes back to the queue uncounted and the account is paused on
  * its row (SQL_SPOOL_PAUSE): no spooler takes it before the pause ends or
  * an operator ends it. Until that record is written, this spooler holds
- * the account off in memory (PAUSE_HOLD_S).
+ * the account off in memory.
  *
  * Results: every record for the database is journaled first (journal.c:
  * appended before it is written; synced when it stays owed), kept until
@@ -100,9 +100,6 @@
 #define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
 						   results stay owed */
 #define BAD_ACCOUNT_S	60		/* skip an account we cannot use */
-#define PAUSE_HOLD_S	10		/* a pause held in memory, while its
-					   record is on its way to the
-					   database (which holds it after) */
 #define LOCAL_CODE	131000		/* Meta's "unknown error", for a
 					   failure the spooler decides */
 
@@ -176,6 +173,8 @@ random01(void)
 }
 
 /* ---- database writes ------------------------------------------------ */
+
+static void hold_end(struct spool *, unsigned long long);
 
 /* Queues a record for the database, journaled first unless it is in the
  * journal already. */
@@ -255,10 +254,11 @@ rec_write(struct spool *s, struct rec *r)
 		a[5] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
 		return db_exec(s->db, r->kind == REC_RETRY ? SQL_SPOOL_RETRY :
 		    SQL_SPOOL_REQUEUE, a, 6, NULL, NULL);
-	case REC_PAUSE:
+	case REC_PAUSE:		/* delay_us: the pause's end, unix seconds */
 		a[0] = DBA_INT(r->delay_us);
 		a[1] = DBA_INT(r->id);
-		return db_exec(s->db, SQL_SPOOL_PAUSE, a, 2, NULL, NULL);
+		a[2] = DBA_INT(r->delay_us);
+		return db_exec(s->db, SQL_SPOOL_PAUSE, a, 3, NULL, NULL);
 	case REC_AMBIGUOUS:
 		a[0] = DBA_INT(r->id);
 		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
@@ -342,6 +342,8 @@ recs_flush(struct spool *s, int64_t now, bool all)
 		}
 		db_fine(s);
 		s->activity_at = now;
+		if (r->kind == REC_PAUSE)
+			hold_end(s, r->id);	/* the row holds it now */
 		*rp = r->next;
 		if (*rp == NULL)
 			s->recs_tail = rp;
@@ -375,6 +377,17 @@ held_off(struct spool *s, unsigned long long id, int64_t now)
 		hp = &h->next;
 	}
 	return false;
+}
+
+/* Ends an account's hold (held_off drops it). */
+static void
+hold_end(struct spool *s, unsigned long long id)
+{
+	struct hold *h;
+
+	for (h = s->holds; h != NULL; h = h->next)
+		if (h->id == id)
+			h->until = 0;
 }
 
 static void
@@ -850,9 +863,13 @@ pause_account(struct spool *s, struct acct *a, const struct pol_outcome *o,
 	a->paused = true;
 	log_warnx("account %llu: paused for %d s after error %d (%s): %s",
 	    a->id, o->base_s, o->code, o->title, o->message);
-	hold_off(s, a->id, now + (int64_t)(o->base_s < PAUSE_HOLD_S ?
-	    o->base_s : PAUSE_HOLD_S) * US);
-	rec_push(s, REC_PAUSE, a->id, NULL, NULL, NULL, o->base_s);
+	/* Held off here until the pause is on the account's row (then the
+	 * row holds it, and an operator's resume reaches us too). The
+	 * record carries the pause's end, not its length: written late (a
+	 * journal adopted after a day), it cannot pause the account anew. */
+	hold_off(s, a->id, now + (int64_t)o->base_s * US);
+	rec_push(s, REC_PAUSE, a->id, NULL, NULL, NULL,
+	    (int64_t)time(NULL) + o->base_s);
 }
 
 static void

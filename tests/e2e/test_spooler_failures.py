@@ -541,3 +541,40 @@ def test_loop_mode(stack, base_conf, sandbox):
     assert lease_holder(stack, acct) == "NULL"
     # Taken again for the later work (the idle account was released).
     assert log.count("account %d: lease taken" % acct) >= 2, log
+
+
+# --------------------------------------------------------------------------
+# 6. A pause's record written late (a journal adopted long after)
+
+
+def test_late_pause_record_does_not_pause_again(stack, base_conf, sandbox):
+    """A pause is journaled with its end, not its length: a record adopted
+    after its end (the host was down; the operator has resumed the
+    account meanwhile) changes nothing, while one still running pauses
+    the account until its end, not from the time it is written."""
+    t = stack.create_tenant()
+    p = new_sender(stack, mps=0, tenant=t)
+    q = new_sender(stack, mps=0, tenant=t)
+    now = int(sql(stack, "SELECT UNIX_TIMESTAMP()")[0][0])
+    jdir = os.path.join(stack.work, stack.unique("journal-latepause-"))
+    os.makedirs(jdir)
+    with open(os.path.join(jdir, "gone-host_1_aa.journal"), "w") as f:
+        f.write(json.dumps({"k": "pause", "id": p.account["id"],
+                            "delay": now - 60, "holder": "gone"}) + "\n")
+        f.write(json.dumps({"k": "pause", "id": q.account["id"],
+                            "delay": now + 300, "holder": "gone"}) + "\n")
+    pids = queue_many(p, 2, to_fmt="+49187%07d")
+    qids = queue_many(q, 2, to_fmt="+49188%07d")
+    proc = stack.run_spooler(base_conf, extra_args=("--journal", jdir))
+    assert "2 result(s) of a spooler that is gone taken over" in \
+        log_of(proc), \
+        log_of(proc)
+    rows = sql(stack, "SELECT id, COALESCE(UNIX_TIMESTAMP(paused_until), "
+               "0) FROM whatsapp_accounts WHERE id IN (%d, %d)" %
+               (p.account["id"], q.account["id"]))
+    until = {int(i): float(u) for i, u in rows}
+    assert until[p.account["id"]] == 0, until
+    assert until[q.account["id"]] == now + 300, until
+    assert set(statuses(stack, pids).values()) == {"sent"}
+    assert set(statuses(stack, qids).values()) == {"queued"}
+    assert sandbox.requests(q.phone) == []
