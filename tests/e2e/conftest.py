@@ -755,6 +755,136 @@ class Sandbox:
 
 
 # --------------------------------------------------------------------------
+# Spooler test helpers (shared by test_spooler.py and
+# test_spooler_failures.py): a sender (a tenant's key with an account),
+# messages queued through the API, the session database's rows, the
+# sandbox's records and a spooler's --trace.
+
+TEMPLATE = {"name": "hello_world", "language": {"code": "en_US"}}
+
+
+def sql(stack, query):
+    return stack.sql_root(query, database="wazera")
+
+
+def statuses(stack, ids):
+    rows = sql(stack, "SELECT id, status FROM messages WHERE id IN (%s)" %
+               ",".join(str(i) for i in ids))
+    return {int(i): s for i, s in rows}
+
+
+def blind_resends(stack, ids):
+    rows = sql(stack, "SELECT id, blind_resends FROM messages WHERE id IN "
+               "(%s)" % ",".join(str(i) for i in ids))
+    return {int(i): int(n) for i, n in rows}
+
+
+def events_of(stack, tenant_id, type_):
+    # HEX: the mariadb client's default character set would turn 4-byte
+    # UTF-8 into '?'.
+    rows = sql(stack, "SELECT HEX(data) FROM events WHERE tenant_id = %d "
+               "AND type = '%s' ORDER BY id" % (tenant_id, type_))
+    return [json.loads(bytes.fromhex(d).decode("utf-8")) for (d,) in rows]
+
+
+def past_grace(stack, account_id, grace_s):
+    """No message of the account 'sending' for less than grace_s seconds
+    (by the database's clock, which recovery uses)."""
+    return sql(stack, "SELECT COUNT(*) FROM messages WHERE "
+               "whatsapp_account_id = %d AND status = 'sending' AND "
+               "sending_since >= NOW(3) - INTERVAL %d SECOND" %
+               (account_id, grace_s)) == [["0"]]
+
+
+def new_sender(stack, mps=None, tenant=None):
+    """A key of a fresh tenant (or of `tenant`) with a fresh account on it:
+    key.account (with the access token as key.token, its app secret as
+    key.app_secret) and key.phone."""
+    t = tenant or stack.create_tenant()
+    k = t.key()
+    phone = stack.unique("7701")
+    token = "tok-" + uuid.uuid4().hex
+    args = ["account", "create", "--tenant", t.id, "--phone-number-id", phone,
+            "--waba-id", "102290129340398", "--display-phone",
+            "+1 555 079 %04d" % (stack.counter % 10000),
+            "--access-token", token, "--app-secret", "as-" + token]
+    if mps is not None:
+        args += ["--mps", mps]
+    k.account = stack.admin_json(*args)
+    assert k.account["phone_number_id"] == phone
+    k.phone = phone
+    k.token = token
+    k.app_secret = "as-" + token
+    return k
+
+
+def send(key, headers=None, **body):
+    body.setdefault("to", "+4915112345678")
+    body.setdefault("whatsapp_account_id", key.account["id"])
+    return assert_ok(key("POST", "/messages/send", body, headers=headers),
+                     201)
+
+
+def queue_many(key, n, to_fmt="+49170%07d", content=None):
+    """Queues n template messages to n new numbers through the API; returns
+    their ids. One at a time: parallel first sends of one tenant to new
+    numbers can fail with 503 after repeated deadlocks (reported
+    separately; not what these tests are about)."""
+    ids = [send(key, to=to_fmt % i, type="template",
+                content=content or TEMPLATE)["id"] for i in range(n)]
+    assert len(set(ids)) == n
+    return ids
+
+
+def ref_id(rec):
+    """The message id in a record's biz_opaque_callback_data ("wz:<id>")."""
+    b = rec.get("body")
+    ref = b.get("biz_opaque_callback_data") if isinstance(b, dict) else None
+    assert isinstance(ref, str) and ref.startswith("wz:"), rec
+    return int(ref[3:])
+
+
+def trace_path(stack, name):
+    """A fresh --trace file path in the work directory."""
+    return os.path.join(stack.work, stack.unique("trace-%s-" % name) + ".txt")
+
+
+def trace_starts(path):
+    """The request starts a spooler's --trace recorded: a list of dicts
+    (t_us: CLOCK_MONOTONIC microseconds, account, message, attempt,
+    holder), in file order."""
+    out = []
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        t, what, acct, msg, attempt, holder = line.split(" ")
+        assert what == "start", line
+        sec, usec = t.split(".")
+        out.append({"t_us": int(sec) * 10 ** 6 + int(usec),
+                    "account": int(acct), "message": int(msg),
+                    "attempt": int(attempt), "holder": holder})
+    return out
+
+
+def run_until(stack, conf, pred, what, timeout=20, **kw):
+    """Runs a --once spooler until pred() holds, then stops it (SIGTERM)
+    and checks it exits 0 with a clean log."""
+    proc = stack.start_spooler(conf, "once", max_seconds=timeout + 10, **kw)
+    try:
+        wait_for(lambda: pred() or proc.popen.poll() is not None,
+                 timeout=timeout, what=what, interval=0.1)
+        assert pred(), "spooler exited early: %s" % read_log(proc.log)
+    finally:
+        rc = proc.stop(signal.SIGTERM)
+    assert rc == 0, read_log(proc.log)
+    assert_no_sanitizer(proc.log)
+    return proc
+
+
+# --------------------------------------------------------------------------
 # Fixtures
 
 

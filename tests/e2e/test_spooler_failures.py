@@ -11,18 +11,15 @@ import json
 import os
 import re
 import signal
-import subprocess
-import types
 import uuid
 from collections import Counter
 
 import pytest
 
-import conftest
-from conftest import assert_no_sanitizer, assert_ok, read_log, wait_for
-from test_spooler import (TEMPLATE, blind_resends, events_of, new_sender,
-                          past_grace, queue_many, ref_id, run_until, send,
-                          sql, statuses, trace_path, trace_starts)
+from conftest import (TEMPLATE, assert_no_sanitizer, assert_ok,
+                      blind_resends, events_of, new_sender, past_grace,
+                      queue_many, read_log, ref_id, run_until, send, sql,
+                      statuses, trace_path, trace_starts, wait_for)
 
 
 @pytest.fixture(scope="module")
@@ -71,63 +68,28 @@ def in_flight(sandbox, phone, n):
 # 1. MariaDB stopped mid-run (a private server)
 
 
-def private_sql(db, query):
-    p = subprocess.run(["mariadb", "--no-defaults", "-uroot", "-S", db.sock,
-                        "-N", "-B", "-D", "wazera", "-e", query],
-                       check=True, capture_output=True, text=True)
-    return [line.split("\t") for line in p.stdout.splitlines()]
-
-
-@pytest.fixture
-def private_db(stack, graph_sandbox):
-    """A MariaDB of this test's own (deploy/local/mariadb, as the session's
-    is started), migrated, with a wazera-fcgi and nginx in front of it, and
-    a spooler config for it. Stopped and started by the test; stopped at
-    the end whatever happened."""
-    d = os.path.join(stack.work, stack.unique("db-private-"))
-    db = types.SimpleNamespace(dir=d, sock=os.path.join(d, "mysql.sock"))
-    stack.mariadb("start", d, "wazera", conftest.DB_USER, conftest.DB_PASS)
-    fcgi = nginx = None
-    try:
-        db.conf = stack.write_config(os.path.basename(d) + ".conf",
-                                     db_socket=db.sock)
-        stack.admin("migrate", config=db.conf)
-        db.spool_conf = stack.write_spooler_config(
-            os.path.basename(d) + "-spooler.conf", graph_sandbox.base)
-        with open(db.spool_conf) as f:
-            text = f.read()
-        assert "socket = %s\n" % stack.db_sock in text
-        with open(db.spool_conf, "w") as f:
-            f.write(text.replace("socket = %s\n" % stack.db_sock,
-                                 "socket = %s\n" % db.sock))
-        fcgi = stack.start_fcgi(config=db.conf, workers=2)
-        nginx = stack.start_nginx(fcgi.sock)
-        db.port = nginx.port
-        yield db
-    finally:
-        if nginx is not None:
-            stack.stop_nginx(nginx)
-        if fcgi is not None:
-            fcgi.stop()
-        stack.mariadb("stop", d)
-
-
-def test_database_stopped_mid_run(stack, private_db, sandbox):
+def test_database_stopped_mid_run(stack, private_stack, sandbox):
     """A --loop spooler with 4 requests in flight (at most 4 at a time) and
     16 messages queued when its MariaDB stops: Meta's answers to the 4
     come while the database is away and are kept in the journal; nothing
     more is sent meanwhile. With the database back, the 4 are recorded
-    with the wamids Meta gave and the 16 go out: every message once."""
-    db = private_db
-    t = stack.create_tenant(config=db.conf)
-    k = t.key()
-    k.port = db.port
+    with the wamids Meta gave and the 16 go out: every message once. (On
+    a MariaDB, wazera-fcgi and nginx of its own: the session's database
+    stays up for every other test.)"""
+    ps = private_stack("dbstop")
+    spool_conf = stack.write_spooler_config(
+        os.path.basename(ps.dir) + "-spooler.conf", sandbox.base,
+        db_socket=ps.sock)
+    with open(spool_conf) as f:
+        assert "socket = %s\n" % ps.sock in f.read()
+    k = ps.tenant_key()
     phone = stack.unique("7702")
     k.account = stack.admin_json(
-        "account", "create", "--tenant", t.id, "--phone-number-id", phone,
-        "--waba-id", "102290129340398", "--display-phone", "+1 555 079 0001",
-        "--access-token", "tok-" + uuid.uuid4().hex, "--app-secret",
-        "as-" + uuid.uuid4().hex, "--mps", 0, config=db.conf)
+        "account", "create", "--tenant", k.tenant.id, "--phone-number-id",
+        phone, "--waba-id", "102290129340398", "--display-phone",
+        "+1 555 079 0001", "--access-token", "tok-" + uuid.uuid4().hex,
+        "--app-secret", "as-" + uuid.uuid4().hex, "--mps", 0,
+        config=ps.config)
     n = 20
     ids = [send(k, to="+49184%07d" % i, type="template",
                 content=TEMPLATE)["id"] for i in range(n)]
@@ -138,16 +100,16 @@ def test_database_stopped_mid_run(stack, private_db, sandbox):
     holder = "e2e-dbstop-%d" % k.account["id"]
     journal_dir = os.path.join(stack.work, stack.unique("journal-dbstop-"))
     journal = os.path.join(journal_dir, holder + ".journal")
-    proc = stack.start_spooler(db.spool_conf, "loop", holder=holder,
+    proc = stack.start_spooler(spool_conf, "loop", holder=holder,
                                max_inflight=4,
                                extra_args=("--journal", journal_dir))
     try:
         wait_for(lambda: in_flight(sandbox, phone, 4), timeout=30,
                  what="4 requests in flight", interval=0.02)
         first = {ref_id(r) for r in sandbox.requests(phone)}
-        assert private_sql(db, "SELECT COUNT(*) FROM messages WHERE "
-                           "status = 'sending'") == [["4"]]
-        stack.mariadb("stop", db.dir)
+        assert ps.sql("SELECT COUNT(*) FROM messages WHERE "
+                      "status = 'sending'") == [["4"]]
+        ps.stop_db()
         try:
             # Meta's answers, then the spooler holding them for the
             # database: the journal has a "sent" line for each.
@@ -170,12 +132,11 @@ def test_database_stopped_mid_run(stack, private_db, sandbox):
             # Nothing else went out while the database was away.
             assert len(sandbox.requests(phone)) == 4
         finally:
-            stack.mariadb("start", db.dir, "wazera", conftest.DB_USER,
-                          conftest.DB_PASS)
+            ps.start_db()
 
         def all_sent():
-            rows = private_sql(db, "SELECT status, COUNT(*) FROM messages "
-                               "GROUP BY status")
+            rows = ps.sql("SELECT status, COUNT(*) FROM messages "
+                          "GROUP BY status")
             return rows == [["sent", str(n)]]
         wait_for(all_sent, timeout=60, what="every message sent")
         assert "database available again" in log_of(proc), log_of(proc)
@@ -185,14 +146,14 @@ def test_database_stopped_mid_run(stack, private_db, sandbox):
     counts = Counter(ref_id(r) for r in recs)
     assert counts == {i: 1 for i in ids}, (counts, log_of(proc))
     assert all(r["status"] == 200 for r in recs)
-    got = {int(i): w for i, w in private_sql(
-        db, "SELECT id, wamid FROM messages WHERE whatsapp_account_id = %d"
+    got = {int(i): w for i, w in ps.sql(
+        "SELECT id, wamid FROM messages WHERE whatsapp_account_id = %d"
         % k.account["id"])}
     assert got == {ref_id(r): r["wamid"] for r in recs}
     # One message.sent each; the journal is emptied (nothing owed).
-    assert private_sql(db, "SELECT COUNT(*), COUNT(DISTINCT JSON_VALUE("
-                       "data, '$.id')) FROM events WHERE type = "
-                       "'message.sent'") == [[str(n), str(n)]]
+    assert ps.sql("SELECT COUNT(*), COUNT(DISTINCT JSON_VALUE("
+                  "data, '$.id')) FROM events WHERE type = "
+                  "'message.sent'") == [[str(n), str(n)]]
     assert not os.path.exists(journal) or os.path.getsize(journal) == 0
     assert "done: %d sent, 0 failed" % n in log_of(proc), log_of(proc)
 
