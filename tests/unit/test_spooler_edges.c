@@ -3,16 +3,23 @@
  * asks for, answers that are no Graph JSON, how titles and messages are
  * read and cut; and the Graph request body of each message type with the
  * content errors that keep a message from being sent. */
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "journal.h"
 #include "payload.h"
 #include "policy.h"
 #include "tests.h"
 #include "text.h"
+#include "xmalloc.h"
 
 static void
 classify_body(long status, const char *body, size_t len,
@@ -494,6 +501,155 @@ START_TEST(payload_escapes_and_large_ids)
 }
 END_TEST
 
+/* -- the journal when its file cannot take more ---------------------------- */
+
+static unsigned long
+count_lines(const char *path)
+{
+	unsigned long n = 0;
+	FILE *f = fopen(path, "r");
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void
+rec_init(struct rec *r, unsigned long long id, const char *message)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = REC_FAILED;
+	r->id = id;
+	r->has_code = true;
+	r->code = 131026;
+	r->title = "Undeliverable";
+	r->message = (char *)message;
+	r->holder = "h";
+}
+
+/* A write the file system refuses (here the file size limit: EFBIG) leaves
+ * no half line: the file is as before, and the next record that fits is a
+ * whole line after the last whole one. (Each test runs in its own
+ * process: the limit ends with it.) */
+START_TEST(journal_append_refused_leaves_no_half_line)
+{
+	char dir[] = "/tmp/wz-unit-jfull-XXXXXX", big[8192];
+	struct journal *j;
+	struct rlimit rl;
+	struct rec r;
+	off_t before;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	j = journal_open(dir, "full-1");
+	rec_init(&r, 1, "first");
+	ck_assert_int_eq(journal_append(j, &r), 0);
+	journal_sync(j);
+	before = journal_size(j);
+	ck_assert_int_gt(before, 0);
+
+	signal(SIGXFSZ, SIG_IGN);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)before + 4096;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rec_init(&r, 2, big);
+	ck_assert_int_eq(journal_append(j, &r), -1);
+	ck_assert_int_eq(journal_size(j), before);
+	rec_init(&r, 3, "fits");
+	ck_assert_int_eq(journal_append(j, &r), 0);
+	journal_sync(j);
+	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	{
+		FILE *f = fopen(journal_path(j), "r");
+		char line[512];
+		struct rec *d;
+		unsigned long long ids[2];
+		int k = 0;
+
+		while (fgets(line, sizeof(line), f) != NULL && k < 2) {
+			d = journal_decode(line, strlen(line) - 1);
+			ck_assert_ptr_nonnull(d);
+			ids[k++] = d->id;
+			rec_free(d);
+		}
+		fclose(f);
+		ck_assert_int_eq(k, 2);
+		ck_assert(ids[0] == 1 && ids[1] == 3);
+	}
+	rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+	(void)setrlimit(RLIMIT_FSIZE, &rl);
+	journal_clear(j);
+	ck_assert_int_eq(journal_size(j), 0);
+	journal_clear(j);		/* already empty: nothing to do */
+	journal_sync(j);		/* nothing appended: nothing to sync */
+	journal_close(j, true);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A rewrite that cannot write its new file keeps the old one whole. */
+START_TEST(journal_rewrite_that_fails_keeps_the_file)
+{
+	char dir[] = "/tmp/wz-unit-jrw-XXXXXX";
+	struct journal *j;
+	struct rec a, b;
+	char *tmp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	j = journal_open(dir, "rw-2");
+	rec_init(&a, 1, "one");
+	rec_init(&b, 2, "two");
+	ck_assert_int_eq(journal_append(j, &a), 0);
+	ck_assert_int_eq(journal_append(j, &b), 0);
+	/* Something in the way of the temporary file. */
+	xasprintf(&tmp, "%s/.rw-2.journal.tmp", dir);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	a.next = NULL;
+	ck_assert_int_eq(journal_rewrite(j, &a), -1);
+	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	ck_assert_int_eq(rmdir(tmp), 0);
+	/* Cleared out of the way: it works, and appends go to the new file. */
+	ck_assert_int_eq(journal_rewrite(j, &a), 0);
+	ck_assert_uint_eq(count_lines(journal_path(j)), 1);
+	ck_assert_int_eq(journal_append(j, &b), 0);
+	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	/* An empty list: an empty file, removed on close. */
+	ck_assert_int_eq(journal_rewrite(j, NULL), 0);
+	ck_assert_int_eq(journal_size(j), 0);
+	journal_close(j, true);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(journal_decode_rejects_wrong_types)
+{
+	static const char *const bad[] = {
+		"{\"k\":1,\"id\":1}",
+		"{\"id\":1}",
+		"{\"k\":\"sent\",\"id\":1,\"wamid\":5}",
+		"{\"k\":\"failed\",\"id\":1,\"title\":[]}",
+		"{\"k\":\"failed\",\"id\":1,\"message\":{}}",
+		"{\"k\":\"sent\",\"id\":1,\"holder\":true}",
+		"{\"k\":\"sent\",\"id\":\"1\"}",
+		"{\"k\":\"sent\",\"id\":-1}",
+		"{\"k\":\"sent\",\"id\":1} x",
+		"{\"k\":\"sent\",\"id\":1,\"wamid\":\"\xff\"}",
+		"",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(journal_decode(bad[i], strlen(bad[i])) == NULL,
+		    "decoded: %s", bad[i]);
+}
+END_TEST
+
 Suite *
 spooler_edges_suite(void)
 {
@@ -512,6 +668,11 @@ spooler_edges_suite(void)
 	tcase_add_test(tc, payload_fields_per_type);
 	tcase_add_test(tc, payload_content_errors);
 	tcase_add_test(tc, payload_escapes_and_large_ids);
+	suite_add_tcase(s, tc);
+	tc = tcase_new("journal_edges");
+	tcase_add_test(tc, journal_append_refused_leaves_no_half_line);
+	tcase_add_test(tc, journal_rewrite_that_fails_keeps_the_file);
+	tcase_add_test(tc, journal_decode_rejects_wrong_types);
 	suite_add_tcase(s, tc);
 	return s;
 }
