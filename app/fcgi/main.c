@@ -68,6 +68,32 @@ worker_exit(void)
 	_exit(0);
 }
 
+#ifdef WZ_COVERAGE
+/* Writing the counts allocates, which a signal handler must not do (a
+ * worker stopped inside malloc() hung in the allocator's lock). So the
+ * handler only ends the loop: accept() fails on EINTR
+ * (FCGI_FAIL_ACCEPT_ON_INTR), and a signal that came just before the
+ * worker entered accept() is followed by a SIGALRM a second later that
+ * interrupts it. The counts are written outside the handler. */
+#define ACCEPT_FLAGS	FCGI_FAIL_ACCEPT_ON_INTR
+
+static void
+worker_sigalrm(int sig)
+{
+	(void)sig;
+}
+
+static void
+worker_sigterm(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (!busy)
+		alarm(1);
+}
+#else
+#define ACCEPT_FLAGS	0
+
 static void
 worker_sigterm(int sig)
 {
@@ -76,6 +102,7 @@ worker_sigterm(int sig)
 	if (!busy)
 		worker_exit();	/* idle in accept(): nothing to finish */
 }
+#endif
 
 /* Reads the body. Returns 0; sets body NULL and bodylen past the limit
  * when the body is too large (the router answers 413). */
@@ -223,12 +250,20 @@ worker_loop(const struct config *cfg, int fd)
 	struct req r;
 	struct db *db;
 
+#ifdef WZ_COVERAGE
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = worker_sigalrm;
+		sigaction(SIGALRM, &sa, NULL);
+	}
+#endif
 	db = db_new(cfg);
 	/* No API request may hold the database longer (issue 8). */
 	db_set_statement_timeout(db, cfg->db_statement_timeout);
 	if (db_connect(db) != DB_OK)
 		log_warnx("database unavailable at start: %s", db_errmsg(db));
-	if (FCGX_InitRequest(&fr, fd, 0) != 0)
+	if (FCGX_InitRequest(&fr, fd, ACCEPT_FLAGS) != 0)
 		log_fatalx("FCGX_InitRequest failed");
 	memset(&r, 0, sizeof(r));
 	pool_init(&r.pool);
