@@ -109,8 +109,10 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errsz)
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NKEYS; i++)
-		if (config_set(cfg, &keys[i], keys[i].def, err, errsz, 0) == -1)
+		if (config_set(cfg, &keys[i], keys[i].def, err, errsz, 0) == -1) {
+			config_free(cfg);
 			return -1;
+		}
 
 	buf = xstrdup(text);
 	for (line = buf; line != NULL && rc == 0; line = next) {
@@ -161,6 +163,8 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errsz)
 		rc = config_set(cfg, &keys[i], v, err, errsz, lineno);
 	}
 	free(buf);
+	if (rc == -1)
+		config_free(cfg);
 	return rc;
 }
 
@@ -172,6 +176,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errsz)
 	long len;
 	int rc;
 
+	memset(cfg, 0, sizeof(*cfg));
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;

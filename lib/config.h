@@ -25,7 +25,7 @@ struct config {
 };
 
 /* Fills cfg with defaults, then applies the INI text. Returns 0, or -1 with a
- * message naming the line in err. */
+ * message naming the line in err and nothing left in cfg to free. */
 int	 config_parse(struct config *, const char *text, char *err, size_t errsz);
 /* Reads and parses a file. Same contract as config_parse. */
 int	 config_load(struct config *, const char *path, char *err, size_t errsz);

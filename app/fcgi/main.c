@@ -6,13 +6,16 @@
  * restarts any that dies, and on SIGTERM lets each finish its request. */
 #include <sys/prctl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,13 +41,15 @@ static volatile sig_atomic_t stopping;
 static volatile sig_atomic_t busy;
 static mode_t socket_mode = 0660;
 
+/* --help: on stdout, exit 0; a usage error: on stderr, exit 2. */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: wazera-fcgi [--config FILE] "
-	    "[--listen PATH|HOST:PORT] [--workers N] [--user USER]\n"
+	fprintf(status == 0 ? stdout : stderr, "usage: wazera-fcgi "
+	    "[--config FILE] [--listen PATH|HOST:PORT] [--workers N] "
+	    "[--user USER]\n"
 	    "                   [--socket-mode OCTAL]\n");
-	exit(2);
+	exit(status);
 }
 
 #ifdef WZ_COVERAGE
@@ -62,6 +67,32 @@ worker_exit(void)
 	_exit(0);
 }
 
+#ifdef WZ_COVERAGE
+/* Writing the counts allocates, which a signal handler must not do (a
+ * worker stopped inside malloc() hung in the allocator's lock). So the
+ * handler only ends the loop: accept() fails on EINTR
+ * (FCGI_FAIL_ACCEPT_ON_INTR), and a signal that came just before the
+ * worker entered accept() is followed by a SIGALRM a second later that
+ * interrupts it. The counts are written outside the handler. */
+#define ACCEPT_FLAGS	FCGI_FAIL_ACCEPT_ON_INTR
+
+static void
+worker_sigalrm(int sig)
+{
+	(void)sig;
+}
+
+static void
+worker_sigterm(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (!busy)
+		alarm(1);
+}
+#else
+#define ACCEPT_FLAGS	0
+
 static void
 worker_sigterm(int sig)
 {
@@ -70,6 +101,7 @@ worker_sigterm(int sig)
 	if (!busy)
 		worker_exit();	/* idle in accept(): nothing to finish */
 }
+#endif
 
 /* FCGX_GetStr for req_read_body. */
 static int
@@ -146,12 +178,20 @@ worker_loop(const struct config *cfg, int fd)
 	struct req r;
 	struct db *db;
 
+#ifdef WZ_COVERAGE
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = worker_sigalrm;
+		sigaction(SIGALRM, &sa, NULL);
+	}
+#endif
 	db = db_new(cfg);
 	/* No API request may hold the database longer (issue 8). */
 	db_set_statement_timeout(db, cfg->db_statement_timeout);
 	if (db_connect(db) != DB_OK)
 		log_warnx("database unavailable at start: %s", db_errmsg(db));
-	if (FCGX_InitRequest(&fr, fd, 0) != 0)
+	if (FCGX_InitRequest(&fr, fd, ACCEPT_FLAGS) != 0)
 		log_fatalx("FCGX_InitRequest failed");
 	memset(&r, 0, sizeof(r));
 	pool_init(&r.pool);
@@ -190,6 +230,82 @@ option_number(const char *s, int base, long lo, long hi, const char *opt)
 		log_fatalx(base == 8 ? "%s must be an octal mode, %lo to %lo" :
 		    "%s must be %ld to %ld", opt, lo, hi);
 	return v;
+}
+
+/* Binds and listens on a socket path or HOST:PORT (HOST empty or "*": every
+ * address; an IPv6 address in brackets). Not FCGX_OpenSocket(): on a
+ * failure that exit()s with errno as the status, past our log. */
+static int
+listen_socket(const char *addr, bool is_path)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_un sun;
+	char host[256];
+	const char *colon, *h;
+	size_t hlen;
+	int fd = -1, one = 1, e;
+	bool bracketed = false;
+	mode_t old_mask;
+
+	if (is_path) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(addr) >= sizeof(sun.sun_path))
+			log_fatalx("cannot listen on %s: the path is longer than "
+			    "%zu bytes", addr, sizeof(sun.sun_path) - 1);
+		memcpy(sun.sun_path, addr, strlen(addr) + 1);
+		/* Born with its mode: nobody connects in the moment
+		 * before the chmod() that follows. */
+		old_mask = umask(~socket_mode & 0777);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+		    listen(fd, 1024) == -1)
+			log_fatalx("cannot listen on %s: %s", addr,
+			    strerror(errno));
+		umask(old_mask);
+		return fd;
+	}
+	colon = strrchr(addr, ':');
+	h = addr;
+	hlen = (size_t)(colon - addr);
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+		bracketed = true;
+	}
+	if (hlen >= sizeof(host))
+		log_fatalx("cannot listen on %s: the host name is too long", addr);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	/* IPv4 unless an IPv6 address is given in brackets, as libfcgi's
+	 * FCGX_OpenSocket did: "localhost:9000" must not become ::1 only
+	 * where the resolver puts it first, with nginx dialling 127.0.0.1. */
+	hints.ai_family = bracketed ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(hlen == 0 || !strcmp(host, "*") ? NULL : host,
+	    colon + 1, &hints, &res)) != 0)
+		log_fatalx("cannot listen on %s: %s", addr, gai_strerror(e));
+	errno = 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol)) == -1)
+			continue;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1024) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		log_fatalx("cannot listen on %s: %s", addr, strerror(errno));
+	return fd;
 }
 
 static void
@@ -324,8 +440,7 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 		log_fatalx("--listen takes a socket path or HOST:PORT");
 	if (is_path)
 		unlink(listen_addr);
-	if ((fd = FCGX_OpenSocket(listen_addr, 1024)) < 0)
-		log_fatalx("cannot listen on %s", listen_addr);
+	fd = listen_socket(listen_addr, is_path);
 	if (is_path && chmod(listen_addr, socket_mode) == -1)
 		log_fatalx("chmod %s: %s", listen_addr, strerror(errno));
 	if (user != NULL) {
@@ -447,12 +562,15 @@ main(int argc, char *argv[])
 			socket_mode = (mode_t)option_number(optarg, 8, 0, 0777,
 			    "--socket-mode");
 			break;
+		case 'h':
+			usage(0);
+			break;
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	if (config_load(&cfg, config_path(cfgarg), err, sizeof(err)) == -1)
 		log_fatalx("config: %s", err);
 	if (crypto_init() == -1)

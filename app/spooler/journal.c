@@ -222,11 +222,12 @@ still_there(int fd, const char *path)
 struct journal *
 journal_open(const char *dir, const char *holder)
 {
-	struct journal *j = xcalloc(1, sizeof(*j));
+	struct journal *j;
 	struct stat st;
 	char last;
 
-	dir_ready(dir);
+	dir_ready(dir);		/* first: it may end the program */
+	j = xcalloc(1, sizeof(*j));
 	j->dir = xstrdup(dir);
 	j->name = file_name(holder);
 	xasprintf(&j->path, "%s/%s", dir, j->name);

@@ -65,8 +65,9 @@
 static volatile sig_atomic_t signals;
 static int wake[2] = { -1, -1 };
 
+/* --help: on stdout, exit 0; a usage error: on stderr, exit 2. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
 	fputs("usage: wazera-spooler [--config FILE] (--once | --loop | "
 	    "--drain)\n"
@@ -74,8 +75,8 @@ usage(void)
 	    "[--lock-file PATH]\n"
 	    "                      [--max-inflight N] [--journal DIR] "
 	    "[--trace FILE]\n",
-	    stderr);
-	exit(2);
+	    status == 0 ? stdout : stderr);
+	exit(status);
 }
 
 static void
@@ -262,22 +263,24 @@ main(int argc, char *argv[])
 			break;
 		case 'j':
 			if (*optarg == '\0')
-				usage();
+				usage(2);
 			free(journal);
 			journal = xstrdup(optarg);
 			break;
 		case 't':
 			if (*optarg == '\0')
-				usage();
+				usage(2);
 			free(trace);
 			trace = xstrdup(optarg);
 			break;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc || modes != 1)
-		usage();
+		usage(2);
 
 	cfgpath = config_path(cfgarg);
 	if (config_load(&cfg, cfgpath, err, sizeof(err)) == -1) {

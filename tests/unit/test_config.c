@@ -314,6 +314,39 @@ START_TEST(config_load_file)
 }
 END_TEST
 
+/* A file over 1 MiB is not read (nor a directory); a failed load leaves
+ * nothing to free. */
+START_TEST(config_load_refuses)
+{
+	char path[] = "/tmp/wz-unit-bigconf-XXXXXX", want[600];
+	char dir[] = "/tmp/wz-unit-confdir-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ftruncate(fd, 1024 * 1024 + 1), 0);
+	close(fd);
+	config_free(&cfg);
+	ck_assert_int_eq(config_load(&cfg, path, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: cannot read", path);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(cfg.db_host);
+	unlink(path);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(config_load(&cfg, dir, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, dir));
+	ck_assert_ptr_null(cfg.db_host);
+	rmdir(dir);
+
+	/* A parse error past a line that set a string: nothing left. */
+	ck_assert_int_eq(config_parse(&cfg, "[database]\nhost = db1\n"
+	    "bogus = 1\n", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "line 3: unknown key database.bogus");
+	ck_assert_ptr_null(cfg.db_host);
+	ck_assert_ptr_null(cfg.sql_dir);
+}
+END_TEST
+
 START_TEST(config_small_error_buffer)
 {
 	char small[8];
@@ -370,6 +403,7 @@ config_suite(void)
 	tcase_add_test(tc, config_bad_bools);
 	tcase_add_test(tc, config_bad_lines);
 	tcase_add_test(tc, config_load_file);
+	tcase_add_test(tc, config_load_refuses);
 	tcase_add_test(tc, config_small_error_buffer);
 	tcase_add_test(tc, config_path_order);
 	tcase_add_test(tc, config_free_twice);

@@ -1,7 +1,9 @@
 /* crypto.h: API keys, hashes, HMAC, UUIDs, random hex. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "tests.h"
@@ -215,6 +217,96 @@ START_TEST(random_hex_shape)
 }
 END_TEST
 
+/* The master key file as `wazera-admin init` writes it, and what an
+ * operator's editor or a broken copy may leave there. */
+static int
+load_text(const char *text, uint8_t key[MASTER_KEY_LEN], char *err,
+    size_t errsz)
+{
+	char path[] = "/tmp/wz-unit-mkey-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	rc = masterkey_load(path, key, err, errsz);
+	if (rc == -1) {
+		/* The message names the file. */
+		ck_assert_ptr_nonnull(strstr(err, path));
+		ck_assert_ptr_nonnull(strstr(err, ": not a master key (64 hex "
+		    "characters)"));
+	}
+	unlink(path);
+	return rc;
+}
+
+#define HEX64	"000102030405060708090a0b0c0d0e0f" \
+		"101112131415161718191a1b1c1d1e1f"
+
+START_TEST(masterkey_files)
+{
+	static const char *const bad[] = {
+		"", "\n", "00",
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1",
+		HEX64 "0",
+		HEX64 "\nextra",
+		"zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+		" " HEX64,
+	};
+	uint8_t key[MASTER_KEY_LEN];
+	char err[512];
+	size_t i;
+
+	ck_assert_int_eq(load_text(HEX64, key, err, sizeof(err)), 0);
+	for (i = 0; i < MASTER_KEY_LEN; i++)
+		ck_assert_uint_eq(key[i], i);
+	ck_assert_int_eq(load_text(HEX64 "\n", key, err, sizeof(err)), 0);
+	ck_assert_int_eq(load_text(HEX64 "\r\n", key, err, sizeof(err)), 0);
+	ck_assert_int_eq(load_text("000102030405060708090A0B0C0D0E0F"
+	    "101112131415161718191A1B1C1D1E1F\n", key, err, sizeof(err)), 0);
+	ck_assert_uint_eq(key[31], 0x1f);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(load_text(bad[i], key, err, sizeof(err)) == -1,
+		    "loaded: %s", bad[i]);
+	ck_assert_int_eq(masterkey_load("/nonexistent/wz/master.key", key, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "/nonexistent/wz/master.key: No such file or "
+	    "directory (run wazera-admin init)");
+}
+END_TEST
+
+START_TEST(secrets_sealed_and_opened)
+{
+	uint8_t k1[MASTER_KEY_LEN], k2[MASTER_KEY_LEN], sealed[128], again[128];
+	char out[128];
+	const char *plain = "app-secret-\xc3\xa9";
+	size_t n, m;
+
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	n = secret_seal(k1, plain, strlen(plain), sealed);
+	ck_assert_uint_eq(n, strlen(plain) + SECRET_OVERHEAD);
+	ck_assert_int_eq(secret_open(k1, sealed, n, out), 0);
+	ck_assert_str_eq(out, plain);
+	/* A fresh nonce each time: the same secret seals differently. */
+	m = secret_seal(k1, plain, strlen(plain), again);
+	ck_assert_uint_eq(m, n);
+	ck_assert(memcmp(sealed, again, n) != 0);
+	/* Another key, a flipped bit, a cut: refused. */
+	ck_assert_int_eq(secret_open(k2, sealed, n, out), -1);
+	sealed[n - 1] ^= 1;
+	ck_assert_int_eq(secret_open(k1, sealed, n, out), -1);
+	sealed[n - 1] ^= 1;
+	ck_assert_int_eq(secret_open(k1, sealed, n - 1, out), -1);
+	ck_assert_int_eq(secret_open(k1, sealed, SECRET_OVERHEAD - 1, out), -1);
+	/* The empty secret: sealed to the overhead alone, opened empty. */
+	n = secret_seal(k1, "", 0, sealed);
+	ck_assert_uint_eq(n, SECRET_OVERHEAD);
+	ck_assert_int_eq(secret_open(k1, sealed, n, out), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 Suite *
 crypto_suite(void)
 {
@@ -229,6 +321,8 @@ crypto_suite(void)
 	tcase_add_test(tc, sha256_and_hex);
 	tcase_add_test(tc, uuid_v4_format);
 	tcase_add_test(tc, random_hex_shape);
+	tcase_add_test(tc, masterkey_files);
+	tcase_add_test(tc, secrets_sealed_and_opened);
 	suite_add_tcase(s, tc);
 	return s;
 }

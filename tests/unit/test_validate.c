@@ -876,6 +876,92 @@ START_TEST(fvals_free_puts_tags_once)
 }
 END_TEST
 
+/* null for a field that is neither nullable nor required: the message
+ * names the type the field takes (PATCH {"opted_out": null}). */
+static const char *const onetwo[] = { "one", "two", NULL };
+static const struct field every[] = {
+	{ "s", FT_STRING, 0, 0, 10, NULL },
+	{ "p", FT_PHONE, 0, 0, 0, NULL },
+	{ "e", FT_EMAIL, 0, 0, 0, NULL },
+	{ "en", FT_ENUM, 0, 0, 0, onetwo },
+	{ "t", FT_TAGS, 0, 0, 0, NULL },
+	{ "a", FT_ARRAY, 0, 0, 0, NULL },
+	{ "sc", FT_SCALARS, 0, 0, 5, NULL },
+	{ "o", FT_OBJECT, 0, 0, 0, NULL },
+	{ "b", FT_BOOL, 0, 0, 0, NULL },
+	{ "i", FT_INT, 0, 1, 9, NULL },
+	{ "n", FT_NUMBER, 0, -90, 90, NULL },
+	{ "so", FT_STRING_OR_OBJECT, 0, 2, 4, NULL },
+	{ "id", FT_ID, 0, 0, 0, NULL },
+};
+
+START_TEST(fields_null_names_the_type)
+{
+	static const char *const want[] = {
+		"a string", "a string", "a string", "a string", "an array",
+		"an array", "an object", "an object", "true or false",
+		"an integer", "a number", "a string or an object",
+		"a string or an integer",
+	};
+	size_t n = sizeof(every) / sizeof(every[0]), i;
+
+	ck_assert_uint_eq(run(every, n, "{\"s\":null,\"p\":null,\"e\":null,"
+	    "\"en\":null,\"t\":null,\"a\":null,\"sc\":null,\"o\":null,"
+	    "\"b\":null,\"i\":null,\"n\":null,\"so\":null,\"id\":null}",
+	    true), n);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(msgs(every[i].name), J("The %s field must be "
+		    "%s.", every[i].name, want[i]));
+		ck_assert(vals[i].present && !vals[i].isnull);
+	}
+	/* Required and null: "required", even on PATCH. */
+	{
+		static const struct field req[] = {
+			{ "flag", FT_BOOL, FF_REQUIRED, 0, 0, NULL },
+		};
+		ck_assert_uint_eq(run(req, 1, "{\"flag\":null}", true), 1);
+		ck_assert_str_eq(msgs("flag"), "The flag field is required.");
+	}
+}
+END_TEST
+
+START_TEST(fields_string_or_object_and_number)
+{
+	static const struct field f[] = {
+		{ "so", FT_STRING_OR_OBJECT, 0, 2, 4, NULL },
+		{ "n", FT_NUMBER, 0, -90, 90, NULL },
+	};
+
+	ck_assert_uint_eq(run(f, 2, "{\"so\":\"abcd\",\"n\":-90}", false),
+	    0);
+	ck_assert_str_eq(vals[0].s, "abcd");
+	ck_assert_uint_eq(vals[0].slen, 4);
+	ck_assert(vals[1].d == -90.0);
+	/* Characters, not bytes: four two-byte characters fit. */
+	ck_assert_uint_eq(run(f, 2, J("{\"so\":\"%s\",\"n\":90.0}",
+	    repeat("\xc3\xa9", 4)), false), 0);
+	ck_assert_uint_eq(vals[0].slen, 8);
+	ck_assert_uint_eq(run(f, 2, "{\"so\":{\"k\":[1]},\"n\":0.5}", false),
+	    0);
+	ck_assert_ptr_nonnull(vals[0].j);
+	ck_assert_ptr_null(vals[0].s);
+	ck_assert_uint_eq(run(f, 2, "{\"so\":\"a\",\"n\":90.001}", false),
+	    2);
+	ck_assert_str_eq(msgs("so"), "The so field must be between 2 and 4 "
+	    "characters.");
+	ck_assert_str_eq(msgs("n"), "The n field must be between -90 and 90.");
+	ck_assert_uint_eq(run(f, 2, "{\"so\":\"abcde\",\"n\":\"1\"}",
+	    false), 2);
+	ck_assert_str_eq(msgs("so"), "The so field must be between 2 and 4 "
+	    "characters.");
+	ck_assert_str_eq(msgs("n"), "The n field must be a number.");
+	ck_assert_uint_eq(run(f, 2, "{\"so\":[],\"n\":true}", false), 2);
+	ck_assert_str_eq(msgs("so"), "The so field must be a string or an "
+	    "object.");
+	ck_assert_str_eq(msgs("n"), "The n field must be a number.");
+}
+END_TEST
+
 Suite *
 validate_suite(void)
 {
@@ -917,6 +1003,8 @@ validate_suite(void)
 	tcase_add_test(tc, verr_lists_and_labels);
 	tcase_add_test(tc, fvals_free_puts_tags_once);
 	tcase_add_test(tc, graph_ids_and_wamids);
+	tcase_add_test(tc, fields_null_names_the_type);
+	tcase_add_test(tc, fields_string_or_object_and_number);
 	suite_add_tcase(s, tc);
 	return s;
 }
