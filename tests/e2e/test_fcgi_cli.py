@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from conftest import (SANITIZER_MARKS, Proc, assert_error, free_port,
+                      read_log,
                       wait_for)
 
 USAGE = ("usage: wazera-fcgi [--config FILE] [--listen PATH|HOST:PORT] "
@@ -422,3 +423,37 @@ def test_content_length_not_positive_is_no_body(tcp_fcgi, key, cl):
     assert_error(r, 422, "VALIDATION_ERROR",
                  {"phone": ["The phone field is required."]})
     assert key("GET", "/contacts").body["meta"]["total"] == 0
+
+
+@pytest.mark.parametrize("form,family,host", [
+    ("localhost:%d", socket.AF_INET, "127.0.0.1"),
+    ("[::1]:%d", socket.AF_INET6, "::1")], ids=["name", "ipv6"])
+def test_listen_host_families(stack, form, family, host):
+    """A host name listens on IPv4, as libfcgi did (nginx's
+    fastcgi_pass 127.0.0.1:PORT reaches it even where the resolver puts
+    ::1 first for localhost); an IPv6 address in brackets on IPv6."""
+    if family == socket.AF_INET6 and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    port = free_port()
+    log = stack.logfile(stack.unique("family-fcgi-") + ".log")
+    with open(log, "ab") as lf:
+        p = subprocess.Popen([stack.fcgi_bin, "--config", stack.config,
+                              "--listen", form % port, "--workers", "1"],
+                             stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
+                             start_new_session=True)
+    proc = Proc(p, log, "wazera-fcgi")
+    stack.procs.append(proc)
+    try:
+        def reachable():
+            assert p.poll() is None, read_log(log)
+            try:
+                s = socket.socket(family)
+                s.settimeout(0.5)
+                s.connect((host, port))
+                s.close()
+                return True
+            except OSError:
+                return False
+        wait_for(reachable, what="wazera-fcgi on %s" % (form % port))
+    finally:
+        assert proc.stop() == 0, read_log(log)
