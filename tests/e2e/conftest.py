@@ -999,6 +999,18 @@ def sandbox(graph_sandbox):
 # ErrorDocuments of deploy/apache): the same envelope as the application's.
 
 
+def read_answer(s):
+    """The HTTP answer on socket s as a Resp (status 0 and no headers
+    when the server closed without a valid HTTP answer)."""
+    r = http.client.HTTPResponse(s)
+    try:
+        r.begin()
+    except (http.client.HTTPException, OSError):
+        return Resp(0, {}, b"")
+    raw = r.read()
+    return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, raw)
+
+
 def raw_request(port, data, body_len=0, timeout=30):
     """Sends the bytes data as they are (a request the http client would
     refuse to write), then body_len zero bytes as far as the server takes
@@ -1015,14 +1027,7 @@ def raw_request(port, data, body_len=0, timeout=30):
                 left -= min(left, len(chunk))
         except OSError:
             pass    # the server answered before the body was all sent
-        r = http.client.HTTPResponse(s)
-        try:
-            r.begin()
-        except (http.client.HTTPException, OSError):
-            return Resp(0, {}, b"")
-        raw = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
-                    raw)
+        return read_answer(s)
     finally:
         s.close()
 
@@ -1045,14 +1050,7 @@ def chunked_request(port, head, total, timeout=30):
             s.sendall(b"0\r\n\r\n")
         except OSError:
             pass    # the server answered before the body was all sent
-        r = http.client.HTTPResponse(s)
-        try:
-            r.begin()
-        except (http.client.HTTPException, OSError):
-            return Resp(0, {}, b"")
-        raw = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
-                    raw)
+        return read_answer(s)
     finally:
         s.close()
 
@@ -1583,3 +1581,16 @@ def wait_key_expired(stack, key):
     expiry."""
     wait_for(lambda: key_seconds_left(stack, key.id) < -EXPIRY_SLACK,
              timeout=60, interval=0.2, what="key %d to expire" % key.id)
+
+
+def cli_checked(p):
+    """A finished subprocess.run(capture_output=True, text=True) of one of
+    our programs: fails on a sanitizer report in its stderr, and drops a
+    coverage build's complaints about stale counts (after a rebuild),
+    which are not the program's. Returns p."""
+    for m in SANITIZER_MARKS:
+        assert m not in p.stderr, p.stderr
+    p.stderr = "".join(l for l in p.stderr.splitlines(True)
+                       if not l.startswith(("libgcov profiling error",
+                                            "profiling:")))
+    return p

@@ -13,8 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import (SANITIZER_MARKS, Proc, assert_error, free_port,
-                      read_log,
+from conftest import (Proc, assert_error, cli_checked, free_port, read_log,
                       wait_for)
 
 USAGE = ("usage: wazera-fcgi [--config FILE] [--listen PATH|HOST:PORT] "
@@ -28,14 +27,7 @@ def run_fcgi(stack, *args, config=True):
         argv += ["--config", stack.config]
     p = subprocess.run(argv + list(args), capture_output=True, text=True,
                        stdin=subprocess.DEVNULL, timeout=60)
-    for m in SANITIZER_MARKS:
-        assert m not in p.stderr, p.stderr
-    # A coverage build's complaints about stale counts (after a rebuild)
-    # are not the program's.
-    p.stderr = "".join(l for l in p.stderr.splitlines(True)
-                       if not l.startswith(("libgcov profiling error",
-                                            "profiling:")))
-    return p
+    return cli_checked(p)
 
 
 def fatal_line(p):

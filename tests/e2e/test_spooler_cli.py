@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import DB_USER, SANITIZER_MARKS
+from conftest import DB_USER, cli_checked
 
 USAGE = ("usage: wazera-spooler [--config FILE] (--once | --loop | --drain)\n"
          "                      [--max-seconds N] [--holder NAME] "
@@ -41,14 +41,7 @@ def spooler(stack, *args, env=None, preexec_fn=None, timeout=60):
                        stdin=subprocess.DEVNULL, timeout=timeout,
                        env=dict(os.environ, **(env or {})),
                        preexec_fn=preexec_fn)
-    for m in SANITIZER_MARKS:
-        assert m not in p.stderr, p.stderr
-    # A coverage build's complaints about stale counts (after a rebuild)
-    # are not the program's.
-    p.stderr = "".join(l for l in p.stderr.splitlines(True)
-                       if not l.startswith(("libgcov profiling error",
-                                            "profiling:")))
-    return p
+    return cli_checked(p)
 
 
 def log_lines(p, level):
