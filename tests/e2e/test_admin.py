@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import DB_USER, REPO, assert_ok
+from conftest import DB_USER, REPO, assert_ok, cli_checked
 
 
 def test_migrate_twice_and_detect_edits(stack):
@@ -130,9 +130,9 @@ def account_args(tenant, phone):
 
 
 def admin_stdin(stack, args, stdin):
-    return subprocess.run([stack.admin_bin, "--config", stack.config] +
-                          [str(a) for a in args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return cli_checked(subprocess.run(
+        [stack.admin_bin, "--config", stack.config] + [str(a) for a in args],
+        input=stdin, capture_output=True, text=True, timeout=60))
 
 
 def secret_file(stack, text):

@@ -5,8 +5,8 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import (DB_USER, RootSession, assert_error, assert_json,
-                      assert_ok, http_request, lock_waits, read_log,
-                      run_parallel, wait_for)
+                      assert_ok, cli_checked, http_request, lock_waits,
+                      read_log, run_parallel, wait_for)
 
 
 def burst(key, n, port=None, threads=8, method="GET", path="/contacts"):
@@ -360,8 +360,9 @@ def test_config_errors_stop_the_program(stack):
         with open(bad, "w") as f:
             f.write(text)
         sock = os.path.join(stack.work, "bad.sock")
-        p = subprocess.run([stack.fcgi_bin, "--config", bad, "--listen", sock],
-                           capture_output=True, text=True, timeout=30)
-        assert p.returncode != 0
+        p = cli_checked(subprocess.run(
+            [stack.fcgi_bin, "--config", bad, "--listen", sock],
+            capture_output=True, text=True, timeout=30))
+        assert p.returncode == 1, p.stderr
         assert "line %d" % line in p.stderr, p.stderr
         assert not os.path.exists(sock)
