@@ -32,14 +32,8 @@ bench_prepare() {
 			echo "$rev" >"$src/.rev"
 		fi
 	fi
-	# Files from git archive carry their commit's time, older than the
-	# objects of the last build: make would keep those. Another source
-	# (a commit, or the work tree) builds from scratch.
-	if [ "$(cat "$B/build/.source" 2>/dev/null)" != "${rev:-worktree}" ]; then
-		rm -rf "$B/build"
-		mkdir -p "$B/build"
-		echo "${rev:-worktree}" >"$B/build/.source"
-	fi
+	# (wz_build builds another source, a commit or the work tree, from
+	# scratch.)
 	wz_build "$B/build" "$cflags" "$src"
 }
 

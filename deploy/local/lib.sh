@@ -80,7 +80,7 @@ wz_install_packages() {
 # SRCDIR (default: this checkout; the source tree itself is never
 # configured). Make's jobs: $WAZERA_JOBS, default all cores.
 wz_build() {
-	local dir=$1 cflags=${2:--O2 -g} src=${3:-$wz_top}
+	local dir=$1 cflags=${2:--O2 -g} src=${3:-$wz_top} key
 	if [ ! -x "$src/configure" ] ||
 	    [ "$src/configure.ac" -nt "$src/configure" ] ||
 	    [ "$src/Makefile.am" -nt "$src/Makefile.in" ]; then
@@ -88,13 +88,19 @@ wz_build() {
 		"$src/autogen.sh" >/dev/null 2>&1 ||
 		    wz_die "autogen.sh failed (run it by hand to see why)"
 	fi
-	mkdir -p "$dir"
-	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$cflags $src" ]; then
+	# What the build is of: flags, source tree and, for a tree made by
+	# git archive (bench's BENCH_COMMIT), its commit. Another one builds
+	# from scratch: objects depend on sources, not flags, and files from
+	# git archive carry their commit's time, older than the objects of
+	# the last build, so make would keep those.
+	key="$cflags $src $(cat "$src/.rev" 2>/dev/null)"
+	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$key" ]; then
 		wz_say "configuring in $dir"
-		rm -f "$dir/Makefile"
+		rm -rf "$dir"
+		mkdir -p "$dir"
 		(cd "$dir" && "$src/configure" -q CFLAGS="$cflags") ||
 		    wz_die "configure failed; see $dir/config.log"
-		printf '%s\n' "$cflags $src" >"$dir/.cflags"
+		printf '%s\n' "$key" >"$dir/.cflags"
 	fi
 	wz_say "building in $dir"
 	make -C "$dir" -s -j"${WAZERA_JOBS:-$(nproc)}" wazera-fcgi wazera-admin \
