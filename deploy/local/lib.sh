@@ -93,7 +93,7 @@ wz_build() {
 	# from scratch: objects depend on sources, not flags, and files from
 	# git archive carry their commit's time, older than the objects of
 	# the last build, so make would keep those.
-	key="$cflags $src $(cat "$src/.rev" 2>/dev/null)"
+	key="$cflags $src $(cat "$src/.rev" 2>/dev/null || true)"
 	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$dir/.cflags" 2>/dev/null)" != "$key" ]; then
 		wz_say "configuring in $dir"
 		rm -rf "$dir"
