@@ -76,8 +76,10 @@ def test_local_up_walkthrough_and_down():
     private = tempfile.mkdtemp(prefix="wazera-up-")
     tree = os.path.join(private, "w")
     port, sandbox_port = free_port(), free_port()
+    # TMPDIR: the spooler's default journal directory
+    # ($TMPDIR/wazera-spooler-<uid>-<hash>) goes with the copy.
     env = dict(os.environ, WAZERA_PORT=str(port),
-               WAZERA_SANDBOX_PORT=str(sandbox_port))
+               WAZERA_SANDBOX_PORT=str(sandbox_port), TMPDIR=private)
     env.pop("WAZERA_GRAPH_API_BASE", None)
     env.pop("WAZERA_CONFIG", None)
     up = os.path.join(tree, "deploy", "local", "up")
