@@ -58,6 +58,13 @@ def wamids(stack, ids):
     return {int(i): w for i, w in rows}
 
 
+def kill_stopped(proc):
+    """Kills a spooler the test stopped (SIGSTOP), if it still runs."""
+    if proc.popen.poll() is None:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.stop(signal.SIGKILL)
+
+
 def in_flight(sandbox, phone, n):
     """n requests of the phone at the sandbox, none answered yet."""
     recs = sandbox.requests(phone)
@@ -386,9 +393,7 @@ def test_lease_lost_answers_within_grace(stack, graph_sandbox, base_conf,
         finally:
             stopped(b)
     finally:
-        if a.popen.poll() is None:
-            os.kill(a.pid, signal.SIGCONT)
-            a.stop(signal.SIGKILL)
+        kill_stopped(a)
     assert "recovered" not in log_of(b), log_of(b)
     recs = sandbox.requests(k.phone)
     counts = Counter(ref_id(r) for r in recs)
@@ -429,9 +434,7 @@ def test_lease_lost_recovered_by_another(stack, graph_sandbox, base_conf,
         finally:
             stopped(b)
     finally:
-        if a.popen.poll() is None:
-            os.kill(a.pid, signal.SIGCONT)
-            a.stop(signal.SIGKILL)
+        kill_stopped(a)
     assert "recovered 4 message(s)" in log_of(b), log_of(b)
     recs = sandbox.requests(k.phone)
     counts = Counter(ref_id(r) for r in recs)

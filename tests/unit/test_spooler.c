@@ -302,21 +302,6 @@ collect(struct rec *r, bool appended, void *arg)
 	rec_free(r);
 }
 
-static unsigned long
-lines_in(const char *path)
-{
-	unsigned long n = 0;
-	FILE *f = fopen(path, "r");
-	int c;
-
-	if (f == NULL)
-		return 0;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 /* Files of spoolers that are gone are taken over, a live one's is left. */
 START_TEST(journal_adopts_the_dead_only)
 {
@@ -343,23 +328,23 @@ START_TEST(journal_adopts_the_dead_only)
 	me = journal_open(dir, "me:3:cc");
 	ck_assert_uint_eq(journal_adopt(me, collect, me), 2);
 	ck_assert_int_eq(access(path, F_OK), -1);	/* removed */
-	ck_assert_uint_eq(lines_in(journal_path(me)), 2);
-	ck_assert_uint_eq(lines_in(journal_path(live)), 1);
+	ck_assert_uint_eq(file_lines(journal_path(me)), 2);
+	ck_assert_uint_eq(file_lines(journal_path(live)), 1);
 	/* Again: nothing more (the live one still holds its file). */
 	ck_assert_uint_eq(journal_adopt(me, collect, me), 0);
 	journal_clear(me);
-	ck_assert_uint_eq(lines_in(journal_path(me)), 0);
+	ck_assert_uint_eq(file_lines(journal_path(me)), 0);
 	/* The live one ends with a record owed: its file stays, and the
 	 * next one to look takes it. */
 	journal_close(live, false);
 	ck_assert_uint_eq(journal_adopt(me, collect, me), 1);
-	ck_assert_uint_eq(lines_in(journal_path(me)), 1);
+	ck_assert_uint_eq(file_lines(journal_path(me)), 1);
 	journal_close(me, false);
 	/* Reopened by the same holder: its own earlier records come back,
 	 * already in the file. */
 	me = journal_open(dir, "me:3:cc");
 	ck_assert_uint_eq(journal_adopt(me, collect, me), 1);
-	ck_assert_uint_eq(lines_in(journal_path(me)), 1);
+	ck_assert_uint_eq(file_lines(journal_path(me)), 1);
 	journal_close(me, true);
 	ck_assert_int_eq(rmdir(dir), 0);
 	free(path);
@@ -387,12 +372,12 @@ START_TEST(journal_rewrite_and_torn_tail)
 	j = journal_open(dir, "rw:1:aa");
 	for (i = 0; i < 100; i++)
 		ck_assert_int_eq(journal_append(j, &a), 0);
-	ck_assert_uint_eq(lines_in(journal_path(j)), 100);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 100);
 	a.next = &b;
 	ck_assert_int_eq(journal_rewrite(j, &a), 0);
-	ck_assert_uint_eq(lines_in(journal_path(j)), 2);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 2);
 	ck_assert_int_eq(journal_append(j, &b), 0);	/* the new file */
-	ck_assert_uint_eq(lines_in(journal_path(j)), 3);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 3);
 	journal_close(j, false);
 	/* A crash tore the last line; the next run's first record stays
 	 * whole, and all three good ones are taken back. */

@@ -503,21 +503,6 @@ END_TEST
 
 /* -- the journal when its file cannot take more ---------------------------- */
 
-static unsigned long
-count_lines(const char *path)
-{
-	unsigned long n = 0;
-	FILE *f = fopen(path, "r");
-	int c;
-
-	if (f == NULL)
-		return 0;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 static void
 rec_init(struct rec *r, unsigned long long id, const char *message)
 {
@@ -566,7 +551,7 @@ START_TEST(journal_append_refused_leaves_no_half_line)
 	rec_init(&r, 3, "fits");
 	ck_assert_int_eq(journal_append(j, &r), 0);
 	journal_sync(j);
-	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 2);
 	{
 		FILE *f = fopen(journal_path(j), "r");
 		char line[512];
@@ -613,13 +598,13 @@ START_TEST(journal_rewrite_that_fails_keeps_the_file)
 	ck_assert_int_eq(mkdir(tmp, 0700), 0);
 	a.next = NULL;
 	ck_assert_int_eq(journal_rewrite(j, &a), -1);
-	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 2);
 	ck_assert_int_eq(rmdir(tmp), 0);
 	/* Cleared out of the way: it works, and appends go to the new file. */
 	ck_assert_int_eq(journal_rewrite(j, &a), 0);
-	ck_assert_uint_eq(count_lines(journal_path(j)), 1);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 1);
 	ck_assert_int_eq(journal_append(j, &b), 0);
-	ck_assert_uint_eq(count_lines(journal_path(j)), 2);
+	ck_assert_uint_eq(file_lines(journal_path(j)), 2);
 	ck_assert_int_eq(access(tmp, F_OK), -1);
 	/* An empty list: an empty file, removed on close. */
 	ck_assert_int_eq(journal_rewrite(j, NULL), 0);

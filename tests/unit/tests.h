@@ -21,4 +21,7 @@ Suite	*spooler_edges_suite(void);
  * busy machine. */
 TCase	*tcase_new(const char *name);
 
+/* The number of lines (newlines) in a file; 0 when it cannot be read. */
+unsigned long	 file_lines(const char *path);
+
 #endif

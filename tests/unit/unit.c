@@ -16,6 +16,21 @@ tcase_new(const char *name)
 	return tc;
 }
 
+unsigned long
+file_lines(const char *path)
+{
+	unsigned long n = 0;
+	FILE *f = fopen(path, "r");
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
 int
 main(void)
 {
