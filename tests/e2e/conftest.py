@@ -1528,9 +1528,32 @@ class RootSession:
         self.close()
 
 
+# InnoDB answers information_schema.innodb_trx (and innodb_locks,
+# innodb_lock_waits) from a snapshot it takes again only when the previous
+# read is more than 100 ms old (trx0i_s.cc, CACHE_MIN_IDLE_TIME): a loop
+# that reads it faster than that sees one snapshot for as long as it polls
+# (a transaction shown RUNNING for 30 s while it waited for a lock). Every
+# read of those tables goes through innodb_trx_sql, which keeps them apart.
+_INNODB_TRX_GAP = 0.15
+_innodb_trx_last = [0.0]
+
+
+def innodb_trx_sql(run, query):
+    """run(query) (a stack's or a private stack's sql) at least
+    _INNODB_TRX_GAP after the previous read of InnoDB's transaction
+    tables by this process, so that it reads a fresh snapshot."""
+    wait = _innodb_trx_last[0] + _INNODB_TRX_GAP - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    try:
+        return run(query)
+    finally:
+        _innodb_trx_last[0] = time.monotonic()
+
+
 def lock_waits(stack, user=DB_USER):
     """Transactions of `user` waiting for a lock now (their queries)."""
-    return stack.sql_root(
+    return innodb_trx_sql(stack.sql_root,
         "SELECT t.trx_query FROM information_schema.innodb_trx t JOIN "
         "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
         "WHERE t.trx_state = 'LOCK WAIT' AND p.user = '%s'" % user)

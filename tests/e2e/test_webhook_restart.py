@@ -15,8 +15,8 @@ import threading
 
 import pytest
 
-from conftest import (assert_error, events, inbound_payload, make_account,
-                      msg, post, read_log, wait_for)
+from conftest import (assert_error, events, inbound_payload, innodb_trx_sql,
+                      make_account, msg, post, read_log, wait_for)
 
 N = 40              # messages in the POST
 LOCKED_AT = 20      # the one whose contact another session holds
@@ -89,7 +89,7 @@ def test_webhook_transaction_cut_by_database_restart(private_stack, how):
         def waiting():
             # The webhook's transaction waits for the lock, with the
             # messages before the locked contact's written, uncommitted.
-            rows = ps.sql(
+            rows = innodb_trx_sql(ps.sql,
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED; "
                 "SELECT (SELECT COUNT(*) FROM information_schema.innodb_trx "
                 "WHERE trx_state = 'LOCK WAIT'), (SELECT COUNT(*) FROM "
