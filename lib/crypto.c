@@ -79,28 +79,6 @@ random_hex(char *out, size_t nbytes)
 }
 
 void
-uuid_v4(char out[37])
-{
-	uint8_t b[16];
-	char h[33];
-
-	randombytes_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	hex_encode(b, sizeof(b), h);
-	memcpy(out, h, 8);
-	out[8] = '-';
-	memcpy(out + 9, h + 8, 4);
-	out[13] = '-';
-	memcpy(out + 14, h + 12, 4);
-	out[18] = '-';
-	memcpy(out + 19, h + 16, 4);
-	out[23] = '-';
-	memcpy(out + 24, h + 20, 12);
-	out[36] = '\0';
-}
-
-void
 hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
     char out[65])
 {

@@ -22,8 +22,6 @@ bool	 apikey_wellformed(const char *s, size_t len);
 void	 apikey_hash(const char *key, size_t len, uint8_t out[KEY_HASH_LEN]);
 /* Random lowercase hex string of 2*nbytes characters (nbytes <= 64). */
 void	 random_hex(char *out, size_t nbytes);
-/* An RFC 4122 version 4 UUID, 36 characters and a NUL. */
-void	 uuid_v4(char out[37]);
 void	 hex_encode(const uint8_t *, size_t, char *out);
 /* HMAC-SHA256 of data under key, as 64 hex characters and a NUL. */
 void	 hmac_sha256_hex(const void *key, size_t keylen, const void *data,

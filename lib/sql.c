@@ -8,27 +8,11 @@
 	"COALESCE(" t "rate_limit, CASE " t "plan WHEN 'starter' THEN 100 " \
 	"WHEN 'professional' THEN 500 ELSE 2000 END)"
 
-/* The columns of a contact, in the order contact_json() reads them. */
-#define CONTACT_COLS \
-	"c.id, c.name, c.phone, c.email, c.tags, c.custom_fields, " \
-	"c.opted_out, " TS("c.created_at") ", " TS("c.updated_at")
+/* Resources are read as the API shows them: the json column of a view of
+ * sql/routines/shapes.sql, passed through to the answer unparsed. The
+ * views are merged into the statements that read them, which keep the
+ * plans (keys, deferred joins) of the tables beneath. */
 
-/* The columns of a message, in the order message_json() reads them. */
-#define MESSAGE_COLS \
-	"m.id, m.conversation_id, m.contact_id, m.whatsapp_account_id, " \
-	"m.direction, m.type, m.content, m.status, m.wamid, m.error_code, " \
-	"m.error_title, m.error_message, " TS("m.created_at") ", " \
-	TS("m.updated_at")
-
-/* The columns of a conversation and its contact, in the order
- * conversation_json() reads them. A deleted contact leaves NULLs. */
-#define CONVERSATION_COLS \
-	"v.id, v.contact_id, c.name, c.phone, v.whatsapp_account_id, " \
-	"v.status, v.assigned_to, " TS("v.last_message_at") ", " \
-	TS("v.created_at") ", " TS("v.updated_at")
-#define CONVERSATION_CONTACT \
-	"LEFT JOIN contacts c ON c.id = v.contact_id AND " \
-	"c.tenant_id = v.tenant_id"
 /* A page of the conversations matching cond, newest activity first. The
  * keys of 004_conversations.sql end in the order's columns, so the inner
  * select reads the page's ids from that key alone, already in order, and
@@ -38,11 +22,11 @@
  * conversations_activity for a common status and reads a row per entry to
  * check it (16 ms for page 400 of the open ones instead of 2.5). */
 #define CONVERSATION_PAGE(key, cond) \
-	"SELECT " CONVERSATION_COLS " FROM (SELECT id FROM conversations " \
+	"SELECT v.json FROM (SELECT id FROM conversations " \
 	"FORCE INDEX (" key ") WHERE " cond \
 	" ORDER BY last_message_at DESC, id DESC " \
-	"LIMIT ? OFFSET ?) p JOIN conversations v ON v.id = p.id " \
-	CONVERSATION_CONTACT " ORDER BY v.last_message_at DESC, v.id DESC"
+	"LIMIT ? OFFSET ?) p JOIN conversation_shapes v ON v.id = p.id " \
+	"ORDER BY v.last_message_at DESC, v.id DESC"
 /* The lists' totals, from conversation_counters. */
 #define CONVERSATION_COUNTED \
 	"SELECT COALESCE(SUM(n), 0) FROM conversation_counters "
@@ -66,7 +50,8 @@
 	"AND t2.tri = ? AND t2.contact_id = t1.contact_id " \
 	"JOIN contact_trigrams t3 ON t3.tenant_id = t1.tenant_id " \
 	"AND t3.tri = ? AND t3.contact_id = t1.contact_id " \
-	"JOIN contacts c ON c.id = t1.contact_id AND c.tenant_id = t1.tenant_id " \
+	"JOIN contact_shapes c ON c.id = t1.contact_id AND " \
+	"c.tenant_id = t1.tenant_id " \
 	"WHERE t1.tenant_id = ? AND t1.tri = ? AND " LIKE_ANY " AND " TAG_OPT
 
 static const struct {
@@ -127,15 +112,20 @@ static const struct {
 	[SQL_APIKEY_REVOKE] = { "APIKEY_REVOKE", false,
 	    "CALL wz_apikey_revoke(?, ?)" },
 	[SQL_CONTACT_GET] = { "CONTACT_GET", true,
-	    "SELECT " CONTACT_COLS " FROM contacts c "
+	    "SELECT c.json FROM contact_shapes c "
 	    "WHERE c.tenant_id = ? AND c.id = ?" },
+	/* Columns: name, phone, email, tags, custom_fields, opted_out, the
+	 * contact's JSON. */
 	[SQL_CONTACT_GET_FOR_UPDATE] = { "CONTACT_GET_FOR_UPDATE", false,
-	    "SELECT " CONTACT_COLS " FROM contacts c "
+	    "SELECT c.name, c.phone, c.email, c.tags, c.custom_fields, "
+	    "c.opted_out, c.json FROM contact_shapes c "
 	    "WHERE c.tenant_id = ? AND c.id = ? FOR UPDATE" },
+	/* -> the new contact's JSON. */
 	[SQL_CONTACT_CREATE] = { "CONTACT_CREATE", false,
-	    "CALL wz_contact_create(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	    "CALL wz_contact_create(?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	/* -> the contact's JSON. */
 	[SQL_CONTACT_UPDATE] = { "CONTACT_UPDATE", false,
-	    "CALL wz_contact_update(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	    "CALL wz_contact_update(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 	[SQL_CONTACT_DELETE] = { "CONTACT_DELETE", false,
 	    "CALL wz_contact_delete(?, ?, ?)" },
 	[SQL_CONTACT_COUNT_ALL] = { "CONTACT_COUNT_ALL", true,
@@ -145,32 +135,33 @@ static const struct {
 	 * key alone, skipping OFFSET entries there, and only the page's rows
 	 * are read (page 4,000 of 100,000 read 100,000 rows before). */
 	[SQL_CONTACT_LIST] = { "CONTACT_LIST", true,
-	    "SELECT " CONTACT_COLS " FROM (SELECT id FROM contacts "
+	    "SELECT c.json FROM (SELECT id FROM contacts "
 	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
-	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
+	    "JOIN contact_shapes c ON c.id = p.id ORDER BY c.id DESC" },
 	/* The same page counted from the oldest end (contacts.c list_all). */
 	[SQL_CONTACT_LIST_TAIL] = { "CONTACT_LIST_TAIL", true,
-	    "SELECT " CONTACT_COLS " FROM (SELECT id FROM contacts "
+	    "SELECT c.json FROM (SELECT id FROM contacts "
 	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
 	    "ORDER BY id ASC LIMIT ? OFFSET ?) p "
-	    "JOIN contacts c ON c.id = p.id ORDER BY c.id DESC" },
+	    "JOIN contact_shapes c ON c.id = p.id ORDER BY c.id DESC" },
 	[SQL_CONTACT_LIST_TAG] = { "CONTACT_LIST_TAG", true,
-	    "SELECT " CONTACT_COLS " FROM (SELECT tenant_id, contact_id "
+	    "SELECT c.json FROM (SELECT tenant_id, contact_id "
 	    "FROM contact_tags WHERE tenant_id = ? AND tag = ? "
 	    "ORDER BY contact_id DESC LIMIT ? OFFSET ?) g "
-	    "JOIN contacts c ON c.id = g.contact_id AND c.tenant_id = g.tenant_id "
+	    "JOIN contact_shapes c ON c.id = g.contact_id AND "
+	    "c.tenant_id = g.tenant_id "
 	    "ORDER BY c.id DESC" },
 	[SQL_CONTACT_COUNT_TAG] = { "CONTACT_COUNT_TAG", true,
 	    "SELECT COUNT(*) FROM contact_tags WHERE tenant_id = ? AND tag = ?" },
 	[SQL_CONTACT_LIST_SCAN] = { "CONTACT_LIST_SCAN", true,
-	    "SELECT " CONTACT_COLS " FROM contacts c WHERE c.tenant_id = ? AND "
+	    "SELECT c.json FROM contact_shapes c WHERE c.tenant_id = ? AND "
 	    LIKE_ANY " AND " TAG_OPT " ORDER BY c.id DESC LIMIT ? OFFSET ?" },
 	[SQL_CONTACT_COUNT_SCAN] = { "CONTACT_COUNT_SCAN", true,
 	    "SELECT COUNT(*) FROM contacts c WHERE c.tenant_id = ? AND "
 	    LIKE_ANY " AND " TAG_OPT },
 	[SQL_CONTACT_LIST_TRI] = { "CONTACT_LIST_TRI", true,
-	    "SELECT " CONTACT_COLS " " TRI_JOIN
+	    "SELECT c.json " TRI_JOIN
 	    " ORDER BY c.id DESC LIMIT ? OFFSET ?" },
 	[SQL_CONTACT_COUNT_TRI] = { "CONTACT_COUNT_TRI", true,
 	    "SELECT COUNT(*) " TRI_JOIN },
@@ -222,17 +213,20 @@ static const struct {
 	[SQL_USER_INSERT] = { "USER_INSERT", false,
 	    "INSERT INTO users (tenant_id, name, email, created_at, updated_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())" },
-	/* Columns: message id, conversation id, contact id. */
+	/* -> the queued message's JSON. */
 	[SQL_MESSAGE_QUEUE] = { "MESSAGE_QUEUE", false,
-	    "CALL wz_message_queue(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	    "CALL wz_message_queue(?, ?, ?, ?, ?, ?, ?, ?)" },
 	[SQL_MESSAGE_GET] = { "MESSAGE_GET", true,
-	    "SELECT " MESSAGE_COLS " FROM messages m "
+	    "SELECT m.json FROM message_shapes m "
+	    "WHERE m.tenant_id = ? AND m.id = ?" },
+	[SQL_MESSAGE_STATUS] = { "MESSAGE_STATUS", true,
+	    "SELECT m.status_json FROM message_shapes m "
 	    "WHERE m.tenant_id = ? AND m.id = ?" },
 
 	/* Conversations: (tenant, id). */
 	[SQL_CONVERSATION_GET] = { "CONVERSATION_GET", true,
-	    "SELECT " CONVERSATION_COLS " FROM conversations v "
-	    CONVERSATION_CONTACT " WHERE v.tenant_id = ? AND v.id = ?" },
+	    "SELECT v.json FROM conversation_shapes v "
+	    "WHERE v.tenant_id = ? AND v.id = ?" },
 	/* Whether the tenant has it (no join, no formatting). */
 	[SQL_CONVERSATION_EXISTS] = { "CONVERSATION_EXISTS", true,
 	    "SELECT 1 FROM conversations WHERE tenant_id = ? AND id = ?" },
@@ -280,18 +274,17 @@ static const struct {
 	 * count reads that key alone: the caller has checked that the
 	 * conversation is the tenant's. */
 	[SQL_CONVERSATION_MESSAGES] = { "CONVERSATION_MESSAGES", true,
-	    "SELECT " MESSAGE_COLS " FROM (SELECT id FROM messages "
+	    "SELECT m.json FROM (SELECT id FROM messages "
 	    "FORCE INDEX (messages_conversation) WHERE conversation_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
-	    "JOIN messages m ON m.id = p.id WHERE m.tenant_id = ? "
+	    "JOIN message_shapes m ON m.id = p.id WHERE m.tenant_id = ? "
 	    "ORDER BY m.id DESC" },
 	[SQL_CONVERSATION_MESSAGES_COUNT] = { "CONVERSATION_MESSAGES_COUNT",
 	    true, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?" },
-	/* (uuid, tenant, type, data, created_at), in the caller's
+	/* (tenant, type, data): event.c's event_emit, in the caller's
 	 * transaction with the change it records. */
-	[SQL_EVENT_INSERT] = { "EVENT_INSERT", false,
-	    "INSERT INTO events (uuid, tenant_id, type, data, created_at) "
-	    "VALUES (?, ?, ?, ?, ?)" },
+	[SQL_EVENT_EMIT] = { "EVENT_EMIT", false,
+	    "CALL wz_event_emit(?, ?, ?)" },
 	/* Users (agents): (tenant, id) -> id. */
 	[SQL_USER_GET] = { "USER_GET", true,
 	    "SELECT id FROM users WHERE tenant_id = ? AND id = ?" },
@@ -302,15 +295,14 @@ static const struct {
 	    "SELECT COUNT(*) FROM users WHERE tenant_id = ?" },
 
 	/* (account, wamid, callback message id or NULL, status, code,
-	 * title, message, event uuid) -> the status now, or NULL. */
+	 * title, message) -> the status now, or NULL. */
 	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false,
-	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?, ?)" },
+	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?)" },
 	/* (tenant, account, phone, profile name, wamid, type, content,
-	 * time, trigrams, opt-out, four event uuids, now, the data of three
-	 * events) -> message id or NULL for a duplicate. */
+	 * time, trigrams, opt-out, now) -> message id or NULL for a
+	 * duplicate. */
 	[SQL_INBOUND_MESSAGE] = { "INBOUND_MESSAGE", false,
-	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?)" },
+	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler and no pause (argument: this spooler's holder
@@ -351,12 +343,12 @@ static const struct {
 	    "m.sending_holder = ?, "
 	    "m.attempts = m.attempts + 1, m.updated_at = UTC_TIMESTAMP() "
 	    "WHERE m.status = 'queued'" },
-	/* (id, wamid, event uuid) -> the status it has now. */
+	/* (id, wamid) -> the status it has now; in a transaction. */
 	[SQL_SPOOL_SENT] = { "SPOOL_SENT", false,
-	    "CALL wz_message_sent(?, ?, ?)" },
-	/* (id, code, title, message, event uuid) -> the status now. */
+	    "CALL wz_message_sent(?, ?)" },
+	/* (id, code, title, message) -> the status now; in a transaction. */
 	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false,
-	    "CALL wz_message_failed(?, ?, ?, ?, ?)" },
+	    "CALL wz_message_failed(?, ?, ?, ?)" },
 	/* Back to the queue after a retryable error: (delay in microseconds,
 	 * code, title, message, id, holder). The last error stays for the
 	 * record. Only the claim the result is of: a late replay of a

@@ -4,16 +4,15 @@
 
 #include <json-c/json.h>
 
-#include "crypto.h"
 #include "handlers.h"
+#include "jsonbody.h"
 #include "request.h"
 #include "scopes.h"
 
 #define SEARCH_MAX	255
 
-/* Columns of CONTACT_COLS in sql.c. */
-enum { C_ID, C_NAME, C_PHONE, C_EMAIL, C_TAGS, C_CUSTOM, C_OPTED_OUT,
-	C_CREATED, C_UPDATED };
+/* Columns of SQL_CONTACT_GET_FOR_UPDATE. */
+enum { C_NAME, C_PHONE, C_EMAIL, C_TAGS, C_CUSTOM, C_OPTED_OUT, C_JSON };
 
 /* The fields a contact accepts, in the order of vals[] below. */
 enum { F_NAME, F_PHONE, F_EMAIL, F_TAGS, F_CUSTOM, F_OPTED_OUT, F__MAX };
@@ -27,14 +26,13 @@ static const struct field contact_fields[F__MAX] = {
 	[F_OPTED_OUT] =	{ "opted_out", FT_BOOL, 0, 0, 0, NULL },
 };
 
-/* A contact as plain values, between the database and JSON. */
+/* A contact's values as a write takes them (its JSON, as the API shows
+ * it, is contact_shapes' in sql/routines/shapes.sql). */
 struct contact {
-	long long	 id;
 	const char	*name, *phone, *email;
 	const char	*tags;		/* JSON text */
 	const char	*custom;	/* JSON text */
 	bool		 opted_out;
-	const char	*created_at, *updated_at;
 };
 
 static struct json_object *
@@ -58,38 +56,15 @@ json_canon(struct req *r, const char *text, bool array)
 	return out;
 }
 
-static struct json_object *
-contact_json(const struct contact *c)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_int64(c->id));
-	json_object_object_add(o, "name", json_str_or_null(c->name));
-	json_object_object_add(o, "phone", json_object_new_string(c->phone));
-	json_object_object_add(o, "email", json_str_or_null(c->email));
-	json_object_object_add(o, "tags", json_text(c->tags, true));
-	json_object_object_add(o, "custom_fields", json_text(c->custom, false));
-	json_object_object_add(o, "opted_out",
-	    json_object_new_boolean(c->opted_out));
-	json_object_object_add(o, "created_at",
-	    json_object_new_string(c->created_at));
-	json_object_object_add(o, "updated_at",
-	    json_object_new_string(c->updated_at));
-	return o;
-}
-
 static void
 contact_from_row(const struct db_res *res, size_t i, struct contact *c)
 {
-	c->id = db_int(res, i, C_ID);
 	c->name = db_str(res, i, C_NAME);
 	c->phone = db_str(res, i, C_PHONE);
 	c->email = db_str(res, i, C_EMAIL);
 	c->tags = db_str(res, i, C_TAGS);
 	c->custom = db_str(res, i, C_CUSTOM);
 	c->opted_out = db_int(res, i, C_OPTED_OUT) != 0;
-	c->created_at = db_str(res, i, C_CREATED);
-	c->updated_at = db_str(res, i, C_UPDATED);
 }
 
 /* The trigrams of a contact's name, phone and email, for the search index. */
@@ -157,12 +132,9 @@ contact_create(struct req *r)
 {
 	struct fval vals[F__MAX];
 	struct contact c;
-	struct json_object *obj;
-	struct db_arg a[12];
+	struct db_arg a[9];
 	struct db_res res;
-	char now[20], ts[21], uuid[37];
-	time_t t = time(NULL);
-	bool own;
+	char now[20];
 	enum db_rc rc;
 
 	if (contact_parse(r, vals, false) == -1)
@@ -171,14 +143,8 @@ contact_create(struct req *r)
 	c.tags = "[]";
 	c.custom = "{}";
 	contact_apply(r, vals, &c);
-	time_sql(t, now);
-	time_rfc3339(t, ts);
-	c.created_at = c.updated_at = ts;
-	obj = contact_json(&c);		/* id 0 until the insert names it */
-	uuid_v4(uuid);
-
-	own = !db_in_tx(r->db);
-	if (!own && (rc = db_begin(r->db)) != DB_OK)
+	time_sql(time(NULL), now);
+	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
 	a[0] = DBA_INT(r->tenant_id);
 	a[1] = DBA_STR(c.name);
@@ -189,23 +155,14 @@ contact_create(struct req *r)
 	a[6] = DBA_INT(c.opted_out);
 	a[7] = DBA_STR(now);
 	a[8] = DBA_STR(contact_trigrams(r, &c));
-	a[9] = DBA_STR(uuid);
-	a[10] = DBA_STR(req_json_text(r, obj));
-	a[11] = DBA_INT(own);
-	rc = db_query_one(r->db, &r->pool, SQL_CONTACT_CREATE, a, 12, &res);
-	if (rc == DB_OK && !own)
-		rc = db_commit(r->db);
-	if (rc != DB_OK)
+	if ((rc = db_query_one(r->db, &r->pool, SQL_CONTACT_CREATE, a, 9,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
 		goto fail;
-	json_object_object_add(obj, "id", json_object_new_int64(db_int(&res, 0,
-	    0)));
 	fvals_free(contact_fields, F__MAX, vals);
-	reply_data(r, 201, obj);
+	reply_data(r, 201, jsonbody_raw(db_str(&res, 0, 0)));
 	return;
 fail:
-	if (!own)
-		db_rollback(r->db);
-	json_object_put(obj);
+	db_rollback(r->db);
 	fvals_free(contact_fields, F__MAX, vals);
 	if (rc == DB_DUP)
 		reply_invalid_field(r, "phone", "The phone has already been taken.");
@@ -217,12 +174,9 @@ void
 contact_get(struct req *r)
 {
 	struct db_res res;
-	struct contact c;
 
-	if (req_load_own(r, SQL_CONTACT_GET, "Contact", &res) == -1)
-		return;
-	contact_from_row(&res, 0, &c);
-	reply_data(r, 200, contact_json(&c));
+	if (req_load_own(r, SQL_CONTACT_GET, "Contact", &res) == 0)
+		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
 }
 
 void
@@ -230,11 +184,9 @@ contact_update(struct req *r)
 {
 	struct fval vals[F__MAX];
 	struct db_res res;
-	struct db_arg a[13];
+	struct db_arg a[11];
 	struct contact old, c;
-	struct json_object *obj = NULL;
-	char now[20], ts[21], uuid[37];
-	time_t t = time(NULL);
+	char now[20];
 	enum db_rc rc;
 
 	if (contact_parse(r, vals, true) == -1)
@@ -260,14 +212,10 @@ contact_update(struct req *r)
 		/* Nothing changed: no write, no event. */
 		db_rollback(r->db);
 		fvals_free(contact_fields, F__MAX, vals);
-		reply_data(r, 200, contact_json(&old));
+		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, C_JSON)));
 		return;
 	}
-	time_sql(t, now);
-	time_rfc3339(t, ts);
-	c.updated_at = ts;
-	obj = contact_json(&c);
-	uuid_v4(uuid);
+	time_sql(time(NULL), now);
 	a[2] = DBA_STR(c.name);
 	a[3] = DBA_STR(c.phone);
 	a[4] = DBA_STR(c.email);
@@ -277,22 +225,19 @@ contact_update(struct req *r)
 	a[8] = DBA_STR(now);
 	a[9] = DBA_STR(contact_trigrams(r, &old));
 	a[10] = DBA_STR(contact_trigrams(r, &c));
-	a[11] = DBA_STR(uuid);
-	a[12] = DBA_STR(req_json_text(r, obj));
-	if ((rc = db_exec(r->db, SQL_CONTACT_UPDATE, a, 13, NULL, NULL)) !=
-	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
+	if ((rc = db_query_one(r->db, &r->pool, SQL_CONTACT_UPDATE, a, 11,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
 		goto fail;
 	fvals_free(contact_fields, F__MAX, vals);
-	reply_data(r, 200, obj);
+	reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
 	return;
 fail:
 	db_rollback(r->db);
-	json_object_put(obj);
 	fvals_free(contact_fields, F__MAX, vals);
 	if (rc == DB_DUP)
 		reply_invalid_field(r, "phone", "The phone has already been taken.");
 	else
-		reply_db(r, rc);
+		reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
 }
 
 void
@@ -408,7 +353,6 @@ contact_list(struct req *r)
 	struct db_res res;
 	struct db_arg a[16];
 	struct verrs errs;
-	struct contact c;
 	long long page, per_page, total;
 	enum sql list, count;
 	size_t na = 0, nc, i;
@@ -490,26 +434,7 @@ contact_list(struct req *r)
 			return;
 	}
 	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++) {
-		contact_from_row(&res, i, &c);
-		json_object_array_add(items, contact_json(&c));
-	}
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
 	reply_list(r, items, page, per_page, total);
-}
-
-struct json_object *
-contact_new_json(const char *phone, const char *name, const char *now)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_int64(0));
-	json_object_object_add(o, "name", json_str_or_null(name));
-	json_object_object_add(o, "phone", json_object_new_string(phone));
-	json_object_object_add(o, "email", NULL);
-	json_object_object_add(o, "tags", json_object_new_array());
-	json_object_object_add(o, "custom_fields", json_object_new_object());
-	json_object_object_add(o, "opted_out", json_object_new_boolean(0));
-	json_object_object_add(o, "created_at", json_object_new_string(now));
-	json_object_object_add(o, "updated_at", json_object_new_string(now));
-	return o;
 }

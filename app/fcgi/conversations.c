@@ -9,8 +9,10 @@
 
 #include <json-c/json.h>
 
-#include "crypto.h"
+#include "event.h"
 #include "handlers.h"
+#include "jsonbody.h"
+#include "pool.h"
 #include "request.h"
 
 /* The latest messages GET /conversations/{id} includes. */
@@ -22,9 +24,6 @@ static const char *const conv_statuses[CS__MAX + 1] = {
 	[CS__MAX] = NULL,
 };
 
-/* Columns of CONVERSATION_COLS in sql.c. */
-enum { V_ID, V_CONTACT, V_NAME, V_PHONE, V_ACCOUNT, V_STATUS, V_ASSIGNED,
-	V_LAST, V_CREATED, V_UPDATED };
 /* Columns of SQL_CONVERSATION_LOCK. */
 enum { L_STATUS, L_ASSIGNED, L_CONTACT, L_ACCOUNT };
 
@@ -35,36 +34,6 @@ static const struct field conv_fields[F__MAX] = {
 	[F_ASSIGNED] =	{ "assigned_to", FT_INT, FF_NULLABLE, 1, INT64_MAX,
 			    NULL },
 };
-
-static struct json_object *
-conversation_json(const struct db_res *res, size_t i)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *c = json_object_new_object();
-
-	json_object_object_add(c, "id", json_object_new_int64(db_int(res, i,
-	    V_CONTACT)));
-	json_object_object_add(c, "name", json_str_or_null(db_str(res, i,
-	    V_NAME)));
-	json_object_object_add(c, "phone", json_str_or_null(db_str(res, i,
-	    V_PHONE)));
-	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,
-	    V_ID)));
-	json_object_object_add(o, "contact", c);
-	json_object_object_add(o, "whatsapp_account_id",
-	    json_object_new_int64(db_int(res, i, V_ACCOUNT)));
-	json_object_object_add(o, "status", json_str_or_null(db_str(res, i,
-	    V_STATUS)));
-	json_object_object_add(o, "assigned_to", db_isnull(res, i, V_ASSIGNED) ?
-	    NULL : json_object_new_int64(db_int(res, i, V_ASSIGNED)));
-	json_object_object_add(o, "last_message_at",
-	    json_str_or_null(db_str(res, i, V_LAST)));
-	json_object_object_add(o, "created_at",
-	    json_str_or_null(db_str(res, i, V_CREATED)));
-	json_object_object_add(o, "updated_at",
-	    json_str_or_null(db_str(res, i, V_UPDATED)));
-	return o;
-}
 
 /*
  * GET /conversations?status=&assigned_to=&page=&per_page=
@@ -138,21 +107,24 @@ conversation_list(struct req *r)
 		return;
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, conversation_json(&res, i));
+		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
 	reply_list(r, items, page, per_page, total);
 }
 
 /* GET /conversations/{id}: the conversation and its latest
  * CONV_MESSAGES messages, oldest first (by id: the order they were
- * stored). Older ones: GET /conversations/{id}/messages. */
+ * stored). Older ones: GET /conversations/{id}/messages. The answer is the
+ * conversation's JSON with "messages" added before its closing brace, the
+ * texts as the views give them (no tree is built). */
 void
 conversation_get(struct req *r)
 {
-	struct json_object *obj, *msgs;
 	struct db_res res, m;
 	struct db_arg a[4];
+	const char *conv;
+	size_t i, n, len;
 	enum db_rc rc;
-	size_t i;
+	char *out, *p;
 
 	if (req_load_own(r, SQL_CONVERSATION_GET, "Conversation", &res) == -1)
 		return;
@@ -165,12 +137,27 @@ conversation_get(struct req *r)
 		reply_db(r, rc);
 		return;
 	}
-	obj = conversation_json(&res, 0);
-	msgs = json_object_new_array();
-	for (i = m.nrows; i-- > 0; )	/* read newest first */
-		json_object_array_add(msgs, message_json(&m, i));
-	json_object_object_add(obj, "messages", msgs);
-	reply_data(r, 200, obj);
+	conv = db_str(&res, 0, 0);
+	len = db_len(&res, 0, 0);
+	if (len < 2 || conv[len - 1] != '}') {
+		reply_db(r, DB_ERR);	/* not an object: a broken view */
+		return;
+	}
+	n = len + sizeof(", \"messages\": []}");
+	for (i = 0; i < m.nrows; i++)
+		n += db_len(&m, i, 0) + 2;
+	p = out = pool_alloc(&r->pool, n);
+	memcpy(p, conv, len - 1);
+	p += len - 1;
+	p = stpcpy(p, ", \"messages\": [");
+	for (i = m.nrows; i-- > 0; ) {	/* read newest first */
+		if (i + 1 < m.nrows)
+			p = stpcpy(p, ", ");
+		memcpy(p, db_str(&m, i, 0), db_len(&m, i, 0));
+		p += db_len(&m, i, 0);
+	}
+	strcpy(p, "]}");
+	reply_data(r, 200, jsonbody_raw(out));
 }
 
 /* GET /conversations/{id}/messages?page&per_page: newest first. */
@@ -202,7 +189,7 @@ conversation_messages(struct req *r)
 		return;
 	items = json_object_new_array();
 	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, message_json(&res, i));
+		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
 	reply_list(r, items, page, per_page, total);
 }
 
@@ -243,11 +230,10 @@ conversation_update(struct req *r)
 	struct verrs errs;
 	struct db_arg a[5];
 	struct db_res lk, u, res;
-	struct json_object *obj = NULL;
-	const char *status, *old_status;
+	const char *status, *old_status, *json;
 	long long assigned, old_assigned, contact, account;
 	bool assigned_null, old_null, changed, closing;
-	char now[20], uuid[37];
+	char now[20];
 	enum db_rc rc;
 
 	verrs_init(&errs);
@@ -314,52 +300,20 @@ conversation_update(struct req *r)
 	if ((rc = db_query_one(r->db, &r->pool, SQL_CONVERSATION_GET, a, 2,
 	    &res)) != DB_OK)
 		goto fail;
-	obj = conversation_json(&res, 0);
+	json = db_str(&res, 0, 0);
 	if (!changed) {
 		db_rollback(r->db);
-		reply_data(r, 200, obj);
+		reply_data(r, 200, jsonbody_raw(json));
 		return;
 	}
-	if (closing) {
-		uuid_v4(uuid);
-		a[0] = DBA_STR(uuid);
-		a[1] = DBA_INT(r->tenant_id);
-		a[2] = DBA_STR("conversation.closed");
-		a[3] = DBA_STR(req_json_text(r, obj));
-		a[4] = DBA_STR(now);
-		if ((rc = db_exec(r->db, SQL_EVENT_INSERT, a, 5, NULL, NULL)) !=
-		    DB_OK)
-			goto fail;
-	}
+	if (closing && (rc = event_emit(r->db, r->tenant_id,
+	    EV_CONVERSATION_CLOSED, json)) != DB_OK)
+		goto fail;
 	if ((rc = db_commit(r->db)) != DB_OK)
 		goto fail;
-	reply_data(r, 200, obj);
+	reply_data(r, 200, jsonbody_raw(json));
 	return;
 fail:
 	db_rollback(r->db);
-	json_object_put(obj);
 	reply_db(r, rc == DB_NOROW || rc == DB_DUP ? DB_ERR : rc);
-}
-
-struct json_object *
-conversation_new_json(const char *phone, int64_t account,
-    const char *last_message_at, const char *now)
-{
-	struct json_object *o = json_object_new_object(), *c;
-
-	json_object_object_add(o, "id", json_object_new_int64(0));
-	c = json_object_new_object();
-	json_object_object_add(c, "id", json_object_new_int64(0));
-	json_object_object_add(c, "name", NULL);
-	json_object_object_add(c, "phone", json_object_new_string(phone));
-	json_object_object_add(o, "contact", c);
-	json_object_object_add(o, "whatsapp_account_id",
-	    json_object_new_int64(account));
-	json_object_object_add(o, "status", json_object_new_string("open"));
-	json_object_object_add(o, "assigned_to", NULL);
-	json_object_object_add(o, "last_message_at",
-	    json_object_new_string(last_message_at));
-	json_object_object_add(o, "created_at", json_object_new_string(now));
-	json_object_object_add(o, "updated_at", json_object_new_string(now));
-	return o;
 }

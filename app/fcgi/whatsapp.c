@@ -251,43 +251,18 @@ optout_keyword(const char *text)
 	return 0;
 }
 
-/* The data of contact.created, conversation.created and message.received
- * as the API shows the resources, ids 0 (wz_inbound_message sets them, and
- * the conversation's contact name): ev[0..2]. */
-static void
-inbound_events(struct req *r, int64_t acct, const char *phone,
-    const char *profile, const char *type, const struct mh_message *m,
-    struct json_object *content, const char *at, const char *now,
-    const char *ev[3])
-{
-	struct json_object *o;
-
-	o = contact_new_json(phone, profile, now);
-	ev[0] = req_json_text(r, o);
-	json_object_put(o);
-	o = conversation_new_json(phone, acct, at, now);
-	ev[1] = req_json_text(r, o);
-	json_object_put(o);
-	o = message_new_json(0, 0, 0, acct, "inbound", type,
-	    json_object_get(content), "received", m->wamid, at, now);
-	ev[2] = req_json_text(r, o);
-	json_object_put(o);
-}
-
 /* Stores one inbound message for the account. */
 static enum db_rc
 inbound_store(struct req *r, int64_t tenant, int64_t acct,
     const struct mh_message *m)
 {
 	struct json_object *content;
-	struct db_arg a[18];
+	struct db_arg a[11];
 	struct db_res res;
-	char phone[PHONE_MAX + 1], at[20], now_sql[20], at_rfc[21], now_rfc[21];
-	char u[4][37];
-	const char *profile = m->profile_name, *type = m->type, *ev[3];
+	char phone[PHONE_MAX + 1], at[20], now_sql[20];
+	const char *profile = m->profile_name, *type = m->type;
 	enum db_rc rc;
 	time_t now, t_at;
-	int k;
 
 	if (phone_normalize(m->from, strlen(m->from), phone) == -1) {
 		log_warnx("request %s: inbound %s from an unusable number; "
@@ -304,14 +279,8 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	t_at = m->timestamp > 0 && m->timestamp < (long long)now ?
 	    (time_t)m->timestamp : now;
 	time_sql(t_at, at);
-	time_rfc3339(t_at, at_rfc);
 	time_sql(now, now_sql);
-	time_rfc3339(now, now_rfc);
 	content = metahook_content(m);
-	inbound_events(r, acct, phone, profile, type, m, content, at_rfc,
-	    now_rfc, ev);
-	for (k = 0; k < 4; k++)
-		uuid_v4(u[k]);
 	a[0] = DBA_INT(tenant);
 	a[1] = DBA_INT(acct);
 	a[2] = DBA_STR(phone);
@@ -323,12 +292,8 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	a[8] = DBA_STR(req_trigrams(r, (const char *const[]){ phone, profile },
 	    2));
 	a[9] = DBA_INT(strcmp(type, "text") == 0 ? optout_keyword(m->text) : 0);
-	for (k = 0; k < 4; k++)
-		a[10 + k] = DBA_STR(u[k]);
-	a[14] = DBA_STR(now_sql);
-	for (k = 0; k < 3; k++)
-		a[15 + k] = DBA_STR(ev[k]);
-	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 18, &res);
+	a[10] = DBA_STR(now_sql);
+	rc = db_query(r->db, &r->pool, SQL_INBOUND_MESSAGE, a, 11, &res);
 	json_object_put(content);
 	return rc;
 }
@@ -341,9 +306,8 @@ whatsapp_webhook(struct req *r)
 	struct hook_acct acc[MH_PNIDS_MAX];
 	const struct hook_acct *ha;
 	struct mh_batch b;
-	struct db_arg a[8];
+	struct db_arg a[7];
 	struct db_res res;
-	char uuid[37];
 	size_t i, applied = 0, unknown = 0, received = 0, unsigned_n = 0;
 	enum db_rc rc;
 	enum jsonbody_rc jrc;
@@ -400,7 +364,6 @@ whatsapp_webhook(struct req *r)
 		if ((ha = account_of(acc, pn.n, st->phone_number_id,
 		    &unsigned_n, &unknown)) == NULL)
 			continue;
-		uuid_v4(uuid);
 		a[0] = DBA_INT(ha->id);
 		a[1] = DBA_STR(st->wamid);
 		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
@@ -408,8 +371,7 @@ whatsapp_webhook(struct req *r)
 		a[4] = st->err_code ? DBA_INT(st->err_code) : DBA_NULL;
 		a[5] = DBA_STR(st->err_title);
 		a[6] = DBA_STR(st->err_message);
-		a[7] = DBA_STR(uuid);
-		if ((rc = db_query(r->db, &r->pool, SQL_STATUS_APPLY, a, 8,
+		if ((rc = db_query(r->db, &r->pool, SQL_STATUS_APPLY, a, 7,
 		    &res)) != DB_OK)
 			goto fail;
 		applied++;

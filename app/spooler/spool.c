@@ -221,29 +221,40 @@ rec_push(struct spool *s, enum rec_kind kind, unsigned long long id,
 	rec_queue(s, r, false);
 }
 
+/* A result written by its routine (wz_message_sent, wz_message_failed),
+ * in a transaction of its own: routines run in their caller's. */
+static enum db_rc
+rec_call(struct spool *s, enum sql id, const struct db_arg *a, size_t n)
+{
+	struct db_res res;
+	enum db_rc rc;
+
+	if ((rc = db_begin(s->db)) != DB_OK)
+		return rc;
+	if ((rc = db_query(s->db, &s->pool, id, a, n, &res)) == DB_OK &&
+	    (rc = db_commit(s->db)) == DB_OK)
+		return DB_OK;
+	db_rollback(s->db);
+	return rc;
+}
+
 static enum db_rc
 rec_write(struct spool *s, struct rec *r)
 {
 	struct db_arg a[6];
-	struct db_res res;
-	char uuid[37];
 	struct db_arg code = r->has_code ? DBA_INT(r->code) : DBA_NULL;
 
 	switch (r->kind) {
 	case REC_SENT:
-		uuid_v4(uuid);
 		a[0] = DBA_INT(r->id);
 		a[1] = DBA_STR(r->wamid);
-		a[2] = DBA_STR(uuid);
-		return db_query(s->db, &s->pool, SQL_SPOOL_SENT, a, 3, &res);
+		return rec_call(s, SQL_SPOOL_SENT, a, 2);
 	case REC_FAILED:
-		uuid_v4(uuid);
 		a[0] = DBA_INT(r->id);
 		a[1] = r->has_code ? code : DBA_INT(LOCAL_CODE);
 		a[2] = DBA_STR(r->title);
 		a[3] = DBA_STR(r->message);
-		a[4] = DBA_STR(uuid);
-		return db_query(s->db, &s->pool, SQL_SPOOL_FAILED, a, 5, &res);
+		return rec_call(s, SQL_SPOOL_FAILED, a, 4);
 	case REC_RETRY:
 	case REC_REQUEUE:
 		a[0] = DBA_INT(r->delay_us);

@@ -172,28 +172,6 @@ START_TEST(sha256_and_hex)
 }
 END_TEST
 
-START_TEST(uuid_v4_format)
-{
-	char u[37], prev[37] = "";
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		memset(u, 'X', sizeof(u));
-		uuid_v4(u);
-		ck_assert_uint_eq(strlen(u), 36);
-		ck_assert(u[8] == '-' && u[13] == '-' && u[18] == '-' &&
-		    u[23] == '-');
-		ck_assert(is_lower_hex(u, 8) && is_lower_hex(u + 9, 4) &&
-		    is_lower_hex(u + 14, 4) && is_lower_hex(u + 19, 4) &&
-		    is_lower_hex(u + 24, 12));
-		ck_assert_int_eq(u[14], '4');			/* version */
-		ck_assert_ptr_nonnull(strchr("89ab", u[19]));	/* variant */
-		ck_assert_str_ne(u, prev);
-		memcpy(prev, u, sizeof(u));
-	}
-}
-END_TEST
-
 START_TEST(random_hex_shape)
 {
 	char a[129], b[129];
@@ -319,7 +297,6 @@ crypto_suite(void)
 	tcase_add_test(tc, apikey_hash_blake2b);
 	tcase_add_test(tc, hmac_rfc4231);
 	tcase_add_test(tc, sha256_and_hex);
-	tcase_add_test(tc, uuid_v4_format);
 	tcase_add_test(tc, random_hex_shape);
 	tcase_add_test(tc, masterkey_files);
 	tcase_add_test(tc, secrets_sealed_and_opened);
