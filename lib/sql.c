@@ -419,6 +419,13 @@ static const struct {
 	[SQL_MIGRATION_INSERT] = { "MIGRATION_INSERT", false,
 	    "INSERT INTO schema_migrations (version, applied_at, checksum) "
 	    "VALUES (?, UTC_TIMESTAMP(), ?)" },
+	[SQL_MIGRATION_ROUTINES] = { "MIGRATION_ROUTINES", true,
+	    "SELECT file, checksum FROM schema_routines" },
+	/* (file, checksum) */
+	[SQL_MIGRATION_ROUTINE_SET] = { "MIGRATION_ROUTINE_SET", false,
+	    "INSERT INTO schema_routines (file, checksum, applied_at) "
+	    "VALUES (?, ?, UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
+	    "checksum = VALUES(checksum), applied_at = VALUES(applied_at)" },
 };
 
 const char *

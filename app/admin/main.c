@@ -2,7 +2,6 @@
  * one JSON line on stdout; errors go to stderr with a non-zero exit. */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +20,7 @@
 #include "db.h"
 #include "housekeep.h"
 #include "log.h"
+#include "migrate.h"
 #include "pool.h"
 #include "scopes.h"
 #include "text.h"
@@ -186,127 +186,41 @@ cmd_init(int argc, char *argv[])
 	return 0;
 }
 
-static int
-name_cmp(const void *a, const void *b)
+static void
+migrate_note(const char *what, const char *file)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	if (strcmp(what, "changed") == 0)
+		fprintf(stderr, "wazera-admin: %s changed after it was "
+		    "applied; put schema changes in a new file\n", file);
+	else
+		fprintf(stderr, "wazera-admin: %s %s\n", what, file);
 }
 
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0)
-		die("%s: %s", path, strerror(errno));
-	buf = xmalloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		die("%s: short read", path);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-/* Applies each sql/NNN_name.sql not yet in schema_migrations, in order,
- * under a database lock so concurrent runs wait for each other. Each is
- * recorded with the SHA-256 of its text, so a file edited after it was
- * applied is reported rather than silently skipped. */
+/* sql/schema/ and sql/routines/ brought to the database (lib/migrate.c).
+ * Exit 1 when an applied schema file was edited since. */
 static int
 cmd_migrate(int argc, char *argv[])
 {
-	static const char create[] =
-	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-	    "version VARCHAR(255) NOT NULL PRIMARY KEY, "
-	    "applied_at DATETIME NOT NULL, checksum CHAR(64) NULL) "
-	    "ENGINE = InnoDB; "
-	    "ALTER TABLE schema_migrations "
-	    "ADD COLUMN IF NOT EXISTS checksum CHAR(64) NULL";
 	struct db *db = open_db();
-	struct db_res res, lock;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, i, k, len;
-	int applied = 0, changed = 0;
+	struct migrate_out out;
+	char err[1024];
 
 	(void)argc;
 	(void)argv;
-	if (db_script(db, create, strlen(create)) != DB_OK)
-		die("schema_migrations: %s", db_errmsg(db));
-	if (db_query_one(db, &pool, SQL_MIGRATION_LOCK, NULL, 0, &lock) != DB_OK ||
-	    db_int(&lock, 0, 0) != 1)
-		die("cannot take the migration lock: %s", db_errmsg(db));
-	if (db_query(db, &pool, SQL_MIGRATION_LIST, NULL, 0, &res) != DB_OK)
-		die("schema_migrations: %s", db_errmsg(db));
-	if ((d = opendir(cfg.sql_dir)) == NULL)
-		die("%s: %s", cfg.sql_dir, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (l < 5 || strcmp(de->d_name + l - 4, ".sql") != 0 ||
-		    de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
-	for (i = 0; i < n; i++) {
-		char version[256], *path, *sql;
-		bool done = false;
-
-		uint8_t sum[32];
-		char hex[65];
-		struct db_arg b[2];
-
-		snprintf(version, sizeof(version), "%.*s",
-		    (int)(strlen(names[i]) - 4), names[i]);
-		xasprintf(&path, "%s/%s", cfg.sql_dir, names[i]);
-		sql = read_file(path, &len);
-		sha256(sql, len, sum);
-		hex_encode(sum, sizeof(sum), hex);
-		for (k = 0; k < res.nrows; k++)
-			if (!strcmp(db_str(&res, k, 0), version)) {
-				done = true;
-				if (!db_isnull(&res, k, 1) &&
-				    strcmp(db_str(&res, k, 1), hex) != 0) {
-					fprintf(stderr, "wazera-admin: %s changed "
-					    "after it was applied; put schema "
-					    "changes in a new migration\n", names[i]);
-					changed++;
-				}
-			}
-		if (done) {
-			free(sql);
-			free(path);
-			continue;
-		}
-		if (db_script(db, sql, len) != DB_OK)
-			die("%s: %s", names[i], db_errmsg(db));
-		b[0] = DBA_STR(version);
-		b[1] = DBA_STR(hex);
-		if (db_exec(db, SQL_MIGRATION_INSERT, b, 2, NULL, NULL) != DB_OK)
-			die("%s: %s", names[i], db_errmsg(db));
-		fprintf(stderr, "wazera-admin: applied %s\n", names[i]);
-		applied++;
-		free(sql);
-		free(path);
-	}
-	(void)db_query(db, &pool, SQL_MIGRATION_UNLOCK, NULL, 0, &lock);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	if (migrate(db, &pool, cfg.sql_dir, migrate_note, &out, err,
+	    sizeof(err)) != 0)
+		die("%s", err);
 	db_free(db);
-	if (changed > 0) {
-		fprintf(stderr, "wazera-admin: %d migration(s) applied; %d applied "
-		    "migration(s) differ from their files\n", applied, changed);
+	if (out.changed > 0) {
+		fprintf(stderr, "wazera-admin: %d migration(s) applied, %d "
+		    "routine file(s) applied; %d applied migration(s) differ "
+		    "from their files\n", out.applied, out.routines,
+		    out.changed);
 		return 1;
 	}
-	fprintf(stderr, "wazera-admin: %d migration(s) applied, schema up to "
-	    "date\n", applied);
+	fprintf(stderr, "wazera-admin: %d migration(s) applied, %d routine "
+	    "file(s) applied, schema up to date\n", out.applied,
+	    out.routines);
 	return 0;
 }
 

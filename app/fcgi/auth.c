@@ -3,7 +3,7 @@
  * A key's identity (tenant, scopes, expiry, the tenant's limit) is cached
  * in the worker for AUTH_CACHE_TTL seconds. On a cache hit the only
  * statement is the rate-limit update on the key's counter row (a MEMORY
- * table, see sql/001_core.sql). The counter row doubles as the key's "alive"
+ * table, see sql/schema/001_baseline.sql). The counter row doubles as the key's "alive"
  * mark: revoking a key deletes it, so the next request of any worker finds
  * no row and reloads the key from api_keys, and a revoked key stops at once.
  * Only a change of a tenant's plan or limit takes up to AUTH_CACHE_TTL

@@ -1,7 +1,8 @@
 """wazera-admin: migrations are idempotent and record what they applied;
-a migration file edited after it was applied is reported, not skipped in
-silence. `account create` reads its secrets from files or standard
-input."""
+a schema file edited after it was applied is reported, not skipped in
+silence, and a routine file is applied again whenever it changes.
+`account create` reads its secrets from files or standard input."""
+import hashlib
 import json
 import os
 import shutil
@@ -13,7 +14,14 @@ import pytest
 from conftest import DB_USER, REPO, assert_ok, cli_checked
 
 
-def test_migrate_twice_and_detect_edits(stack):
+def sql_files(sqldir, sub):
+    return sorted(x for x in os.listdir(os.path.join(sqldir, sub))
+                  if x.endswith(".sql"))
+
+
+def migration_db(stack):
+    """A new, empty database and a config whose sql_dir is a copy of the
+    tree's sql/ (which the test may edit): (db, conf, sqldir)."""
     db = stack.unique("migr")
     stack.sql_root("CREATE DATABASE %s; GRANT ALL PRIVILEGES ON %s.* TO "
                    "'%s'@'localhost'" % (db, db, DB_USER))
@@ -24,103 +32,167 @@ def test_migrate_twice_and_detect_edits(stack):
         text = f.read().replace(os.path.join(REPO, "sql"), sqldir)
     with open(conf, "w") as f:
         f.write(text)
+    return db, conf, sqldir
+
+
+def recorded(stack, db):
+    """(schema_migrations, schema_routines) as {name: checksum}."""
+    return tuple({n: c for n, c in stack.sql_root(
+        "SELECT %s, checksum FROM %s" % (col, table), database=db)}
+        for col, table in (("version", "schema_migrations"),
+                           ("file", "schema_routines")))
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_migrate_twice_and_detect_edits(stack):
+    db, conf, sqldir = migration_db(stack)
+    schema, routines = sql_files(sqldir, "schema"), sql_files(sqldir,
+                                                              "routines")
+    assert schema and routines
 
     p = stack.admin("migrate", config=conf)
-    n = len([x for x in os.listdir(sqldir) if x.endswith(".sql")])
-    assert "%d migration(s) applied" % n in p.stderr
-    rows = stack.sql_root("SELECT version, LENGTH(checksum) FROM "
-                          "schema_migrations ORDER BY version", database=db)
-    assert len(rows) == n and all(r[1] == "64" for r in rows)
+    assert "%d migration(s) applied, %d routine file(s) applied, schema " \
+        "up to date" % (len(schema), len(routines)) in p.stderr, p.stderr
+    for x in schema:
+        assert "applied schema/%s\n" % x in p.stderr
+    for x in routines:
+        assert "applied routines/%s\n" % x in p.stderr
+    # Schema files in order, then the routine files.
+    order = [line.split()[-1] for line in p.stderr.splitlines()
+             if " applied schema/" in line or " applied routines/" in line]
+    assert order == ["schema/" + x for x in schema] + \
+        ["routines/" + x for x in routines], order
+    mig, rout = recorded(stack, db)
+    assert mig == {x[:-4]: sha256_file(os.path.join(sqldir, "schema", x))
+                   for x in schema}
+    assert rout == {x: sha256_file(os.path.join(sqldir, "routines", x))
+                    for x in routines}
 
     p = stack.admin("migrate", config=conf)
-    assert "0 migration(s) applied, schema up to date" in p.stderr
+    assert "0 migration(s) applied, 0 routine file(s) applied, schema up " \
+        "to date" in p.stderr, p.stderr
 
-    first = sorted(x for x in os.listdir(sqldir) if x.endswith(".sql"))[0]
-    with open(os.path.join(sqldir, first), "a") as f:
+    with open(os.path.join(sqldir, "schema", schema[0]), "a") as f:
         f.write("\n-- edited after it was applied\n")
     p = stack.admin("migrate", config=conf, check=False)
     assert (p.returncode, p.stdout) == (1, ""), (p.stdout, p.stderr)
-    assert "%s changed after it was applied" % first in p.stderr, p.stderr
+    assert "schema/%s changed after it was applied" % schema[0] in p.stderr
+    assert recorded(stack, db) == (mig, rout)
 
 
-def test_migrate_009_keeps_each_numbers_open_window(stack):
-    """An upgrade to the window per WhatsApp number: the windows open at
-    the time are carried over per number from the customers' inbound
-    messages, so no window open at Meta closes; a window the customer
-    opened with one number only is not carried to the other."""
-    db = stack.unique("migr")
-    stack.sql_root("CREATE DATABASE %s; GRANT ALL PRIVILEGES ON %s.* TO "
-                   "'%s'@'localhost'" % (db, db, DB_USER))
-    sqldir = os.path.join(stack.work, db + "-sql")
-    os.makedirs(sqldir)
-    files = sorted(x for x in os.listdir(os.path.join(REPO, "sql"))
-                   if x.endswith(".sql"))
-    for x in files:
-        if x < "009":
-            shutil.copy(os.path.join(REPO, "sql", x), sqldir)
-    conf = stack.write_config(db + ".conf", db_name=db)
-    with open(conf) as f:
-        text = f.read().replace(os.path.join(REPO, "sql"), sqldir)
-    with open(conf, "w") as f:
-        f.write(text)
+def test_an_edited_routine_file_is_applied_again(stack):
+    """A routine file is re-applied whenever its text changes (and only
+    then); the new text is what the database runs afterwards."""
+    db, conf, sqldir = migration_db(stack)
     stack.admin("migrate", config=conf)
-
-    # Before: one tenant, two numbers; inbound messages stored by the
-    # procedure of the old schema (which kept one window per contact).
-    tenant = stack.admin_json("tenant", "create", "--name", db, "--plan",
-                              "starter", config=conf)["id"]
-    acc = [stack.admin_json(
-        "account", "create", "--tenant", tenant, "--phone-number-id",
-        stack.unique("9009"), "--waba-id", "1", "--display-phone",
-        "+15550000009", "--access-token", "t", config=conf)["id"]
-        for _ in range(2)]
-
-    def inbound(account, phone, ago):
-        stack.sql_root(
-            "CALL wz_inbound_message(%d, %d, '%s', 'C', 'wamid.%s', 'text', "
-            "'{\"body\":\"hi\"}', UTC_TIMESTAMP() - INTERVAL %s, '[]', 0, "
-            "UUID(), UUID(), UUID(), UUID(), UTC_TIMESTAMP(), '{}', '{}', "
-            "'{}')" % (tenant, account, phone, stack.unique("m9"), ago),
-            database=db)
-
-    inbound(acc[0], "+4915100090001", "30 HOUR")   # A: closed on 1 ...
-    inbound(acc[0], "+4915100090001", "2 HOUR")    # ... reopened on 1,
-    inbound(acc[1], "+4915100090001", "30 HOUR")   # closed on 2
-    inbound(acc[1], "+4915100090002", "1 HOUR")    # B: open on 2 only
-    inbound(acc[0], "+4915100090003", "3 HOUR")    # C: wrote, then deleted
-    stack.sql_root("DELETE FROM contacts WHERE phone = '+4915100090003'",
-                   database=db)
-
-    for x in files:
-        if x >= "009":
-            shutil.copy(os.path.join(REPO, "sql", x), sqldir)
+    name = sql_files(sqldir, "routines")[0]
+    path = os.path.join(sqldir, "routines", name)
+    with open(path, "a") as f:
+        f.write("\nCREATE OR REPLACE FUNCTION wz_migrate_probe() RETURNS "
+                "INT DETERMINISTIC RETURN 7;\n")
+    p = stack.admin("migrate", config=conf)
+    assert "applied again (changed) routines/%s\n" % name in p.stderr
+    assert "0 migration(s) applied, 1 routine file(s) applied" in p.stderr
+    assert stack.sql_root("SELECT wz_migrate_probe()", database=db) == \
+        [["7"]]
+    assert recorded(stack, db)[1][name] == sha256_file(path)
+    with open(path, "a") as f:
+        f.write("CREATE OR REPLACE FUNCTION wz_migrate_probe() RETURNS "
+                "INT DETERMINISTIC RETURN 8;\n")
     stack.admin("migrate", config=conf)
-
-    rows = stack.sql_root(
-        "SELECT c.phone, w.whatsapp_account_id, "
-        "w.last_inbound_at > UTC_TIMESTAMP() - INTERVAL 24 HOUR "
-        "FROM contact_windows w JOIN contacts c ON c.id = w.contact_id "
-        "ORDER BY c.phone, w.whatsapp_account_id", database=db)
-    assert rows == [["+4915100090001", str(acc[0]), "1"],
-                    ["+4915100090002", str(acc[1]), "1"]], rows
-    assert stack.sql_root(
-        "SELECT COUNT(*) FROM information_schema.columns WHERE "
-        "table_schema = '%s' AND table_name = 'contacts' AND "
-        "column_name = 'last_inbound_at'" % db) == [["0"]]
-
-    # After: the new procedure opens the window with the number written to.
-    inbound(acc[1], "+4915100090001", "1 MINUTE")
-    rows = stack.sql_root(
-        "SELECT w.whatsapp_account_id FROM contact_windows w JOIN contacts c "
-        "ON c.id = w.contact_id WHERE c.phone = '+4915100090001' AND "
-        "w.last_inbound_at > UTC_TIMESTAMP() - INTERVAL 24 HOUR "
-        "ORDER BY 1", database=db)
-    assert rows == [[str(acc[0])], [str(acc[1])]], rows
+    assert stack.sql_root("SELECT wz_migrate_probe()", database=db) == \
+        [["8"]]
+    p = stack.admin("migrate", config=conf)
+    assert "0 routine file(s) applied" in p.stderr
 
 
-# --------------------------------------------------------------------------
-# account create: secrets from a file or standard input (SPEC 1), so they
-# stay out of `ps` and shell history.
+def test_a_routine_file_that_fails_is_applied_by_the_next_run(stack):
+    db, conf, sqldir = migration_db(stack)
+    stack.admin("migrate", config=conf)
+    before = recorded(stack, db)
+    name = sql_files(sqldir, "routines")[-1]
+    path = os.path.join(sqldir, "routines", name)
+    with open(path) as f:
+        good = f.read()
+    with open(path, "w") as f:
+        f.write(good + "\nCREATE OR REPLACE FUNCTION wz_migrate_probe() "
+                "RETURNS INT RETURN;\n")
+    p = stack.admin("migrate", config=conf, check=False)
+    assert (p.returncode, p.stdout) == (1, ""), p.stderr
+    assert "wazera-admin: routines/%s: " % name in p.stderr, p.stderr
+    assert "syntax" in p.stderr, p.stderr
+    assert recorded(stack, db) == before      # not recorded
+    with open(path, "w") as f:
+        f.write(good)
+    p = stack.admin("migrate", config=conf)
+    # Back to the text recorded: nothing to do.
+    assert "0 routine file(s) applied" in p.stderr
+    with open(path, "w") as f:
+        f.write(good + "\n-- fixed\n")
+    p = stack.admin("migrate", config=conf)
+    assert "applied again (changed) routines/%s" % name in p.stderr
+
+
+def test_concurrent_migrates_apply_each_file_once(stack):
+    """Runs started together wait for each other's lock: every file is
+    applied by exactly one of them, and both succeed."""
+    db, conf, sqldir = migration_db(stack)
+    cmd = [os.path.join(stack.build, "wazera-admin"), "--config", conf,
+           "migrate"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    lines = [line for _, err in outs for line in err.splitlines()
+             if " applied schema/" in line or " applied routines/" in line]
+    files = ["schema/" + x for x in sql_files(sqldir, "schema")] + \
+        ["routines/" + x for x in sql_files(sqldir, "routines")]
+    assert sorted(line.split()[-1] for line in lines) == sorted(files), outs
+    mig, rout = recorded(stack, db)
+    assert len(mig) == len(sql_files(sqldir, "schema"))
+    assert len(rout) == len(sql_files(sqldir, "routines"))
+
+
+LEGACY = ["001_core", "002_messaging", "003_statuses", "004_conversations",
+          "005_inbound", "006_inbound", "007_counter_shards", "008_spooler",
+          "009_window_per_number", "010_hardening", "011_account_pause"]
+
+
+@pytest.mark.parametrize("upto", [len(LEGACY), 8])
+def test_a_database_of_the_numbered_files(stack, upto):
+    """Before the baseline the schema was eleven numbered files. A database
+    they migrated to their end holds the baseline: it is recorded, not
+    run, and the routine files are applied; one part of the way is refused
+    with the way out, and nothing is changed."""
+    db, conf, sqldir = migration_db(stack)
+    stack.admin("migrate", config=conf)
+    # What such a database records: the eleven versions, no baseline, no
+    # routine files.
+    stack.sql_root(
+        "DELETE FROM schema_migrations; DELETE FROM schema_routines; "
+        "INSERT INTO schema_migrations (version, applied_at, checksum) "
+        "VALUES %s" % ", ".join("('%s', UTC_TIMESTAMP(), NULL)" % v
+                                for v in LEGACY[:upto]), database=db)
+    p = stack.admin("migrate", config=conf, check=False)
+    mig, rout = recorded(stack, db)
+    if upto == len(LEGACY):
+        assert p.returncode == 0, p.stderr
+        assert "recorded (the numbered files of an earlier Wazera made " \
+            "it) schema/001_baseline.sql" in p.stderr, p.stderr
+        assert "0 migration(s) applied, %d routine file(s) applied" % \
+            len(sql_files(sqldir, "routines")) in p.stderr, p.stderr
+        assert mig["001_baseline"] == sha256_file(
+            os.path.join(sqldir, "schema", "001_baseline.sql"))
+        assert len(rout) == len(sql_files(sqldir, "routines"))
+    else:
+        assert (p.returncode, p.stdout) == (1, ""), p.stderr
+        assert "not to their end (011_account_pause)" in p.stderr, p.stderr
+        assert set(mig) == set(LEGACY[:upto]) and rout == {}
 
 
 def account_args(tenant, phone):

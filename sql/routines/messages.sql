@@ -1,88 +1,8 @@
--- WhatsApp accounts, conversations and the outbound message queue.
-
-CREATE TABLE IF NOT EXISTS whatsapp_accounts (
-	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-	tenant_id	BIGINT UNSIGNED NOT NULL,
-	phone_number_id	VARCHAR(64) CHARACTER SET ascii NOT NULL,
-	waba_id		VARCHAR(64) CHARACTER SET ascii NOT NULL,
-	display_phone	VARCHAR(16) CHARACTER SET ascii NOT NULL,
-	-- libsodium secretbox under the master key: nonce then ciphertext.
-	access_token_enc VARBINARY(4096) NOT NULL,
-	app_secret_enc	VARBINARY(1024) NULL,
-	mps		INT UNSIGNED NOT NULL DEFAULT 80,	-- messages per second
-	-- The spooler driving this account (one at a time, across hosts).
-	lease_holder	VARCHAR(128) NULL,
-	lease_until	DATETIME(3) NULL,
-	created_at	DATETIME NOT NULL,
-	updated_at	DATETIME NOT NULL,
-	UNIQUE KEY whatsapp_accounts_phone (phone_number_id),
-	KEY whatsapp_accounts_tenant (tenant_id, id),
-	CONSTRAINT whatsapp_accounts_tenant_fk FOREIGN KEY (tenant_id)
-	    REFERENCES tenants (id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
-
-CREATE TABLE IF NOT EXISTS users (
-	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-	tenant_id	BIGINT UNSIGNED NOT NULL,
-	name		VARCHAR(255) NOT NULL,
-	email		VARCHAR(255) NOT NULL,
-	created_at	DATETIME NOT NULL,
-	updated_at	DATETIME NOT NULL,
-	UNIQUE KEY users_email (tenant_id, email),
-	KEY users_tenant (tenant_id, id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
-
--- At most one conversation that is not closed per contact and account:
--- open_marker is 1 while open or pending and NULL once closed, and NULLs
--- never collide in the unique key.
-CREATE TABLE IF NOT EXISTS conversations (
-	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-	tenant_id	BIGINT UNSIGNED NOT NULL,
-	contact_id	BIGINT UNSIGNED NOT NULL,
-	whatsapp_account_id BIGINT UNSIGNED NOT NULL,
-	status		ENUM('open', 'pending', 'closed') NOT NULL DEFAULT 'open',
-	assigned_to	BIGINT UNSIGNED NULL,
-	last_message_at	DATETIME NULL,
-	created_at	DATETIME NOT NULL,
-	updated_at	DATETIME NOT NULL,
-	open_marker	TINYINT AS (IF(status = 'closed', NULL, 1)) PERSISTENT,
-	UNIQUE KEY conversations_open (contact_id, whatsapp_account_id, open_marker),
-	KEY conversations_tenant (tenant_id, status, id),
-	KEY conversations_assigned (tenant_id, assigned_to, id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
-
--- Messages, inbound and outbound. Outbound ones are the spooler's queue:
--- queued -> sending -> sent -> delivered -> read, or failed; status_rank
--- orders them so updates never move a message backwards.
-CREATE TABLE IF NOT EXISTS messages (
-	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-	tenant_id	BIGINT UNSIGNED NOT NULL,
-	conversation_id	BIGINT UNSIGNED NOT NULL,
-	contact_id	BIGINT UNSIGNED NOT NULL,
-	whatsapp_account_id BIGINT UNSIGNED NOT NULL,
-	direction	ENUM('inbound', 'outbound') NOT NULL,
-	type		VARCHAR(16) CHARACTER SET ascii NOT NULL,
-	to_phone	VARCHAR(16) CHARACTER SET ascii NOT NULL,
-	content		MEDIUMTEXT NOT NULL,		-- JSON, as accepted
-	status		ENUM('queued', 'sending', 'sent', 'delivered', 'read',
-			    'failed', 'received') NOT NULL,
-	wamid		VARCHAR(255) CHARACTER SET ascii NULL,
-	error_code	INT NULL,
-	error_title	VARCHAR(255) NULL,
-	error_message	TEXT NULL,
-	attempts	INT UNSIGNED NOT NULL DEFAULT 0,
-	next_attempt_at	DATETIME(3) NOT NULL,
-	sending_since	DATETIME(3) NULL,	-- set while a request is in flight
-	accepted_at	DATETIME(3) NOT NULL,	-- when the API took it (ms)
-	sent_at		DATETIME(3) NULL,	-- when Meta accepted it (ms)
-	created_at	DATETIME NOT NULL,
-	updated_at	DATETIME NOT NULL,
-	UNIQUE KEY messages_wamid (wamid),
-	KEY messages_queue (whatsapp_account_id, status, next_attempt_at),
-	KEY messages_sending (status, sending_since),
-	KEY messages_conversation (conversation_id, id),
-	KEY messages_tenant (tenant_id, id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
+-- Outbound messages: queued by the API, sent or failed by the spooler, moved on by
+-- the statuses of Meta's webhooks.
+--
+-- A routine file: re-applied by `wazera-admin migrate` whenever its text
+-- changes (sql/README.md). Each routine here is its current version only.
 
 -- A message as the API shows it, for event data.
 CREATE OR REPLACE FUNCTION wz_message_json(p_id BIGINT UNSIGNED)
@@ -250,4 +170,63 @@ BEGIN
 	END IF;
 	COMMIT;
 	SELECT v_status;
+END;
+
+-- The order a message's status may only move forward in.
+CREATE OR REPLACE FUNCTION wz_status_rank(p_status VARCHAR(16))
+RETURNS TINYINT DETERMINISTIC
+RETURN CASE p_status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1
+	WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
+	ELSE 5 END;
+
+-- Applies one status (sent, delivered, read, failed; played counts as
+-- read) to the outbound message it names: by wamid, or, for a message a
+-- crash left being sent, by the id the spooler put in
+-- biz_opaque_callback_data ("wz:<id>", passed here as p_callback_id). A
+-- status never moves a message backwards; failed is recorded after sent or
+-- delivered (Meta's asynchronous failures) but never after read, and
+-- nothing follows failed. The matching event is written with the change.
+-- Runs in the caller's transaction. Returns the status the message has now
+-- (NULL if no message matched).
+CREATE OR REPLACE PROCEDURE wz_status_apply(
+	IN p_account BIGINT UNSIGNED,
+	IN p_wamid VARCHAR(255) CHARACTER SET ascii,
+	IN p_callback_id BIGINT UNSIGNED, IN p_status VARCHAR(16),
+	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT,
+	IN p_event_uuid CHAR(36))
+BEGIN
+	DECLARE v_id BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_cur VARCHAR(16);
+	DECLARE v_tenant BIGINT UNSIGNED;
+	DECLARE v_new VARCHAR(16) DEFAULT p_status;
+	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+
+	IF v_new = 'played' THEN SET v_new = 'read'; END IF;
+	SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant FROM messages
+	 WHERE wamid = p_wamid AND whatsapp_account_id = p_account
+	   AND direction = 'outbound' FOR UPDATE;
+	IF v_id IS NULL AND p_callback_id IS NOT NULL THEN
+		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
+		  FROM messages WHERE id = p_callback_id
+		   AND whatsapp_account_id = p_account AND direction = 'outbound'
+		   AND (wamid IS NULL OR wamid = p_wamid) FOR UPDATE;
+	END IF;
+	IF v_id IS NOT NULL AND v_cur <> 'failed' AND (
+	    (v_new = 'failed' AND v_cur <> 'read') OR
+	    (v_new <> 'failed' AND wz_status_rank(v_new) > wz_status_rank(v_cur)))
+	THEN
+		UPDATE messages SET status = v_new, wamid = COALESCE(wamid, p_wamid),
+		    sending_since = NULL,
+		    sent_at = IF(sent_at IS NULL AND v_new <> 'failed', NOW(3), sent_at),
+		    error_code = IF(v_new = 'failed', p_code, error_code),
+		    error_title = IF(v_new = 'failed', p_title, error_title),
+		    error_message = IF(v_new = 'failed', p_message, error_message),
+		    updated_at = UTC_TIMESTAMP()
+		 WHERE id = v_id;
+		INSERT INTO events (uuid, tenant_id, type, data, created_at)
+		VALUES (p_event_uuid, v_tenant, CONCAT('message.', v_new),
+		    wz_message_json(v_id), UTC_TIMESTAMP());
+		SET v_cur = v_new;
+	END IF;
+	SELECT v_cur;
 END;

@@ -1,30 +1,24 @@
--- Inbound messages and statuses, again (001-005 are applied history and
--- stay as they are):
+-- Inbound messages from Meta's webhooks.
 --
--- * The wamid parameters are ASCII, like messages.wamid. A utf8mb4
---   parameter compared with the ASCII column converted the column, so the
---   lookups by wamid could not use messages_wamid: every inbound message
---   and every status scanned (and with FOR UPDATE, locked) the messages
---   of the account, which serialised webhooks and deadlocked them. And the
---   duplicate check is a plain read (IF EXISTS locked the gap).
--- * An existing contact without a name takes the customer's WhatsApp
---   profile name from their next message (a name an agent gave is kept),
---   recorded with an opt-out keyword's change in one contact.updated; the
---   window, the name and the keyword are one UPDATE of the contact, decided
---   on its current values under its row lock (a snapshot read could
---   overwrite a name just given, or repeat a redelivery's event).
+-- A routine file: re-applied by `wazera-admin migrate` whenever its text
+-- changes (sql/README.md). Each routine here is its current version only.
 
 -- Stores one inbound message: a wamid already stored is ignored (Meta
 -- delivers duplicates); the contact is found or created (with the profile
--- name, which also names a known contact without one), its open conversation on the account found or opened (a closed
--- one never receives new messages), the message stored, the service window
--- reopened, and an opt-out keyword applied (p_optout 1: STOP/UNSUBSCRIBE,
--- -1: START). Events: contact.created, contact.updated,
+-- name, which also names a known contact without one), its open
+-- conversation on the account found or opened (a closed one never
+-- receives new messages), the message stored, the service window with
+-- that account reopened, and an opt-out keyword applied (p_optout 1:
+-- STOP/UNSUBSCRIBE, -1: START). Events: contact.created, contact.updated,
 -- conversation.created, message.received; the caller builds the data of
 -- the last three (p_*_event, the resources as the API shows them, with
 -- p_now as their times), and their ids are set here (reading them back
 -- with wz_*_json() cost ~100 µs of a new customer's ~360). Runs in the
 -- caller's transaction. Returns the message id, or NULL for a duplicate.
+-- The contact row is updated only when its name or opt-out changes; the
+-- wamid parameter is ASCII like messages.wamid (a utf8mb4 one converted
+-- the column and lost the index: every lookup scanned the account's
+-- messages).
 CREATE OR REPLACE PROCEDURE wz_inbound_message(
 	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
 	IN p_phone VARCHAR(16), IN p_profile VARCHAR(255),
@@ -102,14 +96,20 @@ BEGIN
 		    (p_optout = -1 AND v_opted = 1);
 		SET v_named = NOT v_created AND v_name IS NULL AND
 		    p_profile IS NOT NULL AND p_profile <> '';
-		UPDATE contacts SET
-		    last_inbound_at = GREATEST(COALESCE(last_inbound_at, p_at),
-		        p_at),
-		    name = IF(v_named, p_profile, name),
-		    opted_out = IF(v_optout, p_optout = 1, opted_out),
-		    updated_at = IF(v_named OR v_optout, p_now,
-		        updated_at)
-		 WHERE id = v_contact;
+		IF v_named OR v_optout THEN
+			UPDATE contacts SET
+			    name = IF(v_named, p_profile, name),
+			    opted_out = IF(v_optout, p_optout = 1, opted_out),
+			    updated_at = p_now
+			 WHERE id = v_contact;
+		END IF;
+		-- The window with this number: from when the customer wrote, never
+		-- moved back by a late delivery of an older message.
+		INSERT INTO contact_windows (contact_id, whatsapp_account_id,
+		    last_inbound_at)
+		VALUES (v_contact, p_account, p_at)
+		    ON DUPLICATE KEY UPDATE last_inbound_at = GREATEST(
+			last_inbound_at, VALUES(last_inbound_at));
 		IF v_named THEN
 			INSERT IGNORE INTO contact_trigrams (tenant_id, tri,
 			    contact_id)
@@ -170,56 +170,4 @@ BEGIN
 		END IF;
 		SELECT v_msg;
 	END IF;
-END;
-
--- Applies one status (sent, delivered, read, failed; played counts as
--- read) to the outbound message it names: by wamid, or, for a message a
--- crash left being sent, by the id the spooler put in
--- biz_opaque_callback_data ("wz:<id>", passed here as p_callback_id). A
--- status never moves a message backwards; failed is recorded after sent or
--- delivered (Meta's asynchronous failures) but never after read, and
--- nothing follows failed. The matching event is written with the change.
--- Runs in the caller's transaction. Returns the status the message has now
--- (NULL if no message matched).
-CREATE OR REPLACE PROCEDURE wz_status_apply(
-	IN p_account BIGINT UNSIGNED,
-	IN p_wamid VARCHAR(255) CHARACTER SET ascii,
-	IN p_callback_id BIGINT UNSIGNED, IN p_status VARCHAR(16),
-	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT,
-	IN p_event_uuid CHAR(36))
-BEGIN
-	DECLARE v_id BIGINT UNSIGNED DEFAULT NULL;
-	DECLARE v_cur VARCHAR(16);
-	DECLARE v_tenant BIGINT UNSIGNED;
-	DECLARE v_new VARCHAR(16) DEFAULT p_status;
-	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
-
-	IF v_new = 'played' THEN SET v_new = 'read'; END IF;
-	SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant FROM messages
-	 WHERE wamid = p_wamid AND whatsapp_account_id = p_account
-	   AND direction = 'outbound' FOR UPDATE;
-	IF v_id IS NULL AND p_callback_id IS NOT NULL THEN
-		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
-		  FROM messages WHERE id = p_callback_id
-		   AND whatsapp_account_id = p_account AND direction = 'outbound'
-		   AND (wamid IS NULL OR wamid = p_wamid) FOR UPDATE;
-	END IF;
-	IF v_id IS NOT NULL AND v_cur <> 'failed' AND (
-	    (v_new = 'failed' AND v_cur <> 'read') OR
-	    (v_new <> 'failed' AND wz_status_rank(v_new) > wz_status_rank(v_cur)))
-	THEN
-		UPDATE messages SET status = v_new, wamid = COALESCE(wamid, p_wamid),
-		    sending_since = NULL,
-		    sent_at = IF(sent_at IS NULL AND v_new <> 'failed', NOW(3), sent_at),
-		    error_code = IF(v_new = 'failed', p_code, error_code),
-		    error_title = IF(v_new = 'failed', p_title, error_title),
-		    error_message = IF(v_new = 'failed', p_message, error_message),
-		    updated_at = UTC_TIMESTAMP()
-		 WHERE id = v_id;
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_event_uuid, v_tenant, CONCAT('message.', v_new),
-		    wz_message_json(v_id), UTC_TIMESTAMP());
-		SET v_cur = v_new;
-	END IF;
-	SELECT v_cur;
 END;

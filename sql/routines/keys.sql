@@ -1,3 +1,8 @@
+-- API keys.
+--
+-- A routine file: re-applied by `wazera-admin migrate` whenever its text
+-- changes (sql/README.md). Each routine here is its current version only.
+
 -- Revoking a key marks it and forgets its rate counter in one call, run in
 -- one transaction by its callers (the API's DELETE /api-keys/{id} and
 -- wazera-admin apikey revoke). Workers serve a cached key for as long as
