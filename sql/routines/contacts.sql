@@ -3,48 +3,20 @@
 -- A routine file: re-applied by `wazera-admin migrate` whenever its text
 -- changes (sql/README.md). Each routine here is its current version only.
 
--- A contact as the API shows it, for event data.
-CREATE OR REPLACE FUNCTION wz_contact_json(p_id BIGINT UNSIGNED)
-RETURNS MEDIUMTEXT READS SQL DATA
-RETURN (SELECT JSON_OBJECT('id', c.id, 'name', c.name, 'phone', c.phone,
-	'email', c.email, 'tags', JSON_QUERY(c.tags, '$'),
-	'custom_fields', JSON_QUERY(c.custom_fields, '$'),
-	'opted_out', IF(c.opted_out, JSON_EXTRACT('true', '$'),
-	    JSON_EXTRACT('false', '$')),
-	'created_at', DATE_FORMAT(c.created_at, '%Y-%m-%dT%H:%i:%sZ'),
-	'updated_at', DATE_FORMAT(c.updated_at, '%Y-%m-%dT%H:%i:%sZ'))
-	FROM contacts c WHERE c.id = p_id);
-
--- Removes the trigram rows of the given JSON array of trigrams.
-CREATE OR REPLACE PROCEDURE wz_trigrams_delete(
-	IN p_tenant BIGINT UNSIGNED, IN p_id BIGINT UNSIGNED,
-	IN p_trigrams MEDIUMTEXT)
-BEGIN
-	DELETE t FROM contact_trigrams t
-	  JOIN JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j
-	    ON t.tri = j.tri
-	 WHERE t.tenant_id = p_tenant AND t.contact_id = p_id;
-END;
+-- Retired: a contact's JSON is contact_shapes' (shapes.sql).
+DROP FUNCTION IF EXISTS wz_contact_json;
 
 -- Creates a contact with its tag and trigram rows, the contact.created
--- event and the tenant's counter in one round trip. p_event is the event's
--- data with a placeholder id that is set here. With p_own_tx the procedure
--- runs its own transaction; without, the caller's.
+-- event and the tenant's counter. Answers the contact's JSON.
 CREATE OR REPLACE PROCEDURE wz_contact_create(
 	IN p_tenant BIGINT UNSIGNED, IN p_name VARCHAR(255),
 	IN p_phone VARCHAR(16), IN p_email VARCHAR(255), IN p_tags TEXT,
 	IN p_custom MEDIUMTEXT, IN p_opted_out TINYINT, IN p_now DATETIME,
-	IN p_trigrams MEDIUMTEXT, IN p_event_uuid CHAR(36),
-	IN p_event MEDIUMTEXT, IN p_own_tx TINYINT)
+	IN p_trigrams MEDIUMTEXT)
 BEGIN
 	DECLARE v_id BIGINT UNSIGNED;
-	DECLARE EXIT HANDLER FOR SQLEXCEPTION
-	BEGIN
-		IF p_own_tx THEN ROLLBACK; END IF;
-		RESIGNAL;
-	END;
+	DECLARE v_json MEDIUMTEXT;
 
-	IF p_own_tx THEN START TRANSACTION; END IF;
 	INSERT INTO contacts (tenant_id, name, phone, email, tags,
 	    custom_fields, opted_out, created_at, updated_at)
 	VALUES (p_tenant, p_name, p_phone, p_email, p_tags, p_custom,
@@ -58,40 +30,22 @@ BEGIN
 	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
 	SELECT p_tenant, j.tri, v_id
 	  FROM JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
-	INSERT INTO events (uuid, tenant_id, type, data, created_at)
-	VALUES (p_event_uuid, p_tenant, 'contact.created',
-	    JSON_SET(p_event, '$.id', v_id), p_now);
+	SELECT json INTO v_json FROM contact_shapes WHERE id = v_id;
+	CALL wz_event_emit(p_tenant, 'contact.created', v_json);
 	INSERT INTO tenant_counters (tenant_id, contacts) VALUES (p_tenant, 1)
 	    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
-	IF p_own_tx THEN COMMIT; END IF;
-	SELECT v_id;
+	SELECT v_json;
 END;
 
--- Replaces a contact's fields, tag and trigram rows and records
--- contact.updated. Runs in the caller's transaction, which has locked the
--- row with CONTACT_GET_FOR_UPDATE and computed p_old_trigrams from it.
-CREATE OR REPLACE PROCEDURE wz_contact_update(
+-- Removes the trigram rows of the given JSON array of trigrams.
+CREATE OR REPLACE PROCEDURE wz_trigrams_delete(
 	IN p_tenant BIGINT UNSIGNED, IN p_id BIGINT UNSIGNED,
-	IN p_name VARCHAR(255), IN p_phone VARCHAR(16), IN p_email VARCHAR(255),
-	IN p_tags TEXT, IN p_custom MEDIUMTEXT, IN p_opted_out TINYINT,
-	IN p_now DATETIME, IN p_old_trigrams MEDIUMTEXT, IN p_trigrams MEDIUMTEXT,
-	IN p_event_uuid CHAR(36), IN p_event MEDIUMTEXT)
+	IN p_trigrams MEDIUMTEXT)
 BEGIN
-	UPDATE contacts
-	   SET name = p_name, phone = p_phone, email = p_email, tags = p_tags,
-	       custom_fields = p_custom, opted_out = p_opted_out,
-	       updated_at = p_now
-	 WHERE tenant_id = p_tenant AND id = p_id;
-	DELETE FROM contact_tags WHERE contact_id = p_id;
-	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
-	SELECT p_tenant, j.tag, p_id
-	  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
-	CALL wz_trigrams_delete(p_tenant, p_id, p_old_trigrams);
-	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
-	SELECT p_tenant, j.tri, p_id
-	  FROM JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
-	INSERT INTO events (uuid, tenant_id, type, data, created_at)
-	VALUES (p_event_uuid, p_tenant, 'contact.updated', p_event, p_now);
+	DELETE t FROM contact_trigrams t
+	  JOIN JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j
+	    ON t.tri = j.tri
+	 WHERE t.tenant_id = p_tenant AND t.contact_id = p_id;
 END;
 
 -- Deletes a contact, its trigram rows (p_old_trigrams, computed from the
@@ -113,4 +67,34 @@ BEGIN
 		    ON DUPLICATE KEY UPDATE contacts = contacts - 1;
 	END IF;
 	SELECT v_n;
+END;
+
+-- Replaces a contact's fields, tag and trigram rows and records
+-- contact.updated. The caller has locked the row with
+-- CONTACT_GET_FOR_UPDATE and computed p_old_trigrams from it. Answers the
+-- contact's JSON.
+CREATE OR REPLACE PROCEDURE wz_contact_update(
+	IN p_tenant BIGINT UNSIGNED, IN p_id BIGINT UNSIGNED,
+	IN p_name VARCHAR(255), IN p_phone VARCHAR(16), IN p_email VARCHAR(255),
+	IN p_tags TEXT, IN p_custom MEDIUMTEXT, IN p_opted_out TINYINT,
+	IN p_now DATETIME, IN p_old_trigrams MEDIUMTEXT, IN p_trigrams MEDIUMTEXT)
+BEGIN
+	DECLARE v_json MEDIUMTEXT;
+
+	UPDATE contacts
+	   SET name = p_name, phone = p_phone, email = p_email, tags = p_tags,
+	       custom_fields = p_custom, opted_out = p_opted_out,
+	       updated_at = p_now
+	 WHERE tenant_id = p_tenant AND id = p_id;
+	DELETE FROM contact_tags WHERE contact_id = p_id;
+	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
+	SELECT p_tenant, j.tag, p_id
+	  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
+	CALL wz_trigrams_delete(p_tenant, p_id, p_old_trigrams);
+	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
+	SELECT p_tenant, j.tri, p_id
+	  FROM JSON_TABLE(p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
+	SELECT json INTO v_json FROM contact_shapes WHERE id = p_id;
+	CALL wz_event_emit(p_tenant, 'contact.updated', v_json);
+	SELECT v_json;
 END;

@@ -10,25 +10,21 @@
 -- receives new messages), the message stored, the service window with
 -- that account reopened, and an opt-out keyword applied (p_optout 1:
 -- STOP/UNSUBSCRIBE, -1: START). Events: contact.created, contact.updated,
--- conversation.created, message.received; the caller builds the data of
--- the last three (p_*_event, the resources as the API shows them, with
--- p_now as their times), and their ids are set here (reading them back
--- with wz_*_json() cost ~100 µs of a new customer's ~360). Runs in the
--- caller's transaction. Returns the message id, or NULL for a duplicate.
--- The contact row is updated only when its name or opt-out changes; the
--- wamid parameter is ASCII like messages.wamid (a utf8mb4 one converted
--- the column and lost the index: every lookup scanned the account's
--- messages).
+-- conversation.created, message.received, each with the resource as it is
+-- when the event is recorded. Returns the message id, or NULL for a
+-- duplicate. The contact row is updated only when its name or opt-out
+-- changes, decided on its current values under its row lock (a snapshot
+-- read could overwrite a name just given, or repeat a redelivery's
+-- event); the wamid parameter is ASCII like messages.wamid (a utf8mb4 one
+-- converted the column and lost the index: every lookup scanned the
+-- account's messages).
 CREATE OR REPLACE PROCEDURE wz_inbound_message(
 	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
 	IN p_phone VARCHAR(16), IN p_profile VARCHAR(255),
 	IN p_wamid VARCHAR(255) CHARACTER SET ascii, IN p_type VARCHAR(16),
 	IN p_content MEDIUMTEXT,
 	IN p_at DATETIME, IN p_trigrams MEDIUMTEXT, IN p_optout TINYINT,
-	IN p_uuid_contact CHAR(36), IN p_uuid_contact_upd CHAR(36),
-	IN p_uuid_conv CHAR(36), IN p_uuid_msg CHAR(36), IN p_now DATETIME,
-	IN p_contact_event MEDIUMTEXT, IN p_conv_event MEDIUMTEXT,
-	IN p_msg_event MEDIUMTEXT)
+	IN p_now DATETIME)
 BEGIN
 	DECLARE v_contact BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_conv BIGINT UNSIGNED DEFAULT NULL;
@@ -37,6 +33,7 @@ BEGIN
 	DECLARE v_locked BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_opted TINYINT;
 	DECLARE v_name VARCHAR(255);
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE v_created, v_named, v_optout BOOLEAN DEFAULT FALSE;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
 
@@ -79,10 +76,10 @@ BEGIN
 				    contact_id)
 				SELECT p_tenant, j.tri, v_contact FROM JSON_TABLE(
 				    p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
-				INSERT INTO events (uuid, tenant_id, type, data,
-				    created_at)
-				VALUES (p_uuid_contact, p_tenant, 'contact.created',
-				    JSON_SET(p_contact_event, '$.id', v_contact), p_now);
+				SELECT json INTO v_json FROM contact_shapes
+				 WHERE id = v_contact;
+				CALL wz_event_emit(p_tenant, 'contact.created',
+				    v_json);
 				INSERT INTO tenant_counters (tenant_id, contacts)
 				VALUES (p_tenant, 1)
 				    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
@@ -117,9 +114,9 @@ BEGIN
 			    p_trigrams, '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
 		END IF;
 		IF v_named OR v_optout THEN
-			INSERT INTO events (uuid, tenant_id, type, data, created_at)
-			VALUES (p_uuid_contact_upd, p_tenant, 'contact.updated',
-			    wz_contact_json(v_contact), UTC_TIMESTAMP());
+			SELECT json INTO v_json FROM contact_shapes
+			 WHERE id = v_contact;
+			CALL wz_event_emit(p_tenant, 'contact.updated', v_json);
 		END IF;
 
 		SELECT id INTO v_conv FROM conversations
@@ -140,12 +137,10 @@ BEGIN
 			    p_now, p_now);
 			IF ROW_COUNT() = 1 THEN
 				SET v_conv = LAST_INSERT_ID();
-				INSERT INTO events (uuid, tenant_id, type, data,
-				    created_at)
-				VALUES (p_uuid_conv, p_tenant, 'conversation.created',
-				    JSON_SET(p_conv_event, '$.id', v_conv,
-				    '$.contact.id', v_contact, '$.contact.name',
-				    IF(v_created OR v_named, p_profile, v_name)), p_now);
+				SELECT json INTO v_json FROM conversation_shapes
+				 WHERE id = v_conv;
+				CALL wz_event_emit(p_tenant, 'conversation.created',
+				    v_json);
 			ELSE
 				SELECT id INTO v_conv FROM conversations
 				 WHERE contact_id = v_contact
@@ -163,10 +158,9 @@ BEGIN
 		    p_at, p_now);
 		IF ROW_COUNT() = 1 THEN
 			SET v_msg = LAST_INSERT_ID();
-			INSERT INTO events (uuid, tenant_id, type, data, created_at)
-			VALUES (p_uuid_msg, p_tenant, 'message.received',
-			    JSON_SET(p_msg_event, '$.id', v_msg, '$.conversation_id',
-			    v_conv, '$.contact_id', v_contact), p_now);
+			SELECT json INTO v_json FROM message_shapes
+			 WHERE id = v_msg;
+			CALL wz_event_emit(p_tenant, 'message.received', v_json);
 		END IF;
 		SELECT v_msg;
 	END IF;

@@ -4,26 +4,13 @@
 -- A routine file: re-applied by `wazera-admin migrate` whenever its text
 -- changes (sql/README.md). Each routine here is its current version only.
 
--- A message as the API shows it, for event data.
-CREATE OR REPLACE FUNCTION wz_message_json(p_id BIGINT UNSIGNED)
-RETURNS MEDIUMTEXT READS SQL DATA
-RETURN (SELECT JSON_OBJECT(
-	'id', m.id, 'conversation_id', m.conversation_id,
-	'contact_id', m.contact_id, 'whatsapp_account_id', m.whatsapp_account_id,
-	'direction', m.direction, 'type', m.type,
-	'content', JSON_QUERY(m.content, '$'), 'status', m.status,
-	'wamid', m.wamid,
-	'error', IF(m.error_code IS NULL, NULL, JSON_OBJECT('code', m.error_code,
-	    'title', m.error_title, 'message', m.error_message)),
-	'created_at', DATE_FORMAT(m.created_at, '%Y-%m-%dT%H:%i:%sZ'),
-	'updated_at', DATE_FORMAT(m.updated_at, '%Y-%m-%dT%H:%i:%sZ'))
-	FROM messages m WHERE m.id = p_id);
+-- Retired: a message's JSON is message_shapes' (shapes.sql).
+DROP FUNCTION IF EXISTS wz_message_json;
 
 -- Queues an outbound message: finds or creates the contact (with its
 -- contact.created event) and its open conversation on the account (with
--- conversation.created), then inserts the message, all in one transaction.
--- p_contact_event and p_conv_event are the resources' JSON with ids to be
--- set here. Returns: message id, conversation id, contact id.
+-- conversation.created), then inserts the message. Answers the message's
+-- JSON.
 --
 -- No locking read ever looks for a row that may not exist: such reads take
 -- gap locks, and two first sends to different new numbers would then
@@ -34,23 +21,15 @@ RETURN (SELECT JSON_OBJECT(
 CREATE OR REPLACE PROCEDURE wz_message_queue(
 	IN p_tenant BIGINT UNSIGNED, IN p_account BIGINT UNSIGNED,
 	IN p_phone VARCHAR(16), IN p_type VARCHAR(16), IN p_content MEDIUMTEXT,
-	IN p_now DATETIME, IN p_now_ms DATETIME(3), IN p_trigrams MEDIUMTEXT,
-	IN p_contact_uuid CHAR(36), IN p_contact_event MEDIUMTEXT,
-	IN p_conv_uuid CHAR(36), IN p_conv_event MEDIUMTEXT, IN p_own_tx TINYINT)
+	IN p_now DATETIME, IN p_now_ms DATETIME(3), IN p_trigrams MEDIUMTEXT)
 BEGIN
 	DECLARE v_contact BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_conv BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_msg BIGINT UNSIGNED;
-	DECLARE v_name VARCHAR(255) DEFAULT NULL;
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
-	DECLARE EXIT HANDLER FOR SQLEXCEPTION
-	BEGIN
-		IF p_own_tx THEN ROLLBACK; END IF;
-		RESIGNAL;
-	END;
 
-	IF p_own_tx THEN START TRANSACTION; END IF;
-	SELECT id, name INTO v_contact, v_name FROM contacts
+	SELECT id INTO v_contact FROM contacts
 	 WHERE tenant_id = p_tenant AND phone = p_phone;
 	IF v_contact IS NULL THEN
 		INSERT IGNORE INTO contacts (tenant_id, name, phone, email, tags,
@@ -61,14 +40,14 @@ BEGIN
 			INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
 			SELECT p_tenant, j.tri, v_contact FROM JSON_TABLE(p_trigrams,
 			    '$[*]' COLUMNS (tri VARCHAR(3) PATH '$')) j;
-			INSERT INTO events (uuid, tenant_id, type, data, created_at)
-			VALUES (p_contact_uuid, p_tenant, 'contact.created',
-			    JSON_SET(p_contact_event, '$.id', v_contact), p_now);
+			SELECT json INTO v_json FROM contact_shapes
+			 WHERE id = v_contact;
+			CALL wz_event_emit(p_tenant, 'contact.created', v_json);
 			INSERT INTO tenant_counters (tenant_id, contacts)
 			VALUES (p_tenant, 1)
 			    ON DUPLICATE KEY UPDATE contacts = contacts + 1;
 		ELSE
-			SELECT id, name INTO v_contact, v_name FROM contacts
+			SELECT id INTO v_contact FROM contacts
 			 WHERE tenant_id = p_tenant AND phone = p_phone
 			  LOCK IN SHARE MODE;
 		END IF;
@@ -91,10 +70,9 @@ BEGIN
 		VALUES (p_tenant, v_contact, p_account, 'open', p_now, p_now, p_now);
 		IF ROW_COUNT() = 1 THEN
 			SET v_conv = LAST_INSERT_ID();
-			INSERT INTO events (uuid, tenant_id, type, data, created_at)
-			VALUES (p_conv_uuid, p_tenant, 'conversation.created',
-			    JSON_SET(p_conv_event, '$.id', v_conv,
-			    '$.contact.id', v_contact, '$.contact.name', v_name), p_now);
+			SELECT json INTO v_json FROM conversation_shapes
+			 WHERE id = v_conv;
+			CALL wz_event_emit(p_tenant, 'conversation.created', v_json);
 		ELSE
 			SELECT id INTO v_conv FROM conversations
 			 WHERE contact_id = v_contact AND whatsapp_account_id = p_account
@@ -107,22 +85,20 @@ BEGIN
 	VALUES (p_tenant, v_conv, v_contact, p_account, 'outbound', p_type,
 	    p_phone, p_content, 'queued', p_now_ms, p_now_ms, p_now, p_now);
 	SET v_msg = LAST_INSERT_ID();
-	IF p_own_tx THEN COMMIT; END IF;
-	SELECT v_msg, v_conv, v_contact;
+	SELECT json FROM message_shapes WHERE id = v_msg;
 END;
 
 -- Meta accepted the message: store the wamid and move it to sent, unless a
 -- status webhook already moved it further; message.sent is recorded when it
 -- becomes sent here. Returns the status it has now.
 CREATE OR REPLACE PROCEDURE wz_message_sent(IN p_id BIGINT UNSIGNED,
-	IN p_wamid VARCHAR(255), IN p_event_uuid CHAR(36))
+	IN p_wamid VARCHAR(255))
 BEGIN
 	DECLARE v_status VARCHAR(16) DEFAULT NULL;
 	DECLARE v_tenant BIGINT UNSIGNED;
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
-	DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
-	START TRANSACTION;
 	SELECT status, tenant_id INTO v_status, v_tenant FROM messages
 	 WHERE id = p_id FOR UPDATE;
 	IF v_status IN ('queued', 'sending') THEN
@@ -131,31 +107,27 @@ BEGIN
 		    error_title = NULL, error_message = NULL,
 		    updated_at = UTC_TIMESTAMP()
 		 WHERE id = p_id;
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_event_uuid, v_tenant, 'message.sent',
-		    wz_message_json(p_id), UTC_TIMESTAMP());
+		SELECT json INTO v_json FROM message_shapes WHERE id = p_id;
+		CALL wz_event_emit(v_tenant, 'message.sent', v_json);
 		SET v_status = 'sent';
 	ELSEIF v_status IS NOT NULL THEN
 		UPDATE messages SET wamid = COALESCE(wamid, p_wamid),
 		    sent_at = COALESCE(sent_at, NOW(3)), sending_since = NULL
 		 WHERE id = p_id;
 	END IF;
-	COMMIT;
 	SELECT v_status;
 END;
 
 -- A permanent failure: failed with Meta's error, and message.failed, unless
--- the message already moved on.
+-- the message already moved on. Returns the status it has now.
 CREATE OR REPLACE PROCEDURE wz_message_failed(IN p_id BIGINT UNSIGNED,
-	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT,
-	IN p_event_uuid CHAR(36))
+	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT)
 BEGIN
 	DECLARE v_status VARCHAR(16) DEFAULT NULL;
 	DECLARE v_tenant BIGINT UNSIGNED;
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
-	DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
-	START TRANSACTION;
 	SELECT status, tenant_id INTO v_status, v_tenant FROM messages
 	 WHERE id = p_id FOR UPDATE;
 	IF v_status IN ('queued', 'sending') THEN
@@ -163,12 +135,10 @@ BEGIN
 		    error_code = p_code, error_title = p_title,
 		    error_message = p_message, updated_at = UTC_TIMESTAMP()
 		 WHERE id = p_id;
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_event_uuid, v_tenant, 'message.failed',
-		    wz_message_json(p_id), UTC_TIMESTAMP());
+		SELECT json INTO v_json FROM message_shapes WHERE id = p_id;
+		CALL wz_event_emit(v_tenant, 'message.failed', v_json);
 		SET v_status = 'failed';
 	END IF;
-	COMMIT;
 	SELECT v_status;
 END;
 
@@ -186,19 +156,22 @@ RETURN CASE p_status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1
 -- status never moves a message backwards; failed is recorded after sent or
 -- delivered (Meta's asynchronous failures) but never after read, and
 -- nothing follows failed. The matching event is written with the change.
--- Runs in the caller's transaction. Returns the status the message has now
--- (NULL if no message matched).
+-- Returns the status the message has now (NULL if no message matched).
+--
+-- The wamid parameter is ASCII, like messages.wamid: a utf8mb4 one
+-- compared with the column converted the column, and the lookup could not
+-- use messages_wamid.
 CREATE OR REPLACE PROCEDURE wz_status_apply(
 	IN p_account BIGINT UNSIGNED,
 	IN p_wamid VARCHAR(255) CHARACTER SET ascii,
 	IN p_callback_id BIGINT UNSIGNED, IN p_status VARCHAR(16),
-	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT,
-	IN p_event_uuid CHAR(36))
+	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT)
 BEGIN
 	DECLARE v_id BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_cur VARCHAR(16);
 	DECLARE v_tenant BIGINT UNSIGNED;
 	DECLARE v_new VARCHAR(16) DEFAULT p_status;
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
 
 	IF v_new = 'played' THEN SET v_new = 'read'; END IF;
@@ -223,9 +196,12 @@ BEGIN
 		    error_message = IF(v_new = 'failed', p_message, error_message),
 		    updated_at = UTC_TIMESTAMP()
 		 WHERE id = v_id;
-		INSERT INTO events (uuid, tenant_id, type, data, created_at)
-		VALUES (p_event_uuid, v_tenant, CONCAT('message.', v_new),
-		    wz_message_json(v_id), UTC_TIMESTAMP());
+		SELECT json INTO v_json FROM message_shapes WHERE id = v_id;
+		CALL wz_event_emit(v_tenant, CASE v_new
+		    WHEN 'sent' THEN 'message.sent'
+		    WHEN 'delivered' THEN 'message.delivered'
+		    WHEN 'read' THEN 'message.read'
+		    ELSE 'message.failed' END, v_json);
 		SET v_cur = v_new;
 	END IF;
 	SELECT v_cur;

@@ -1,0 +1,27 @@
+-- Events: the one way an event is recorded.
+--
+-- A routine file: re-applied by `wazera-admin migrate` whenever its text
+-- changes (sql/README.md). Each routine here is its current version only.
+--
+-- Every routine that records a change webhooks report calls
+-- wz_event_emit, in its caller's transaction, and C calls it through
+-- event_emit() (lib/event.c, whose table names every type;
+-- tests/e2e/test_events.py holds the two lists equal). p_data is the
+-- resource as the API shows it now (sql/routines/shapes.sql).
+--
+-- The event's id is a version 4 UUID from RANDOM_BYTES (OpenSSL's
+-- RAND_bytes): 122 random bits, the version nibble set to 4 and the
+-- variant's two high bits to 10 (the hex digit 8, 9, a or b, chosen by the
+-- random digit it replaces).
+CREATE OR REPLACE PROCEDURE wz_event_emit(IN p_tenant BIGINT UNSIGNED,
+	IN p_type VARCHAR(64) CHARACTER SET ascii, IN p_data MEDIUMTEXT)
+BEGIN
+	DECLARE v_h CHAR(32) CHARACTER SET ascii DEFAULT
+	    LOWER(HEX(RANDOM_BYTES(16)));
+
+	INSERT INTO events (uuid, tenant_id, type, data, created_at)
+	VALUES (INSERT(INSERT(INSERT(INSERT(v_h, 21, 0, '-'), 17, 1,
+	    CONCAT('-', MID('89ab89ab89ab89ab', CONV(MID(v_h, 17, 1), 16, 10) + 1,
+	    1))), 13, 1, '-4'), 9, 0, '-'), p_tenant, p_type, p_data,
+	    UTC_TIMESTAMP());
+END;
