@@ -183,8 +183,40 @@ db_prepare(struct db *db, enum sql id, enum db_rc *rc)
 		mysql_stmt_close(st);
 		return NULL;
 	}
+	/* The statement against its contract (lib/sql.c). A CALL's columns
+	 * are known only when its result arrives (db_query). */
+	if (mysql_stmt_param_count(st) != sql_params(id) ||
+	    (strncmp(text, "CALL ", 5) != 0 &&
+	    mysql_stmt_field_count(st) != sql_cols(id))) {
+		snprintf(db->last_error, sizeof(db->last_error), "%lu "
+		    "parameter(s) and %u column(s), its contract says %u and "
+		    "%u", mysql_stmt_param_count(st),
+		    mysql_stmt_field_count(st), sql_params(id), sql_cols(id));
+		log_warnx("prepare %s: %s", sql_name(id), db->last_error);
+		mysql_stmt_close(st);
+		*rc = DB_ERR;
+		return NULL;
+	}
 	db->stmts[id] = st;
 	return st;
+}
+
+int
+db_check_statements(struct db *db, void (*report)(const char *name,
+    const char *problem))
+{
+	enum db_rc rc;
+	int bad = 0, id;
+
+	for (id = 0; id < SQL__MAX; id++) {
+		if (db_prepare(db, (enum sql)id, &rc) != NULL)
+			continue;
+		if (rc == DB_DOWN)
+			return -1;
+		report(sql_name((enum sql)id), db->last_error);
+		bad++;
+	}
+	return bad;
 }
 
 /* Binds args and executes. On success the statement may hold a result. */
@@ -205,17 +237,15 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	 * on as if the work before it had not been rolled back. */
 	const bool tx = db->in_tx;
 
-	if (nargs > DB_MAX_ARGS)
-		log_fatalx("%s: too many arguments", sql_name(id));
+	if (nargs > DB_MAX_ARGS || nargs != sql_params(id))
+		log_fatalx("%s: %zu arguments, its contract says %u",
+		    sql_name(id), nargs, sql_params(id));
 	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
 		if ((st = db_prepare(db, id, &rc)) == NULL) {
 			if (rc == DB_DOWN && !tx && attempt < DB_RETRIES)
 				continue;
 			return rc;
 		}
-		if (mysql_stmt_param_count(st) != nargs)
-			log_fatalx("%s: %lu parameters, %zu arguments",
-			    sql_name(id), mysql_stmt_param_count(st), nargs);
 		memset(bind, 0, sizeof(bind[0]) * (nargs ? nargs : 1));
 		for (i = 0; i < nargs; i++) {
 			const struct db_arg *a = &args[i];
@@ -323,6 +353,13 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 	}
 	nc = mysql_num_fields(meta);
 	mysql_free_result(meta);
+	if (nc != sql_cols(id)) {
+		snprintf(db->last_error, sizeof(db->last_error), "%zu "
+		    "column(s), its contract says %u", nc, sql_cols(id));
+		log_warnx("%s: %s", sql_name(id), db->last_error);
+		db_drain(st);
+		return DB_ERR;
+	}
 	res->ncols = nc;
 	res->nrows = (size_t)mysql_stmt_num_rows(st);
 	res->cell = pool_calloc(pool, res->nrows * nc + 1, sizeof(char *));

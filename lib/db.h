@@ -77,6 +77,11 @@ enum db_rc	 db_commit(struct db *);
 void		 db_rollback(struct db *);
 bool		 db_in_tx(const struct db *);
 int		 db_depth(const struct db *);
+/* Prepares every statement of lib/sql.c and checks it against its
+ * contract; report(name, problem) for each that fails. The number of
+ * failures, or -1 when the server cannot be reached. */
+int		 db_check_statements(struct db *, void (*report)(const char *,
+		    const char *));
 /* Runs trusted SQL text with several statements (migrations only). */
 enum db_rc	 db_script(struct db *, const char *sql, size_t len);
 

@@ -54,15 +54,22 @@
 	"c.tenant_id = t1.tenant_id " \
 	"WHERE t1.tenant_id = ? AND t1.tri = ? AND " LIKE_ANY " AND " TAG_OPT
 
+/* Each statement with its contract: name, retryable (see sql.h), the
+ * number of its ? parameters, the number of columns of its (first) result
+ * (0: none; the column enums of sql.h name them), and its text. lib/db.c
+ * checks both counts when it prepares the statement (a CALL's columns when
+ * its result arrives), and `wazera-admin check` prepares every one. */
 static const struct {
 	const char	*name;
 	bool		 retryable;
+	unsigned	 params;
+	unsigned	 cols;
 	const char	*text;
 } sqls[SQL__MAX] = {
 	/* Columns: id, tenant, scopes, hash, dead (revoked or expired),
 	 * limit per minute, seconds until expiry on the database's clock
 	 * (NULL: never), so a worker whose clock is off expires it on time. */
-	[SQL_AUTH_LOOKUP] = { "AUTH_LOOKUP", true,
+	[SQL_AUTH_LOOKUP] = { "AUTH_LOOKUP", true, 1, AUTH__N,
 	    "SELECT k.id, k.tenant_id, k.scopes, k.key_hash, "
 	    "k.revoked_at IS NOT NULL OR (k.expires_at IS NOT NULL AND "
 	    "k.expires_at <= UTC_TIMESTAMP()), "
@@ -74,120 +81,119 @@ static const struct {
 	 * database's clock, so hosts agree) and hands the new count back
 	 * through LAST_INSERT_ID. Matches no row when the key has no counter:
 	 * not used since the server started, or revoked. */
-	[SQL_RATE_HIT] = { "RATE_HIT", true,
+	[SQL_RATE_HIT] = { "RATE_HIT", true, 1, 0,
 	    "UPDATE rate_counters SET hits = LAST_INSERT_ID(IF(rl_window = "
 	    "UNIX_TIMESTAMP() DIV 60, hits + 1, 1)), "
 	    "rl_window = UNIX_TIMESTAMP() DIV 60 WHERE key_id = ?" },
-	[SQL_RATE_INSERT] = { "RATE_INSERT", false,
+	[SQL_RATE_INSERT] = { "RATE_INSERT", false, 1, 0,
 	    "INSERT INTO rate_counters (key_id, rl_window, hits) "
 	    "VALUES (?, UNIX_TIMESTAMP() DIV 60, LAST_INSERT_ID(1)) "
 	    "ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(IF(rl_window = "
 	    "UNIX_TIMESTAMP() DIV 60, hits + 1, 1)), "
 	    "rl_window = UNIX_TIMESTAMP() DIV 60" },
-	[SQL_RATE_FORGET] = { "RATE_FORGET", true,
+	[SQL_RATE_FORGET] = { "RATE_FORGET", true, 1, 0,
 	    "DELETE FROM rate_counters WHERE key_id = ?" },
 	/* Matches the key only while it is alive. */
-	[SQL_APIKEY_TOUCH] = { "APIKEY_TOUCH", true,
+	[SQL_APIKEY_TOUCH] = { "APIKEY_TOUCH", true, 1, 0,
 	    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ? "
 	    "AND revoked_at IS NULL AND "
 	    "(expires_at IS NULL OR expires_at > UTC_TIMESTAMP())" },
-	[SQL_TENANT_GET] = { "TENANT_GET", true,
+	[SQL_TENANT_GET] = { "TENANT_GET", true, 1, TEN__N,
 	    "SELECT id, name, plan, " TENANT_LIMIT("") ", "
 	    TS("created_at") " FROM tenants WHERE id = ?" },
-	[SQL_TENANT_INSERT] = { "TENANT_INSERT", false,
+	[SQL_TENANT_INSERT] = { "TENANT_INSERT", false, 3, 0,
 	    "INSERT INTO tenants (name, plan, rate_limit, created_at, updated_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())" },
-	[SQL_APIKEY_INSERT] = { "APIKEY_INSERT", false,
+	[SQL_APIKEY_INSERT] = { "APIKEY_INSERT", false, 6, 0,
 	    "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scopes, "
 	    "created_at, expires_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(), ?)" },
-	[SQL_APIKEY_GET] = { "APIKEY_GET", true,
+	[SQL_APIKEY_GET] = { "APIKEY_GET", true, 1, KEY__N + 1,
 	    "SELECT " APIKEY_COLS ", tenant_id FROM api_keys WHERE id = ?" },
-	[SQL_APIKEY_LIST] = { "APIKEY_LIST", true,
+	[SQL_APIKEY_LIST] = { "APIKEY_LIST", true, 3, KEY__N,
 	    "SELECT " APIKEY_COLS " FROM api_keys WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?" },
-	[SQL_APIKEY_COUNT] = { "APIKEY_COUNT", true,
+	[SQL_APIKEY_COUNT] = { "APIKEY_COUNT", true, 1, 1,
 	    "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?" },
 	/* Marks the key revoked and forgets its rate counter (010): run it
 	 * in a transaction. Tenant NULL: any tenant's. Answers the matches. */
-	[SQL_APIKEY_REVOKE] = { "APIKEY_REVOKE", false,
+	[SQL_APIKEY_REVOKE] = { "APIKEY_REVOKE", false, 2, 1,
 	    "CALL wz_apikey_revoke(?, ?)" },
-	[SQL_CONTACT_GET] = { "CONTACT_GET", true,
+	/* The contact's JSON. */
+	[SQL_CONTACT_GET] = { "CONTACT_GET", true, 2, 1,
 	    "SELECT c.json FROM contact_shapes c "
 	    "WHERE c.tenant_id = ? AND c.id = ?" },
-	/* Columns: name, phone, email, tags, custom_fields, opted_out, the
-	 * contact's JSON. */
-	[SQL_CONTACT_GET_FOR_UPDATE] = { "CONTACT_GET_FOR_UPDATE", false,
-	    "SELECT c.name, c.phone, c.email, c.tags, c.custom_fields, "
+	[SQL_CONTACT_GET_FOR_UPDATE] = { "CONTACT_GET_FOR_UPDATE", false, 2,
+	    CL__N, "SELECT c.name, c.phone, c.email, c.tags, c.custom_fields, "
 	    "c.opted_out, c.json FROM contact_shapes c "
 	    "WHERE c.tenant_id = ? AND c.id = ? FOR UPDATE" },
 	/* -> the new contact's JSON. */
-	[SQL_CONTACT_CREATE] = { "CONTACT_CREATE", false,
+	[SQL_CONTACT_CREATE] = { "CONTACT_CREATE", false, 9, 1,
 	    "CALL wz_contact_create(?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 	/* -> the contact's JSON. */
-	[SQL_CONTACT_UPDATE] = { "CONTACT_UPDATE", false,
+	[SQL_CONTACT_UPDATE] = { "CONTACT_UPDATE", false, 11, 1,
 	    "CALL wz_contact_update(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
-	[SQL_CONTACT_DELETE] = { "CONTACT_DELETE", false,
+	[SQL_CONTACT_DELETE] = { "CONTACT_DELETE", false, 3, 1,
 	    "CALL wz_contact_delete(?, ?, ?)" },
-	[SQL_CONTACT_COUNT_ALL] = { "CONTACT_COUNT_ALL", true,
+	[SQL_CONTACT_COUNT_ALL] = { "CONTACT_COUNT_ALL", true, 1, 1,
 	    "SELECT COALESCE(SUM(contacts), 0) FROM tenant_counters "
 	    "WHERE tenant_id = ?" },
 	/* Deferred joins, as for conversations: the page's ids come from a
 	 * key alone, skipping OFFSET entries there, and only the page's rows
 	 * are read (page 4,000 of 100,000 read 100,000 rows before). */
-	[SQL_CONTACT_LIST] = { "CONTACT_LIST", true,
+	[SQL_CONTACT_LIST] = { "CONTACT_LIST", true, 3, 1,
 	    "SELECT c.json FROM (SELECT id FROM contacts "
 	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
 	    "JOIN contact_shapes c ON c.id = p.id ORDER BY c.id DESC" },
 	/* The same page counted from the oldest end (contacts.c list_all). */
-	[SQL_CONTACT_LIST_TAIL] = { "CONTACT_LIST_TAIL", true,
+	[SQL_CONTACT_LIST_TAIL] = { "CONTACT_LIST_TAIL", true, 3, 1,
 	    "SELECT c.json FROM (SELECT id FROM contacts "
 	    "FORCE INDEX (contacts_tenant) WHERE tenant_id = ? "
 	    "ORDER BY id ASC LIMIT ? OFFSET ?) p "
 	    "JOIN contact_shapes c ON c.id = p.id ORDER BY c.id DESC" },
-	[SQL_CONTACT_LIST_TAG] = { "CONTACT_LIST_TAG", true,
+	[SQL_CONTACT_LIST_TAG] = { "CONTACT_LIST_TAG", true, 4, 1,
 	    "SELECT c.json FROM (SELECT tenant_id, contact_id "
 	    "FROM contact_tags WHERE tenant_id = ? AND tag = ? "
 	    "ORDER BY contact_id DESC LIMIT ? OFFSET ?) g "
 	    "JOIN contact_shapes c ON c.id = g.contact_id AND "
 	    "c.tenant_id = g.tenant_id "
 	    "ORDER BY c.id DESC" },
-	[SQL_CONTACT_COUNT_TAG] = { "CONTACT_COUNT_TAG", true,
+	[SQL_CONTACT_COUNT_TAG] = { "CONTACT_COUNT_TAG", true, 2, 1,
 	    "SELECT COUNT(*) FROM contact_tags WHERE tenant_id = ? AND tag = ?" },
-	[SQL_CONTACT_LIST_SCAN] = { "CONTACT_LIST_SCAN", true,
+	[SQL_CONTACT_LIST_SCAN] = { "CONTACT_LIST_SCAN", true, 8, 1,
 	    "SELECT c.json FROM contact_shapes c WHERE c.tenant_id = ? AND "
 	    LIKE_ANY " AND " TAG_OPT " ORDER BY c.id DESC LIMIT ? OFFSET ?" },
-	[SQL_CONTACT_COUNT_SCAN] = { "CONTACT_COUNT_SCAN", true,
+	[SQL_CONTACT_COUNT_SCAN] = { "CONTACT_COUNT_SCAN", true, 6, 1,
 	    "SELECT COUNT(*) FROM contacts c WHERE c.tenant_id = ? AND "
 	    LIKE_ANY " AND " TAG_OPT },
-	[SQL_CONTACT_LIST_TRI] = { "CONTACT_LIST_TRI", true,
+	[SQL_CONTACT_LIST_TRI] = { "CONTACT_LIST_TRI", true, 11, 1,
 	    "SELECT c.json " TRI_JOIN
 	    " ORDER BY c.id DESC LIMIT ? OFFSET ?" },
-	[SQL_CONTACT_COUNT_TRI] = { "CONTACT_COUNT_TRI", true,
+	[SQL_CONTACT_COUNT_TRI] = { "CONTACT_COUNT_TRI", true, 9, 1,
 	    "SELECT COUNT(*) " TRI_JOIN },
-	[SQL_IDEM_INSERT] = { "IDEM_INSERT", false,
+	[SQL_IDEM_INSERT] = { "IDEM_INSERT", false, 3, 0,
 	    "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, "
 	    "created_at) VALUES (?, ?, ?, UTC_TIMESTAMP())" },
-	[SQL_IDEM_GET] = { "IDEM_GET", false,
+	[SQL_IDEM_GET] = { "IDEM_GET", false, 2, IDEM__N,
 	    "SELECT request_hash, status, body, "
 	    "created_at < UTC_TIMESTAMP() - INTERVAL 24 HOUR "
 	    "FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?" },
-	[SQL_IDEM_DELETE] = { "IDEM_DELETE", false,
+	[SQL_IDEM_DELETE] = { "IDEM_DELETE", false, 2, 0,
 	    "DELETE FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?" },
 	/* Records past their 24 hours (housekeep.c); the oldest first, by
 	 * created_at's key, so a batch locks only the old end of it. */
-	[SQL_IDEM_PURGE] = { "IDEM_PURGE", true,
+	[SQL_IDEM_PURGE] = { "IDEM_PURGE", true, 0, 0,
 	    "DELETE FROM idempotency_keys WHERE created_at < UTC_TIMESTAMP() - "
 	    "INTERVAL 24 HOUR ORDER BY created_at LIMIT " PURGE_BATCH_S },
-	[SQL_IDEM_COMPLETE] = { "IDEM_COMPLETE", false,
+	[SQL_IDEM_COMPLETE] = { "IDEM_COMPLETE", false, 4, 0,
 	    "UPDATE idempotency_keys SET status = ?, body = ? "
 	    "WHERE tenant_id = ? AND idem_key = ?" },
-	[SQL_ACCOUNT_INSERT] = { "ACCOUNT_INSERT", false,
+	[SQL_ACCOUNT_INSERT] = { "ACCOUNT_INSERT", false, 7, 0,
 	    "INSERT INTO whatsapp_accounts (tenant_id, phone_number_id, waba_id, "
 	    "display_phone, access_token_enc, app_secret_enc, mps, created_at, "
 	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), "
 	    "UTC_TIMESTAMP())" },
-	[SQL_ACCOUNT_GET] = { "ACCOUNT_GET", true,
+	[SQL_ACCOUNT_GET] = { "ACCOUNT_GET", true, 2, A__N,
 	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts "
 	    "WHERE tenant_id = ? AND id = ?" },
 	/* Before a send: whether the account is the tenant's (a row) and
@@ -195,76 +201,77 @@ static const struct {
 	 * (1; 0 or NULL when not, or never, or not a contact yet), on the
 	 * database's clock. Point reads: the account, the contact by phone,
 	 * its window with the account (sql/009_window_per_number.sql). */
-	[SQL_SEND_CHECK] = { "SEND_CHECK", true,
+	[SQL_SEND_CHECK] = { "SEND_CHECK", true, 3, 2,
 	    "SELECT a.id, (SELECT w.last_inbound_at > UTC_TIMESTAMP() - "
 	    "INTERVAL 24 HOUR FROM contacts c JOIN contact_windows w "
 	    "ON w.contact_id = c.id AND w.whatsapp_account_id = a.id "
 	    "WHERE c.tenant_id = a.tenant_id AND c.phone = ?) "
 	    "FROM whatsapp_accounts a WHERE a.tenant_id = ? AND a.id = ?" },
-	[SQL_ACCOUNT_LIST] = { "ACCOUNT_LIST", true,
+	[SQL_ACCOUNT_LIST] = { "ACCOUNT_LIST", true, 3, A__N,
 	    "SELECT " ACCOUNT_COLS " FROM whatsapp_accounts WHERE tenant_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?" },
-	[SQL_ACCOUNT_COUNT] = { "ACCOUNT_COUNT", true,
+	[SQL_ACCOUNT_COUNT] = { "ACCOUNT_COUNT", true, 1, 1,
 	    "SELECT COUNT(*) FROM whatsapp_accounts WHERE tenant_id = ?" },
 	/* For Meta's webhooks: the account and its sealed app secret. */
-	[SQL_ACCOUNT_BY_PHONE_ID] = { "ACCOUNT_BY_PHONE_ID", true,
+	[SQL_ACCOUNT_BY_PHONE_ID] = { "ACCOUNT_BY_PHONE_ID", true, 1, ACC__N,
 	    "SELECT id, tenant_id, app_secret_enc FROM whatsapp_accounts "
 	    "WHERE phone_number_id = ?" },
-	[SQL_USER_INSERT] = { "USER_INSERT", false,
+	[SQL_USER_INSERT] = { "USER_INSERT", false, 3, 0,
 	    "INSERT INTO users (tenant_id, name, email, created_at, updated_at) "
 	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())" },
 	/* -> the queued message's JSON. */
-	[SQL_MESSAGE_QUEUE] = { "MESSAGE_QUEUE", false,
+	[SQL_MESSAGE_QUEUE] = { "MESSAGE_QUEUE", false, 8, 1,
 	    "CALL wz_message_queue(?, ?, ?, ?, ?, ?, ?, ?)" },
-	[SQL_MESSAGE_GET] = { "MESSAGE_GET", true,
+	/* The message's JSON; its status's. */
+	[SQL_MESSAGE_GET] = { "MESSAGE_GET", true, 2, 1,
 	    "SELECT m.json FROM message_shapes m "
 	    "WHERE m.tenant_id = ? AND m.id = ?" },
-	[SQL_MESSAGE_STATUS] = { "MESSAGE_STATUS", true,
+	[SQL_MESSAGE_STATUS] = { "MESSAGE_STATUS", true, 2, 1,
 	    "SELECT m.status_json FROM message_shapes m "
 	    "WHERE m.tenant_id = ? AND m.id = ?" },
 
-	/* Conversations: (tenant, id). */
-	[SQL_CONVERSATION_GET] = { "CONVERSATION_GET", true,
+	/* Conversations: (tenant, id) -> its JSON. */
+	[SQL_CONVERSATION_GET] = { "CONVERSATION_GET", true, 2, 1,
 	    "SELECT v.json FROM conversation_shapes v "
 	    "WHERE v.tenant_id = ? AND v.id = ?" },
 	/* Whether the tenant has it (no join, no formatting). */
-	[SQL_CONVERSATION_EXISTS] = { "CONVERSATION_EXISTS", true,
+	[SQL_CONVERSATION_EXISTS] = { "CONVERSATION_EXISTS", true, 2, 1,
 	    "SELECT 1 FROM conversations WHERE tenant_id = ? AND id = ?" },
 	/* The row alone, locked for PUT: the contact row stays unlocked. */
-	[SQL_CONVERSATION_LOCK] = { "CONVERSATION_LOCK", false,
+	[SQL_CONVERSATION_LOCK] = { "CONVERSATION_LOCK", false, 2, 4,
 	    "SELECT status, assigned_to, contact_id, whatsapp_account_id "
 	    "FROM conversations WHERE tenant_id = ? AND id = ? FOR UPDATE" },
 	/* (status, assigned_to, now, tenant, id). DB_DUP when it would reopen
 	 * a second conversation of the contact on the account. */
-	[SQL_CONVERSATION_UPDATE] = { "CONVERSATION_UPDATE", false,
+	[SQL_CONVERSATION_UPDATE] = { "CONVERSATION_UPDATE", false, 5, 0,
 	    "UPDATE conversations SET status = ?, assigned_to = ?, "
 	    "updated_at = ? WHERE tenant_id = ? AND id = ?" },
 	/* The conversation not closed of (tenant, contact, account). */
-	[SQL_CONVERSATION_OPEN_OTHER] = { "CONVERSATION_OPEN_OTHER", true,
+	[SQL_CONVERSATION_OPEN_OTHER] = { "CONVERSATION_OPEN_OTHER", true, 3, 1,
 	    "SELECT id FROM conversations WHERE tenant_id = ? AND "
 	    "contact_id = ? AND whatsapp_account_id = ? AND open_marker = 1" },
 	/* Lists: (tenant[, assigned_to][, status], limit, offset); counts
 	 * take the same arguments without limit and offset, and read the
 	 * counters the triggers of 004_conversations.sql keep. */
-	[SQL_CONVERSATION_LIST] = { "CONVERSATION_LIST", true,
+	[SQL_CONVERSATION_LIST] = { "CONVERSATION_LIST", true, 3, 1,
 	    CONVERSATION_PAGE("conversations_activity", "tenant_id = ?") },
-	[SQL_CONVERSATION_COUNT] = { "CONVERSATION_COUNT", true,
+	[SQL_CONVERSATION_COUNT] = { "CONVERSATION_COUNT", true, 1, 1,
 	    CONVERSATION_COUNTED "WHERE tenant_id = ?" },
-	[SQL_CONVERSATION_LIST_STATUS] = { "CONVERSATION_LIST_STATUS", true,
+	[SQL_CONVERSATION_LIST_STATUS] = { "CONVERSATION_LIST_STATUS", true, 4, 1,
 	    CONVERSATION_PAGE("conversations_status_activity",
 	    "tenant_id = ? AND status = ?") },
-	[SQL_CONVERSATION_COUNT_STATUS] = { "CONVERSATION_COUNT_STATUS", true,
+	[SQL_CONVERSATION_COUNT_STATUS] = { "CONVERSATION_COUNT_STATUS", true, 2, 1,
 	    CONVERSATION_COUNTED "WHERE tenant_id = ? AND status = ?" },
-	[SQL_CONVERSATION_LIST_ASSIGNED] = { "CONVERSATION_LIST_ASSIGNED", true,
+	[SQL_CONVERSATION_LIST_ASSIGNED] = { "CONVERSATION_LIST_ASSIGNED", true, 4, 1,
 	    CONVERSATION_PAGE("conversations_assigned_activity",
 	    "tenant_id = ? AND assigned_to = ?") },
 	[SQL_CONVERSATION_COUNT_ASSIGNED] = { "CONVERSATION_COUNT_ASSIGNED",
-	    true, CONVERSATION_COUNTED "WHERE tenant_id = ? AND "
+	    true, 2, 1, CONVERSATION_COUNTED "WHERE tenant_id = ? AND "
 	    "assigned_to = ?" },
-	[SQL_CONVERSATION_LIST_BOTH] = { "CONVERSATION_LIST_BOTH", true,
+	[SQL_CONVERSATION_LIST_BOTH] = { "CONVERSATION_LIST_BOTH", true, 5, 1,
 	    CONVERSATION_PAGE("conversations_assigned_activity",
 	    "tenant_id = ? AND assigned_to = ? AND status = ?") },
-	[SQL_CONVERSATION_COUNT_BOTH] = { "CONVERSATION_COUNT_BOTH", true,
+	[SQL_CONVERSATION_COUNT_BOTH] = { "CONVERSATION_COUNT_BOTH", true, 3, 1,
 	    CONVERSATION_COUNTED "WHERE tenant_id = ? AND assigned_to = ? AND "
 	    "status = ?" },
 	/* A conversation's messages, newest first: (conversation, limit,
@@ -273,41 +280,41 @@ static const struct {
 	 * never tempts MariaDB to walk the primary key of all messages). The
 	 * count reads that key alone: the caller has checked that the
 	 * conversation is the tenant's. */
-	[SQL_CONVERSATION_MESSAGES] = { "CONVERSATION_MESSAGES", true,
+	[SQL_CONVERSATION_MESSAGES] = { "CONVERSATION_MESSAGES", true, 4, 1,
 	    "SELECT m.json FROM (SELECT id FROM messages "
 	    "FORCE INDEX (messages_conversation) WHERE conversation_id = ? "
 	    "ORDER BY id DESC LIMIT ? OFFSET ?) p "
 	    "JOIN message_shapes m ON m.id = p.id WHERE m.tenant_id = ? "
 	    "ORDER BY m.id DESC" },
 	[SQL_CONVERSATION_MESSAGES_COUNT] = { "CONVERSATION_MESSAGES_COUNT",
-	    true, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?" },
+	    true, 1, 1, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?" },
 	/* (tenant, type, data): event.c's event_emit, in the caller's
 	 * transaction with the change it records. */
-	[SQL_EVENT_EMIT] = { "EVENT_EMIT", false,
+	[SQL_EVENT_EMIT] = { "EVENT_EMIT", false, 3, 0,
 	    "CALL wz_event_emit(?, ?, ?)" },
 	/* Users (agents): (tenant, id) -> id. */
-	[SQL_USER_GET] = { "USER_GET", true,
+	[SQL_USER_GET] = { "USER_GET", true, 2, 1,
 	    "SELECT id FROM users WHERE tenant_id = ? AND id = ?" },
-	[SQL_USER_LIST] = { "USER_LIST", true,
+	[SQL_USER_LIST] = { "USER_LIST", true, 3, U__N,
 	    "SELECT id, name, email, " TS("created_at") " FROM users "
 	    "WHERE tenant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?" },
-	[SQL_USER_COUNT] = { "USER_COUNT", true,
+	[SQL_USER_COUNT] = { "USER_COUNT", true, 1, 1,
 	    "SELECT COUNT(*) FROM users WHERE tenant_id = ?" },
 
 	/* (account, wamid, callback message id or NULL, status, code,
 	 * title, message) -> the status now, or NULL. */
-	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false,
+	[SQL_STATUS_APPLY] = { "STATUS_APPLY", false, 7, 1,
 	    "CALL wz_status_apply(?, ?, ?, ?, ?, ?, ?)" },
 	/* (tenant, account, phone, profile name, wamid, type, content,
 	 * time, trigrams, opt-out, now) -> message id or NULL for a
 	 * duplicate. */
-	[SQL_INBOUND_MESSAGE] = { "INBOUND_MESSAGE", false,
+	[SQL_INBOUND_MESSAGE] = { "INBOUND_MESSAGE", false, 11, 1,
 	    "CALL wz_inbound_message(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
 
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler and no pause (argument: this spooler's holder
 	 * name). Columns: id, phone_number_id, sealed access token, mps. */
-	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true,
+	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true, 1, 4,
 	    "SELECT a.id, a.phone_number_id, a.access_token_enc, a.mps "
 	    "FROM whatsapp_accounts a WHERE (a.lease_holder IS NULL OR "
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND "
@@ -316,18 +323,18 @@ static const struct {
 	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
 	 * matches the row only if this spooler may drive the account. */
-	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false,
+	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false, 4, 0,
 	    "UPDATE whatsapp_accounts SET lease_holder = ?, "
 	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
 	    "(lease_holder IS NULL OR lease_holder = ? OR lease_until < NOW(3))" },
-	[SQL_SPOOL_RELEASE] = { "SPOOL_RELEASE", false,
+	[SQL_SPOOL_RELEASE] = { "SPOOL_RELEASE", false, 2, 0,
 	    "UPDATE whatsapp_accounts SET lease_holder = NULL, lease_until = NULL "
 	    "WHERE id = ? AND lease_holder = ?" },
 	/* In a transaction: up to N due messages of an account, locked.
 	 * Columns: id, to_phone, type, content, attempts, age in seconds
 	 * since the API accepted it, and the last error (code, title,
 	 * message) kept for a message the spooler gives up on. */
-	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false,
+	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false, 2, 9,
 	    "SELECT id, to_phone, type, content, attempts, "
 	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
 	    "error_title, error_message FROM messages "
@@ -336,7 +343,7 @@ static const struct {
 	    "FOR UPDATE SKIP LOCKED" },
 	/* Marks a JSON array of claimed ids as being sent by a holder:
 	 * (ids, holder). */
-	[SQL_SPOOL_MARK_SENDING] = { "SPOOL_MARK_SENDING", false,
+	[SQL_SPOOL_MARK_SENDING] = { "SPOOL_MARK_SENDING", false, 2, 0,
 	    "UPDATE messages m JOIN JSON_TABLE(?, '$[*]' COLUMNS "
 	    "(id BIGINT UNSIGNED PATH '$')) j ON m.id = j.id "
 	    "SET m.status = 'sending', m.sending_since = NOW(3), "
@@ -344,16 +351,17 @@ static const struct {
 	    "m.attempts = m.attempts + 1, m.updated_at = UTC_TIMESTAMP() "
 	    "WHERE m.status = 'queued'" },
 	/* (id, wamid) -> the status it has now; in a transaction. */
-	[SQL_SPOOL_SENT] = { "SPOOL_SENT", false,
+	[SQL_SPOOL_SENT] = { "SPOOL_SENT", false, 2, 1,
 	    "CALL wz_message_sent(?, ?)" },
-	/* (id, code, title, message) -> the status now; in a transaction. */
-	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false,
+	/* (id, code, title, message) -> the status now; in a
+	 * transaction. */
+	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false, 4, 1,
 	    "CALL wz_message_failed(?, ?, ?, ?)" },
 	/* Back to the queue after a retryable error: (delay in microseconds,
 	 * code, title, message, id, holder). The last error stays for the
 	 * record. Only the claim the result is of: a late replay of a
 	 * journal must not requeue a message another spooler sends now. */
-	[SQL_SPOOL_RETRY] = { "SPOOL_RETRY", false,
+	[SQL_SPOOL_RETRY] = { "SPOOL_RETRY", false, 6, 0,
 	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
 	    "sending_holder = NULL, "
 	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, error_code = ?, "
@@ -363,7 +371,7 @@ static const struct {
 	 * is paused, or its request never started): the attempt is not
 	 * counted. (delay in microseconds, code, title, message, id,
 	 * holder). */
-	[SQL_SPOOL_REQUEUE] = { "SPOOL_REQUEUE", false,
+	[SQL_SPOOL_REQUEUE] = { "SPOOL_REQUEUE", false, 6, 0,
 	    "UPDATE messages SET status = 'queued', sending_since = NULL, "
 	    "sending_holder = NULL, attempts = GREATEST(attempts, 1) - 1, "
 	    "next_attempt_at = NOW(3) + INTERVAL ? MICROSECOND, "
@@ -377,7 +385,7 @@ static const struct {
 	 * before then, whatever its messages' times. A pause never shortens
 	 * one already longer, and one whose end has passed (a record written
 	 * late) changes nothing. (The session's time zone is UTC.) */
-	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false,
+	[SQL_SPOOL_PAUSE] = { "SPOOL_PAUSE", false, 3, 0,
 	    "UPDATE whatsapp_accounts SET paused_until = "
 	    "GREATEST(COALESCE(paused_until, FROM_UNIXTIME(0)), "
 	    "FROM_UNIXTIME(?)) WHERE id = ? AND FROM_UNIXTIME(?) > NOW(3)" },
@@ -387,7 +395,7 @@ static const struct {
 	 * a holder that no longer holds the account's lease (gone; its
 	 * answered results were journaled and are replayed by the next
 	 * spooler on its host). Queued again once: the one blind resend. */
-	[SQL_SPOOL_RECOVER] = { "SPOOL_RECOVER", false,
+	[SQL_SPOOL_RECOVER] = { "SPOOL_RECOVER", false, 1, 0,
 	    "UPDATE messages m SET m.status = 'queued', m.sending_since = NULL, "
 	    "m.sending_holder = NULL, m.blind_resends = m.blind_resends + 1, "
 	    "m.next_attempt_at = NOW(3), m.updated_at = UTC_TIMESTAMP() "
@@ -398,31 +406,31 @@ static const struct {
 	    "AND a.lease_until >= NOW(3))" },
 	/* No answer to a request that may have reached Meta: the claim is
 	 * left to recovery (id, holder). */
-	[SQL_SPOOL_AMBIGUOUS] = { "SPOOL_AMBIGUOUS", false,
+	[SQL_SPOOL_AMBIGUOUS] = { "SPOOL_AMBIGUOUS", false, 2, 0,
 	    "UPDATE messages SET sending_holder = NULL WHERE id = ? AND "
 	    "status = 'sending' AND sending_holder <=> ?" },
 	/* As SPOOL_RECOVER, for messages already resent once: up to 100 ids
 	 * (argument: the grace in seconds), failed as ambiguous. */
-	[SQL_SPOOL_UNRESOLVED] = { "SPOOL_UNRESOLVED", true,
+	[SQL_SPOOL_UNRESOLVED] = { "SPOOL_UNRESOLVED", true, 1, 1,
 	    "SELECT m.id FROM messages m "
 	    "WHERE m.status = 'sending' AND m.blind_resends > 0 AND "
 	    "m.sending_since < NOW(3) - INTERVAL ? SECOND AND NOT EXISTS "
 	    "(SELECT 1 FROM whatsapp_accounts a WHERE "
 	    "a.id = m.whatsapp_account_id AND a.lease_holder = m.sending_holder "
 	    "AND a.lease_until >= NOW(3)) LIMIT 100" },
-	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false,
+	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false, 0, 1,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
-	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false,
+	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false, 0, 1,
 	    "SELECT RELEASE_LOCK('wazera_migrate')" },
-	[SQL_MIGRATION_LIST] = { "MIGRATION_LIST", true,
+	[SQL_MIGRATION_LIST] = { "MIGRATION_LIST", true, 0, 2,
 	    "SELECT version, checksum FROM schema_migrations" },
-	[SQL_MIGRATION_INSERT] = { "MIGRATION_INSERT", false,
+	[SQL_MIGRATION_INSERT] = { "MIGRATION_INSERT", false, 2, 0,
 	    "INSERT INTO schema_migrations (version, applied_at, checksum) "
 	    "VALUES (?, UTC_TIMESTAMP(), ?)" },
-	[SQL_MIGRATION_ROUTINES] = { "MIGRATION_ROUTINES", true,
+	[SQL_MIGRATION_ROUTINES] = { "MIGRATION_ROUTINES", true, 0, 2,
 	    "SELECT file, checksum FROM schema_routines" },
 	/* (file, checksum) */
-	[SQL_MIGRATION_ROUTINE_SET] = { "MIGRATION_ROUTINE_SET", false,
+	[SQL_MIGRATION_ROUTINE_SET] = { "MIGRATION_ROUTINE_SET", false, 2, 0,
 	    "INSERT INTO schema_routines (file, checksum, applied_at) "
 	    "VALUES (?, ?, UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
 	    "checksum = VALUES(checksum), applied_at = VALUES(applied_at)" },
@@ -444,4 +452,16 @@ bool
 sql_retryable(enum sql id)
 {
 	return sqls[id].retryable;
+}
+
+unsigned
+sql_params(enum sql id)
+{
+	return sqls[id].params;
+}
+
+unsigned
+sql_cols(enum sql id)
+{
+	return sqls[id].cols;
 }

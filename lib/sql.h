@@ -93,10 +93,42 @@ enum sql {
 	SQL__MAX
 };
 
+/*
+ * Column layouts: the columns of the statements' results, in order, each
+ * with its count (X__N), which the statement's entry in lib/sql.c names.
+ * A statement of one column, or whose columns a comment in lib/sql.c
+ * lists, has none here.
+ */
+
+/* SQL_AUTH_LOOKUP */
+enum { AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT,
+	AUTH_EXPIRES, AUTH__N };
+/* SQL_TENANT_GET */
+enum { TEN_ID, TEN_NAME, TEN_PLAN, TEN_LIMIT, TEN_CREATED, TEN__N };
+/* SQL_APIKEY_LIST; SQL_APIKEY_GET adds the key's tenant (KEY_TENANT). */
+enum { KEY_ID, KEY_NAME, KEY_PREFIX_, KEY_SCOPES, KEY_LAST_USED, KEY_CREATED,
+	KEY_EXPIRES, KEY_REVOKED, KEY__N, KEY_TENANT = KEY__N };
+/* SQL_IDEM_GET */
+enum { IDEM_HASH, IDEM_STATUS, IDEM_BODY, IDEM_STALE, IDEM__N };
+/* SQL_ACCOUNT_GET, SQL_ACCOUNT_LIST: a WhatsApp account. */
+enum { A_ID, A_DISPLAY, A_PHONE_ID, A_WABA, A_MPS, A_CREATED, A__N };
+/* SQL_ACCOUNT_BY_PHONE_ID */
+enum { ACC_ID, ACC_TENANT, ACC_SECRET, ACC__N };
+/* SQL_USER_LIST */
+enum { U_ID, U_NAME, U_EMAIL, U_CREATED, U__N };
+/* SQL_CONTACT_GET_FOR_UPDATE: what an update compares and re-indexes,
+ * and the contact's JSON. */
+enum { CL_NAME, CL_PHONE, CL_EMAIL, CL_TAGS, CL_CUSTOM, CL_OPTED_OUT, CL_JSON,
+	CL__N };
+
 const char	*sql_text(enum sql);
 const char	*sql_name(enum sql);
 /* True for statements safe to run again after a lost connection outside a
  * transaction (reads, and the rate-limit counter). */
 bool		 sql_retryable(enum sql);
+/* The statement's contract: its ? parameters, and the columns of its
+ * (first) result, 0 for none. */
+unsigned	 sql_params(enum sql);
+unsigned	 sql_cols(enum sql);
 
 #endif

@@ -51,6 +51,7 @@ usage(void)
 	fputs("usage: wazera-admin [--config FILE] COMMAND\n"
 	    "  init\n"
 	    "  migrate\n"
+	    "  check                (every statement fits the database)\n"
 	    "  purge                (idempotency records past 24 h)\n"
 	    "  tenant create --name N --plan starter|professional|enterprise "
 	    "[--rate-limit N]\n"
@@ -224,6 +225,36 @@ cmd_migrate(int argc, char *argv[])
 	return 0;
 }
 
+static void
+check_report(const char *name, const char *problem)
+{
+	fprintf(stderr, "wazera-admin: %s: %s\n", name, problem);
+}
+
+/* Prepares every statement the programs run against the database (after
+ * an upgrade: do these binaries and this schema fit?). Exit 1 when one
+ * does not, naming it. */
+static int
+cmd_check(int argc, char *argv[])
+{
+	struct db *db = open_db();
+	int bad;
+
+	(void)argc;
+	(void)argv;
+	if ((bad = db_check_statements(db, check_report)) < 0)
+		die("database unavailable: %s", db_errmsg(db));
+	db_free(db);
+	if (bad > 0) {
+		fprintf(stderr, "wazera-admin: %d of %d statement(s) do not "
+		    "fit the database\n", bad, SQL__MAX);
+		return 1;
+	}
+	fprintf(stderr, "wazera-admin: all %d statements fit the database\n",
+	    SQL__MAX);
+	return 0;
+}
+
 static int
 cmd_tenant_create(int argc, char *argv[])
 {
@@ -268,12 +299,14 @@ cmd_tenant_create(int argc, char *argv[])
 		die("cannot read the tenant back: %s", db_errmsg(db));
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
-	json_object_object_add(o, "name", json_object_new_string(db_str(&res, 0, 1)));
-	json_object_object_add(o, "plan", json_object_new_string(db_str(&res, 0, 2)));
+	json_object_object_add(o, "name",
+	    json_object_new_string(db_str(&res, 0, TEN_NAME)));
+	json_object_object_add(o, "plan",
+	    json_object_new_string(db_str(&res, 0, TEN_PLAN)));
 	json_object_object_add(o, "rate_limit_per_minute",
-	    json_object_new_int64(db_int(&res, 0, 3)));
+	    json_object_new_int64(db_int(&res, 0, TEN_LIMIT)));
 	json_object_object_add(o, "created_at",
-	    json_object_new_string(db_str(&res, 0, 4)));
+	    json_object_new_string(db_str(&res, 0, TEN_CREATED)));
 	print_json(o);
 	db_free(db);
 	return 0;
@@ -340,11 +373,13 @@ cmd_apikey_create(int argc, char *argv[])
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
 	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
-	json_object_object_add(o, "name", nullable(db_str(&res, 0, 1)));
+	json_object_object_add(o, "name", nullable(db_str(&res, 0, KEY_NAME)));
 	json_object_object_add(o, "prefix", json_object_new_string(prefix));
 	json_object_object_add(o, "scopes", scopes_json(mask));
-	json_object_object_add(o, "created_at", nullable(db_str(&res, 0, 5)));
-	json_object_object_add(o, "expires_at", nullable(db_str(&res, 0, 6)));
+	json_object_object_add(o, "created_at",
+	    nullable(db_str(&res, 0, KEY_CREATED)));
+	json_object_object_add(o, "expires_at",
+	    nullable(db_str(&res, 0, KEY_EXPIRES)));
 	json_object_object_add(o, "key", json_object_new_string(key));
 	print_json(o);
 	sodium_memzero(key, sizeof(key));
@@ -559,11 +594,15 @@ cmd_account_create(int argc, char *argv[])
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
 	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
-	json_object_object_add(o, "display_phone", nullable(db_str(&res, 0, 1)));
-	json_object_object_add(o, "phone_number_id", nullable(db_str(&res, 0, 2)));
-	json_object_object_add(o, "waba_id", nullable(db_str(&res, 0, 3)));
-	json_object_object_add(o, "mps", json_object_new_int64(db_int(&res, 0, 4)));
-	json_object_object_add(o, "created_at", nullable(db_str(&res, 0, 5)));
+	json_object_object_add(o, "display_phone",
+	    nullable(db_str(&res, 0, A_DISPLAY)));
+	json_object_object_add(o, "phone_number_id",
+	    nullable(db_str(&res, 0, A_PHONE_ID)));
+	json_object_object_add(o, "waba_id", nullable(db_str(&res, 0, A_WABA)));
+	json_object_object_add(o, "mps",
+	    json_object_new_int64(db_int(&res, 0, A_MPS)));
+	json_object_object_add(o, "created_at",
+	    nullable(db_str(&res, 0, A_CREATED)));
 	print_json(o);
 	db_free(db);
 	return 0;
@@ -617,6 +656,7 @@ static const struct command {
 } commands[] = {
 	{ "init",	NULL,		cmd_init },
 	{ "migrate",	NULL,		cmd_migrate },
+	{ "check",	NULL,		cmd_check },
 	{ "purge",	NULL,		cmd_purge },
 	{ "tenant",	"create",	cmd_tenant_create },
 	{ "apikey",	"create",	cmd_apikey_create },

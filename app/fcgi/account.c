@@ -5,10 +5,6 @@
 #include "request.h"
 #include "scopes.h"
 
-enum { TEN_ID, TEN_NAME, TEN_PLAN, TEN_LIMIT, TEN_CREATED };
-enum { KEY_ID, KEY_NAME, KEY_PREFIX_, KEY_SCOPES, KEY_LAST_USED, KEY_CREATED,
-	KEY_EXPIRES, KEY_REVOKED };
-
 void
 account_me(struct req *r)
 {

@@ -6,8 +6,6 @@
 #include "handlers.h"
 #include "request.h"
 
-enum { A_ID, A_DISPLAY, A_PHONE_ID, A_WABA, A_MPS, A_CREATED };
-
 static struct json_object *
 account_json(const struct db_res *res, size_t i)
 {

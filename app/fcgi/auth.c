@@ -27,11 +27,6 @@
 #define AUTH_CACHE_SLOTS	1024	/* direct-mapped: bounded memory */
 #define AUTH_CACHE_TTL		10
 
-enum {	/* columns of SQL_AUTH_LOOKUP */
-	AUTH_ID, AUTH_TENANT, AUTH_SCOPES, AUTH_HASH, AUTH_DEAD, AUTH_LIMIT,
-	AUTH_EXPIRES
-};
-
 struct auth_entry {
 	uint8_t		 hash[KEY_HASH_LEN];
 	int64_t		 key_id;

@@ -11,9 +11,6 @@
 
 #define SEARCH_MAX	255
 
-/* Columns of SQL_CONTACT_GET_FOR_UPDATE. */
-enum { C_NAME, C_PHONE, C_EMAIL, C_TAGS, C_CUSTOM, C_OPTED_OUT, C_JSON };
-
 /* The fields a contact accepts, in the order of vals[] below. */
 enum { F_NAME, F_PHONE, F_EMAIL, F_TAGS, F_CUSTOM, F_OPTED_OUT, F__MAX };
 static const struct field contact_fields[F__MAX] = {
@@ -59,12 +56,12 @@ json_canon(struct req *r, const char *text, bool array)
 static void
 contact_from_row(const struct db_res *res, size_t i, struct contact *c)
 {
-	c->name = db_str(res, i, C_NAME);
-	c->phone = db_str(res, i, C_PHONE);
-	c->email = db_str(res, i, C_EMAIL);
-	c->tags = db_str(res, i, C_TAGS);
-	c->custom = db_str(res, i, C_CUSTOM);
-	c->opted_out = db_int(res, i, C_OPTED_OUT) != 0;
+	c->name = db_str(res, i, CL_NAME);
+	c->phone = db_str(res, i, CL_PHONE);
+	c->email = db_str(res, i, CL_EMAIL);
+	c->tags = db_str(res, i, CL_TAGS);
+	c->custom = db_str(res, i, CL_CUSTOM);
+	c->opted_out = db_int(res, i, CL_OPTED_OUT) != 0;
 }
 
 /* The trigrams of a contact's name, phone and email, for the search index. */
@@ -212,7 +209,7 @@ contact_update(struct req *r)
 		/* Nothing changed: no write, no event. */
 		db_rollback(r->db);
 		fvals_free(contact_fields, F__MAX, vals);
-		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, C_JSON)));
+		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, CL_JSON)));
 		return;
 	}
 	time_sql(time(NULL), now);

@@ -7,8 +7,6 @@
 #include "idempotency.h"
 #include "request.h"
 
-enum { IDEM_HASH, IDEM_STATUS, IDEM_BODY, IDEM_STALE };
-
 bool
 idempotency_key_valid(const char *k)
 {

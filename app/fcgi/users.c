@@ -5,9 +5,6 @@
 #include "handlers.h"
 #include "request.h"
 
-/* Columns of SQL_USER_LIST. */
-enum { U_ID, U_NAME, U_EMAIL, U_CREATED };
-
 static struct json_object *
 user_json(const struct db_res *res, size_t i)
 {

@@ -20,8 +20,6 @@
 #include "metahook.h"
 #include "request.h"
 
-enum { ACC_ID, ACC_TENANT, ACC_SECRET };
-
 /* The master key, loaded on first use by this worker. */
 static uint8_t master_key[MASTER_KEY_LEN];
 static int master_state;	/* 0 not tried, 1 loaded, -1 unavailable */

@@ -5,6 +5,7 @@ silence, and a routine file is applied again whenever it changes.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -582,3 +583,25 @@ def test_cli_refuses_duplicates(stack):
     assert stack.admin_json("user", "create", "--tenant", other.id, "--name",
                             "W", "--email", "u@example.com")["tenant_id"] == \
         other.id
+
+
+def test_every_statement_fits_a_freshly_migrated_schema(stack):
+    """`wazera-admin check` prepares every statement of lib/sql.c against
+    the database and checks its parameter and column counts against its
+    contract; a schema the binaries do not fit is named statement by
+    statement."""
+    db, conf, sqldir = migration_db(stack)
+    stack.admin("migrate", config=conf)
+    p = stack.admin("check", config=conf)
+    assert p.stdout == ""
+    assert re.search(r"wazera-admin: all (\d+) statements fit the "
+                     r"database\n$", p.stderr), p.stderr
+
+    stack.sql_root("ALTER TABLE users CHANGE email mail VARCHAR(255) NOT "
+                   "NULL", database=db)
+    p = stack.admin("check", config=conf, check=False)
+    assert (p.returncode, p.stdout) == (1, ""), p.stderr
+    named = set(re.findall(r"^wazera-admin: ([A-Z_]+): ", p.stderr, re.M))
+    assert named == {"USER_INSERT", "USER_LIST"}, p.stderr
+    assert "Unknown column" in p.stderr, p.stderr
+    assert "2 of " in p.stderr and "statement(s) do not fit" in p.stderr
