@@ -352,11 +352,11 @@ static const struct {
 	    "WHERE m.status = 'queued'" },
 	/* (id, wamid) -> the status it has now; in a transaction. */
 	[SQL_SPOOL_SENT] = { "SPOOL_SENT", false, 2, 1,
-	    "CALL wz_message_sent(?, ?)" },
+	    "CALL wz_message_result(?, 'sent', ?, NULL, NULL, NULL)" },
 	/* (id, code, title, message) -> the status now; in a
 	 * transaction. */
 	[SQL_SPOOL_FAILED] = { "SPOOL_FAILED", false, 4, 1,
-	    "CALL wz_message_failed(?, ?, ?, ?)" },
+	    "CALL wz_message_result(?, 'failed', NULL, ?, ?, ?)" },
 	/* Back to the queue after a retryable error: (delay in microseconds,
 	 * code, title, message, id, holder). The last error stays for the
 	 * record. Only the claim the result is of: a late replay of a

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 enum rec_kind {
-	REC_SENT,	/* Meta accepted it: wz_message_sent */
-	REC_FAILED,	/* permanent: wz_message_failed */
+	REC_SENT,	/* Meta accepted it: wz_message_result sent */
+	REC_FAILED,	/* permanent: wz_message_result failed */
 	REC_RETRY,	/* back to the queue after a backoff */
 	REC_REQUEUE,	/* back to the queue, attempt not counted */
 	REC_PAUSE,	/* the account's queued messages wait (id: account) */

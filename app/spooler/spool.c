@@ -23,8 +23,8 @@
  * mps 0 means no limit (the benchmark's accounts); the request slots
  * (--max-inflight, 512) bound it then.
  *
- * Answers (policy.c): sent -> wz_message_sent with the wamid and an event;
- * permanent -> wz_message_failed with Meta's code, title and details;
+ * Answers (policy.c): sent -> wz_message_result with the wamid and an event;
+ * permanent -> wz_message_result with Meta's code, title and details;
  * transient -> back to the queue after an exponential backoff with jitter,
  * and failed once the code's attempts (or 20, or 24 h) are used up; a
  * paused account (token invalid 0/190, locked, billing, spam) -> the
@@ -221,8 +221,8 @@ rec_push(struct spool *s, enum rec_kind kind, unsigned long long id,
 	rec_queue(s, r, false);
 }
 
-/* A result written by its routine (wz_message_sent, wz_message_failed),
- * in a transaction of its own: routines run in their caller's. */
+/* A result written by its routine (wz_message_result), in a transaction
+ * of its own: routines run in their caller's. */
 static enum db_rc
 rec_call(struct spool *s, enum sql id, const struct db_arg *a, size_t n)
 {

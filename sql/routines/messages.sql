@@ -4,8 +4,11 @@
 -- A routine file: re-applied by `wazera-admin migrate` whenever its text
 -- changes (sql/README.md). Each routine here is its current version only.
 
--- Retired: a message's JSON is message_shapes' (shapes.sql).
+-- Retired: a message's JSON is message_shapes' (shapes.sql); the
+-- spooler's two results are one routine, wz_message_result.
 DROP FUNCTION IF EXISTS wz_message_json;
+DROP PROCEDURE IF EXISTS wz_message_sent;
+DROP PROCEDURE IF EXISTS wz_message_failed;
 
 -- Queues an outbound message: finds or creates the contact (with its
 -- contact.created event) and its open conversation on the account (with
@@ -88,11 +91,15 @@ BEGIN
 	SELECT json FROM message_shapes WHERE id = v_msg;
 END;
 
--- Meta accepted the message: store the wamid and move it to sent, unless a
--- status webhook already moved it further; message.sent is recorded when it
--- becomes sent here. Returns the status it has now.
-CREATE OR REPLACE PROCEDURE wz_message_sent(IN p_id BIGINT UNSIGNED,
-	IN p_wamid VARCHAR(255))
+-- The spooler's result for a message it sent: p_result 'sent' (Meta
+-- accepted it: the wamid stored and the message sent, unless a status
+-- webhook already moved it further, when only the wamid and the time are
+-- kept) or 'failed' (a permanent failure, with Meta's error, unless the
+-- message already moved on). message.sent or message.failed is recorded
+-- when the message takes that status here. Returns the status it has now.
+CREATE OR REPLACE PROCEDURE wz_message_result(IN p_id BIGINT UNSIGNED,
+	IN p_result VARCHAR(16), IN p_wamid VARCHAR(255), IN p_code INT,
+	IN p_title VARCHAR(255), IN p_message TEXT)
 BEGIN
 	DECLARE v_status VARCHAR(16) DEFAULT NULL;
 	DECLARE v_tenant BIGINT UNSIGNED;
@@ -102,42 +109,26 @@ BEGIN
 	SELECT status, tenant_id INTO v_status, v_tenant FROM messages
 	 WHERE id = p_id FOR UPDATE;
 	IF v_status IN ('queued', 'sending') THEN
-		UPDATE messages SET status = 'sent', wamid = p_wamid,
-		    sent_at = NOW(3), sending_since = NULL, error_code = NULL,
-		    error_title = NULL, error_message = NULL,
-		    updated_at = UTC_TIMESTAMP()
-		 WHERE id = p_id;
+		IF p_result = 'sent' THEN
+			UPDATE messages SET status = 'sent', wamid = p_wamid,
+			    sent_at = NOW(3), sending_since = NULL,
+			    error_code = NULL, error_title = NULL,
+			    error_message = NULL, updated_at = UTC_TIMESTAMP()
+			 WHERE id = p_id;
+		ELSE
+			UPDATE messages SET status = 'failed', sending_since = NULL,
+			    error_code = p_code, error_title = p_title,
+			    error_message = p_message, updated_at = UTC_TIMESTAMP()
+			 WHERE id = p_id;
+		END IF;
+		SET v_status = p_result;
 		SELECT json INTO v_json FROM message_shapes WHERE id = p_id;
-		CALL wz_event_emit(v_tenant, 'message.sent', v_json);
-		SET v_status = 'sent';
-	ELSEIF v_status IS NOT NULL THEN
+		CALL wz_event_emit(v_tenant, IF(p_result = 'sent', 'message.sent',
+		    'message.failed'), v_json);
+	ELSEIF v_status IS NOT NULL AND p_result = 'sent' THEN
 		UPDATE messages SET wamid = COALESCE(wamid, p_wamid),
 		    sent_at = COALESCE(sent_at, NOW(3)), sending_since = NULL
 		 WHERE id = p_id;
-	END IF;
-	SELECT v_status;
-END;
-
--- A permanent failure: failed with Meta's error, and message.failed, unless
--- the message already moved on. Returns the status it has now.
-CREATE OR REPLACE PROCEDURE wz_message_failed(IN p_id BIGINT UNSIGNED,
-	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT)
-BEGIN
-	DECLARE v_status VARCHAR(16) DEFAULT NULL;
-	DECLARE v_tenant BIGINT UNSIGNED;
-	DECLARE v_json MEDIUMTEXT;
-	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
-
-	SELECT status, tenant_id INTO v_status, v_tenant FROM messages
-	 WHERE id = p_id FOR UPDATE;
-	IF v_status IN ('queued', 'sending') THEN
-		UPDATE messages SET status = 'failed', sending_since = NULL,
-		    error_code = p_code, error_title = p_title,
-		    error_message = p_message, updated_at = UTC_TIMESTAMP()
-		 WHERE id = p_id;
-		SELECT json INTO v_json FROM message_shapes WHERE id = p_id;
-		CALL wz_event_emit(v_tenant, 'message.failed', v_json);
-		SET v_status = 'failed';
 	END IF;
 	SELECT v_status;
 END;
