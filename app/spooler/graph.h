@@ -10,9 +10,6 @@ struct curl_slist;
 struct http_done;
 struct pol_outcome;
 
-#define GRAPH_BODY_MAX	(64 * 1024)	/* Meta's answers are a few hundred
-					   bytes; the rest is dropped */
-
 /* base/<node>/<edge> (graph_api_base without its trailing slashes);
  * NULL when node is not a Graph id (lib/validate.c: not usable in a
  * URL). Freed by the caller. */

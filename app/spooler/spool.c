@@ -73,7 +73,8 @@
 #define REFUSED_RETRY_S	60		/* a record refused 3 times */
 #define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
 						   results stay owed */
-#define RESP_MAX	(64 * 1024)	/* an answer's bytes kept */
+#define RESP_MAX	(64 * 1024)	/* an answer's bytes kept (Meta's are
+					   a few hundred) */
 
 /* Lanes this process leaves alone for a while. */
 struct hold {

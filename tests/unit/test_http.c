@@ -41,40 +41,49 @@ listener(int *port)
 	return fd;
 }
 
-/* In a child: answers one request, 200 with ANSWER_BODY if its body was
- * "ping", else 400. */
+/* In a child: accepts one connection and answers nreq requests on it,
+ * each 200 with ANSWER_BODY if its body was "ping", else 400; the last
+ * answer closes the connection. A request on another connection is never
+ * answered. */
 static pid_t
-serve_one(int lfd)
+serve(int lfd, int nreq)
 {
 	char buf[4096], reply[512];
-	size_t len = 0;
+	size_t len = 0, used;
 	const char *end, *cl;
 	ssize_t n;
 	pid_t pid;
-	int fd, ok;
+	int fd, ok, i;
 
 	if ((pid = fork()) != 0)
 		return pid;
 	if ((fd = accept(lfd, NULL, NULL)) == -1)
 		_exit(1);
-	for (;;) {
-		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+	for (i = 0; i < nreq; i++) {
+		for (;;) {
+			buf[len] = '\0';
+			if ((end = strstr(buf, "\r\n\r\n")) != NULL &&
+			    (cl = strcasestr(buf, "Content-Length: ")) != NULL &&
+			    cl < end && len >= (size_t)(end + 4 - buf) +
+			    (size_t)atoi(cl + 16))
+				break;
+			if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+				_exit(1);
+			len += (size_t)n;
+		}
+		used = (size_t)(end + 4 - buf) + (size_t)atoi(cl + 16);
+		ok = strncmp(buf, "POST /hook ", 11) == 0 &&
+		    strncmp(end + 4, "ping", 4) == 0 && atoi(cl + 16) == 4;
+		snprintf(reply, sizeof(reply), "HTTP/1.1 %s\r\nContent-Type: "
+		    "application/json\r\nX-Request-Id:  abc-123 \r\n"
+		    "Content-Length: %zu\r\n%s\r\n%s", ok ? "200 OK" :
+		    "400 Bad Request", strlen(ANSWER_BODY), i == nreq - 1 ?
+		    "Connection: close\r\n" : "", ANSWER_BODY);
+		if (write(fd, reply, strlen(reply)) != (ssize_t)strlen(reply))
 			_exit(1);
-		len += (size_t)n;
-		buf[len] = '\0';
-		if ((end = strstr(buf, "\r\n\r\n")) != NULL &&
-		    (cl = strcasestr(buf, "Content-Length: ")) != NULL &&
-		    len >= (size_t)(end + 4 - buf) + (size_t)atoi(cl + 16))
-			break;
+		memmove(buf, buf + used, len - used);
+		len -= used;
 	}
-	ok = strncmp(buf, "POST /hook ", 11) == 0 &&
-	    strcmp(end + 4, "ping") == 0;
-	snprintf(reply, sizeof(reply), "HTTP/1.1 %s\r\nContent-Type: "
-	    "application/json\r\nX-Request-Id:  abc-123 \r\nContent-Length: "
-	    "%zu\r\nConnection: close\r\n\r\n%s", ok ? "200 OK" :
-	    "400 Bad Request", strlen(ANSWER_BODY), ANSWER_BODY);
-	if (write(fd, reply, strlen(reply)) != (ssize_t)strlen(reply))
-		_exit(1);
 	close(fd);
 	_exit(0);
 }
@@ -105,8 +114,9 @@ check(const struct sockaddr *sa, socklen_t len, void *arg)
 static void
 collect(const struct http_done *d, void *arg)
 {
-	struct seen *s = arg;
+	struct seen *s = d->ctx;
 
+	(void)arg;
 	s->done = true;
 	s->d = *d;
 	snprintf(s->body, sizeof(s->body), "%.*s", (int)d->len, d->body);
@@ -160,7 +170,7 @@ START_TEST(http_answer_captured)
 
 	memset(&s, 0, sizeof(s));
 	lfd = listener(&port);
-	pid = serve_one(lfd);
+	pid = serve(lfd, 1);
 	run_one(&s, port, 16);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -206,6 +216,58 @@ START_TEST(http_refused_address_fails_cleanly)
 }
 END_TEST
 
+/* Two requests to one host under a cap of one connection per host: the
+ * second waits inside curl for the first's connection (the server answers
+ * on that one connection only: a second one would never be answered). */
+START_TEST(http_per_host_cap)
+{
+	static struct seen s[2];
+	struct http_opts o;
+	struct http_req r;
+	struct http *h;
+	char url[64];
+	int lfd, port, status, i;
+	pid_t pid;
+
+	memset(s, 0, sizeof(s));
+	lfd = listener(&port);
+	pid = serve(lfd, 2);
+	memset(&o, 0, sizeof(o));
+	o.max = 4;
+	o.max_per_host = 1;
+	o.timeout_s = 20;
+	o.body_max = 1024;
+	h = http_new(&o);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
+	for (i = 0; i < 2; i++) {
+		memset(&r, 0, sizeof(r));
+		r.url = url;
+		r.body = xstrdup("ping");
+		r.len = 4;
+		r.sock_check = check;
+		r.sock_arg = &s[i];
+		r.ctx = &s[i];
+		http_start(h, &r);
+	}
+	ck_assert_uint_eq(http_inflight(h), 2);
+	while (!s[0].done || !s[1].done) {
+		http_wait(h, 100, -1);
+		http_collect(h, collect, NULL);
+	}
+	http_free(h);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(lfd);
+	for (i = 0; i < 2; i++) {
+		ck_assert(s[i].d.curl_ok);
+		ck_assert_int_eq(s[i].d.http_status, 200);
+		ck_assert_str_eq(s[i].body, ANSWER_BODY);
+	}
+	/* One connection opened, so the address was checked once. */
+	ck_assert_int_eq(s[0].calls + s[1].calls, 1);
+}
+END_TEST
+
 Suite *
 http_suite(void)
 {
@@ -214,6 +276,7 @@ http_suite(void)
 
 	tcase_add_test(tc, http_answer_captured);
 	tcase_add_test(tc, http_refused_address_fails_cleanly);
+	tcase_add_test(tc, http_per_host_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
