@@ -271,26 +271,26 @@ acct_headers(struct queue *q, const char *sealed, size_t len)
 	return h;
 }
 
-/* A row of SQL_SPOOL_ACCOUNTS: id, phone_number_id, sealed access token,
- * mps. */
+/* A row of SQL_SPOOL_ACCOUNTS (lib/sql.h: SA_*): id, phone_number_id,
+ * sealed access token, mps. */
 static int
 msgq_lane_open(struct queue *q, struct lane *l, const struct db_res *res,
     size_t row, uint32_t *mps)
 {
-	long long n = db_int(res, row, 3);
+	long long n = db_int(res, row, SA_MPS);
 	struct acct *a;
 	char *url;
 
 	if ((url = graph_url(spool_opts(q->s)->cfg->graph_api_base,
-	    db_str(res, row, 1), "messages")) == NULL) {
+	    db_str(res, row, SA_PHONE_ID), "messages")) == NULL) {
 		log_warnx("account %llu: phone_number_id is not usable in a "
 		    "URL; skipped", l->id);
 		return -1;
 	}
 	a = xcalloc(1, sizeof(*a));
 	a->url = url;
-	if ((a->headers = acct_headers(q, db_str(res, row, 2),
-	    db_len(res, row, 2))) == NULL) {
+	if ((a->headers = acct_headers(q, db_str(res, row, SA_TOKEN),
+	    db_len(res, row, SA_TOKEN))) == NULL) {
 		log_warnx("account %llu: the access token does not open under "
 		    "the master key; skipped for %d s", l->id,
 		    SPOOL_BAD_LANE_S);
@@ -324,9 +324,9 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
     size_t row, int64_t now)
 {
 	struct acct *a = l->data;
-	unsigned long long id = (unsigned long long)db_int(res, row, 0);
-	const char *to = db_str(res, row, 1), *type = db_str(res, row, 2);
-	long long attempts = db_int(res, row, 4), age = db_int(res, row, 5);
+	unsigned long long id = (unsigned long long)db_int(res, row, SC_ID);
+	const char *to = db_str(res, row, SC_TO), *type = db_str(res, row, SC_TYPE);
+	long long attempts = db_int(res, row, SC_ATTEMPTS), age = db_int(res, row, SC_AGE);
 	char err[256], why[128];
 	struct http_req req;
 	struct msg *m;
@@ -335,13 +335,13 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 	if (attempts >= POL_MAX_ATTEMPTS || age >= POL_MAX_AGE_S) {
 		snprintf(why, sizeof(why), "gave up after %lld attempts over "
 		    "%lld minutes", attempts, age / 60);
-		fail_local(q, id, !db_isnull(res, row, 6),
-		    (int)db_int(res, row, 6), db_isnull(res, row, 7) ?
-		    "Not sent" : db_str(res, row, 7), why);
+		fail_local(q, id, !db_isnull(res, row, SC_ERR_CODE),
+		    (int)db_int(res, row, SC_ERR_CODE), db_isnull(res, row, SC_ERR_TITLE) ?
+		    "Not sent" : db_str(res, row, SC_ERR_TITLE), why);
 		return;
 	}
 	body = payload_build(id, to != NULL ? to : "", type != NULL ? type : "",
-	    db_str(res, row, 3), db_len(res, row, 3), err, sizeof(err));
+	    db_str(res, row, SC_CONTENT), db_len(res, row, SC_CONTENT), err, sizeof(err));
 	if (body == NULL) {
 		fail_local(q, id, true, 100, "Message content cannot be sent",
 		    err);
