@@ -18,7 +18,7 @@
 
 /* The API, as the reference lists it. */
 static const struct route routes[] = {
-	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me, 0 },
+	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	tenant_get, 0 },
 	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list, 0 },
 	{ "DELETE", "/api-keys/{id}",	SCOPE_UNRESTRICTED,	apikey_revoke, 0 },
 
@@ -30,8 +30,8 @@ static const struct route routes[] = {
 	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0 },
 	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete, 0 },
 
-	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	account_list, 0 },
-	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, account_get, 0 },
+	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	whatsapp_account_list, 0 },
+	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, whatsapp_account_get, 0 },
 
 	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send, 0 },
 	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template, 0 },
