@@ -76,7 +76,7 @@ route_find(struct req *r)
 		}
 	}
 	if (*allow) {
-		req_header(r, "Allow", "%s", allow);
+		reply_header(r, "Allow", "%s", allow);
 		reply_error(r, ERR_METHOD_NOT_ALLOWED, pool_printf(&r->pool,
 		    "The %s method is not supported for this route. "
 		    "Supported methods: %s.", r->method, allow), NULL);
@@ -205,7 +205,7 @@ router_dispatch(struct req *r)
 		return;
 	}
 	if (r->rl_remaining < 0) {
-		req_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
+		reply_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
 		    r->rl_reset - time(NULL) : 1);
 		r->rl_remaining = 0;
 		reply_error(r, ERR_RATE_LIMIT, "Too many requests. Please retry "
