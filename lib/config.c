@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #define WZ_SQLDIR "/usr/local/share/wazera/sql"
 #endif
 
-enum config_type { CT_STR, CT_INT, CT_BOOL };
+enum config_type { CT_STR, CT_INT };
 
 struct config_key {
 	const char	*name;		/* section.key, or key at top level */
@@ -24,7 +25,6 @@ struct config_key {
 
 #define S(n, f, d)		{ n, CT_STR, offsetof(struct config, f), d, 0, 0 }
 #define I(n, f, d, lo, hi)	{ n, CT_INT, offsetof(struct config, f), d, lo, hi }
-#define B(n, f, d)		{ n, CT_BOOL, offsetof(struct config, f), d, 0, 1 }
 
 static const struct config_key keys[] = {
 	S("database.host",		db_host,	"localhost"),
@@ -40,12 +40,29 @@ static const struct config_key keys[] = {
 	S("app_secret",			app_secret,	""),
 	S("master_key_file",		master_key_file, "/etc/wazera/master.key"),
 	S("sql_dir",			sql_dir,	WZ_SQLDIR),
-	B("webhooks.allow_private_targets", webhooks_allow_private_targets, "false"),
 	I("spooler.max_seconds",	spooler_max_seconds, "55", 1, 3600),
 	I("spooler.resend_grace_seconds", spooler_resend_grace, "600", 1, 86400),
 	I("spooler.graph_timeout_seconds", spooler_graph_timeout, "30", 1, 300),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Keys that nothing reads any more: a file that still sets one loads as
+ * before, whatever the value, and the key does nothing. */
+static const char *const retired[] = {
+	"webhooks.allow_private_targets",
+};
+#define NRETIRED (sizeof(retired) / sizeof(retired[0]))
+
+static bool
+config_retired(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NRETIRED; i++)
+		if (!strcmp(retired[i], name))
+			return true;
+	return false;
+}
 
 static int
 config_set(struct config *cfg, const struct config_key *k, const char *v,
@@ -69,19 +86,6 @@ config_set(struct config *cfg, const struct config_key *k, const char *v,
 			return -1;
 		}
 		*(int *)((char *)cfg + k->off) = (int)n;
-		return 0;
-	case CT_BOOL:
-		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") ||
-		    !strcmp(v, "1"))
-			*(bool *)((char *)cfg + k->off) = true;
-		else if (!strcmp(v, "false") || !strcmp(v, "no") ||
-		    !strcmp(v, "off") || !strcmp(v, "0"))
-			*(bool *)((char *)cfg + k->off) = false;
-		else {
-			snprintf(err, errsz, "line %d: %s must be true or false",
-			    line, k->name);
-			return -1;
-		}
 		return 0;
 	}
 	return -1;
@@ -154,6 +158,8 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errsz)
 		for (i = 0; i < NKEYS; i++)
 			if (!strcmp(keys[i].name, name))
 				break;
+		if (i == NKEYS && config_retired(name))
+			continue;
 		if (i == NKEYS) {
 			snprintf(err, errsz, "line %d: unknown key %s", lineno,
 			    name);

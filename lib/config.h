@@ -1,7 +1,6 @@
 /* The INI configuration, read once at start from one declarative table. */
 #ifndef WZ_CONFIG_H
 #define WZ_CONFIG_H
-#include <stdbool.h>
 #include <stddef.h>
 
 struct config {
@@ -18,7 +17,6 @@ struct config {
 	char	*app_secret;
 	char	*master_key_file;
 	char	*sql_dir;
-	bool	 webhooks_allow_private_targets;
 	int	 spooler_max_seconds;
 	int	 spooler_resend_grace;
 	int	 spooler_graph_timeout;	/* seconds for a whole request */

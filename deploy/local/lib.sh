@@ -129,10 +129,6 @@ socket = $2/mariadb/mysql.sock
 user = wazera
 password = $3
 name = wazera
-
-[webhooks]
-# The receivers a developer runs locally are on loopback.
-allow_private_targets = true
 CONF
 	chmod 600 "$1.tmp"
 	# Unchanged, the file keeps its time: a running server is not restarted.

@@ -54,7 +54,6 @@ START_TEST(config_defaults)
 	ck_assert_str_eq(cfg.master_key_file, "/etc/wazera/master.key");
 	ck_assert_ptr_nonnull(cfg.sql_dir);
 	ck_assert_ptr_nonnull(strstr(cfg.sql_dir, "sql"));
-	ck_assert(!cfg.webhooks_allow_private_targets);
 	ck_assert_int_eq(cfg.spooler_max_seconds, 55);
 	ck_assert_int_eq(cfg.spooler_resend_grace, 600);
 	ck_assert_str_eq(err, "");
@@ -99,7 +98,6 @@ START_TEST(config_sections)
 	ck_assert_str_eq(cfg.db_password, "pw");
 	ck_assert_str_eq(cfg.db_name, "wz_test");
 	ck_assert_int_eq(cfg.db_connect_timeout, 10);
-	ck_assert(cfg.webhooks_allow_private_targets);
 	ck_assert_int_eq(cfg.spooler_max_seconds, 5);
 	ck_assert_int_eq(cfg.spooler_resend_grace, 86400);
 }
@@ -146,24 +144,28 @@ START_TEST(config_quotes)
 }
 END_TEST
 
-START_TEST(config_bools)
+/* A key nothing reads any more still loads, whatever its value, and changes
+ * nothing; retired by its whole name only. */
+START_TEST(config_retired_keys)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const vals[] = { "true", "false", "maybe", "" };
 	char text[128];
 	size_t i;
 
 	for (i = 0; i < 4; i++) {
-		snprintf(text, sizeof(text),
-		    "[webhooks]\nallow_private_targets = %s\n", yes[i]);
+		snprintf(text, sizeof(text), "[database]\nport = 3310\n"
+		    "[webhooks]\nallow_private_targets = %s\n[database]\n"
+		    "name = after\n", vals[i]);
 		ck_assert_int_eq(parse(text), 0);
-		ck_assert_msg(cfg.webhooks_allow_private_targets, "%s", yes[i]);
-		snprintf(text, sizeof(text),
-		    "[webhooks]\nallow_private_targets = true\n"
-		    "allow_private_targets = %s\n", no[i]);
-		ck_assert_int_eq(parse(text), 0);
-		ck_assert_msg(!cfg.webhooks_allow_private_targets, "%s", no[i]);
+		ck_assert_str_eq(err, "");
+		ck_assert_int_eq(cfg.db_port, 3310);
+		ck_assert_str_eq(cfg.db_name, "after");
+		ck_assert_str_eq(cfg.db_host, "localhost");
 	}
+	PARSE_FAILS("allow_private_targets = true\n",
+	    "line 1: unknown key allow_private_targets");
+	PARSE_FAILS("[database]\nallow_private_targets = true\n",
+	    "line 2: unknown key database.allow_private_targets");
 }
 END_TEST
 
@@ -245,17 +247,6 @@ START_TEST(config_graph_timeout)
 }
 END_TEST
 
-START_TEST(config_bad_bools)
-{
-	PARSE_FAILS("[webhooks]\nallow_private_targets = maybe\n",
-	    "line 2: webhooks.allow_private_targets must be true or false");
-	PARSE_FAILS("[webhooks]\nallow_private_targets =\n",
-	    "line 2: webhooks.allow_private_targets must be true or false");
-	PARSE_FAILS("[webhooks]\nallow_private_targets = 2\n",
-	    "line 2: webhooks.allow_private_targets must be true or false");
-}
-END_TEST
-
 START_TEST(config_bad_lines)
 {
 	PARSE_FAILS("[database]\nhost\n", "line 2: expected key = value");
@@ -289,7 +280,6 @@ START_TEST(config_load_file)
 	close(fd);
 	ck_assert_int_eq(config_load(&cfg, path, err, sizeof(err)), 0);
 	ck_assert_int_eq(cfg.db_port, 4000);
-	ck_assert(cfg.webhooks_allow_private_targets);
 	config_free(&cfg);
 
 	/* Errors name the file and the line. */
@@ -395,12 +385,11 @@ config_suite(void)
 	tcase_add_test(tc, config_sections);
 	tcase_add_test(tc, config_whitespace_and_crlf);
 	tcase_add_test(tc, config_quotes);
-	tcase_add_test(tc, config_bools);
+	tcase_add_test(tc, config_retired_keys);
 	tcase_add_test(tc, config_last_value_wins);
 	tcase_add_test(tc, config_unknown_key);
 	tcase_add_test(tc, config_bad_ints);
 	tcase_add_test(tc, config_graph_timeout);
-	tcase_add_test(tc, config_bad_bools);
 	tcase_add_test(tc, config_bad_lines);
 	tcase_add_test(tc, config_load_file);
 	tcase_add_test(tc, config_load_refuses);
