@@ -196,16 +196,16 @@ reply_tenant_page(struct req *r, enum sql list, enum sql count,
 	reply_list(r, items, page, per_page, total);
 }
 
-struct json_object *
-json_str_or_null(const char *s)
-{
-	return s == NULL ? NULL : json_object_new_string(s);
-}
-
 const char *
 reply_finish(struct req *r)
 {
 	if (r->out_text == NULL)
 		r->out_text = req_json_text(r, r->out);
 	return r->out_text;
+}
+
+struct json_object *
+json_str_or_null(const char *s)
+{
+	return s == NULL ? NULL : json_object_new_string(s);
 }
