@@ -11,8 +11,10 @@ struct db_res;
 struct json_object;
 struct req;
 
-/* account.c */
-void	account_me(struct req *);
+/* tenant.c: the tenant, which the API calls the account */
+void	tenant_get(struct req *);
+
+/* apikeys.c */
 void	apikey_list(struct req *);
 void	apikey_revoke(struct req *);
 
@@ -28,9 +30,9 @@ void	contact_delete(struct req *);
 struct json_object *contact_new_json(const char *phone, const char *name,
 	    const char *now);
 
-/* accounts.c */
-void	account_list(struct req *);
-void	account_get(struct req *);
+/* whatsapp_accounts.c: the tenant's WhatsApp business numbers */
+void	whatsapp_account_list(struct req *);
+void	whatsapp_account_get(struct req *);
 
 /* messages.c */
 void	message_send(struct req *);

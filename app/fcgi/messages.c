@@ -94,7 +94,7 @@ message_json(const struct db_res *res, size_t i)
 }
 
 static void
-send_message(struct req *r, bool template_alias)
+message_queue_send(struct req *r, bool template_alias)
 {
 	struct send_body sb;
 	struct verrs e;
@@ -190,13 +190,13 @@ out:
 void
 message_send(struct req *r)
 {
-	send_message(r, false);
+	message_queue_send(r, false);
 }
 
 void
 message_send_template(struct req *r)
 {
-	send_message(r, true);
+	message_queue_send(r, true);
 }
 
 void
