@@ -34,14 +34,6 @@ DBA_STR(const char *s)
 	return (struct db_arg){ .t = DBA_STR_T, .p = s, .n = strlen(s) };
 }
 
-struct db_arg
-DBA_STRN(const char *s, size_t n)
-{
-	if (s == NULL)
-		return DBA_NULL;
-	return (struct db_arg){ .t = DBA_STR_T, .p = s, .n = n };
-}
-
 struct db *
 db_new(const struct config *cfg)
 {

@@ -39,7 +39,6 @@ struct db_arg {
 #define DBA_BLOB(v, l)	((struct db_arg){ .t = DBA_BLOB_T, .p = (v), .n = (l) })
 /* A string, or SQL NULL when s is NULL. */
 struct db_arg	 DBA_STR(const char *s);
-struct db_arg	 DBA_STRN(const char *s, size_t n);
 
 /* Rows of one result, every column as text (NULL pointer for SQL NULL),
  * allocated from the caller's pool. */

@@ -42,7 +42,6 @@ query_parse(struct pool *pool, const char *qs, struct query *q)
 			return -1;
 		q->pairs[i].key = part;
 		q->pairs[i].val = eq;
-		q->pairs[i].vlen = (size_t)vl;
 		i++;
 	}
 	q->n = i;

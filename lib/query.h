@@ -9,7 +9,6 @@ struct pool;
 struct query_pair {
 	const char	*key;
 	const char	*val;
-	size_t		 vlen;
 };
 
 struct query {

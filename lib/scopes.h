@@ -14,9 +14,7 @@ enum scope {
 	SCOPE_CONVERSATIONS_WRITE,
 	SCOPE_CAMPAIGNS_READ,
 	SCOPE_CAMPAIGNS_WRITE,
-	SCOPE__MAX,
-	SCOPE_NONE = SCOPE__MAX,	/* route needs no particular scope */
-	SCOPE_UNRESTRICTED,		/* route needs a key without scopes */
+	SCOPE__MAX
 };
 
 struct json_object;

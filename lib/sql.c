@@ -314,7 +314,7 @@ static const struct {
 	/* The spooler. Accounts with messages due and no live lease held by
 	 * another spooler and no pause (argument: this spooler's holder
 	 * name). Columns: id, phone_number_id, sealed access token, mps. */
-	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true, 1, 4,
+	[SQL_SPOOL_ACCOUNTS] = { "SPOOL_ACCOUNTS", true, 1, SA__N,
 	    "SELECT a.id, a.phone_number_id, a.access_token_enc, a.mps "
 	    "FROM whatsapp_accounts a WHERE (a.lease_holder IS NULL OR "
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND "
@@ -334,7 +334,7 @@ static const struct {
 	 * Columns: id, to_phone, type, content, attempts, age in seconds
 	 * since the API accepted it, and the last error (code, title,
 	 * message) kept for a message the spooler gives up on. */
-	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false, 2, 9,
+	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false, 2, SC__N,
 	    "SELECT id, to_phone, type, content, attempts, "
 	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
 	    "error_title, error_message FROM messages "

@@ -120,6 +120,12 @@ enum { U_ID, U_NAME, U_EMAIL, U_CREATED, U__N };
  * and the contact's JSON. */
 enum { CL_NAME, CL_PHONE, CL_EMAIL, CL_TAGS, CL_CUSTOM, CL_OPTED_OUT, CL_JSON,
 	CL__N };
+/* SQL_SPOOL_ACCOUNTS: the message queue's lanes (a queue's lanes
+ * statement starts with the lane's id: app/spooler/queue.h). */
+enum { SA_ID, SA_PHONE_ID, SA_TOKEN, SA_MPS, SA__N };
+/* SQL_SPOOL_CLAIM */
+enum { SC_ID, SC_TO, SC_TYPE, SC_CONTENT, SC_ATTEMPTS, SC_AGE, SC_ERR_CODE,
+	SC_ERR_TITLE, SC_ERR_MESSAGE, SC__N };
 
 const char	*sql_text(enum sql);
 const char	*sql_name(enum sql);

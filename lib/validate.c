@@ -18,14 +18,6 @@ verrs_init(struct verrs *e)
 }
 
 void
-verrs_free(struct verrs *e)
-{
-	json_object_put(e->details);
-	e->details = NULL;
-	e->n = 0;
-}
-
-void
 verr_add(struct verrs *e, const char *field, const char *fmt, ...)
 {
 	struct json_object *list;

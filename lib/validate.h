@@ -23,7 +23,6 @@ struct verrs {
 };
 
 void	 verrs_init(struct verrs *);
-void	 verrs_free(struct verrs *);
 void	 verr_add(struct verrs *, const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* "custom_fields" -> "custom fields", as messages name fields. */

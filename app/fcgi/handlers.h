@@ -6,8 +6,10 @@
 
 struct req;
 
-/* account.c */
-void	account_me(struct req *);
+/* tenant.c: the tenant, which the API calls the account */
+void	tenant_get(struct req *);
+
+/* apikeys.c */
 void	apikey_list(struct req *);
 void	apikey_revoke(struct req *);
 
@@ -18,9 +20,9 @@ void	contact_get(struct req *);
 void	contact_update(struct req *);
 void	contact_delete(struct req *);
 
-/* accounts.c */
-void	account_list(struct req *);
-void	account_get(struct req *);
+/* whatsapp_accounts.c: the tenant's WhatsApp business numbers */
+void	whatsapp_account_list(struct req *);
+void	whatsapp_account_get(struct req *);
 
 /* messages.c */
 void	message_send(struct req *);

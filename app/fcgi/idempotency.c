@@ -29,7 +29,7 @@ replay(struct req *r, int status, const char *body)
 	r->out = NULL;
 	r->status = status;
 	r->out_text = pool_strdup(&r->pool, body);
-	req_header(r, "Idempotent-Replayed", "true");
+	reply_header(r, "Idempotent-Replayed", "true");
 }
 
 void
@@ -100,7 +100,7 @@ idempotent_run(struct req *r)
 		return;
 	}
 	args[0] = DBA_INT(r->status);
-	args[1] = DBA_STR(req_finish_body(r));
+	args[1] = DBA_STR(reply_finish(r));
 	args[2] = DBA_INT(r->tenant_id);
 	args[3] = DBA_STR(key);
 	if ((rc = db_exec(r->db, SQL_IDEM_COMPLETE, args, 4, NULL, NULL)) ==

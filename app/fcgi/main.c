@@ -135,15 +135,15 @@ status_text(int s)
 static void
 write_response(FCGX_Request *fr, struct req *r)
 {
-	const char *body = req_finish_body(r);
+	const char *body = reply_finish(r);
 	char head[1024];
 	int n;
 
 	if (r->rl_known) {
-		req_header(r, "X-RateLimit-Limit", "%lld", r->rl_limit);
-		req_header(r, "X-RateLimit-Remaining", "%lld",
+		reply_header(r, "X-RateLimit-Limit", "%lld", r->rl_limit);
+		reply_header(r, "X-RateLimit-Remaining", "%lld",
 		    r->rl_remaining > 0 ? r->rl_remaining : 0);
-		req_header(r, "X-RateLimit-Reset", "%lld", r->rl_reset);
+		reply_header(r, "X-RateLimit-Reset", "%lld", r->rl_reset);
 	}
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"

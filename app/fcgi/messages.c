@@ -13,7 +13,7 @@
 #include "request.h"
 
 static void
-send_message(struct req *r, bool template_alias)
+message_queue_send(struct req *r, bool template_alias)
 {
 	struct send_body sb;
 	struct verrs e;
@@ -89,13 +89,13 @@ fail:
 void
 message_send(struct req *r)
 {
-	send_message(r, false);
+	message_queue_send(r, false);
 }
 
 void
 message_send_template(struct req *r)
 {
-	send_message(r, true);
+	message_queue_send(r, true);
 }
 
 void

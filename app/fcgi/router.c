@@ -18,37 +18,39 @@
 
 /* The API, as the reference lists it. */
 static const struct route routes[] = {
-	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	account_me, 0 },
-	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list, 0 },
-	{ "DELETE", "/api-keys/{id}",	SCOPE_UNRESTRICTED,	apikey_revoke, 0 },
+	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	tenant_get, 0, ROUTE_SCOPED },
+	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list, 0, ROUTE_SCOPED },
+	{ "DELETE", "/api-keys/{id}",	.access = ROUTE_UNRESTRICTED,
+	    .handler = apikey_revoke },
 
-	{ "GET",    "/contacts",	SCOPE_CONTACTS_READ,	contact_list, 0 },
-	{ "POST",   "/contacts",	SCOPE_CONTACTS_WRITE,	contact_create, 0 },
-	{ "POST",   "/contacts/create",	SCOPE_CONTACTS_WRITE,	contact_create, 0 },
-	{ "GET",    "/contacts/{id}",	SCOPE_CONTACTS_READ,	contact_get, 0 },
-	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0 },
-	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0 },
-	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete, 0 },
+	{ "GET",    "/contacts",	SCOPE_CONTACTS_READ,	contact_list, 0, ROUTE_SCOPED },
+	{ "POST",   "/contacts",	SCOPE_CONTACTS_WRITE,	contact_create, 0, ROUTE_SCOPED },
+	{ "POST",   "/contacts/create",	SCOPE_CONTACTS_WRITE,	contact_create, 0, ROUTE_SCOPED },
+	{ "GET",    "/contacts/{id}",	SCOPE_CONTACTS_READ,	contact_get, 0, ROUTE_SCOPED },
+	{ "PUT",    "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0, ROUTE_SCOPED },
+	{ "PATCH",  "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_update, 0, ROUTE_SCOPED },
+	{ "DELETE", "/contacts/{id}",	SCOPE_CONTACTS_WRITE,	contact_delete, 0, ROUTE_SCOPED },
 
-	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	account_list, 0 },
-	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, account_get, 0 },
+	{ "GET",    "/whatsapp-accounts", SCOPE_ACCOUNT_READ,	whatsapp_account_list, 0, ROUTE_SCOPED },
+	{ "GET",    "/whatsapp-accounts/{id}", SCOPE_ACCOUNT_READ, whatsapp_account_get, 0, ROUTE_SCOPED },
 
-	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send, 0 },
-	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template, 0 },
-	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get, 0 },
-	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status, 0 },
+	{ "POST",   "/messages/send",	SCOPE_MESSAGES_SEND,	message_send, 0, ROUTE_SCOPED },
+	{ "POST",   "/messages/template", SCOPE_MESSAGES_SEND,	message_send_template, 0, ROUTE_SCOPED },
+	{ "GET",    "/messages/{id}",	SCOPE_MESSAGES_READ,	message_get, 0, ROUTE_SCOPED },
+	{ "GET",    "/messages/{id}/status", SCOPE_MESSAGES_READ, message_status, 0, ROUTE_SCOPED },
 
-	{ "GET",    "/conversations",	SCOPE_CONVERSATIONS_READ, conversation_list, 0 },
-	{ "GET",    "/conversations/{id}", SCOPE_CONVERSATIONS_READ, conversation_get, 0 },
-	{ "PUT",    "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0 },
-	{ "PATCH",  "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0 },
-	{ "GET",    "/conversations/{id}/messages", SCOPE_CONVERSATIONS_READ, conversation_messages, 0 },
+	{ "GET",    "/conversations",	SCOPE_CONVERSATIONS_READ, conversation_list, 0, ROUTE_SCOPED },
+	{ "GET",    "/conversations/{id}", SCOPE_CONVERSATIONS_READ, conversation_get, 0, ROUTE_SCOPED },
+	{ "PUT",    "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0, ROUTE_SCOPED },
+	{ "PATCH",  "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0, ROUTE_SCOPED },
+	{ "GET",    "/conversations/{id}/messages", SCOPE_CONVERSATIONS_READ, conversation_messages, 0, ROUTE_SCOPED },
 
-	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0 },
+	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0, ROUTE_SCOPED },
 
-	{ "GET",    "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_verify, 0 },
-	{ "POST",   "/whatsapp/webhook", SCOPE_PUBLIC,		whatsapp_webhook,
-	    BODY_MAX_WEBHOOK },
+	{ "GET",    "/whatsapp/webhook", .access = ROUTE_PUBLIC,
+	    .handler = whatsapp_verify },
+	{ "POST",   "/whatsapp/webhook", .access = ROUTE_PUBLIC,
+	    .handler = whatsapp_webhook, .body_max = BODY_MAX_WEBHOOK },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -76,7 +78,7 @@ route_find(struct req *r)
 		}
 	}
 	if (*allow) {
-		req_header(r, "Allow", "%s", allow);
+		reply_header(r, "Allow", "%s", allow);
 		reply_error(r, ERR_METHOD_NOT_ALLOWED, pool_printf(&r->pool,
 		    "The %s method is not supported for this route. "
 		    "Supported methods: %s.", r->method, allow), NULL);
@@ -86,14 +88,17 @@ route_find(struct req *r)
 	return NULL;
 }
 
+/* The API key's scopes allow the route: a key without scope restrictions
+ * (scopes 0) may call any, a restricted key only a ROUTE_SCOPED route with
+ * its scope. */
 static bool
-scope_allows(const struct req *r, enum scope need)
+scope_allows(const struct req *r, const struct route *rt)
 {
-	if (need == SCOPE_NONE || r->scopes == 0)
+	if (r->scopes == 0)
 		return true;
-	if (need == SCOPE_UNRESTRICTED)
+	if (rt->access != ROUTE_SCOPED)
 		return false;
-	return (r->scopes & (1u << need)) != 0;
+	return (r->scopes & (1u << rt->scope)) != 0;
 }
 
 static int
@@ -190,22 +195,22 @@ router_dispatch(struct req *r)
 
 	if ((rt = router_match(r)) == NULL)
 		return;
-	if ((int)rt->scope == SCOPE_PUBLIC) {
+	if (rt->access == ROUTE_PUBLIC) {
 		run_handler(r, rt->handler);
 		return;
 	}
 	if (auth_request(r) == -1)
 		return;
-	if (!scope_allows(r, rt->scope)) {
+	if (!scope_allows(r, rt)) {
 		reply_error(r, ERR_INSUFFICIENT_PERMISSIONS,
-		    rt->scope == SCOPE_UNRESTRICTED ?
+		    rt->access == ROUTE_UNRESTRICTED ?
 		    "This action needs an API key without scope restrictions." :
 		    pool_printf(&r->pool, "This API key lacks the %s scope.",
 		    scope_names[rt->scope]), NULL);
 		return;
 	}
 	if (r->rl_remaining < 0) {
-		req_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
+		reply_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
 		    r->rl_reset - time(NULL) : 1);
 		r->rl_remaining = 0;
 		reply_error(r, ERR_RATE_LIMIT, "Too many requests. Please retry "

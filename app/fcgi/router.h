@@ -9,17 +9,24 @@
 
 struct req;
 
-struct route {
-	const char	*method;
-	const char	*pattern;
-	enum scope	 scope;		/* SCOPE_PUBLIC: no API key */
-	void		(*handler)(struct req *);
-	size_t		 body_max;	/* 0: BODY_MAX */
+/* Who may call a route. */
+enum route_access {
+	ROUTE_SCOPED,		/* an API key with the route's scope, or one
+				   without scope restrictions */
+	ROUTE_UNRESTRICTED,	/* an API key without scope restrictions */
+	ROUTE_PUBLIC,		/* anyone: Meta calls these, authenticated by
+				   the verify token or the payload's signature
+				   in the handler; not rate limited */
 };
 
-/* Meta calls these: authenticated by the verify token or the payload's
- * signature in the handler, not by an API key, and not rate limited. */
-#define SCOPE_PUBLIC	(SCOPE_UNRESTRICTED + 1)
+struct route {
+	const char		*method;
+	const char		*pattern;
+	enum scope		 scope;		/* with ROUTE_SCOPED */
+	void			(*handler)(struct req *);
+	size_t			 body_max;	/* 0: BODY_MAX */
+	enum route_access	 access;
+};
 
 /* Fills in req's answer. The request fields (method, path, query, body,
  * headers) must be set; body may be NULL with bodylen > BODY_MAX to say

@@ -9,7 +9,7 @@
  * gone: the next spooler to start (or to look, every recovery pass) on
  * the host takes its records into its own file, syncs, and removes it.
  * Replaying a record twice is harmless: the writes check the message's
- * state (spool.c).
+ * state (queue_message.c).
  *
  * The owner and an adopter race on a file only at its birth: the owner
  * checks after its flock that the path still names the file it locked,
@@ -34,6 +34,7 @@
 
 #define SUFFIX		".journal"
 #define LINE_DEPTH	4
+#define QUEUE_MAX	255
 
 struct journal {
 	char	*dir;
@@ -77,6 +78,9 @@ journal_encode(const struct rec *r)
 	struct json_object *o = json_object_new_object();
 	char *line;
 
+	if (r->queue != 0)
+		json_object_object_add(o, "q",
+		    json_object_new_int((int)r->queue));
 	json_object_object_add(o, "k", json_object_new_string(kinds[r->kind]));
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)r->id));
 	if (r->has_code)
@@ -138,6 +142,14 @@ journal_decode(const char *line, size_t len)
 		if (i == sizeof(kinds) / sizeof(kinds[0]))
 			bad = true;
 		r->kind = (enum rec_kind)i;
+	}
+	if (json_object_object_get_ex(o, "q", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > QUEUE_MAX)
+			bad = true;
+		else
+			r->queue = (unsigned)json_object_get_int64(v);
 	}
 	if (!json_object_object_get_ex(o, "id", &v) ||
 	    !json_object_is_type(v, json_type_int) ||

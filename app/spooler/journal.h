@@ -22,6 +22,9 @@ enum rec_kind {
 /* A write the database owes, queued so that an outage loses none. */
 struct rec {
 	struct rec		*next;
+	unsigned		 queue;		/* spool_opts.queues' index: 0,
+						   the messages, is not
+						   written ("q" otherwise) */
 	enum rec_kind		 kind;
 	unsigned long long	 id;		/* message (account: REC_PAUSE) */
 	bool			 has_code;

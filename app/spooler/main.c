@@ -13,7 +13,8 @@
  * signal: not at all), release the leases and exit 0.
  *
  * Any number of spoolers may run at once, on one host or many: they share
- * the work through the database (account leases and row locks, spool.c).
+ * the work through the database (account leases and row locks: spool.c,
+ * queue_message.c).
  * --lock-file PATH opts in to one spooler per lock file: an flock(2) on
  * PATH; --once then exits 0 at once when another holds it, --loop and
  * --drain wait for it.
@@ -55,12 +56,19 @@
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
+#include "queues.h"
 #include "spool.h"
 #include "xmalloc.h"
 
 #define HOLDER_MAX	128	/* whatsapp_accounts.lease_holder */
 #define INFLIGHT_DEF	512
 #define INFLIGHT_MAX	4096
+
+/* The queues this spooler drives, in the journal's order (a record names
+ * its queue by its place here: append, never reorder). */
+static const struct queue_ops *const queues[] = {
+	&queue_message,
+};
 
 static volatile sig_atomic_t signals;
 static int wake[2] = { -1, -1 };
@@ -310,6 +318,8 @@ main(int argc, char *argv[])
 	o.signals = &signals;
 	o.max_inflight = fd_budget(o.max_inflight);
 	o.trace_fd = -1;
+	o.queues = queues;
+	o.nqueues = sizeof(queues) / sizeof(queues[0]);
 	/* A regular file of its own: no symlink followed (cron runs us as
 	 * root, and the path may be in a shared directory), no FIFO to block
 	 * on, no terminal. */

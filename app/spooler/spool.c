@@ -1,58 +1,41 @@
-/* The send loop. One thread, one database connection, one curl multi
- * handle; the database work is short and synchronous between rounds of
- * network activity.
+/* The spooler's loop, the same for every queue (queue.h). One thread, one
+ * database connection, one HTTP client (http.c); the database work is
+ * short and synchronous between rounds of network activity.
  *
- * Per round: finished requests are classified (policy.c) into records,
- * records are written, then, unless stopping, the loop looks for accounts
- * with due messages (every POLL_MS), renews its leases, and for each
- * leased account claims as many due messages as the account's rate and
- * the free request slots allow (SELECT ... FOR UPDATE SKIP LOCKED), marks
- * them 'sending' and commits before their requests start.
+ * Per round: finished requests go to their queue, which reads them into
+ * records; records are written; then, unless stopping, the loop looks for
+ * lanes with due work (every POLL_MS), renews its leases, and for each
+ * leased lane lets its queue claim as many due items as the lane's rate
+ * and the free request slots allow. What a queue claims is marked in the
+ * database as ours and committed before its requests start
+ * (queue_message.c).
  *
- * Leases: one spooler drives an account at a time, so its rate holds
- * across spoolers and hosts. A lease lasts LEASE_S and is renewed every
- * second while the account has work; requests start only until
- * LEASE_MARGIN_S before it would end, so a lease that could not be renewed
- * (database away) ends with no start of ours near the next holder's. An
- * idle account's lease is released, and at exit all are, but only once
- * the last start left the rate window.
+ * Leases: one spooler drives a lane (for messages: an account) at a time,
+ * so its rate holds across spoolers and hosts. A lease lasts LEASE_S and
+ * is renewed every second while the lane has work; requests start only
+ * until LEASE_MARGIN_S before it would end, so a lease that could not be
+ * renewed (database away) ends with no start of ours near the next
+ * holder's. An idle lane's lease is released, and at exit all are, but
+ * only once the last start left the rate window.
  *
- * Rate: the account's mps (whatsapp_accounts.mps) as a sliding record of
- * start times over one second plus a 50 ms guard for jitter between here
- * and Meta (rate.c): never more than mps starts in any window of a second.
- * mps 0 means no limit (the benchmark's accounts); the request slots
- * (--max-inflight, 512) bound it then.
- *
- * Answers (policy.c): sent -> wz_message_result with the wamid and an event;
- * permanent -> wz_message_result with Meta's code, title and details;
- * transient -> back to the queue after an exponential backoff with jitter,
- * and failed once the code's attempts (or 20, or 24 h) are used up; a
- * paused account (token invalid 0/190, locked, billing, spam) -> the
- * message goes back to the queue uncounted and the account is paused on
- * its row (SQL_SPOOL_PAUSE): no spooler takes it before the pause ends or
- * an operator ends it. Until that record is written, this spooler holds
- * the account off in memory.
+ * Rate: the lane's (for an account, whatsapp_accounts.mps) as a sliding
+ * record of start times over one second plus a 50 ms guard for jitter
+ * between here and the other end (rate.c): never more than mps starts in
+ * any window of a second. mps 0 means no limit (the benchmark's
+ * accounts); the request slots (--max-inflight, 512) bound it then.
  *
  * Results: every record for the database is journaled first (journal.c:
  * appended before it is written; synced when it stays owed), kept until
  * it is written, never dropped; a spooler that exits owing some leaves its
- * journal, which the next spooler on the host takes over.
+ * journal, which the next spooler on the host takes over before its
+ * queues recover what spoolers that are gone left in flight.
  *
- * Crash safety: a message is 'sending', with this spooler as its
- * sending_holder, before its request leaves. An answer that never came
- * for a request that may have left (a timeout or a dropped connection
- * after the request was written, a crash) leaves it 'sending': a status
- * webhook carrying biz_opaque_callback_data "wz:<id>" resolves it;
- * otherwise, once spooler.resend_grace_seconds passed and no live spooler
- * answers for the claim (holder released after the ambiguous outcome, or
- * gone: no longer holding the account's lease), SQL_SPOOL_RECOVER queues
- * it again, once in its life (blind_resends; Meta has no idempotency
- * key), and SQL_SPOOL_UNRESOLVED finds those still unresolved after that
- * resend, which fail as ambiguous. A request that never left (no
- * connection made) is retried with the usual backoff. */
+ * Modes: --once stops new work when its time budget is spent, --loop at a
+ * signal, --drain once nothing is due that it may take; then the requests
+ * in flight are waited for (STOP_WAIT_S after a signal, a request's
+ * timeout after the budget), the records written, the leases released. */
 #include <sys/types.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,33 +45,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <sodium.h>
-
 #include "config.h"
-#include "crypto.h"
 #include "db.h"
-#include "graph.h"
 #include "housekeep.h"
+#include "http.h"
 #include "journal.h"
 #include "log.h"
-#include "payload.h"
-#include "policy.h"
 #include "pool.h"
+#include "queue.h"
 #include "rate.h"
-#include "text.h"
-#include "validate.h"
 #include "spool.h"
 #include "xmalloc.h"
 
-#define US		1000000LL
-#define MS		1000LL
 #define POLL_MS		200		/* look for new work this often */
-#define LEASE_S		15		/* an account lease lasts this long */
+#define LEASE_S		15		/* a lane's lease lasts this long */
 #define LEASE_RENEW_MS	1000		/* and is renewed this often */
 #define LEASE_MARGIN_S	3		/* no start this close to its end */
 #define RATE_WINDOW_US	(US + 50 * MS)	/* a second and a guard */
-#define IDLE_RELEASE_MS	2000		/* release an account idle this long */
+#define IDLE_RELEASE_MS	2000		/* release a lane idle this long */
 #define RECOVER_S	10
 #define HOUSEKEEP_S	60		/* purge what has outlived its use */
 #define CLAIM_MAX	256
@@ -99,48 +73,25 @@
 #define REFUSED_RETRY_S	60		/* a record refused 3 times */
 #define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
 						   results stay owed */
-#define BAD_ACCOUNT_S	60		/* skip an account we cannot use */
-#define LOCAL_CODE	131000		/* Meta's "unknown error", for a
-					   failure the spooler decides */
+#define RESP_MAX	(64 * 1024)	/* an answer's bytes kept (Meta's are
+					   a few hundred) */
 
-struct acct {
-	struct acct		*next;
-	unsigned long long	 id;
-	char			*url;
-	struct curl_slist	*headers;	/* holds the token: wiped */
-	struct rate		 rate;
-	int64_t			 lease_until;	/* start nothing at or after */
-	int64_t			 renew_at;
-	int64_t			 last_start;
-	int64_t			 next_claim;
-	int64_t			 work_at;	/* last seen with due work */
-	unsigned		 inflight;
-	bool			 lost;		/* lease taken by another */
-	bool			 paused;
-};
-
-/* Accounts this process leaves alone for a while. */
+/* Lanes this process leaves alone for a while. */
 struct hold {
 	struct hold		*next;
+	const struct queue	*q;
 	unsigned long long	 id;
 	int64_t			 until;
-};
-
-/* One request's context. */
-struct msg {
-	struct acct		*acct;
-	unsigned long long	 id;
-	int			 attempt;
-	long long		 age_s;
 };
 
 struct spool {
 	const struct spool_opts	*o;
 	struct db		*db;
-	struct graph		*graph;
+	struct http		*http;
 	struct pool		 pool;
-	uint8_t			 key[MASTER_KEY_LEN];
-	struct acct		*accts;
+	struct queue		*queues;
+	size_t			 nqueues;
+	struct lane		*lanes;
 	struct hold		*holds;
 	struct rec		*recs, **recs_tail;
 	size_t			 nrecs;
@@ -153,12 +104,10 @@ struct spool {
 	int64_t			 next_housekeep;
 	int64_t			 activity_at;	/* last claim, answer or write */
 	int64_t			 empty_poll_at;	/* last poll with nothing due */
-	unsigned long		 n_sent, n_failed, n_retried, n_ambiguous,
-				 n_requeued;
 };
 
-static int64_t
-now_us(void)
+int64_t
+spool_now(void)
 {
 	struct timespec ts;
 
@@ -166,15 +115,53 @@ now_us(void)
 	return (int64_t)ts.tv_sec * US + ts.tv_nsec / 1000;
 }
 
-static double
-random01(void)
+struct db *
+spool_db(struct spool *s)
 {
-	return (double)randombytes_uniform(1000000) / 1e6;
+	return s->db;
 }
 
-/* ---- database writes ------------------------------------------------ */
+struct pool *
+spool_pool(struct spool *s)
+{
+	return &s->pool;
+}
 
-static void hold_end(struct spool *, unsigned long long);
+const struct spool_opts *
+spool_opts(const struct spool *s)
+{
+	return s->o;
+}
+
+void
+spool_activity(struct spool *s, int64_t now)
+{
+	s->activity_at = now;
+}
+
+void
+spool_db_trouble(struct spool *s, enum db_rc rc, const char *what,
+    int64_t now)
+{
+	if (rc == DB_DOWN || rc == DB_RETRY) {
+		if (!s->db_down)
+			log_warnx("database unavailable (%s): %s; retrying",
+			    what, db_errmsg(s->db));
+		s->db_down = true;
+	} else
+		log_warnx("database error (%s): %s", what, db_errmsg(s->db));
+	s->db_retry_at = now + DB_BACKOFF_MS * MS;
+}
+
+void
+spool_db_fine(struct spool *s)
+{
+	if (s->db_down)
+		log_info("database available again");
+	s->db_down = false;
+}
+
+/* ---- records --------------------------------------------------------- */
 
 /* Queues a record for the database, journaled first unless it is in the
  * journal already. */
@@ -195,108 +182,21 @@ rec_adopt(struct rec *r, bool journaled, void *arg)
 	rec_queue(arg, r, journaled);
 }
 
-static void
-rec_push(struct spool *s, enum rec_kind kind, unsigned long long id,
-    const struct pol_outcome *o, const char *title, const char *message,
-    int64_t delay_us)
+void
+spool_record(struct queue *q, struct rec *r)
 {
-	struct rec *r = xcalloc(1, sizeof(*r));
-
-	r->kind = kind;
-	r->id = id;
-	r->delay_us = delay_us;
-	if (o != NULL) {
-		r->has_code = o->has_code;
-		r->code = o->code;
-		if (o->wamid[0] != '\0')
-			r->wamid = xstrdup(o->wamid);
-		if (title == NULL)
-			title = o->title;
-		if (message == NULL)
-			message = o->message;
-	}
-	r->title = title != NULL ? xstrdup(title) : NULL;
-	r->message = message != NULL ? xstrdup(message) : NULL;
-	r->holder = xstrdup(s->o->holder);
-	rec_queue(s, r, false);
+	r->queue = q->index;
+	if (r->holder == NULL)
+		r->holder = xstrdup(q->s->o->holder);
+	rec_queue(q->s, r, false);
 }
 
-/* A result written by its routine (wz_message_result), in a transaction
- * of its own: routines run in their caller's. */
-static enum db_rc
-rec_call(struct spool *s, enum sql id, const struct db_arg *a, size_t n)
+/* The queue a record is of; NULL for one of a queue this spooler does not
+ * drive (a journal of a newer version): kept, never written. */
+static struct queue *
+rec_queue_of(struct spool *s, const struct rec *r)
 {
-	struct db_res res;
-	enum db_rc rc;
-
-	if ((rc = db_begin(s->db)) != DB_OK)
-		return rc;
-	if ((rc = db_query(s->db, &s->pool, id, a, n, &res)) == DB_OK &&
-	    (rc = db_commit(s->db)) == DB_OK)
-		return DB_OK;
-	db_rollback(s->db);
-	return rc;
-}
-
-static enum db_rc
-rec_write(struct spool *s, struct rec *r)
-{
-	struct db_arg a[6];
-	struct db_arg code = r->has_code ? DBA_INT(r->code) : DBA_NULL;
-
-	switch (r->kind) {
-	case REC_SENT:
-		a[0] = DBA_INT(r->id);
-		a[1] = DBA_STR(r->wamid);
-		return rec_call(s, SQL_SPOOL_SENT, a, 2);
-	case REC_FAILED:
-		a[0] = DBA_INT(r->id);
-		a[1] = r->has_code ? code : DBA_INT(LOCAL_CODE);
-		a[2] = DBA_STR(r->title);
-		a[3] = DBA_STR(r->message);
-		return rec_call(s, SQL_SPOOL_FAILED, a, 4);
-	case REC_RETRY:
-	case REC_REQUEUE:
-		a[0] = DBA_INT(r->delay_us);
-		a[1] = code;
-		a[2] = DBA_STR(r->title);
-		a[3] = DBA_STR(r->message);
-		a[4] = DBA_INT(r->id);
-		a[5] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
-		return db_exec(s->db, r->kind == REC_RETRY ? SQL_SPOOL_RETRY :
-		    SQL_SPOOL_REQUEUE, a, 6, NULL, NULL);
-	case REC_PAUSE:		/* delay_us: the pause's end, unix seconds */
-		a[0] = DBA_INT(r->delay_us);
-		a[1] = DBA_INT(r->id);
-		a[2] = DBA_INT(r->delay_us);
-		return db_exec(s->db, SQL_SPOOL_PAUSE, a, 3, NULL, NULL);
-	case REC_AMBIGUOUS:
-		a[0] = DBA_INT(r->id);
-		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
-		return db_exec(s->db, SQL_SPOOL_AMBIGUOUS, a, 2, NULL, NULL);
-	}
-	return DB_ERR;
-}
-
-static void
-db_trouble(struct spool *s, enum db_rc rc, const char *what, int64_t now)
-{
-	if (rc == DB_DOWN || rc == DB_RETRY) {
-		if (!s->db_down)
-			log_warnx("database unavailable (%s): %s; retrying",
-			    what, db_errmsg(s->db));
-		s->db_down = true;
-	} else
-		log_warnx("database error (%s): %s", what, db_errmsg(s->db));
-	s->db_retry_at = now + DB_BACKOFF_MS * MS;
-}
-
-static void
-db_fine(struct spool *s)
-{
-	if (s->db_down)
-		log_info("database available again");
-	s->db_down = false;
+	return r->queue < s->nqueues ? &s->queues[r->queue] : NULL;
 }
 
 /* Writes queued records in order (all: also those waiting after repeated
@@ -317,6 +217,7 @@ static void
 recs_flush(struct spool *s, int64_t now, bool all)
 {
 	struct rec *r, **rp;
+	struct queue *q;
 	enum db_rc rc;
 
 	for (rp = &s->recs; (r = *rp) != NULL && now >= s->db_retry_at; ) {
@@ -324,37 +225,29 @@ recs_flush(struct spool *s, int64_t now, bool all)
 			rp = &r->next;
 			continue;
 		}
-		rc = rec_write(s, r);
-		if (rc == DB_DUP && r->kind == REC_SENT && r->wamid != NULL) {
-			/* Another message holds this wamid: keep the
-			 * message sent, without one. */
-			log_warnx("message %llu: wamid %s already taken; "
-			    "stored without it", r->id, r->wamid);
-			free(r->wamid);
-			r->wamid = NULL;
-			continue;
-		}
+		q = rec_queue_of(s, r);
+		rc = q != NULL ? q->ops->write(q, r) : DB_ERR;
 		if (rc == DB_DOWN || rc == DB_RETRY) {
-			db_trouble(s, rc, "recording results", now);
+			spool_db_trouble(s, rc, "recording results", now);
 			break;
 		}
 		if (rc != DB_OK) {
-			db_trouble(s, rc, "recording results", now);
+			if (q != NULL)
+				spool_db_trouble(s, rc, "recording results",
+				    now);
 			if (++r->errors < 3)
 				break;
 			log_warnx("%s %llu: result refused %d times; kept, "
-			    "tried again in %d s", r->kind == REC_PAUSE ?
-			    "account" : "message", r->id, r->errors,
+			    "tried again in %d s", q != NULL ?
+			    q->ops->rec_noun(r) : "record", r->id, r->errors,
 			    REFUSED_RETRY_S);
 			r->errors = 0;
 			r->retry_at = now + REFUSED_RETRY_S * US;
 			rp = &r->next;
 			continue;
 		}
-		db_fine(s);
+		spool_db_fine(s);
 		s->activity_at = now;
-		if (r->kind == REC_PAUSE)
-			hold_end(s, r->id);	/* the row holds it now */
 		*rp = r->next;
 		if (*rp == NULL)
 			s->recs_tail = rp;
@@ -370,254 +263,6 @@ recs_flush(struct spool *s, int64_t now, bool all)
 		journal_sync(s->journal);
 }
 
-/* ---- accounts and leases ------------------------------------------- */
-
-static bool
-held_off(struct spool *s, unsigned long long id, int64_t now)
-{
-	struct hold *h, **hp;
-
-	for (hp = &s->holds; (h = *hp) != NULL; ) {
-		if (h->until <= now) {
-			*hp = h->next;
-			free(h);
-			continue;
-		}
-		if (h->id == id)
-			return true;
-		hp = &h->next;
-	}
-	return false;
-}
-
-/* Ends an account's hold (held_off drops it). */
-static void
-hold_end(struct spool *s, unsigned long long id)
-{
-	struct hold *h;
-
-	for (h = s->holds; h != NULL; h = h->next)
-		if (h->id == id)
-			h->until = 0;
-}
-
-static void
-hold_off(struct spool *s, unsigned long long id, int64_t until)
-{
-	struct hold *h;
-
-	for (h = s->holds; h != NULL; h = h->next)
-		if (h->id == id) {
-			if (h->until < until)
-				h->until = until;
-			return;
-		}
-	h = xcalloc(1, sizeof(*h));
-	h->id = id;
-	h->until = until;
-	h->next = s->holds;
-	s->holds = h;
-}
-
-static struct acct *
-acct_find(struct spool *s, unsigned long long id)
-{
-	struct acct *a;
-
-	for (a = s->accts; a != NULL; a = a->next)
-		if (a->id == id)
-			return a;
-	return NULL;
-}
-
-static void
-acct_free(struct acct *a)
-{
-	struct curl_slist *h;
-
-	for (h = a->headers; h != NULL; h = h->next)
-		sodium_memzero(h->data, strlen(h->data));
-	curl_slist_free_all(a->headers);
-	rate_free(&a->rate);
-	free(a->url);
-	free(a);
-}
-
-/* The request headers of an account, with its token opened from the
- * sealed column. NULL if it does not open under our master key. */
-static struct curl_slist *
-acct_headers(struct spool *s, const char *sealed, size_t len)
-{
-	struct curl_slist *h = NULL;
-	char *token, *auth;
-
-	if (len < SECRET_OVERHEAD)
-		return NULL;
-	token = xmalloc(len - SECRET_OVERHEAD + 1);
-	if (secret_open(s->key, (const uint8_t *)sealed, len, token) == -1) {
-		free(token);
-		return NULL;
-	}
-	xasprintf(&auth, "Authorization: Bearer %s", token);
-	sodium_memzero(token, strlen(token));
-	free(token);
-	h = curl_slist_append(h, auth);
-	sodium_memzero(auth, strlen(auth));
-	free(auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Accept: application/json");
-	h = curl_slist_append(h, "Expect:");	/* no 100-continue wait */
-	if (h == NULL)
-		log_fatalx("curl_slist_append failed");
-	return h;
-}
-
-/* Takes or renews an account's lease. Returns 1 if held now, 0 if another
- * spooler holds it, -1 on a database error. */
-static int
-lease(struct spool *s, unsigned long long id, int64_t now)
-{
-	struct db_arg a[4];
-	uint64_t affected = 0;
-	enum db_rc rc;
-
-	a[0] = DBA_STR(s->o->holder);
-	a[1] = DBA_INT(LEASE_S);
-	a[2] = DBA_INT(id);
-	a[3] = DBA_STR(s->o->holder);
-	if ((rc = db_exec(s->db, SQL_SPOOL_LEASE, a, 4, &affected, NULL)) !=
-	    DB_OK) {
-		db_trouble(s, rc, "lease", now);
-		return -1;
-	}
-	return affected > 0 ? 1 : 0;
-}
-
-static void
-lease_release(struct spool *s, struct acct *a)
-{
-	struct db_arg arg[2];
-	enum db_rc rc;
-
-	arg[0] = DBA_INT(a->id);
-	arg[1] = DBA_STR(s->o->holder);
-	if ((rc = db_exec(s->db, SQL_SPOOL_RELEASE, arg, 2, NULL, NULL)) !=
-	    DB_OK)
-		log_warnx("account %llu: cannot release the lease (%s); it "
-		    "expires in %d s", a->id, db_errmsg(s->db), LEASE_S);
-	else
-		log_info("account %llu: lease released", a->id);
-}
-
-/* A new account to drive: lease it, open its token. */
-static void
-acct_take(struct spool *s, const struct db_res *res, size_t row, int64_t now)
-{
-	unsigned long long id = (unsigned long long)db_int(res, row, 0);
-	const char *phone = db_str(res, row, 1);
-	long long mps = db_int(res, row, 3);
-	struct curl_slist *h;
-	struct acct *a;
-	const char *base = s->o->cfg->graph_api_base;
-	size_t bl = strlen(base);
-	int got;
-
-	if (!graph_id_valid(phone)) {
-		log_warnx("account %llu: phone_number_id is not usable in a "
-		    "URL; skipped", id);
-		hold_off(s, id, now + BAD_ACCOUNT_S * US);
-		return;
-	}
-	h = acct_headers(s, db_str(res, row, 2), db_len(res, row, 2));
-	if (h == NULL) {
-		log_warnx("account %llu: the access token does not open under "
-		    "the master key; skipped for %d s", id, BAD_ACCOUNT_S);
-		hold_off(s, id, now + BAD_ACCOUNT_S * US);
-		return;
-	}
-	if ((got = lease(s, id, now)) != 1) {
-		curl_slist_free_all(h);
-		return;
-	}
-	a = xcalloc(1, sizeof(*a));
-	a->id = id;
-	a->headers = h;
-	while (bl > 0 && base[bl - 1] == '/')
-		bl--;
-	xasprintf(&a->url, "%.*s/%s/messages", (int)bl, base, phone);
-	rate_init(&a->rate, mps > 0 ? (uint32_t)(mps > 1000000 ? 1000000 : mps)
-	    : 0, RATE_WINDOW_US);
-	a->lease_until = now + (LEASE_S - LEASE_MARGIN_S) * US;
-	a->renew_at = now + LEASE_RENEW_MS * MS;
-	a->next_claim = now;
-	a->work_at = now;
-	a->next = s->accts;
-	s->accts = a;
-	if (mps > 0)
-		log_info("account %llu: lease taken (%lld msg/s)", id, mps);
-	else
-		log_info("account %llu: lease taken (no rate limit)", id);
-}
-
-/* Accounts with due messages and no live lease held by another spooler. */
-static void
-poll_accounts(struct spool *s, int64_t now)
-{
-	struct db_res res;
-	struct db_arg a = DBA_STR(s->o->holder);
-	struct acct *acct;
-	enum db_rc rc;
-	size_t i, due = 0;
-
-	s->next_poll = now + POLL_MS * MS;
-	if ((rc = db_query(s->db, &s->pool, SQL_SPOOL_ACCOUNTS, &a, 1, &res)) !=
-	    DB_OK) {
-		db_trouble(s, rc, "looking for work", now);
-		return;
-	}
-	db_fine(s);
-	for (i = 0; i < res.nrows; i++) {
-		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
-		if (held_off(s, id, now))
-			continue;
-		due++;
-		if ((acct = acct_find(s, id)) != NULL) {
-			acct->work_at = now;
-			continue;
-		}
-		if (graph_room(s->graph) == 0)
-			continue;
-		acct_take(s, &res, i, now);
-	}
-	/* Nothing due that this spooler may take. Accounts another spooler
-	 * holds are its work: --drain does not wait for them (a live one
-	 * sends them; a dead one's lease lapses within LEASE_S and the next
-	 * run takes them). */
-	if (due == 0)
-		s->empty_poll_at = now;
-	pool_reset(&s->pool);
-}
-
-static void
-renew_leases(struct spool *s, int64_t now)
-{
-	struct acct *a;
-	int got;
-
-	for (a = s->accts; a != NULL; a = a->next) {
-		if (a->lost || now < a->renew_at || now < s->db_retry_at)
-			continue;
-		a->renew_at = now + LEASE_RENEW_MS * MS;
-		if ((got = lease(s, a->id, now)) == 1)
-			a->lease_until = now + (LEASE_S - LEASE_MARGIN_S) * US;
-		else if (got == 0) {
-			log_warnx("account %llu: lease lost to another spooler",
-			    a->id);
-			a->lost = true;
-		}
-	}
-}
-
 /* Whether results are owed that are being written (not those the
  * database keeps refusing, retried every minute). */
 static bool
@@ -631,330 +276,358 @@ owes(const struct spool *s)
 	return false;
 }
 
-/* Frees accounts no longer driven: lost, or idle, or paused, with nothing
- * in flight. The lease is released only once the last start left the
- * rate window, so the next holder cannot exceed the rate with ours. */
-static void
-drop_accounts(struct spool *s, int64_t now, bool all)
+/* ---- lanes and leases ------------------------------------------------ */
+
+static bool
+held_off(struct spool *s, const struct queue *q, unsigned long long id,
+    int64_t now)
 {
-	struct acct *a, **ap;
+	struct hold *h, **hp;
+
+	for (hp = &s->holds; (h = *hp) != NULL; ) {
+		if (h->until <= now) {
+			*hp = h->next;
+			free(h);
+			continue;
+		}
+		if (h->q == q && h->id == id)
+			return true;
+		hp = &h->next;
+	}
+	return false;
+}
+
+/* Ends a lane's hold (held_off drops it). */
+void
+spool_hold_end(struct queue *q, unsigned long long id)
+{
+	struct hold *h;
+
+	for (h = q->s->holds; h != NULL; h = h->next)
+		if (h->q == q && h->id == id)
+			h->until = 0;
+}
+
+void
+spool_hold_off(struct queue *q, unsigned long long id, int64_t until)
+{
+	struct spool *s = q->s;
+	struct hold *h;
+
+	for (h = s->holds; h != NULL; h = h->next)
+		if (h->q == q && h->id == id) {
+			if (h->until < until)
+				h->until = until;
+			return;
+		}
+	h = xcalloc(1, sizeof(*h));
+	h->q = q;
+	h->id = id;
+	h->until = until;
+	h->next = s->holds;
+	s->holds = h;
+}
+
+static struct lane *
+lane_find(struct spool *s, const struct queue *q, unsigned long long id)
+{
+	struct lane *l;
+
+	for (l = s->lanes; l != NULL; l = l->next)
+		if (l->q == q && l->id == id)
+			return l;
+	return NULL;
+}
+
+static void
+lane_free(struct lane *l)
+{
+	l->q->ops->lane_close(l);
+	rate_free(&l->rate);
+	free(l);
+}
+
+/* Takes or renews a lane's lease. Returns 1 if held now, 0 if another
+ * spooler holds it, -1 on a database error. */
+static int
+lease(struct spool *s, const struct queue *q, unsigned long long id,
+    int64_t now)
+{
+	struct db_arg a[4];
+	uint64_t affected = 0;
+	enum db_rc rc;
+
+	a[0] = DBA_STR(s->o->holder);
+	a[1] = DBA_INT(LEASE_S);
+	a[2] = DBA_INT(id);
+	a[3] = DBA_STR(s->o->holder);
+	if ((rc = db_exec(s->db, q->ops->sql_lease, a, 4, &affected, NULL)) !=
+	    DB_OK) {
+		spool_db_trouble(s, rc, "lease", now);
+		return -1;
+	}
+	return affected > 0 ? 1 : 0;
+}
+
+static void
+lease_release(struct spool *s, struct lane *l)
+{
+	struct db_arg arg[2];
+	enum db_rc rc;
+
+	arg[0] = DBA_INT(l->id);
+	arg[1] = DBA_STR(s->o->holder);
+	if ((rc = db_exec(s->db, l->q->ops->sql_release, arg, 2, NULL,
+	    NULL)) != DB_OK)
+		log_warnx("%s %llu: cannot release the lease (%s); it "
+		    "expires in %d s", l->q->ops->lane_name, l->id,
+		    db_errmsg(s->db), LEASE_S);
+	else
+		log_info("%s %llu: lease released", l->q->ops->lane_name, l->id);
+}
+
+/* A new lane to drive: its queue opens it, then it is leased. */
+static void
+lane_take(struct spool *s, struct queue *q, const struct db_res *res,
+    size_t row, int64_t now)
+{
+	struct lane *l = xcalloc(1, sizeof(*l));
+	uint32_t mps = 0;
+
+	l->q = q;
+	l->id = (unsigned long long)db_int(res, row, 0);
+	if (q->ops->lane_open(q, l, res, row, &mps) == -1) {
+		spool_hold_off(q, l->id, now + SPOOL_BAD_LANE_S * US);
+		free(l);
+		return;
+	}
+	if (lease(s, q, l->id, now) != 1) {
+		q->ops->lane_close(l);
+		free(l);
+		return;
+	}
+	rate_init(&l->rate, mps, RATE_WINDOW_US);
+	l->lease_until = now + (LEASE_S - LEASE_MARGIN_S) * US;
+	l->renew_at = now + LEASE_RENEW_MS * MS;
+	l->next_claim = now;
+	l->work_at = now;
+	l->next = s->lanes;
+	s->lanes = l;
+	if (mps > 0)
+		log_info("%s %llu: lease taken (%lu msg/s)", q->ops->lane_name,
+		    l->id, (unsigned long)mps);
+	else
+		log_info("%s %llu: lease taken (no rate limit)",
+		    q->ops->lane_name, l->id);
+}
+
+/* Lanes with due work and no live lease held by another spooler. Returns
+ * how many this spooler may take, or -1 on a database error. */
+static long
+poll_queue(struct spool *s, struct queue *q, int64_t now)
+{
+	struct db_res res;
+	struct db_arg a = DBA_STR(s->o->holder);
+	struct lane *l;
+	enum db_rc rc;
+	size_t i;
+	long due = 0;
+
+	if ((rc = db_query(s->db, &s->pool, q->ops->sql_lanes, &a, 1, &res)) !=
+	    DB_OK) {
+		spool_db_trouble(s, rc, "looking for work", now);
+		return -1;
+	}
+	spool_db_fine(s);
+	for (i = 0; i < res.nrows; i++) {
+		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
+		if (held_off(s, q, id, now))
+			continue;
+		due++;
+		if ((l = lane_find(s, q, id)) != NULL) {
+			l->work_at = now;
+			continue;
+		}
+		if (http_room(s->http) == 0)
+			continue;
+		lane_take(s, q, &res, i, now);
+	}
+	pool_reset(&s->pool);
+	return due;
+}
+
+static void
+poll_lanes(struct spool *s, int64_t now)
+{
+	long due = 0, got;
+	size_t i;
+
+	s->next_poll = now + POLL_MS * MS;
+	for (i = 0; i < s->nqueues; i++) {
+		if ((got = poll_queue(s, &s->queues[i], now)) < 0)
+			return;
+		due += got;
+	}
+	/* Nothing due that this spooler may take. Lanes another spooler
+	 * holds are its work: --drain does not wait for them (a live one
+	 * sends them; a dead one's lease lapses within LEASE_S and the next
+	 * run takes them). */
+	if (due == 0)
+		s->empty_poll_at = now;
+}
+
+static void
+renew_leases(struct spool *s, int64_t now)
+{
+	struct lane *l;
+	int got;
+
+	for (l = s->lanes; l != NULL; l = l->next) {
+		if (l->lost || now < l->renew_at || now < s->db_retry_at)
+			continue;
+		l->renew_at = now + LEASE_RENEW_MS * MS;
+		if ((got = lease(s, l->q, l->id, now)) == 1)
+			l->lease_until = now + (LEASE_S - LEASE_MARGIN_S) * US;
+		else if (got == 0) {
+			log_warnx("%s %llu: lease lost to another spooler",
+			    l->q->ops->lane_name, l->id);
+			l->lost = true;
+		}
+	}
+}
+
+/* Frees lanes no longer driven: lost, or idle, or paused, with nothing in
+ * flight. The lease is released only once the last start left the rate
+ * window, so the next holder cannot exceed the rate with ours. */
+static void
+drop_lanes(struct spool *s, int64_t now, bool all)
+{
+	struct lane *l, **lp;
 
 	if (!all && now < s->db_retry_at)
 		return;		/* the release would wait on a dead server */
-	for (ap = &s->accts; (a = *ap) != NULL; ) {
-		bool idle = now - a->work_at >= IDLE_RELEASE_MS * MS;
+	for (lp = &s->lanes; (l = *lp) != NULL; ) {
+		bool idle = now - l->work_at >= IDLE_RELEASE_MS * MS;
 		/* While results are owed the lease stays ours (renewed):
 		 * another spooler's recovery takes a claim for abandoned only
 		 * once its holder's lease is gone. At exit the journal
 		 * carries them, and a spooler adopts it before it recovers. */
-		if (!all && !a->lost && owes(s)) {
-			ap = &a->next;
+		if (!all && !l->lost && owes(s)) {
+			lp = &l->next;
 			continue;
 		}
-		if (a->inflight > 0 || !(a->lost || a->paused || idle || all) ||
-		    (!a->lost && a->rate.mps > 0 && a->last_start != 0 &&
-		    now < a->last_start + RATE_WINDOW_US)) {
-			ap = &a->next;
+		if (l->inflight > 0 || !(l->lost || l->paused || idle || all) ||
+		    (!l->lost && l->rate.mps > 0 && l->last_start != 0 &&
+		    now < l->last_start + RATE_WINDOW_US)) {
+			lp = &l->next;
 			continue;
 		}
-		if (!a->lost)
-			lease_release(s, a);
-		*ap = a->next;
-		acct_free(a);
+		if (!l->lost)
+			lease_release(s, l);
+		*lp = l->next;
+		lane_free(l);
 	}
 }
 
-/* ---- claims and requests ------------------------------------------- */
+/* ---- claims and requests --------------------------------------------- */
 
-/* Fails a message for a reason of the spooler's own. */
-static void
-fail_record(struct spool *s, unsigned long long id, bool has_code, int code,
-    const char *title, const char *message)
+void
+spool_start(struct queue *q, struct lane *l, struct http_req *r,
+    unsigned long long item, int attempt, int64_t now)
 {
-	struct pol_outcome o;
+	struct spool *s = q->s;
+	struct job *j = r->ctx;
 
-	memset(&o, 0, sizeof(o));
-	o.has_code = has_code;
-	o.code = code;
-	snprintf(o.title, sizeof(o.title), "%s", title);
-	utf8_truncate(o.title, POL_TITLE_MAX);
-	snprintf(o.message, sizeof(o.message), "%s", message);
-	utf8_truncate(o.message, POL_MESSAGE_MAX);
-	rec_push(s, REC_FAILED, id, &o, NULL, NULL, 0);
-	s->n_failed++;
-}
-
-/* Fails a claimed message without sending it. */
-static void
-fail_local(struct spool *s, unsigned long long id, bool has_code, int code,
-    const char *title, const char *message)
-{
-	log_warnx("message %llu: failed without sending: %s (%s)", id,
-	    title, message);
-	fail_record(s, id, has_code, code, title, message);
-}
-
-/* Starts one claimed row's request, or fails it when it cannot go. */
-static void
-start_message(struct spool *s, struct acct *a, const struct db_res *res,
-    size_t row, int64_t now)
-{
-	unsigned long long id = (unsigned long long)db_int(res, row, 0);
-	const char *to = db_str(res, row, 1), *type = db_str(res, row, 2);
-	long long attempts = db_int(res, row, 4), age = db_int(res, row, 5);
-	char err[256], why[128];
-	struct msg *m;
-	char *body;
-
-	if (attempts >= POL_MAX_ATTEMPTS || age >= POL_MAX_AGE_S) {
-		snprintf(why, sizeof(why), "gave up after %lld attempts over "
-		    "%lld minutes", attempts, age / 60);
-		fail_local(s, id, !db_isnull(res, row, 6),
-		    (int)db_int(res, row, 6), db_isnull(res, row, 7) ?
-		    "Not sent" : db_str(res, row, 7), why);
-		return;
-	}
-	body = payload_build(id, to != NULL ? to : "", type != NULL ? type : "",
-	    db_str(res, row, 3), db_len(res, row, 3), err, sizeof(err));
-	if (body == NULL) {
-		fail_local(s, id, true, 100, "Message content cannot be sent",
-		    err);
-		return;
-	}
-	m = xcalloc(1, sizeof(*m));
-	m->acct = a;
-	m->id = id;
-	m->attempt = (int)attempts + 1;
-	m->age_s = age;
-	rate_take(&a->rate, now);
-	a->last_start = now;
-	a->inflight++;
+	j->q = q;
+	j->lane = l;
+	rate_take(&l->rate, now);
+	l->last_start = now;
+	l->inflight++;
 	/* --trace: the start as the rate counted it (CLOCK_MONOTONIC,
 	 * comparable between the spoolers of a host). One write a line. */
 	if (s->o->trace_fd >= 0)
 		(void)dprintf(s->o->trace_fd, "%lld.%06lld start %llu "
 		    "%llu %d %s\n", (long long)(now / US),
-		    (long long)(now % US), a->id, id,
-		    m->attempt, s->o->holder);
-	graph_start(s->graph, a->url, a->headers, body, strlen(body), m);
+		    (long long)(now % US), l->id, item, attempt,
+		    s->o->holder);
+	http_start(s->http, r);
 }
 
-/* Claims up to n due messages of an account: locked, marked 'sending' and
- * committed before any request starts. Returns the rows claimed, or -1. */
-static int
-claim(struct spool *s, struct acct *a, size_t n, int64_t now)
-{
-	struct db_res res;
-	struct db_arg arg[2];
-	enum db_rc rc = DB_OK;
-	uint64_t marked = 0;
-	size_t i, cap, len;
-	char *ids;
-	int attempt;
-
-	for (attempt = 0; attempt < 3; attempt++) {
-		if ((rc = db_begin(s->db)) != DB_OK)
-			break;
-		arg[0] = DBA_INT(a->id);
-		arg[1] = DBA_INT(n);
-		rc = db_query(s->db, &s->pool, SQL_SPOOL_CLAIM, arg, 2, &res);
-		if (rc == DB_OK && res.nrows == 0) {
-			rc = db_commit(s->db);
-			if (rc == DB_OK)
-				return 0;
-		}
-		if (rc == DB_OK) {
-			cap = res.nrows * 21 + 3;
-			ids = pool_alloc(&s->pool, cap);
-			len = 0;
-			ids[len++] = '[';
-			for (i = 0; i < res.nrows; i++)
-				len += (size_t)snprintf(ids + len, cap - len,
-				    "%s%llu", i ? "," : "",
-				    (unsigned long long)db_int(&res, i, 0));
-			ids[len++] = ']';
-			ids[len] = '\0';
-			arg[0] = DBA_STR(ids);
-			arg[1] = DBA_STR(s->o->holder);
-			rc = db_exec(s->db, SQL_SPOOL_MARK_SENDING, arg, 2,
-			    &marked, NULL);
-		}
-		if (rc == DB_OK)
-			rc = db_commit(s->db);
-		if (rc == DB_OK)
-			break;
-		db_rollback(s->db);
-		if (rc != DB_RETRY)
-			break;
-		pool_reset(&s->pool);
-	}
-	if (rc != DB_OK) {
-		db_trouble(s, rc, "claiming messages", now);
-		return -1;
-	}
-	db_fine(s);
-	if (marked != res.nrows)
-		log_warnx("account %llu: claimed %zu messages, marked %" PRIu64,
-		    a->id, res.nrows, marked);
-	for (i = 0; i < res.nrows; i++)
-		start_message(s, a, &res, i, now);
-	s->activity_at = now;
-	pool_reset(&s->pool);
-	return (int)res.nrows;
-}
-
-/* Claims and starts for every account that may send now. Returns the
- * earliest time another claim could be due (room permitting). */
+/* Lets every lane that may start now claim. Returns the earliest time
+ * another claim could be due (room permitting). */
 static int64_t
 claim_all(struct spool *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
-	struct acct *a, *last;
+	struct lane *l, *last;
 	size_t n, room;
 	uint32_t avail;
 	int got;
 
-	/* Round robin: the first account in line goes last next time, so
-	 * none takes all the free request slots every round. */
-	if (s->accts != NULL && s->accts->next != NULL) {
-		for (last = s->accts; last->next != NULL; last = last->next)
+	/* Round robin: the first lane in line goes last next time, so none
+	 * takes all the free request slots every round. */
+	if (s->lanes != NULL && s->lanes->next != NULL) {
+		for (last = s->lanes; last->next != NULL; last = last->next)
 			;
-		last->next = s->accts;
-		s->accts = s->accts->next;
+		last->next = s->lanes;
+		s->lanes = s->lanes->next;
 		last->next->next = NULL;
 	}
-	for (a = s->accts; a != NULL; a = a->next) {
-		if (a->lost || a->paused || now >= a->lease_until)
+	for (l = s->lanes; l != NULL; l = l->next) {
+		if (l->lost || l->paused || now >= l->lease_until)
 			continue;
-		if (now < a->next_claim) {
-			if (a->next_claim < next)
-				next = a->next_claim;
+		if (now < l->next_claim) {
+			if (l->next_claim < next)
+				next = l->next_claim;
 			continue;
 		}
 		if (now < s->db_retry_at)
 			return s->db_retry_at;
-		avail = rate_available(&a->rate, now);
-		room = graph_room(s->graph);
+		avail = rate_available(&l->rate, now);
+		room = http_room(s->http);
 		n = avail < room ? avail : room;
 		if (n > CLAIM_MAX)
 			n = CLAIM_MAX;
 		if (avail == 0) {
-			a->next_claim = rate_next(&a->rate, now);
-			if (a->next_claim < next)
-				next = a->next_claim;
+			l->next_claim = rate_next(&l->rate, now);
+			if (l->next_claim < next)
+				next = l->next_claim;
 			continue;
 		}
 		/* Too little room while busy: wait for answers to free more
 		 * rather than run a claim per answer. An answer wakes the
 		 * loop. */
 		if (n == 0 || (room < CLAIM_MIN && n == room &&
-		    graph_inflight(s->graph) >= CLAIM_MIN))
+		    http_inflight(s->http) >= CLAIM_MIN))
 			continue;
-		if ((got = claim(s, a, n, now)) < 0)
+		if ((got = l->q->ops->claim(l->q, l, n, now)) < 0)
 			return s->db_retry_at;
-		if (got > 0)
-			a->work_at = now;
+		if (got > 0) {
+			l->work_at = now;
+			s->activity_at = now;
+		}
 		/* A short claim means nothing more is due now: look again at
 		 * the next poll. */
-		a->next_claim = (size_t)got < n ? now + POLL_MS * MS : now;
-		if (a->next_claim < next)
-			next = a->next_claim;
+		l->next_claim = (size_t)got < n ? now + POLL_MS * MS : now;
+		if (l->next_claim < next)
+			next = l->next_claim;
 	}
 	return next;
 }
 
-/* ---- answers ------------------------------------------------------- */
-
 static void
-pause_account(struct spool *s, struct acct *a, const struct pol_outcome *o,
-    int64_t now)
-{
-	if (a->paused)
-		return;
-	a->paused = true;
-	log_warnx("account %llu: paused for %d s after error %d (%s): %s",
-	    a->id, o->base_s, o->code, o->title, o->message);
-	/* Held off here until the pause is on the account's row (then the
-	 * row holds it, and an operator's resume reaches us too). The
-	 * record carries the pause's end, not its length: written late (a
-	 * journal adopted after a day), it cannot pause the account anew. */
-	hold_off(s, a->id, now + (int64_t)o->base_s * US);
-	rec_push(s, REC_PAUSE, a->id, NULL, NULL, NULL,
-	    (int64_t)time(NULL) + o->base_s);
-}
-
-static void
-on_done(const struct graph_done *d, void *arg)
+on_done(const struct http_done *d, void *arg)
 {
 	struct spool *s = arg;
-	struct msg *m = d->ctx;
-	struct acct *a = m->acct;
-	struct pol_input in;
-	struct pol_outcome o;
-	int64_t now = now_us(), delay;
+	struct job *j = d->ctx;
+	int64_t now = spool_now();
 
-	a->inflight--;
+	j->lane->inflight--;
 	s->activity_at = now;
-	in.curl_ok = d->curl_ok;
-	in.maybe_sent = d->maybe_sent;
-	in.errtext = d->errtext;
-	in.http_status = d->http_status;
-	in.body = d->body;
-	in.len = d->len;
-	policy_classify(&in, &o);
-	switch (o.action) {
-	case POL_SENT:
-		if (o.wamid[0] == '\0')
-			log_warnx("message %llu: HTTP %ld without a readable "
-			    "wamid; recorded as sent", m->id, d->http_status);
-		rec_push(s, REC_SENT, m->id, &o, NULL, NULL, 0);
-		s->n_sent++;
-		break;
-	case POL_PERMANENT:
-		log_warnx("message %llu: failed: error %d (%s), HTTP %ld",
-		    m->id, o.code, o.title, d->http_status);
-		rec_push(s, REC_FAILED, m->id, &o, NULL, NULL, 0);
-		s->n_failed++;
-		break;
-	case POL_RETRY:
-	case POL_RETRY_RECIPIENT:
-		if (policy_give_up(&o, m->attempt, m->age_s)) {
-			log_warnx("message %llu: failed after %d attempts: "
-			    "%s%d (%s)", m->id, m->attempt,
-			    o.has_code ? "error " : "HTTP ",
-			    o.has_code ? o.code : (int)d->http_status, o.title);
-			rec_push(s, REC_FAILED, m->id, &o, NULL, NULL, 0);
-			s->n_failed++;
-			break;
-		}
-		delay = policy_backoff_us(&o, m->attempt, random01());
-		log_warnx("message %llu: attempt %d: %s%d (%s); retry in "
-		    "%.1f s", m->id, m->attempt, o.has_code ? "error " :
-		    d->curl_ok ? "HTTP " : "transport ", o.has_code ? o.code :
-		    d->curl_ok ? (int)d->http_status : d->curl_code, o.title,
-		    (double)delay / US);
-		rec_push(s, REC_RETRY, m->id, &o, NULL, NULL, delay);
-		s->n_retried++;
-		break;
-	case POL_PAUSE_ACCOUNT:
-		pause_account(s, a, &o, now);
-		/* Due at once: the account's pause is what it waits for. */
-		rec_push(s, REC_REQUEUE, m->id, &o, NULL, NULL, 0);
-		s->n_requeued++;
-		break;
-	case POL_AMBIGUOUS:
-		log_warnx("message %llu: no answer to a request that may have "
-		    "reached Meta (%s); left 'sending' for a status webhook "
-		    "or recovery after %d s", m->id, o.message,
-		    s->o->cfg->spooler_resend_grace);
-		rec_push(s, REC_AMBIGUOUS, m->id, NULL, NULL, NULL, 0);
-		s->n_ambiguous++;
-		break;
-	}
-	free(m);
+	j->q->ops->result(j->q, j, d, now);
 }
 
-#define AMBIGUOUS_TITLE	"Ambiguous: the send may have reached Meta; not resent"
+/* ---- upkeep ---------------------------------------------------------- */
 
 /* About once a minute, by every spooler: idempotency records past their
  * 24 hours (lib/housekeep.c). A failure waits for the next minute. */
@@ -972,54 +645,25 @@ housekeeping(struct spool *s, int64_t now)
 		    "24 hours deleted", n);
 }
 
-/* Takes over the results of spoolers gone from this host, then queues
- * again the messages left 'sending' that no live spooler answers for,
- * once (the blind resend), and fails those already resent once. Not while
- * results of ours wait to be written: they may be of those messages. */
+/* Takes over the results of spoolers gone from this host, then lets each
+ * queue recover what such spoolers left in flight. Not while results of
+ * ours wait to be written: they may be of those items; results the
+ * database keeps refusing (retried every minute) do not hold recovery off
+ * for good. */
 static void
 recover(struct spool *s, int64_t now)
 {
-	struct db_arg a = DBA_INT(s->o->cfg->spooler_resend_grace);
-	struct db_res res;
-	char why[256];
-	uint64_t n = 0;
-	enum db_rc rc;
 	size_t i;
 
 	s->next_recover = now + RECOVER_S * US;
 	(void)journal_adopt(s->journal, rec_adopt, s);
-	/* Results about to be written may be of those messages; results
-	 * the database keeps refusing (retried every minute) do not hold
-	 * recovery off for good. */
 	if (owes(s))
 		return;
-	if ((rc = db_exec(s->db, SQL_SPOOL_RECOVER, &a, 1, &n, NULL)) != DB_OK) {
-		db_trouble(s, rc, "recovery", now);
-		return;
-	}
-	if (n > 0)
-		log_warnx("recovered %" PRIu64 " message(s) left 'sending' for "
-		    "over %d s: queued again (their one blind resend)", n,
-		    s->o->cfg->spooler_resend_grace);
-	if ((rc = db_query(s->db, &s->pool, SQL_SPOOL_UNRESOLVED, &a, 1,
-	    &res)) != DB_OK) {
-		db_trouble(s, rc, "recovery", now);
-		return;
-	}
-	snprintf(why, sizeof(why), "No answer from the Graph API to a "
-	    "request that may have reached Meta, twice (the first send and "
-	    "one blind resend), and no status webhook within %d s; not sent "
-	    "again, to avoid a duplicate", s->o->cfg->spooler_resend_grace);
-	for (i = 0; i < res.nrows; i++) {
-		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
-		log_warnx("message %llu: failed: still no answer after its blind "
-		    "resend", id);
-		fail_record(s, id, true, LOCAL_CODE, AMBIGUOUS_TITLE, why);
-	}
-	pool_reset(&s->pool);
+	for (i = 0; i < s->nqueues && now >= s->db_retry_at; i++)
+		s->queues[i].ops->recover(&s->queues[i], now);
 }
 
-/* ---- the loop ------------------------------------------------------ */
+/* ---- the loop -------------------------------------------------------- */
 
 static void
 drain_wake(int fd)
@@ -1037,7 +681,7 @@ static bool
 drained(const struct spool *s)
 {
 	return s->empty_poll_at != 0 && s->empty_poll_at > s->activity_at &&
-	    graph_inflight(s->graph) == 0 && !owes(s);
+	    http_inflight(s->http) == 0 && !owes(s);
 }
 
 int
@@ -1045,17 +689,28 @@ spool_run(const struct spool_opts *o)
 {
 	struct spool s;
 	struct hold *h;
+	struct http_opts ho;
 	char err[512];
 	int64_t start, now, deadline = 0, stop_at = 0, next, wait;
 	int64_t stop_wait = STOP_WAIT_S * US;
+	size_t i;
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
 	s.recs_tail = &s.recs;
-	if (masterkey_load(o->cfg->master_key_file, s.key, err,
-	    sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		return 1;
+	s.nqueues = o->nqueues;
+	s.queues = xcalloc(o->nqueues, sizeof(*s.queues));
+	for (i = 0; i < s.nqueues; i++) {
+		s.queues[i].ops = o->queues[i];
+		s.queues[i].s = &s;
+		s.queues[i].index = (unsigned)i;
+		if ((s.queues[i].state = o->queues[i]->open(&s.queues[i])) ==
+		    NULL) {
+			while (i-- > 0)
+				s.queues[i].ops->close(&s.queues[i]);
+			free(s.queues);
+			return 1;
+		}
 	}
 	if (o->cfg->spooler_resend_grace <= o->cfg->spooler_graph_timeout)
 		log_warnx("spooler.resend_grace_seconds (%d) is not above "
@@ -1066,8 +721,12 @@ spool_run(const struct spool_opts *o)
 	s.journal = journal_open(o->journal_dir, o->holder);
 	(void)journal_adopt(s.journal, rec_adopt, &s);
 	s.db = db_new(o->cfg);
-	s.graph = graph_new(o->max_inflight, o->cfg->spooler_graph_timeout);
-	start = now_us();
+	memset(&ho, 0, sizeof(ho));
+	ho.max = o->max_inflight;
+	ho.timeout_s = o->cfg->spooler_graph_timeout;
+	ho.body_max = RESP_MAX;
+	s.http = http_new(&ho);
+	start = spool_now();
 	snprintf(err, sizeof(err), "none");
 	if (o->max_seconds > 0) {
 		deadline = start + (int64_t)o->max_seconds * US;
@@ -1079,10 +738,10 @@ spool_run(const struct spool_opts *o)
 	    o->holder, o->max_inflight, err, o->cfg->spooler_resend_grace,
 	    journal_path(s.journal));
 	if (db_connect(s.db) != DB_OK)
-		db_trouble(&s, DB_DOWN, "connecting", start);
+		spool_db_trouble(&s, DB_DOWN, "connecting", start);
 
 	for (;;) {
-		now = now_us();
+		now = spool_now();
 		if (!s.stopping && (*o->signals > 0 ||
 		    (deadline != 0 && now >= deadline))) {
 			s.stopping = true;
@@ -1092,9 +751,9 @@ spool_run(const struct spool_opts *o)
 				    spooler_graph_timeout + 1) * US;
 			log_info("stopping (%s): %zu request(s) in flight",
 			    *o->signals > 0 ? "signal" : "time budget spent",
-			    graph_inflight(s.graph));
+			    http_inflight(s.http));
 		}
-		graph_collect(s.graph, on_done, &s);
+		http_collect(s.http, on_done, &s);
 		recs_flush(&s, now, false);
 		next = now + POLL_MS * MS;
 		if (!s.stopping && now >= s.db_retry_at) {
@@ -1103,39 +762,39 @@ spool_run(const struct spool_opts *o)
 			if (now >= s.next_housekeep)
 				housekeeping(&s, now);
 			if (now >= s.next_poll)
-				poll_accounts(&s, now);
+				poll_lanes(&s, now);
 			renew_leases(&s, now);
-			wait = claim_all(&s, now_us());
+			wait = claim_all(&s, spool_now());
 			if (wait < next)
 				next = wait;
 			if (s.next_poll < next)
 				next = s.next_poll;
 		} else if (s.stopping)
 			renew_leases(&s, now);
-		drop_accounts(&s, now_us(), false);
+		drop_lanes(&s, spool_now(), false);
 		if (s.stopping) {
-			if (graph_inflight(s.graph) == 0)
+			if (http_inflight(s.http) == 0)
 				break;
 			if (*o->signals > 1 || now - stop_at >= stop_wait) {
 				log_warnx("giving up on %zu request(s) in "
-				    "flight", graph_inflight(s.graph));
-				graph_abort_all(s.graph, on_done, &s);
+				    "flight", http_inflight(s.http));
+				http_abort_all(s.http, on_done, &s);
 				break;
 			}
 		} else if (o->mode == SPOOL_DRAIN && drained(&s))
 			break;
 		if (s.recs != NULL && s.db_retry_at < next)
 			next = s.db_retry_at;
-		now = now_us();
+		now = spool_now();
 		wait = next > now ? (next - now + MS - 1) / MS : 0;
-		graph_wait(s.graph, (int)(wait > 1000 ? 1000 : wait), o->wake_fd);
+		http_wait(s.http, (int)(wait > 1000 ? 1000 : wait), o->wake_fd);
 		drain_wake(o->wake_fd);
 	}
 
 	/* Record what is left, through a short outage if need be. */
-	while (s.recs != NULL && now_us() - now < FLUSH_WAIT_S * US) {
+	while (s.recs != NULL && spool_now() - now < FLUSH_WAIT_S * US) {
 		s.db_retry_at = 0;
-		recs_flush(&s, now_us(), true);
+		recs_flush(&s, spool_now(), true);
 		if (s.recs != NULL)
 			usleep(200 * 1000);
 	}
@@ -1150,21 +809,20 @@ spool_run(const struct spool_opts *o)
 	}
 	/* Releases wait out the rate window of the last start (at most a
 	 * second), so the next holder starts within the rate. */
-	while (s.accts != NULL) {
-		drop_accounts(&s, now_us(), true);
-		if (s.accts != NULL)
+	while (s.lanes != NULL) {
+		drop_lanes(&s, spool_now(), true);
+		if (s.lanes != NULL)
 			usleep(50 * 1000);
 	}
 	while ((h = s.holds) != NULL) {
 		s.holds = h->next;
 		free(h);
 	}
-	log_info("done: %lu sent, %lu failed, %lu retried, %lu requeued, "
-	    "%lu left 'sending' without an answer", s.n_sent, s.n_failed,
-	    s.n_retried, s.n_requeued, s.n_ambiguous);
-	graph_free(s.graph);
+	for (i = 0; i < s.nqueues; i++)
+		s.queues[i].ops->close(&s.queues[i]);
+	http_free(s.http);
 	db_free(s.db);
 	pool_free(&s.pool);
-	sodium_memzero(s.key, sizeof(s.key));
+	free(s.queues);
 	return 0;
 }

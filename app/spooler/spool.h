@@ -1,12 +1,14 @@
-/* The outbound message queue: leases accounts, claims due messages, sends
- * them through the Graph API within each account's rate, and records what
- * Meta answered. */
+/* The spooler's loop: drives its queues (queue.h; the outbound messages
+ * are the first) until its mode says to stop: leases their lanes, claims
+ * due work within each lane's rate, sends it over one HTTP client and
+ * records the answers. */
 #ifndef WZ_SPOOLER_SPOOL_H
 #define WZ_SPOOLER_SPOOL_H
 #include <signal.h>
 #include <stddef.h>
 
 struct config;
+struct queue_ops;
 
 enum spool_mode {
 	SPOOL_ONCE,	/* work for max_seconds, then finish and exit */
@@ -24,6 +26,9 @@ struct spool_opts {
 	int			 wake_fd;	/* readable after a signal */
 	int			 trace_fd;	/* --trace; -1: none */
 	volatile sig_atomic_t	*signals;	/* SIGTERM/SIGINT received */
+	const struct queue_ops	*const *queues;	/* the queues driven; the
+						   order is the journal's */
+	size_t			 nqueues;
 };
 
 /* Runs until the mode says to stop. Returns the process exit status: 0,

@@ -149,7 +149,10 @@ wz_wait_socket() {
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[ -S "$1" ] && return 0
-		wz_alive "$2" "$3" || break
+		# Alive is enough here: until setsid has exec'd the program,
+		# the pid's executable is setsid's, which wz_alive would take
+		# for another program (a busy machine lost the race).
+		kill -0 "$(cat "$2")" 2>/dev/null || break
 		sleep 0.1
 	done
 	tail -n 20 "$4" >&2

@@ -627,7 +627,14 @@ def test_spoolers_share_a_host(stack, spool_conf, sandbox):
         assert "lease taken" not in read_log(drain.log, 10 ** 7)
 
         # With the loop stopped in its tracks (still running, as far as
-        # any host lock could tell), a --once does the work.
+        # any host lock could tell), a --once does the work. The loop lets
+        # go of k's account once it is idle (2 s after its last send):
+        # stopped while it still held that lease, the --once could not
+        # take the account within its budget.
+        wait_for(lambda: sql(stack, "SELECT lease_holder IS NULL FROM "
+                             "whatsapp_accounts WHERE id = %d" %
+                             k.account["id"]) == [["1"]],
+                 timeout=30, what="the loop releasing the idle account")
         os.kill(loop.pid, signal.SIGSTOP)
         try:
             second = queue_many(k, 3, to_fmt="+49176%07d")

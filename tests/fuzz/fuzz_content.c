@@ -73,7 +73,7 @@ check_accepted(struct pool *p, const struct send_body *sb)
 	    again.type != sb->type || strcmp(again.text, sb->text) != 0)
 		abort();
 	json_object_put(again.content);
-	verrs_free(&e);
+	json_object_put(e.details);
 	json_object_put(body);
 
 	/* Answered as stored. */
@@ -120,7 +120,7 @@ one(const uint8_t *data, size_t size, bool template_alias)
 		json_object_put(sb.content);
 	} else if (e.n == 0 || e.details == NULL || sb.content != NULL)
 		abort();
-	verrs_free(&e);
+	json_object_put(e.details);
 	pool_free(&p);
 	json_object_put(body);
 }

@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct mh_batch b;
 		(void)metahook_parse(&p, o, &b);
 	}
-	verrs_free(&e);
+	json_object_put(e.details);
 	pool_free(&p);
 	json_object_put(o);
 	return 0;

@@ -164,7 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r.status != 400 || r.out == NULL)
 		abort();
 	/* The answer must serialise (write_response's first step). */
-	if (r.out != NULL && req_finish_body(&r) == NULL)
+	if (r.out != NULL && reply_finish(&r) == NULL)
 		abort();
 	json_object_put(r.out);
 	pool_free(&r.pool);

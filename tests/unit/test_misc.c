@@ -83,11 +83,6 @@ START_TEST(db_args)
 	a = DBA_STR("abc");
 	ck_assert_int_eq(a.t, DBA_STR_T);
 	ck_assert_uint_eq(a.n, 3);
-	a = DBA_STRN("abcdef", 2);
-	ck_assert_int_eq(a.t, DBA_STR_T);
-	ck_assert_uint_eq(a.n, 2);
-	a = DBA_STRN(NULL, 5);
-	ck_assert_int_eq(a.t, DBA_NULL_T);
 	a = DBA_INT(-7);
 	ck_assert_int_eq(a.t, DBA_INT_T);
 	ck_assert_int_eq(a.i, -7);

@@ -288,7 +288,25 @@ START_TEST(journal_lines)
 	ck_assert_ptr_nonnull(d);
 	ck_assert(d->kind == REC_SENT && d->id == 7 && !d->has_code);
 	ck_assert_str_eq(d->wamid, "wamid.X");
+	ck_assert_uint_eq(d->queue, 0);
 	rec_free(d);
+	/* The message queue's records name no queue (lines as before the
+	 * spooler had several); another queue's say which ("q"). */
+	r.queue = 0;
+	line = journal_encode(&r);
+	ck_assert_ptr_null(strstr(line, "\"q\""));
+	free(line);
+	r.queue = 2;
+	line = journal_encode(&r);
+	ck_assert_ptr_eq(strstr(line, "{\"q\":2,\"k\":\"failed\","), line);
+	d = journal_decode(line, strlen(line) - 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(d->queue, 2);
+	rec_free(d);
+	free(line);
+	ck_assert_ptr_null(decode("{\"q\":-1,\"k\":\"sent\",\"id\":1}"));
+	ck_assert_ptr_null(decode("{\"q\":\"1\",\"k\":\"sent\",\"id\":1}"));
+	ck_assert_ptr_null(decode("{\"q\":256,\"k\":\"sent\",\"id\":1}"));
 }
 END_TEST
 

@@ -261,7 +261,8 @@ release(void)
 	cur = NULL;
 	json_object_put(body);
 	body = NULL;
-	verrs_free(&errs);
+	json_object_put(errs.details);
+	verrs_init(&errs);
 }
 
 static void
@@ -852,9 +853,6 @@ START_TEST(verr_lists_and_labels)
 	ck_assert_str_eq(json_object_to_json_string_ext(errs.details,
 	    JSON_C_TO_STRING_PLAIN), "{\"content.body\":[\"The content.body "
 	    "field is required.\",\"Second 2.\"],\"to\":[\"Bad.\"]}");
-	verrs_free(&errs);
-	ck_assert_ptr_null(errs.details);
-	ck_assert_uint_eq(errs.n, 0);
 
 	ck_assert_str_eq(field_label(&pool, "custom_fields"), "custom fields");
 	ck_assert_str_eq(field_label(&pool, "whatsapp_account_id"),

@@ -17,6 +17,7 @@ Suite	*spooler_suite(void);
 Suite	*metahook_suite(void);
 Suite	*spooler_edges_suite(void);
 Suite	*event_suite(void);
+Suite	*http_suite(void);
 
 /* A test case with a timeout generous enough for sanitizer builds on a
  * busy machine. */

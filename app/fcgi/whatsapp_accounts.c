@@ -7,7 +7,7 @@
 #include "request.h"
 
 static struct json_object *
-account_json(const struct db_res *res, size_t i)
+whatsapp_account_json(const struct db_res *res, size_t i)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -27,16 +27,16 @@ account_json(const struct db_res *res, size_t i)
 }
 
 void
-account_list(struct req *r)
+whatsapp_account_list(struct req *r)
 {
-	reply_tenant_page(r, SQL_ACCOUNT_LIST, SQL_ACCOUNT_COUNT, account_json);
+	reply_tenant_page(r, SQL_ACCOUNT_LIST, SQL_ACCOUNT_COUNT, whatsapp_account_json);
 }
 
 void
-account_get(struct req *r)
+whatsapp_account_get(struct req *r)
 {
 	struct db_res res;
 
 	if (req_load_own(r, SQL_ACCOUNT_GET, "WhatsApp account", &res) == 0)
-		reply_data(r, 200, account_json(&res, 0));
+		reply_data(r, 200, whatsapp_account_json(&res, 0));
 }

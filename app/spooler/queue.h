@@ -1,0 +1,125 @@
+/* What a queue is to the spooler's loop (spool.c), and what the loop
+ * offers a queue. One module per queue (queue_message.c: the outbound
+ * WhatsApp messages) fills a struct queue_ops; main.c lists the queues.
+ *
+ * A queue's work comes in lanes: a lane is what one spooler drives at a
+ * time under a lease in the database, at a rate of its own (a WhatsApp
+ * account for messages). The loop finds the lanes with due work, leases
+ * and renews them, keeps each within its rate, shares the free request
+ * slots among them round robin, and releases them when idle; the queue
+ * claims a lane's due items and starts their requests (spool_start),
+ * reads each answer into records (spool_record), and writes its records
+ * to the database when the loop says. Records are journaled and kept by
+ * the loop until written (journal.c), so an answer is never lost. */
+#ifndef WZ_SPOOLER_QUEUE_H
+#define WZ_SPOOLER_QUEUE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "rate.h"
+
+struct http_done;
+struct http_req;
+struct queue;
+struct rec;
+struct spool;
+
+#define US		1000000LL
+#define MS		1000LL
+#define SPOOL_BAD_LANE_S	60	/* a lane that cannot be driven
+					   (lane_open -1) is held off so long */
+
+/* A leased unit of a queue's work. */
+struct lane {
+	struct lane		*next;
+	struct queue		*q;
+	unsigned long long	 id;
+	struct rate		 rate;
+	int64_t			 lease_until;	/* start nothing at or after */
+	int64_t			 renew_at;
+	int64_t			 last_start;
+	int64_t			 next_claim;
+	int64_t			 work_at;	/* last seen with due work */
+	unsigned		 inflight;
+	bool			 lost;		/* lease taken by another */
+	bool			 paused;	/* the queue holds it off */
+	void			*data;		/* the queue's */
+};
+
+/* A request's context begins with this (the queue's own follows). */
+struct job {
+	struct queue		*q;
+	struct lane		*lane;
+};
+
+struct queue_ops {
+	const char	*name;		/* "message" */
+	const char	*lane_name;	/* "account": in logs */
+	/* The lanes' statements: those with due work that this spooler may
+	 * take (holder) -> id, ...; a lease taken or renewed (holder,
+	 * seconds, id, holder): a row matched if ours now; a release (id,
+	 * holder). */
+	enum sql	 sql_lanes, sql_lease, sql_release;
+	void		*(*open)(struct queue *);
+	/* The "done:" line's counts; frees what open made. */
+	void		 (*close)(struct queue *);
+	/* A lane found by sql_lanes (the row): its data and *mps (0: no
+	 * limit). -1 (logged) when it cannot be driven: held off a while. */
+	int		 (*lane_open)(struct queue *, struct lane *,
+			    const struct db_res *, size_t row, uint32_t *mps);
+	void		 (*lane_close)(struct lane *);
+	/* Claims up to n due items of a lane and starts their requests
+	 * (spool_start) or records why not. The rows claimed, or -1 after
+	 * spool_db_trouble. */
+	int		 (*claim)(struct queue *, struct lane *, size_t n,
+			    int64_t now);
+	/* A request of this queue finished; j is its context (the queue
+	 * frees it). */
+	void		 (*result)(struct queue *, struct job *j,
+			    const struct http_done *, int64_t now);
+	/* Writes one of its records (journal.h) to the database. */
+	enum db_rc	 (*write)(struct queue *, struct rec *);
+	/* What a record is about, for the log ("message"). */
+	const char	*(*rec_noun)(const struct rec *);
+	/* Every RECOVER_S while no result is owed: items left in flight by
+	 * spoolers that are gone. */
+	void		 (*recover)(struct queue *, int64_t now);
+};
+
+struct queue {
+	const struct queue_ops	*ops;
+	struct spool		*s;
+	unsigned		 index;		/* in spool_opts.queues: the
+						   journal's "q" */
+	void			*state;		/* ops->open's */
+};
+
+/* The loop's services to its queues. */
+struct db		*spool_db(struct spool *);
+struct pool		*spool_pool(struct spool *);
+const struct spool_opts	*spool_opts(const struct spool *);
+int64_t			 spool_now(void);
+/* The database failed (logged once per outage; the loop backs off) or
+ * answered again. */
+void			 spool_db_trouble(struct spool *, enum db_rc,
+			    const char *what, int64_t now);
+void			 spool_db_fine(struct spool *);
+/* Starts a request of a lane's item: counted by the lane's rate at now
+ * and traced (--trace: "start <lane> <item> <attempt> <holder>"). r->ctx
+ * must begin with a struct job, filled here. */
+void			 spool_start(struct queue *, struct lane *,
+			    struct http_req *r, unsigned long long item,
+			    int attempt, int64_t now);
+/* Queues a record for the database (journaled first); it is the
+ * queue's, and holder and queue are filled here. */
+void			 spool_record(struct queue *, struct rec *);
+/* No claim on a lane before until / from now on again. */
+void			 spool_hold_off(struct queue *, unsigned long long id,
+			    int64_t until);
+void			 spool_hold_end(struct queue *, unsigned long long id);
+/* Something happened (a claim, an answer, a write): --drain waits. */
+void			 spool_activity(struct spool *, int64_t now);
+
+#endif

@@ -1,0 +1,580 @@
+/* The message queue: outbound WhatsApp messages, sent through the Graph
+ * API (graph.c), one lane per WhatsApp account (whatsapp_accounts: its
+ * lease, its mps, its sealed access token). The loop is spool.c's; here
+ * are the claim, the request, the reading of Meta's answer, the writes of
+ * the results and the recovery of messages left in flight.
+ *
+ * Claim: up to n due messages of an account (SELECT ... FOR UPDATE SKIP
+ * LOCKED), marked 'sending' with this spooler as their sending_holder and
+ * committed before their requests start.
+ *
+ * Answers (policy.c): sent -> wz_message_result with the wamid and an
+ * event; permanent -> wz_message_result with Meta's code, title and
+ * details;
+ * transient -> back to the queue after an exponential backoff with jitter,
+ * and failed once the code's attempts (or 20, or 24 h) are used up; a
+ * paused account (token invalid 0/190, locked, billing, spam) -> the
+ * message goes back to the queue uncounted and the account is paused on
+ * its row (SQL_SPOOL_PAUSE): no spooler takes it before the pause ends or
+ * an operator ends it. Until that record is written, this spooler holds
+ * the account off in memory.
+ *
+ * Crash safety: a message is 'sending', with this spooler as its
+ * sending_holder, before its request leaves. An answer that never came
+ * for a request that may have left (a timeout or a dropped connection
+ * after the request was written, a crash) leaves it 'sending': a status
+ * webhook carrying biz_opaque_callback_data "wz:<id>" resolves it;
+ * otherwise, once spooler.resend_grace_seconds passed and no live spooler
+ * answers for the claim (holder released after the ambiguous outcome, or
+ * gone: no longer holding the account's lease), SQL_SPOOL_RECOVER queues
+ * it again, once in its life (blind_resends; Meta has no idempotency
+ * key), and SQL_SPOOL_UNRESOLVED finds those still unresolved after that
+ * resend, which fail as ambiguous. A request that never left (no
+ * connection made) is retried with the usual backoff. Replaying a record
+ * twice (a journal adopted late) is harmless: the writes check the
+ * message's state and the claim's holder. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "graph.h"
+#include "http.h"
+#include "journal.h"
+#include "log.h"
+#include "payload.h"
+#include "policy.h"
+#include "pool.h"
+#include "queue.h"
+#include "queues.h"
+#include "spool.h"
+#include "text.h"
+#include "validate.h"
+#include "xmalloc.h"
+
+#define LOCAL_CODE	131000		/* Meta's "unknown error", for a
+					   failure the spooler decides */
+#define AMBIGUOUS_TITLE	"Ambiguous: the send may have reached Meta; not resent"
+
+struct msgq {
+	uint8_t			 key[MASTER_KEY_LEN];
+	unsigned long		 n_sent, n_failed, n_retried, n_ambiguous,
+				 n_requeued;
+};
+
+/* An account's request parts. */
+struct acct {
+	char			*url;
+	struct curl_slist	*headers;	/* holds the token: wiped */
+};
+
+/* One request's context. */
+struct msg {
+	struct job		 job;		/* first: the loop's */
+	unsigned long long	 id;
+	int			 attempt;
+	long long		 age_s;
+};
+
+static struct msgq *
+msgq(struct queue *q)
+{
+	return q->state;
+}
+
+static void *
+msgq_open(struct queue *q)
+{
+	const struct spool_opts *o = spool_opts(q->s);
+	struct msgq *m = xcalloc(1, sizeof(*m));
+	char err[512];
+
+	if (masterkey_load(o->cfg->master_key_file, m->key, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void
+msgq_close(struct queue *q)
+{
+	struct msgq *m = msgq(q);
+
+	log_info("done: %lu sent, %lu failed, %lu retried, %lu requeued, "
+	    "%lu left 'sending' without an answer", m->n_sent, m->n_failed,
+	    m->n_retried, m->n_requeued, m->n_ambiguous);
+	sodium_memzero(m->key, sizeof(m->key));
+	free(m);
+}
+
+static double
+random01(void)
+{
+	return (double)randombytes_uniform(1000000) / 1e6;
+}
+
+/* ---- records --------------------------------------------------------- */
+
+static void
+rec_push(struct queue *q, enum rec_kind kind, unsigned long long id,
+    const struct pol_outcome *o, int64_t delay_us)
+{
+	struct rec *r = xcalloc(1, sizeof(*r));
+
+	r->kind = kind;
+	r->id = id;
+	r->delay_us = delay_us;
+	if (o != NULL) {
+		r->has_code = o->has_code;
+		r->code = o->code;
+		if (o->wamid[0] != '\0')
+			r->wamid = xstrdup(o->wamid);
+		r->title = xstrdup(o->title);
+		r->message = xstrdup(o->message);
+	}
+	spool_record(q, r);
+}
+
+/* A result written by its routine (wz_message_result), in a transaction
+ * of its own: routines run in their caller's. */
+static enum db_rc
+result_call(struct db *db, struct pool *pool, enum sql id,
+    const struct db_arg *a, size_t n)
+{
+	struct db_res res;
+	enum db_rc rc;
+
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = db_query(db, pool, id, a, n, &res)) == DB_OK &&
+	    (rc = db_commit(db)) == DB_OK)
+		return DB_OK;
+	db_rollback(db);
+	return rc;
+}
+
+static enum db_rc
+write_once(struct queue *q, struct rec *r)
+{
+	struct db *db = spool_db(q->s);
+	struct pool *pool = spool_pool(q->s);
+	struct db_arg a[6];
+	struct db_arg code = r->has_code ? DBA_INT(r->code) : DBA_NULL;
+
+	switch (r->kind) {
+	case REC_SENT:
+		a[0] = DBA_INT(r->id);
+		a[1] = DBA_STR(r->wamid);
+		return result_call(db, pool, SQL_SPOOL_SENT, a, 2);
+	case REC_FAILED:
+		a[0] = DBA_INT(r->id);
+		a[1] = r->has_code ? code : DBA_INT(LOCAL_CODE);
+		a[2] = DBA_STR(r->title);
+		a[3] = DBA_STR(r->message);
+		return result_call(db, pool, SQL_SPOOL_FAILED, a, 4);
+	case REC_RETRY:
+	case REC_REQUEUE:
+		a[0] = DBA_INT(r->delay_us);
+		a[1] = code;
+		a[2] = DBA_STR(r->title);
+		a[3] = DBA_STR(r->message);
+		a[4] = DBA_INT(r->id);
+		a[5] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
+		return db_exec(db, r->kind == REC_RETRY ? SQL_SPOOL_RETRY :
+		    SQL_SPOOL_REQUEUE, a, 6, NULL, NULL);
+	case REC_PAUSE:		/* delay_us: the pause's end, unix seconds */
+		a[0] = DBA_INT(r->delay_us);
+		a[1] = DBA_INT(r->id);
+		a[2] = DBA_INT(r->delay_us);
+		return db_exec(db, SQL_SPOOL_PAUSE, a, 3, NULL, NULL);
+	case REC_AMBIGUOUS:
+		a[0] = DBA_INT(r->id);
+		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
+		return db_exec(db, SQL_SPOOL_AMBIGUOUS, a, 2, NULL, NULL);
+	}
+	return DB_ERR;
+}
+
+static enum db_rc
+msgq_write(struct queue *q, struct rec *r)
+{
+	enum db_rc rc = write_once(q, r);
+
+	if (rc == DB_DUP && r->kind == REC_SENT && r->wamid != NULL) {
+		/* Another message holds this wamid: keep the message sent,
+		 * without one. */
+		log_warnx("message %llu: wamid %s already taken; stored "
+		    "without it", r->id, r->wamid);
+		free(r->wamid);
+		r->wamid = NULL;
+		rc = write_once(q, r);
+	}
+	if (rc == DB_OK && r->kind == REC_PAUSE)
+		spool_hold_end(q, r->id);	/* the row holds it now */
+	return rc;
+}
+
+static const char *
+msgq_rec_noun(const struct rec *r)
+{
+	return r->kind == REC_PAUSE ? "account" : "message";
+}
+
+/* Fails a message for a reason of the spooler's own. */
+static void
+fail_record(struct queue *q, unsigned long long id, bool has_code, int code,
+    const char *title, const char *message)
+{
+	struct pol_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.has_code = has_code;
+	o.code = code;
+	snprintf(o.title, sizeof(o.title), "%s", title);
+	utf8_truncate(o.title, POL_TITLE_MAX);
+	snprintf(o.message, sizeof(o.message), "%s", message);
+	utf8_truncate(o.message, POL_MESSAGE_MAX);
+	rec_push(q, REC_FAILED, id, &o, 0);
+	msgq(q)->n_failed++;
+}
+
+/* Fails a claimed message without sending it. */
+static void
+fail_local(struct queue *q, unsigned long long id, bool has_code, int code,
+    const char *title, const char *message)
+{
+	log_warnx("message %llu: failed without sending: %s (%s)", id,
+	    title, message);
+	fail_record(q, id, has_code, code, title, message);
+}
+
+/* ---- accounts -------------------------------------------------------- */
+
+/* The request headers of an account, with its token opened from the
+ * sealed column. NULL if it does not open under our master key. */
+static struct curl_slist *
+acct_headers(struct queue *q, const char *sealed, size_t len)
+{
+	struct curl_slist *h;
+	char *token;
+
+	if (len < SECRET_OVERHEAD)
+		return NULL;
+	token = xmalloc(len - SECRET_OVERHEAD + 1);
+	if (secret_open(msgq(q)->key, (const uint8_t *)sealed, len,
+	    token) == -1) {
+		free(token);
+		return NULL;
+	}
+	h = graph_headers(token);
+	sodium_memzero(token, strlen(token));
+	free(token);
+	return h;
+}
+
+/* A row of SQL_SPOOL_ACCOUNTS (lib/sql.h: SA_*): id, phone_number_id,
+ * sealed access token, mps. */
+static int
+msgq_lane_open(struct queue *q, struct lane *l, const struct db_res *res,
+    size_t row, uint32_t *mps)
+{
+	long long n = db_int(res, row, SA_MPS);
+	struct acct *a;
+	char *url;
+
+	if ((url = graph_url(spool_opts(q->s)->cfg->graph_api_base,
+	    db_str(res, row, SA_PHONE_ID), "messages")) == NULL) {
+		log_warnx("account %llu: phone_number_id is not usable in a "
+		    "URL; skipped", l->id);
+		return -1;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->url = url;
+	if ((a->headers = acct_headers(q, db_str(res, row, SA_TOKEN),
+	    db_len(res, row, SA_TOKEN))) == NULL) {
+		log_warnx("account %llu: the access token does not open under "
+		    "the master key; skipped for %d s", l->id,
+		    SPOOL_BAD_LANE_S);
+		free(a->url);
+		free(a);
+		return -1;
+	}
+	l->data = a;
+	*mps = n > 0 ? (uint32_t)(n > 1000000 ? 1000000 : n) : 0;
+	return 0;
+}
+
+static void
+msgq_lane_close(struct lane *l)
+{
+	struct acct *a = l->data;
+
+	if (a == NULL)
+		return;
+	graph_headers_free(a->headers);
+	free(a->url);
+	free(a);
+	l->data = NULL;
+}
+
+/* ---- claims and requests --------------------------------------------- */
+
+/* Starts one claimed row's request, or fails it when it cannot go. */
+static void
+start_message(struct queue *q, struct lane *l, const struct db_res *res,
+    size_t row, int64_t now)
+{
+	struct acct *a = l->data;
+	unsigned long long id = (unsigned long long)db_int(res, row, SC_ID);
+	const char *to = db_str(res, row, SC_TO), *type = db_str(res, row, SC_TYPE);
+	long long attempts = db_int(res, row, SC_ATTEMPTS), age = db_int(res, row, SC_AGE);
+	char err[256], why[128];
+	struct http_req req;
+	struct msg *m;
+	char *body;
+
+	if (attempts >= POL_MAX_ATTEMPTS || age >= POL_MAX_AGE_S) {
+		snprintf(why, sizeof(why), "gave up after %lld attempts over "
+		    "%lld minutes", attempts, age / 60);
+		fail_local(q, id, !db_isnull(res, row, SC_ERR_CODE),
+		    (int)db_int(res, row, SC_ERR_CODE), db_isnull(res, row, SC_ERR_TITLE) ?
+		    "Not sent" : db_str(res, row, SC_ERR_TITLE), why);
+		return;
+	}
+	body = payload_build(id, to != NULL ? to : "", type != NULL ? type : "",
+	    db_str(res, row, SC_CONTENT), db_len(res, row, SC_CONTENT), err, sizeof(err));
+	if (body == NULL) {
+		fail_local(q, id, true, 100, "Message content cannot be sent",
+		    err);
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->id = id;
+	m->attempt = (int)attempts + 1;
+	m->age_s = age;
+	memset(&req, 0, sizeof(req));
+	req.url = a->url;
+	req.headers = a->headers;
+	req.body = body;
+	req.len = strlen(body);
+	req.ctx = m;
+	spool_start(q, l, &req, id, m->attempt, now);
+}
+
+/* Claims up to n due messages of an account: locked, marked 'sending' and
+ * committed before any request starts. Returns the rows claimed, or -1. */
+static int
+msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
+{
+	struct db *db = spool_db(q->s);
+	struct pool *pool = spool_pool(q->s);
+	struct db_res res;
+	struct db_arg arg[2];
+	enum db_rc rc = DB_OK;
+	uint64_t marked = 0;
+	size_t i, cap, len;
+	char *ids;
+	int attempt;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((rc = db_begin(db)) != DB_OK)
+			break;
+		arg[0] = DBA_INT(l->id);
+		arg[1] = DBA_INT(n);
+		rc = db_query(db, pool, SQL_SPOOL_CLAIM, arg, 2, &res);
+		if (rc == DB_OK && res.nrows == 0) {
+			rc = db_commit(db);
+			if (rc == DB_OK)
+				return 0;
+		}
+		if (rc == DB_OK) {
+			cap = res.nrows * 21 + 3;
+			ids = pool_alloc(pool, cap);
+			len = 0;
+			ids[len++] = '[';
+			for (i = 0; i < res.nrows; i++)
+				len += (size_t)snprintf(ids + len, cap - len,
+				    "%s%llu", i ? "," : "",
+				    (unsigned long long)db_int(&res, i, 0));
+			ids[len++] = ']';
+			ids[len] = '\0';
+			arg[0] = DBA_STR(ids);
+			arg[1] = DBA_STR(spool_opts(q->s)->holder);
+			rc = db_exec(db, SQL_SPOOL_MARK_SENDING, arg, 2,
+			    &marked, NULL);
+		}
+		if (rc == DB_OK)
+			rc = db_commit(db);
+		if (rc == DB_OK)
+			break;
+		db_rollback(db);
+		if (rc != DB_RETRY)
+			break;
+		pool_reset(pool);
+	}
+	if (rc != DB_OK) {
+		spool_db_trouble(q->s, rc, "claiming messages", now);
+		return -1;
+	}
+	spool_db_fine(q->s);
+	if (marked != res.nrows)
+		log_warnx("account %llu: claimed %zu messages, marked %" PRIu64,
+		    l->id, res.nrows, marked);
+	for (i = 0; i < res.nrows; i++)
+		start_message(q, l, &res, i, now);
+	pool_reset(pool);
+	return (int)res.nrows;
+}
+
+/* ---- answers --------------------------------------------------------- */
+
+static void
+pause_account(struct queue *q, struct lane *l, const struct pol_outcome *o,
+    int64_t now)
+{
+	if (l->paused)
+		return;
+	l->paused = true;
+	log_warnx("account %llu: paused for %d s after error %d (%s): %s",
+	    l->id, o->base_s, o->code, o->title, o->message);
+	/* Held off here until the pause is on the account's row (then the
+	 * row holds it, and an operator's resume reaches us too). The
+	 * record carries the pause's end, not its length: written late (a
+	 * journal adopted after a day), it cannot pause the account anew. */
+	spool_hold_off(q, l->id, now + (int64_t)o->base_s * US);
+	rec_push(q, REC_PAUSE, l->id, NULL, (int64_t)time(NULL) + o->base_s);
+}
+
+static void
+msgq_result(struct queue *q, struct job *j, const struct http_done *d,
+    int64_t now)
+{
+	struct msgq *mq = msgq(q);
+	struct msg *m = (struct msg *)j;
+	struct pol_outcome o;
+	int64_t delay;
+
+	graph_classify(d, &o);
+	switch (o.action) {
+	case POL_SENT:
+		if (o.wamid[0] == '\0')
+			log_warnx("message %llu: HTTP %ld without a readable "
+			    "wamid; recorded as sent", m->id, d->http_status);
+		rec_push(q, REC_SENT, m->id, &o, 0);
+		mq->n_sent++;
+		break;
+	case POL_PERMANENT:
+		log_warnx("message %llu: failed: error %d (%s), HTTP %ld",
+		    m->id, o.code, o.title, d->http_status);
+		rec_push(q, REC_FAILED, m->id, &o, 0);
+		mq->n_failed++;
+		break;
+	case POL_RETRY:
+	case POL_RETRY_RECIPIENT:
+		if (policy_give_up(&o, m->attempt, m->age_s)) {
+			log_warnx("message %llu: failed after %d attempts: "
+			    "%s%d (%s)", m->id, m->attempt,
+			    o.has_code ? "error " : "HTTP ",
+			    o.has_code ? o.code : (int)d->http_status, o.title);
+			rec_push(q, REC_FAILED, m->id, &o, 0);
+			mq->n_failed++;
+			break;
+		}
+		delay = policy_backoff_us(&o, m->attempt, random01());
+		log_warnx("message %llu: attempt %d: %s%d (%s); retry in "
+		    "%.1f s", m->id, m->attempt, o.has_code ? "error " :
+		    d->curl_ok ? "HTTP " : "transport ", o.has_code ? o.code :
+		    d->curl_ok ? (int)d->http_status : d->curl_code, o.title,
+		    (double)delay / US);
+		rec_push(q, REC_RETRY, m->id, &o, delay);
+		mq->n_retried++;
+		break;
+	case POL_PAUSE_ACCOUNT:
+		pause_account(q, j->lane, &o, now);
+		/* Due at once: the account's pause is what it waits for. */
+		rec_push(q, REC_REQUEUE, m->id, &o, 0);
+		mq->n_requeued++;
+		break;
+	case POL_AMBIGUOUS:
+		log_warnx("message %llu: no answer to a request that may have "
+		    "reached Meta (%s); left 'sending' for a status webhook "
+		    "or recovery after %d s", m->id, o.message,
+		    spool_opts(q->s)->cfg->spooler_resend_grace);
+		rec_push(q, REC_AMBIGUOUS, m->id, NULL, 0);
+		mq->n_ambiguous++;
+		break;
+	}
+	free(m);
+}
+
+/* ---- recovery -------------------------------------------------------- */
+
+/* Queues again the messages left 'sending' that no live spooler answers
+ * for, once (the blind resend), and fails those already resent once. */
+static void
+msgq_recover(struct queue *q, int64_t now)
+{
+	struct db *db = spool_db(q->s);
+	struct pool *pool = spool_pool(q->s);
+	int grace = spool_opts(q->s)->cfg->spooler_resend_grace;
+	struct db_arg a = DBA_INT(grace);
+	struct db_res res;
+	char why[256];
+	uint64_t n = 0;
+	enum db_rc rc;
+	size_t i;
+
+	if ((rc = db_exec(db, SQL_SPOOL_RECOVER, &a, 1, &n, NULL)) != DB_OK) {
+		spool_db_trouble(q->s, rc, "recovery", now);
+		return;
+	}
+	if (n > 0)
+		log_warnx("recovered %" PRIu64 " message(s) left 'sending' for "
+		    "over %d s: queued again (their one blind resend)", n,
+		    grace);
+	if ((rc = db_query(db, pool, SQL_SPOOL_UNRESOLVED, &a, 1, &res)) !=
+	    DB_OK) {
+		spool_db_trouble(q->s, rc, "recovery", now);
+		return;
+	}
+	snprintf(why, sizeof(why), "No answer from the Graph API to a "
+	    "request that may have reached Meta, twice (the first send and "
+	    "one blind resend), and no status webhook within %d s; not sent "
+	    "again, to avoid a duplicate", grace);
+	for (i = 0; i < res.nrows; i++) {
+		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
+		log_warnx("message %llu: failed: still no answer after its blind "
+		    "resend", id);
+		fail_record(q, id, true, LOCAL_CODE, AMBIGUOUS_TITLE, why);
+	}
+	pool_reset(pool);
+}
+
+const struct queue_ops queue_message = {
+	.name = "message",
+	.lane_name = "account",
+	.sql_lanes = SQL_SPOOL_ACCOUNTS,
+	.sql_lease = SQL_SPOOL_LEASE,
+	.sql_release = SQL_SPOOL_RELEASE,
+	.open = msgq_open,
+	.close = msgq_close,
+	.lane_open = msgq_lane_open,
+	.lane_close = msgq_lane_close,
+	.claim = msgq_claim,
+	.result = msgq_result,
+	.write = msgq_write,
+	.rec_noun = msgq_rec_noun,
+	.recover = msgq_recover,
+};

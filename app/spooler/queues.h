@@ -1,0 +1,9 @@
+/* The queues there are: one struct queue_ops per module (queue.h). */
+#ifndef WZ_SPOOLER_QUEUES_H
+#define WZ_SPOOLER_QUEUES_H
+
+struct queue_ops;
+
+extern const struct queue_ops queue_message;	/* queue_message.c */
+
+#endif
