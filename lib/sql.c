@@ -14,8 +14,8 @@
  * plans (keys, deferred joins) of the tables beneath. */
 
 /* A page of the conversations matching cond, newest activity first. The
- * keys of 004_conversations.sql end in the order's columns, so the inner
- * select reads the page's ids from that key alone, already in order, and
+ * conversations' activity keys (sql/schema/001_baseline.sql) end in the
+ * order's columns, so the inner select reads the page's ids from that key alone, already in order, and
  * skips OFFSET entries there; only the page's rows are then read and
  * joined (a deferred join: page 400 of 60,000 costs ~2.5 ms, not ~25).
  * The key is named: left to choose, MariaDB sometimes walks
@@ -200,7 +200,7 @@ static const struct {
 	 * whether the recipient wrote to this account in the last 24 hours
 	 * (1; 0 or NULL when not, or never, or not a contact yet), on the
 	 * database's clock. Point reads: the account, the contact by phone,
-	 * its window with the account (sql/009_window_per_number.sql). */
+	 * its window with the account (contact_windows). */
 	[SQL_SEND_CHECK] = { "SEND_CHECK", true, 3, 2,
 	    "SELECT a.id, (SELECT w.last_inbound_at > UTC_TIMESTAMP() - "
 	    "INTERVAL 24 HOUR FROM contacts c JOIN contact_windows w "
@@ -252,7 +252,7 @@ static const struct {
 	    "contact_id = ? AND whatsapp_account_id = ? AND open_marker = 1" },
 	/* Lists: (tenant[, assigned_to][, status], limit, offset); counts
 	 * take the same arguments without limit and offset, and read the
-	 * counters the triggers of 004_conversations.sql keep. */
+	 * counters the triggers of sql/routines/conversations.sql keep. */
 	[SQL_CONVERSATION_LIST] = { "CONVERSATION_LIST", true, 3, 1,
 	    CONVERSATION_PAGE("conversations_activity", "tenant_id = ?") },
 	[SQL_CONVERSATION_COUNT] = { "CONVERSATION_COUNT", true, 1, 1,
