@@ -422,12 +422,12 @@ static const struct {
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false, 0, 1,
 	    "SELECT RELEASE_LOCK('wazera_migrate')" },
-	[SQL_MIGRATION_LIST] = { "MIGRATION_LIST", true, 0, 2,
+	[SQL_MIGRATION_LIST] = { "MIGRATION_LIST", false, 0, 2,
 	    "SELECT version, checksum FROM schema_migrations" },
 	[SQL_MIGRATION_INSERT] = { "MIGRATION_INSERT", false, 2, 0,
 	    "INSERT INTO schema_migrations (version, applied_at, checksum) "
 	    "VALUES (?, UTC_TIMESTAMP(), ?)" },
-	[SQL_MIGRATION_ROUTINES] = { "MIGRATION_ROUTINES", true, 0, 2,
+	[SQL_MIGRATION_ROUTINES] = { "MIGRATION_ROUTINES", false, 0, 2,
 	    "SELECT file, checksum FROM schema_routines" },
 	/* (file, checksum) */
 	[SQL_MIGRATION_ROUTINE_SET] = { "MIGRATION_ROUTINE_SET", false, 2, 0,

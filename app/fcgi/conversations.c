@@ -144,8 +144,13 @@ conversation_get(struct req *r)
 		return;
 	}
 	n = len + sizeof(", \"messages\": []}");
-	for (i = 0; i < m.nrows; i++)
+	for (i = 0; i < m.nrows; i++) {
+		if (db_isnull(&m, i, 0)) {
+			reply_db(r, DB_ERR);	/* a broken view */
+			return;
+		}
 		n += db_len(&m, i, 0) + 2;
+	}
 	p = out = pool_alloc(&r->pool, n);
 	memcpy(p, conv, len - 1);
 	p += len - 1;

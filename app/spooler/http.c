@@ -236,6 +236,11 @@ http_start(struct http *h, const struct http_req *r)
 	    r->sock_check != NULL ? on_opensocket : NULL);
 	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA,
 	    r->sock_check != NULL ? x : NULL);
+	/* A checked request goes to its host directly: through a proxy
+	 * (https_proxy in the environment) the check would see only the
+	 * proxy's address. */
+	curl_easy_setopt(x->easy, CURLOPT_PROXY,
+	    r->sock_check != NULL ? "" : NULL);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK)

@@ -86,7 +86,7 @@ BEGIN
 	       custom_fields = p_custom, opted_out = p_opted_out,
 	       updated_at = p_now
 	 WHERE tenant_id = p_tenant AND id = p_id;
-	DELETE FROM contact_tags WHERE contact_id = p_id;
+	DELETE FROM contact_tags WHERE tenant_id = p_tenant AND contact_id = p_id;
 	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
 	SELECT p_tenant, j.tag, p_id
 	  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;

@@ -9,15 +9,18 @@
 -- tests/e2e/test_events.py holds the two lists equal). p_data is the
 -- resource as the API shows it now (sql/routines/shapes.sql).
 --
--- The event's id is a version 4 UUID from RANDOM_BYTES (OpenSSL's
--- RAND_bytes): 122 random bits, the version nibble set to 4 and the
+-- The event's id has the form of a version 4 UUID: 122 bits of the
+-- SHA-256 of a UUID() (unique: time, node and sequence; Galera nodes
+-- differ by node) and RAND(), the version nibble set to 4 and the
 -- variant's two high bits to 10 (the hex digit 8, 9, a or b, chosen by the
--- random digit it replaces).
+-- digit it replaces). Unique, and unguessable enough for an id that
+-- grants nothing (deliveries are signed); RANDOM_BYTES would need MariaDB
+-- 10.10, and Wazera runs on 10.6.
 CREATE OR REPLACE PROCEDURE wz_event_emit(IN p_tenant BIGINT UNSIGNED,
 	IN p_type VARCHAR(64) CHARACTER SET ascii, IN p_data MEDIUMTEXT)
 BEGIN
 	DECLARE v_h CHAR(32) CHARACTER SET ascii DEFAULT
-	    LOWER(HEX(RANDOM_BYTES(16)));
+	    LEFT(SHA2(CONCAT(UUID(), ':', RAND()), 256), 32);
 
 	INSERT INTO events (uuid, tenant_id, type, data, created_at)
 	VALUES (INSERT(INSERT(INSERT(INSERT(v_h, 21, 0, '-'), 17, 1,

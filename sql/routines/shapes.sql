@@ -12,7 +12,9 @@
 -- each view has the columns its readers filter and order by.
 --
 -- JSON: times as RFC 3339 UTC ('%Y-%m-%dT%H:%i:%sZ', the session's time
--- zone is UTC), stored JSON columns embedded as JSON (JSON_QUERY), NULL
+-- zone is UTC), stored JSON columns embedded as JSON (JSON_QUERY; a
+-- stored value that is not an array or object, never written by Wazera,
+-- shows as an empty one, as C showed it before), NULL
 -- as null, a flag as true or false.
 
 -- A contact. The columns beside json are what the search filters on and
@@ -21,8 +23,9 @@ CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW contact_shapes AS
 SELECT c.id, c.tenant_id, c.name, c.phone, c.email, c.tags, c.custom_fields,
     c.opted_out,
     JSON_OBJECT('id', c.id, 'name', c.name, 'phone', c.phone,
-	'email', c.email, 'tags', JSON_QUERY(c.tags, '$'),
-	'custom_fields', JSON_QUERY(c.custom_fields, '$'),
+	'email', c.email, 'tags', COALESCE(JSON_QUERY(c.tags, '$'), JSON_ARRAY()),
+	'custom_fields', COALESCE(JSON_QUERY(c.custom_fields, '$'),
+	    JSON_OBJECT()),
 	'opted_out', JSON_EXTRACT(IF(c.opted_out, 'true', 'false'), '$'),
 	'created_at', DATE_FORMAT(c.created_at, '%Y-%m-%dT%H:%i:%sZ'),
 	'updated_at', DATE_FORMAT(c.updated_at, '%Y-%m-%dT%H:%i:%sZ')) AS json
@@ -35,7 +38,8 @@ SELECT m.id, m.tenant_id, m.conversation_id,
     JSON_OBJECT('id', m.id, 'conversation_id', m.conversation_id,
 	'contact_id', m.contact_id, 'whatsapp_account_id', m.whatsapp_account_id,
 	'direction', m.direction, 'type', m.type,
-	'content', JSON_QUERY(m.content, '$'), 'status', m.status,
+	'content', COALESCE(JSON_QUERY(m.content, '$'), JSON_OBJECT()),
+	'status', m.status,
 	'wamid', m.wamid,
 	'error', IF(m.error_code IS NULL, NULL, JSON_OBJECT('code', m.error_code,
 	    'title', m.error_title, 'message', m.error_message)),
