@@ -38,6 +38,18 @@ SELECT c.id, c.tenant_id, c.name, c.phone, c.email, c.tags, c.custom_fields,
 	'}') AS json
   FROM contacts c;
 
+-- A message with its error as JSON (null when none), which both of its
+-- shapes show.
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW message_errors AS
+SELECT m.id, m.tenant_id, m.conversation_id, m.contact_id,
+    m.whatsapp_account_id, m.direction, m.type, m.content, m.status,
+    m.wamid, m.created_at, m.updated_at,
+    IF(m.error_code IS NULL, 'null', CONCAT('{"code": ', m.error_code,
+	', "title": ', COALESCE(JSON_QUOTE(m.error_title), 'null'),
+	', "message": ', COALESCE(JSON_QUOTE(m.error_message), 'null'), '}'))
+	AS error
+  FROM messages m;
+
 -- A message, and (status_json) what GET /messages/{id}/status shows of
 -- it: the same values, five of them.
 CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW message_shapes AS
@@ -49,22 +61,15 @@ SELECT m.id, m.tenant_id, m.conversation_id,
 	', "type": ', JSON_QUOTE(m.type), ', "content": ', m.content,
 	', "status": ', JSON_QUOTE(m.status),
 	', "wamid": ', COALESCE(JSON_QUOTE(m.wamid), 'null'),
-	', "error": ', IF(m.error_code IS NULL, 'null', CONCAT('{"code": ',
-	    m.error_code, ', "title": ', COALESCE(JSON_QUOTE(m.error_title),
-	    'null'), ', "message": ', COALESCE(JSON_QUOTE(m.error_message),
-	    'null'), '}')),
+	', "error": ', m.error,
 	', "created_at": ', DATE_FORMAT(m.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),
 	', "updated_at": ', DATE_FORMAT(m.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
 	'}') AS json,
     CONCAT('{"id": ', m.id, ', "status": ', JSON_QUOTE(m.status),
 	', "wamid": ', COALESCE(JSON_QUOTE(m.wamid), 'null'),
-	', "error": ', IF(m.error_code IS NULL, 'null', CONCAT('{"code": ',
-	    m.error_code, ', "title": ', COALESCE(JSON_QUOTE(m.error_title),
-	    'null'), ', "message": ', COALESCE(JSON_QUOTE(m.error_message),
-	    'null'), '}')),
-	', "updated_at": ', DATE_FORMAT(m.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
-	'}') AS status_json
-  FROM messages m;
+	', "error": ', m.error, ', "updated_at": ',
+	DATE_FORMAT(m.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'), '}') AS status_json
+  FROM message_errors m;
 
 -- A conversation with its contact's id, name and phone (a deleted
 -- contact leaves name and phone null).
