@@ -1617,3 +1617,18 @@ def cli_checked(p):
                        if not l.startswith(("libgcov profiling error",
                                             "profiling:")))
     return p
+
+
+# A wazera-fcgi (and nginx) whose statements may run for 1 second: a
+# statement held longer answers 503 (test_hardening, test_idempotency_edges).
+@pytest.fixture
+def limited_server(stack):
+    """The port of an nginx in front of it."""
+    conf = stack.write_config(stack.unique("limited-") + ".conf")
+    with open(conf, "a") as f:
+        f.write("statement_timeout = 1\n")
+    fcgi = stack.start_fcgi(config=conf, workers=2)
+    nginx = stack.start_nginx(fcgi.sock)
+    yield nginx.port
+    stack.stop_nginx(nginx)
+    fcgi.stop()

@@ -174,19 +174,6 @@ def test_expiry_is_judged_on_the_databases_clock(stack, make_tenant,
                      "KEY_REVOKED")
 
 
-@pytest.fixture
-def limited_server(stack):
-    """A wazera-fcgi whose statements may run for 1 second."""
-    conf = stack.write_config(stack.unique("limited-") + ".conf")
-    with open(conf, "a") as f:
-        f.write("statement_timeout = 1\n")
-    fcgi = stack.start_fcgi(config=conf, workers=2)
-    nginx = stack.start_nginx(fcgi.sock)
-    yield nginx.port
-    stack.stop_nginx(nginx)
-    fcgi.stop()
-
-
 def test_no_statement_holds_the_database_past_its_time_limit(
         stack, key, limited_server):
     c = key.create_contact(phone="+4915300000001", name="Held")

@@ -5,7 +5,6 @@ import select
 import subprocess
 import uuid
 
-import pytest
 
 from conftest import assert_error, assert_ok
 
@@ -86,19 +85,6 @@ class TableLock:
             self.p.stdin.write("UNLOCK TABLES;\n")
             self.p.stdin.close()
             self.p.wait(20)
-
-
-@pytest.fixture
-def limited_server(stack):
-    """A wazera-fcgi whose statements may run for 1 second."""
-    conf = stack.write_config(stack.unique("idlimit-") + ".conf")
-    with open(conf, "a") as f:
-        f.write("statement_timeout = 1\n")
-    fcgi = stack.start_fcgi(config=conf, workers=1)
-    nginx = stack.start_nginx(fcgi.sock)
-    yield nginx.port
-    stack.stop_nginx(nginx)
-    fcgi.stop()
 
 
 def test_a_5xx_leaves_no_record(stack, key, limited_server):
