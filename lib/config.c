@@ -12,7 +12,7 @@
 #define WZ_SQLDIR "/usr/local/share/wazera/sql"
 #endif
 
-enum config_type { CT_STR, CT_INT, CT_BOOL };
+enum config_type { CT_STR, CT_INT, CT_BOOL, CT_DBL };
 
 struct config_key {
 	const char	*name;		/* section.key, or key at top level */
@@ -25,6 +25,8 @@ struct config_key {
 #define S(n, f, d)		{ n, CT_STR, offsetof(struct config, f), d, 0, 0 }
 #define I(n, f, d, lo, hi)	{ n, CT_INT, offsetof(struct config, f), d, lo, hi }
 #define B(n, f, d)		{ n, CT_BOOL, offsetof(struct config, f), d, 0, 1 }
+/* A fraction above 0, at most 1 (min and max unused). */
+#define F(n, f, d)		{ n, CT_DBL, offsetof(struct config, f), d, 0, 1 }
 
 static const struct config_key keys[] = {
 	S("database.host",		db_host,	"localhost"),
@@ -41,6 +43,9 @@ static const struct config_key keys[] = {
 	S("master_key_file",		master_key_file, "/etc/wazera/master.key"),
 	S("sql_dir",			sql_dir,	WZ_SQLDIR),
 	B("webhooks.allow_private_targets", webhooks_allow_private_targets, "false"),
+	I("webhooks.retention_days",	webhooks_retention_days, "30", 1, 3650),
+	I("webhooks.max_per_host",	webhooks_max_per_host, "32", 1, 1024),
+	F("webhooks.time_scale",	webhooks_time_scale, "1"),
 	I("spooler.max_seconds",	spooler_max_seconds, "55", 1, 3600),
 	I("spooler.resend_grace_seconds", spooler_resend_grace, "600", 1, 86400),
 	I("spooler.graph_timeout_seconds", spooler_graph_timeout, "30", 1, 300),
@@ -52,6 +57,7 @@ config_set(struct config *cfg, const struct config_key *k, const char *v,
     char *err, size_t errsz, int line)
 {
 	char *end, **sp;
+	double d;
 	long n;
 
 	switch (k->type) {
@@ -69,6 +75,16 @@ config_set(struct config *cfg, const struct config_key *k, const char *v,
 			return -1;
 		}
 		*(int *)((char *)cfg + k->off) = (int)n;
+		return 0;
+	case CT_DBL:
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno || end == v || *end != '\0' || !(d > 0 && d <= 1)) {
+			snprintf(err, errsz, "line %d: %s must be a number above "
+			    "0, at most 1", line, k->name);
+			return -1;
+		}
+		*(double *)((char *)cfg + k->off) = d;
 		return 0;
 	case CT_BOOL:
 		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") ||

@@ -19,6 +19,13 @@ struct config {
 	char	*master_key_file;
 	char	*sql_dir;
 	bool	 webhooks_allow_private_targets;
+	int	 webhooks_retention_days;	/* succeeded deliveries' bodies */
+	int	 webhooks_max_per_host;	/* deliveries in flight per host */
+	/* Multiplies the webhook delivery schedule's times (the retry
+	 * waits, the 24 h of retries, the 3 days before a failing webhook is
+	 * disabled, the 24 h an old secret still signs): below 1 only for
+	 * tests. */
+	double	 webhooks_time_scale;
 	int	 spooler_max_seconds;
 	int	 spooler_resend_grace;
 	int	 spooler_graph_timeout;	/* seconds for a whole request */

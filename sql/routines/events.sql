@@ -16,8 +16,16 @@
 -- digit it replaces). Unique, and unguessable enough for an id that
 -- grants nothing (deliveries are signed); RANDOM_BYTES would need MariaDB
 -- 10.10, and Wazera runs on 10.6.
-CREATE OR REPLACE PROCEDURE wz_event_emit(IN p_tenant BIGINT UNSIGNED,
-	IN p_type VARCHAR(64) CHARACTER SET ascii, IN p_data MEDIUMTEXT)
+-- wz_event_record inserts the event and gives its id; wz_event_emit also
+-- fans it out: one delivery per webhook of the tenant subscribed to its
+-- type, in the same transaction (SPEC 6), so a crash anywhere loses or
+-- doubles none (deliveries_once holds one per webhook and event). A
+-- disabled webhook's delivery is failed at once, so recover can replay
+-- it. For a tenant without webhooks the fan-out is one probe of
+-- webhooks_tenant that finds nothing.
+CREATE OR REPLACE PROCEDURE wz_event_record(IN p_tenant BIGINT UNSIGNED,
+	IN p_type VARCHAR(64) CHARACTER SET ascii, IN p_data MEDIUMTEXT,
+	OUT p_id BIGINT UNSIGNED)
 BEGIN
 	DECLARE v_h CHAR(32) CHARACTER SET ascii DEFAULT
 	    LEFT(SHA2(CONCAT(UUID(), ':', RAND()), 256), 32);
@@ -27,4 +35,24 @@ BEGIN
 	    CONCAT('-', MID('89ab89ab89ab89ab', CONV(MID(v_h, 17, 1), 16, 10) + 1,
 	    1))), 13, 1, '-4'), 9, 0, '-'), p_tenant, p_type, p_data,
 	    UTC_TIMESTAMP());
+	SET p_id = LAST_INSERT_ID();
+END;
+
+CREATE OR REPLACE PROCEDURE wz_event_emit(IN p_tenant BIGINT UNSIGNED,
+	IN p_type VARCHAR(64) CHARACTER SET ascii, IN p_data MEDIUMTEXT)
+BEGIN
+	DECLARE v_id BIGINT UNSIGNED;
+
+	CALL wz_event_record(p_tenant, p_type, p_data, v_id);
+	INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id,
+	    status, last_error, next_attempt_at, round_started_at,
+	    created_at, updated_at)
+	SELECT p_tenant, w.id, v_id, IF(w.status = 'active', 'pending',
+	    'failed'), IF(w.status = 'active', NULL,
+	    'Not delivered: the webhook is disabled'),
+	    IF(w.status = 'active', NOW(3), NULL), NOW(3), UTC_TIMESTAMP(),
+	    UTC_TIMESTAMP()
+	  FROM webhooks w
+	 WHERE w.tenant_id = p_tenant AND w.status <> 'deleted' AND
+	    FIND_IN_SET(p_type, w.events) > 0;
 END;

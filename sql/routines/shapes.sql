@@ -88,3 +88,48 @@ SELECT v.id, v.tenant_id, v.status, v.assigned_to, v.last_message_at,
 	'}') AS json
   FROM conversations v
   LEFT JOIN contacts c ON c.id = v.contact_id AND c.tenant_id = v.tenant_id;
+
+-- A webhook (never its secret). events is stored as a comma-separated
+-- list of event names, which need no escaping.
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW webhook_shapes AS
+SELECT w.id, w.tenant_id, w.status,
+    CONCAT('{"id": ', w.id, ', "url": ', JSON_QUOTE(w.url),
+	', "events": ["', REPLACE(w.events, ',', '", "'), '"]',
+	', "status": ', JSON_QUOTE(w.status),
+	', "disabled_reason": ', COALESCE(JSON_QUOTE(w.disabled_reason), 'null'),
+	', "created_at": ', DATE_FORMAT(w.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	', "updated_at": ', DATE_FORMAT(w.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	'}') AS json
+  FROM webhooks w;
+
+-- A delivery as its webhook's log lists it. event_id is the event's
+-- uuid: the "id" of the body, what receivers dedupe on.
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW webhook_delivery_shapes AS
+SELECT d.id, d.tenant_id, d.webhook_id, d.status,
+    CONCAT('{"id": ', d.id, ', "webhook_id": ', d.webhook_id,
+	', "event_id": ', JSON_QUOTE(e.uuid),
+	', "event": ', JSON_QUOTE(e.type),
+	', "status": ', JSON_QUOTE(d.status),
+	', "attempts": ', d.attempts,
+	', "last_status_code": ', COALESCE(d.last_status_code, 'null'),
+	', "last_error": ', COALESCE(JSON_QUOTE(d.last_error), 'null'),
+	', "last_attempt_at": ', COALESCE(DATE_FORMAT(d.last_attempt_at,
+	    '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
+	', "next_attempt_at": ', IF(d.status = 'pending',
+	    DATE_FORMAT(d.next_attempt_at, '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
+	', "created_at": ', DATE_FORMAT(d.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	'}') AS json
+  FROM webhook_deliveries d JOIN events e ON e.id = d.event_id;
+
+-- An attempt of a delivery, as its detail lists them (oldest first).
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW webhook_attempt_shapes AS
+SELECT a.id, a.delivery_id,
+    CONCAT('{"attempted_at": ', DATE_FORMAT(a.attempted_at,
+	    '"%Y-%m-%dT%H:%i:%sZ"'),
+	', "status_code": ', COALESCE(a.status_code, 'null'),
+	', "duration_ms": ', a.duration_ms,
+	', "error": ', COALESCE(JSON_QUOTE(a.error), 'null'),
+	', "error_class": ', COALESCE(JSON_QUOTE(a.error_class), 'null'),
+	', "response_body": ', COALESCE(JSON_QUOTE(a.response), 'null'),
+	'}') AS json
+  FROM webhook_attempts a;
