@@ -146,3 +146,46 @@ secret_open(const uint8_t key[MASTER_KEY_LEN], const uint8_t *in, size_t inlen,
 	out[inlen - SECRET_OVERHEAD] = '\0';
 	return 0;
 }
+
+void
+webhook_sig_hex(const char *secret, const void *body, size_t len,
+    char out[WEBHOOK_SIG_HEX_LEN])
+{
+	memcpy(out, "sha256=", 7);
+	hmac_sha256_hex(secret, strlen(secret), body, len, out + 7);
+}
+
+int
+webhook_sig_std(const char *secret, const char *id, long long ts,
+    const void *body, size_t len, char out[WEBHOOK_SIG_STD_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t key[64], md[crypto_auth_hmacsha256_BYTES];
+	const uint8_t *k = (const uint8_t *)secret;
+	size_t klen = strlen(secret);
+	const char *end;
+	char tsbuf[32];
+
+	if (strncmp(secret, "whsec_", 6) == 0) {
+		if (sodium_base642bin(key, sizeof(key), secret + 6, klen - 6,
+		    NULL, &klen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    *end != '\0' || klen == 0) {
+			sodium_memzero(key, sizeof(key));
+			return -1;
+		}
+		k = key;
+	}
+	snprintf(tsbuf, sizeof(tsbuf), ".%lld.", ts);
+	crypto_auth_hmacsha256_init(&st, k, klen);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)id, strlen(id));
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)tsbuf,
+	    strlen(tsbuf));
+	crypto_auth_hmacsha256_update(&st, body, len);
+	crypto_auth_hmacsha256_final(&st, md);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&st, sizeof(st));
+	memcpy(out, "v1,", 3);
+	sodium_bin2base64(out + 3, WEBHOOK_SIG_STD_LEN - 3, md, sizeof(md),
+	    sodium_base64_VARIANT_ORIGINAL);
+	return 0;
+}

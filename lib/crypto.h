@@ -46,4 +46,18 @@ size_t	 secret_seal(const uint8_t key[MASTER_KEY_LEN], const char *plain,
 int	 secret_open(const uint8_t key[MASTER_KEY_LEN], const uint8_t *in,
 	    size_t inlen, char *out);
 
+/* Outgoing webhooks' signatures (SPEC 6). X-Wazera-Signature:
+ * "sha256=" and the hex HMAC-SHA256 of the body under the secret string
+ * as given. */
+#define WEBHOOK_SIG_HEX_LEN	(7 + 64 + 1)
+void	 webhook_sig_hex(const char *secret, const void *body, size_t len,
+	    char out[WEBHOOK_SIG_HEX_LEN]);
+/* Standard Webhooks (standardwebhooks.com): "v1," and the base64
+ * HMAC-SHA256 of "<id>.<ts>.<body>"; the key is the base64-decoded rest
+ * of a "whsec_" secret, else the secret's bytes. -1 when a whsec_
+ * secret's rest is not base64 of 1..64 bytes. */
+#define WEBHOOK_SIG_STD_LEN	(3 + 44 + 1)
+int	 webhook_sig_std(const char *secret, const char *id, long long ts,
+	    const void *body, size_t len, char out[WEBHOOK_SIG_STD_LEN]);
+
 #endif

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,9 @@ struct journal {
 static const char *const kinds[] = {
 	[REC_SENT] = "sent", [REC_FAILED] = "failed", [REC_RETRY] = "retry",
 	[REC_REQUEUE] = "requeue", [REC_PAUSE] = "pause",
-	[REC_AMBIGUOUS] = "ambiguous",
+	[REC_AMBIGUOUS] = "ambiguous", [REC_WH_SUCCEEDED] = "wh_ok",
+	[REC_WH_RETRY] = "wh_retry", [REC_WH_FAILED] = "wh_failed",
+	[REC_WH_GONE] = "wh_gone",
 };
 
 void
@@ -62,6 +65,8 @@ rec_free(struct rec *r)
 	free(r->title);
 	free(r->message);
 	free(r->holder);
+	free(r->wclass);
+	free(r->response);
 	free(r);
 }
 
@@ -93,6 +98,17 @@ journal_encode(const struct rec *r)
 	add_str(o, "title", r->title);
 	add_str(o, "message", r->message);
 	add_str(o, "holder", r->holder);
+	if (r->attempt != 0)
+		json_object_object_add(o, "attempt",
+		    json_object_new_int(r->attempt));
+	if (r->at_ms != 0)
+		json_object_object_add(o, "at",
+		    json_object_new_int64(r->at_ms));
+	if (r->duration_ms != 0)
+		json_object_object_add(o, "dur",
+		    json_object_new_int64(r->duration_ms));
+	add_str(o, "class", r->wclass);
+	add_str(o, "resp", r->response);
 	xasprintf(&line, "%s\n", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -172,6 +188,29 @@ journal_decode(const char *line, size_t len)
 	r->title = get_str(o, "title", &bad);
 	r->message = get_str(o, "message", &bad);
 	r->holder = get_str(o, "holder", &bad);
+	if (json_object_object_get_ex(o, "attempt", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > INT_MAX)
+			bad = true;
+		else
+			r->attempt = (int)json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(o, "at", &v)) {
+		if (!json_object_is_type(v, json_type_int))
+			bad = true;
+		r->at_ms = json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(o, "dur", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > INT_MAX)
+			bad = true;
+		else
+			r->duration_ms = (long)json_object_get_int64(v);
+	}
+	r->wclass = get_str(o, "class", &bad);
+	r->response = get_str(o, "resp", &bad);
 	if (bad) {
 		rec_free(r);
 		r = NULL;

@@ -17,6 +17,12 @@ enum rec_kind {
 	REC_PAUSE,	/* the account's queued messages wait (id: account) */
 	REC_AMBIGUOUS,	/* no answer, may have reached Meta: let recovery
 			   decide (one blind resend at most) */
+	/* Webhook deliveries (queue_webhook.c): one attempt's result (id:
+	 * the delivery), written by wz_delivery_result. */
+	REC_WH_SUCCEEDED,	/* a 2xx answer */
+	REC_WH_RETRY,		/* failed; again after delay_us */
+	REC_WH_FAILED,		/* failed, the delivery too */
+	REC_WH_GONE,		/* 410: failed, the webhook disabled */
 };
 
 /* A write the database owes, queued so that an outage loses none. */
@@ -32,6 +38,14 @@ struct rec {
 	char			*wamid, *title, *message;
 	char			*holder;	/* who claimed the message */
 	int64_t			 delay_us;	/* seconds for REC_PAUSE */
+	/* REC_WH_*: the attempt (has_code, code: its HTTP status;
+	 * message: the error), which attempt of the delivery it was (the
+	 * claim's), its start (unix ms), duration, error class and the
+	 * answer's first 1 KiB (valid UTF-8). */
+	int			 attempt;
+	int64_t			 at_ms;
+	long			 duration_ms;
+	char			*wclass, *response;
 	int			 errors;
 	int64_t			 retry_at;	/* after repeated refusals */
 };

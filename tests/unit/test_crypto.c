@@ -285,6 +285,39 @@ START_TEST(secrets_sealed_and_opened)
 }
 END_TEST
 
+/* Outgoing webhooks' signatures. The Standard Webhooks vector is the
+ * one its libraries' tests publish (standard-webhooks/standard-webhooks,
+ * libraries/go/webhook_test.go, TestWebhookSign); the others were computed
+ * with Python's hmac module. */
+START_TEST(webhook_signatures)
+{
+	const char *body = "{\"id\": \"e\", \"event\": \"contact.created\"}";
+	const char *tv = "{\"test\": 2432232314}";
+	char hex[WEBHOOK_SIG_HEX_LEN], std[WEBHOOK_SIG_STD_LEN];
+
+	webhook_sig_hex("my-secret", body, strlen(body), hex);
+	ck_assert_str_eq(hex, "sha256=e78f401ef4e860f092b816d499c1ac65390d8e2"
+	    "efcdfb2f925be8fe3ad68ae2b");
+	/* X-Wazera-Signature keys with the whsec_ string as given. */
+	webhook_sig_hex("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", tv,
+	    strlen(tv), hex);
+	ck_assert_str_eq(hex, "sha256=80ec8a89ce3cd22133a1066caecb4d04fea7467"
+	    "657c8514d717ec42c38a5c94c");
+	ck_assert_int_eq(webhook_sig_std(
+	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	    "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, tv, strlen(tv), std), 0);
+	ck_assert_str_eq(std, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+	/* Not whsec_: the secret's bytes are the key. */
+	ck_assert_int_eq(webhook_sig_std("my-secret", "42", 1700000000LL, body,
+	    strlen(body), std), 0);
+	ck_assert_str_eq(std, "v1,lsf72PozkYYIJzxSUeEVBbBWg+4VRTIf0ziVLpeDFhU=");
+	/* A whsec_ secret whose rest is not base64, or empty. */
+	ck_assert_int_eq(webhook_sig_std("whsec_not*base64", "1", 1, "", 0,
+	    std), -1);
+	ck_assert_int_eq(webhook_sig_std("whsec_", "1", 1, "", 0, std), -1);
+}
+END_TEST
+
 Suite *
 crypto_suite(void)
 {
@@ -300,6 +333,7 @@ crypto_suite(void)
 	tcase_add_test(tc, random_hex_shape);
 	tcase_add_test(tc, masterkey_files);
 	tcase_add_test(tc, secrets_sealed_and_opened);
+	tcase_add_test(tc, webhook_signatures);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -310,6 +310,72 @@ START_TEST(journal_lines)
 }
 END_TEST
 
+/* Webhook results (queue_webhook.c): their own kinds and fields; the
+ * lines of the messages' records, written before these existed, still
+ * decode the same. */
+START_TEST(journal_webhook_lines)
+{
+	struct rec r, *d;
+	char *line;
+
+	memset(&r, 0, sizeof(r));
+	r.queue = 1;
+	r.kind = REC_WH_RETRY;
+	r.id = 77;
+	r.has_code = true;
+	r.code = 503;
+	r.attempt = 3;
+	r.at_ms = 1764950000123LL;
+	r.duration_ms = 10012;
+	r.delay_us = 30000000;
+	r.wclass = "http_status";
+	r.message = "HTTP 503";
+	r.response = "busy \xc3\xbc";
+	r.holder = "h:1:ab";
+	line = journal_encode(&r);
+	ck_assert_ptr_eq(strstr(line, "{\"q\":1,\"k\":\"wh_retry\","), line);
+	d = journal_decode(line, strlen(line) - 1);
+	free(line);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->kind, REC_WH_RETRY);
+	ck_assert_uint_eq(d->queue, 1);
+	ck_assert(d->id == 77 && d->has_code && d->code == 503);
+	ck_assert_int_eq(d->attempt, 3);
+	ck_assert(d->at_ms == 1764950000123LL);
+	ck_assert_int_eq(d->duration_ms, 10012);
+	ck_assert(d->delay_us == 30000000);
+	ck_assert_str_eq(d->wclass, "http_status");
+	ck_assert_str_eq(d->message, "HTTP 503");
+	ck_assert_str_eq(d->response, r.response);
+	rec_free(d);
+	d = decode("{\"q\":1,\"k\":\"wh_ok\",\"id\":5,\"code\":204,"
+	    "\"attempt\":1,\"at\":1,\"holder\":\"x\"}");
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->kind == REC_WH_SUCCEEDED && d->attempt == 1 &&
+	    d->duration_ms == 0);
+	ck_assert_ptr_null(d->wclass);
+	ck_assert_ptr_null(d->response);
+	rec_free(d);
+	ck_assert_ptr_nonnull(d = decode("{\"q\":1,\"k\":\"wh_gone\",\"id\":5}"));
+	ck_assert_int_eq(d->kind, REC_WH_GONE);
+	rec_free(d);
+	ck_assert_ptr_nonnull(d = decode("{\"q\":1,\"k\":\"wh_failed\",\"id\":5}"));
+	ck_assert_int_eq(d->kind, REC_WH_FAILED);
+	rec_free(d);
+	ck_assert_ptr_null(decode("{\"k\":\"wh_ok\",\"id\":5,\"attempt\":-1}"));
+	ck_assert_ptr_null(decode("{\"k\":\"wh_ok\",\"id\":5,\"dur\":\"1\"}"));
+	ck_assert_ptr_null(decode("{\"k\":\"wh_ok\",\"id\":5,\"resp\":1}"));
+	/* A message record as an older spooler wrote it. */
+	d = decode("{\"k\":\"retry\",\"id\":9,\"code\":131000,\"delay\":"
+	    "2000000,\"title\":\"t\",\"message\":\"m\",\"holder\":\"h\"}");
+	ck_assert_ptr_nonnull(d);
+	ck_assert(d->kind == REC_RETRY && d->id == 9 && d->code == 131000 &&
+	    d->delay_us == 2000000 && d->attempt == 0 && d->at_ms == 0);
+	ck_assert_ptr_null(d->wclass);
+	rec_free(d);
+}
+END_TEST
+
 static void
 collect(struct rec *r, bool appended, void *arg)
 {
@@ -433,6 +499,7 @@ spooler_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_new("journal");
 	tcase_add_test(tc, journal_lines);
+	tcase_add_test(tc, journal_webhook_lines);
 	tcase_add_test(tc, journal_adopts_the_dead_only);
 	tcase_add_test(tc, journal_rewrite_and_torn_tail);
 	suite_add_tcase(s, tc);

@@ -16,6 +16,7 @@ Suite	*misc_suite(void);
 Suite	*spooler_suite(void);
 Suite	*metahook_suite(void);
 Suite	*spooler_edges_suite(void);
+Suite	*webhooks_suite(void);
 Suite	*event_suite(void);
 Suite	*http_suite(void);
 
