@@ -422,6 +422,121 @@ static const struct {
 	    "(SELECT 1 FROM whatsapp_accounts a WHERE "
 	    "a.id = m.whatsapp_account_id AND a.lease_holder = m.sending_holder "
 	    "AND a.lease_until >= NOW(3)) LIMIT 100" },
+
+	/* Outgoing webhooks (app/spooler/queue_webhook.c). Lanes: active
+	 * webhooks with due pending deliveries whose lease is free, ours or
+	 * expired (argument: holder). Columns: WL_*. */
+	[SQL_WH_LANES] = { "WH_LANES", true, 1, WL__N,
+	    "SELECT w.id, w.url, w.secret_enc, w.old_secret_enc, "
+	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0) "
+	    "FROM webhooks w JOIN webhook_state s ON s.webhook_id = w.id "
+	    "WHERE w.status = 'active' AND (s.lease_holder IS NULL OR "
+	    "s.lease_holder = ? OR s.lease_until < NOW(3)) AND EXISTS "
+	    "(SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND "
+	    "d.status = 'pending' AND d.next_attempt_at <= NOW(3))" },
+	/* (holder, seconds, webhook, holder): a row matched if ours now. */
+	[SQL_WH_LEASE] = { "WH_LEASE", false, 4, 0,
+	    "UPDATE webhook_state SET lease_holder = ?, "
+	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE webhook_id = ? AND "
+	    "(lease_holder IS NULL OR lease_holder = ? OR lease_until < NOW(3))" },
+	[SQL_WH_RELEASE] = { "WH_RELEASE", false, 2, 0,
+	    "UPDATE webhook_state SET lease_holder = NULL, lease_until = NULL "
+	    "WHERE webhook_id = ? AND lease_holder = ?" },
+	/* An active webhook as SQL_WH_LANES shows it (webhook): read at each
+	 * claim, so a changed url or secret takes effect at once. */
+	[SQL_WH_WEBHOOK] = { "WH_WEBHOOK", true, 1, WL__N,
+	    "SELECT w.id, w.url, w.secret_enc, w.old_secret_enc, "
+	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0) "
+	    "FROM webhooks w WHERE w.id = ? AND w.status = 'active'" },
+	/* In a transaction: up to N due deliveries of a webhook, locked
+	 * (webhook, n). */
+	[SQL_WH_CLAIM] = { "WH_CLAIM", false, 2, 1,
+	    "SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND "
+	    "status = 'pending' AND next_attempt_at <= NOW(3) "
+	    "ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED" },
+	/* Marks a JSON array of claimed ids as this holder's attempt (ids,
+	 * holder, claim expiry in seconds): due again after the expiry
+	 * unless its result comes first (a spooler that died: at least
+	 * once). */
+	[SQL_WH_MARK] = { "WH_MARK", false, 3, 0,
+	    "UPDATE webhook_deliveries d JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON d.id = j.id "
+	    "SET d.sending_holder = ?, d.attempts = d.attempts + 1, "
+	    "d.round_attempts = d.round_attempts + 1, "
+	    "d.next_attempt_at = NOW(3) + INTERVAL ? SECOND, "
+	    "d.updated_at = UTC_TIMESTAMP() WHERE d.status = 'pending'" },
+	/* After the claim's commit, no lock: the attempts to start (round
+	 * length in microseconds, ids, holder). The body is built here, the
+	 * exact bytes signed and sent on every attempt (NULL: the event's
+	 * data was purged); WB_LEFT_MS is the time to the round's end (its
+	 * 24 h, scaled, or retry_until). Columns: WB_*. */
+	[SQL_WH_BODIES] = { "WH_BODIES", true, 3, WB__N,
+	    "SELECT d.id, d.attempts, d.round_attempts, e.type, "
+	    "CONCAT('{\"id\": \"', e.uuid, '\", \"event\": \"', e.type, "
+	    "'\", \"timestamp\": \"', " TS("e.created_at") ", "
+	    "'\", \"data\": ', e.data, '}'), "
+	    "TIMESTAMPDIFF(MICROSECOND, NOW(3), LEAST(d.round_started_at + "
+	    "INTERVAL ? MICROSECOND, COALESCE(d.retry_until, "
+	    "'9999-12-31 00:00:00'))) DIV 1000 "
+	    "FROM webhook_deliveries d JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON d.id = j.id "
+	    "JOIN events e ON e.id = d.event_id "
+	    "WHERE d.sending_holder = ? ORDER BY d.next_attempt_at, d.id" },
+	/* One attempt's result, in a transaction (delivery, holder, attempt,
+	 * attempted_at unix ms, duration ms, status code, error class, error,
+	 * response excerpt, outcome, wait ms, failure run that disables in
+	 * ms) -> the delivery's status now. */
+	[SQL_WH_RESULT] = { "WH_RESULT", false, 12, 1,
+	    "CALL wz_delivery_result(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	/* Retention, a batch at a time in a transaction: succeeded
+	 * deliveries older than the retention (days) not yet purged; their
+	 * purged_at (ids), their attempts' answers (ids), and the data of
+	 * their events that no delivery needs any more (ids): none pending,
+	 * none failed within the 14 days recover reaches, none succeeded
+	 * and unpurged. */
+	[SQL_WH_PURGE_PICK] = { "WH_PURGE_PICK", true, 1, 1,
+	    "SELECT id FROM webhook_deliveries WHERE status = 'succeeded' AND "
+	    "created_at < UTC_TIMESTAMP() - INTERVAL ? DAY AND purged_at IS "
+	    "NULL LIMIT " PURGE_BATCH_S },
+	[SQL_WH_PURGE_DELIVERIES] = { "WH_PURGE_DELIVERIES", false, 1, 0,
+	    "UPDATE webhook_deliveries d JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON d.id = j.id "
+	    "SET d.purged_at = UTC_TIMESTAMP()" },
+	[SQL_WH_PURGE_ATTEMPTS] = { "WH_PURGE_ATTEMPTS", false, 1, 0,
+	    "UPDATE webhook_attempts a JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON a.delivery_id = j.id "
+	    "SET a.response = NULL WHERE a.response IS NOT NULL" },
+	[SQL_WH_PURGE_EVENTS] = { "WH_PURGE_EVENTS", false, 1, 0,
+	    "UPDATE events e JOIN (SELECT DISTINCT d.event_id FROM "
+	    "webhook_deliveries d JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON d.id = j.id) x "
+	    "ON e.id = x.event_id SET e.data = NULL WHERE e.data IS NOT NULL "
+	    "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE "
+	    "o.event_id = e.id AND (o.status = 'pending' OR (o.status = "
+	    "'failed' AND o.created_at >= UTC_TIMESTAMP() - INTERVAL 14 DAY) "
+	    "OR (o.status = 'succeeded' AND o.purged_at IS NULL)))" },
+	/* Deleted webhooks (a few at a time), whose attempts, then
+	 * deliveries, then state and row are deleted in batches (webhook;
+	 * the webhook again where it is named twice). */
+	[SQL_WH_DELETED] = { "WH_DELETED", true, 0, 1,
+	    "SELECT id FROM webhooks WHERE status = 'deleted' LIMIT 10" },
+	[SQL_WH_DEL_ATTEMPTS] = { "WH_DEL_ATTEMPTS", false, 1, 0,
+	    "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id "
+	    "FROM webhook_deliveries WHERE webhook_id = ?) LIMIT "
+	    PURGE_BATCH_S },
+	[SQL_WH_DEL_DELIVERIES] = { "WH_DEL_DELIVERIES", false, 1, 0,
+	    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND NOT "
+	    "EXISTS (SELECT 1 FROM webhook_attempts a WHERE "
+	    "a.delivery_id = webhook_deliveries.id) LIMIT " PURGE_BATCH_S },
+	[SQL_WH_DEL_STATE] = { "WH_DEL_STATE", false, 3, 0,
+	    "DELETE FROM webhook_state WHERE webhook_id = ? AND EXISTS "
+	    "(SELECT 1 FROM webhooks w WHERE w.id = ? AND "
+	    "w.status = 'deleted') AND NOT EXISTS (SELECT 1 FROM "
+	    "webhook_deliveries d WHERE d.webhook_id = ?)" },
+	[SQL_WH_DEL_WEBHOOK] = { "WH_DEL_WEBHOOK", false, 2, 0,
+	    "DELETE FROM webhooks WHERE id = ? AND status = 'deleted' AND NOT "
+	    "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE "
+	    "d.webhook_id = ?)" },
 	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false, 0, 1,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false, 0, 1,

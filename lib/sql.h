@@ -84,6 +84,23 @@ enum sql {
 	SQL_SPOOL_RECOVER,
 	SQL_SPOOL_AMBIGUOUS,
 	SQL_SPOOL_UNRESOLVED,
+	SQL_WH_LANES,
+	SQL_WH_LEASE,
+	SQL_WH_RELEASE,
+	SQL_WH_WEBHOOK,
+	SQL_WH_CLAIM,
+	SQL_WH_MARK,
+	SQL_WH_BODIES,
+	SQL_WH_RESULT,
+	SQL_WH_PURGE_PICK,
+	SQL_WH_PURGE_DELIVERIES,
+	SQL_WH_PURGE_ATTEMPTS,
+	SQL_WH_PURGE_EVENTS,
+	SQL_WH_DELETED,
+	SQL_WH_DEL_ATTEMPTS,
+	SQL_WH_DEL_DELIVERIES,
+	SQL_WH_DEL_STATE,
+	SQL_WH_DEL_WEBHOOK,
 	SQL_MIGRATION_LOCK,
 	SQL_MIGRATION_UNLOCK,
 	SQL_MIGRATION_LIST,
@@ -126,6 +143,13 @@ enum { SA_ID, SA_PHONE_ID, SA_TOKEN, SA_MPS, SA__N };
 /* SQL_SPOOL_CLAIM */
 enum { SC_ID, SC_TO, SC_TYPE, SC_CONTENT, SC_ATTEMPTS, SC_AGE, SC_ERR_CODE,
 	SC_ERR_TITLE, SC_ERR_MESSAGE, SC__N };
+/* SQL_WH_LANES (the webhooks queue's lanes) and SQL_WH_WEBHOOK: a
+ * webhook's target, its sealed secret, the one a PUT replaced, and
+ * whether that one still signs. */
+enum { WL_ID, WL_URL, WL_SECRET, WL_OLD_SECRET, WL_OLD_VALID, WL__N };
+/* SQL_WH_BODIES: a claimed delivery's attempt. */
+enum { WB_ID, WB_ATTEMPTS, WB_ROUND_ATTEMPTS, WB_TYPE, WB_BODY, WB_LEFT_MS,
+	WB__N };
 
 const char	*sql_text(enum sql);
 const char	*sql_name(enum sql);

@@ -24,6 +24,8 @@ struct xfer {
 	struct http	*h;
 	http_sock_check	 sock_check;
 	void		*sock_arg;
+	http_sock_why	 sock_why;
+	const char	*why;
 	CURL		*easy;
 	void		*ctx;
 	char		*body;
@@ -40,6 +42,7 @@ struct http {
 	struct http_opts  o;
 	size_t		  ncapture;
 	CURLM		 *multi;
+	CURLSH		 *checked;	/* the checked requests' connections */
 	struct xfer	 *active;	/* in flight */
 	CURL		**idle;		/* easy handles kept for reuse */
 	size_t		  nidle;
@@ -62,6 +65,13 @@ http_new(const struct http_opts *o)
 	if ((h->multi = curl_multi_init()) == NULL)
 		log_fatalx("curl_multi_init failed");
 	h->idle = xcalloc(o->max, sizeof(*h->idle));
+	/* Requests with an address check keep their connections in a cache
+	 * of their own: a connection opened unchecked (the Graph API's) is
+	 * never reused by a request that must be checked, and the reverse. */
+	if ((h->checked = curl_share_init()) == NULL ||
+	    curl_share_setopt(h->checked, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+		log_fatalx("curl_share_init failed");
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)o->max);
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -82,6 +92,7 @@ http_free(struct http *h)
 	for (i = 0; i < h->nidle; i++)
 		curl_easy_cleanup(h->idle[i]);
 	curl_multi_cleanup(h->multi);
+	curl_share_cleanup(h->checked);
 	free(h->idle);
 	free(h);
 }
@@ -170,6 +181,8 @@ on_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	(void)purpose;
 	if (x->sock_check(&a->addr, a->addrlen, x->sock_arg) == -1) {
 		x->refused = true;
+		x->why = x->sock_why != NULL ? x->sock_why(&a->addr,
+		    a->addrlen) : NULL;
 		if (getnameinfo(&a->addr, a->addrlen, x->refused_addr,
 		    sizeof(x->refused_addr), NULL, 0, NI_NUMERICHOST) != 0)
 			snprintf(x->refused_addr, sizeof(x->refused_addr),
@@ -232,6 +245,9 @@ http_start(struct http *h, const struct http_req *r)
 	 * another check, or none (then curl opens sockets its own way). */
 	x->sock_check = r->sock_check;
 	x->sock_arg = r->sock_arg;
+	x->sock_why = r->sock_why;
+	curl_easy_setopt(x->easy, CURLOPT_SHARE,
+	    r->sock_check != NULL ? h->checked : NULL);
 	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION,
 	    r->sock_check != NULL ? on_opensocket : NULL);
 	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA,
@@ -312,9 +328,13 @@ xfer_finish(struct http *h, struct xfer *x, CURLcode rc,
 	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total);
 	d.total_ms = (long)(total / 1000);
 	d.maybe_sent = d.curl_ok || xfer_maybe_sent(x, rc);
-	if (d.refused)
+	if (d.refused) {
 		snprintf(x->errbuf, sizeof(x->errbuf), "connection to %s "
-		    "refused by the address check", x->refused_addr);
+		    "refused by the address check%s%s", x->refused_addr,
+		    x->why != NULL ? ": " : "", x->why != NULL ? x->why : "");
+		d.refused_addr = x->refused_addr;
+		d.refused_why = x->why;
+	}
 	d.errtext = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
 	d.body = x->resp != NULL ? x->resp : "";
 	d.len = x->resplen;

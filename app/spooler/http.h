@@ -26,6 +26,9 @@ struct http;
  * that need a check must not share a host with requests that have none. */
 typedef int	(*http_sock_check)(const struct sockaddr *, socklen_t,
 		    void *arg);
+/* Why an address was refused, for the error text ("a loopback
+ * address"). */
+typedef const char *(*http_sock_why)(const struct sockaddr *, socklen_t);
 
 struct http_opts {
 	size_t		 max;		/* requests in flight at most */
@@ -50,8 +53,14 @@ struct http_req {
 						   done) */
 	size_t			 len;
 	int			 timeout_s;	/* 0: the client's */
-	http_sock_check		 sock_check;	/* NULL: every address */
+	http_sock_check		 sock_check;	/* NULL: every address.
+						   Checked requests share
+						   connections only with
+						   each other (their own
+						   cache), never with
+						   unchecked ones. */
 	void			*sock_arg;
+	http_sock_why		 sock_why;	/* NULL: no reason given */
 	void			*ctx;		/* handed back in http_done */
 };
 
@@ -62,6 +71,8 @@ struct http_done {
 	int		 curl_code;	/* CURLcode */
 	bool		 maybe_sent;	/* the whole request was written */
 	bool		 refused;	/* sock_check refused the address */
+	const char	*refused_addr;	/* which (numeric), when refused */
+	const char	*refused_why;	/* sock_why's reason, or NULL */
 	const char	*errtext;	/* why, when !curl_ok */
 	long		 http_status;
 	const char	*body;		/* the response, NUL-terminated */

@@ -68,6 +68,7 @@
  * its queue by its place here: append, never reorder). */
 static const struct queue_ops *const queues[] = {
 	&queue_message,
+	&queue_webhook,
 };
 
 static volatile sig_atomic_t signals;

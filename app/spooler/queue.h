@@ -28,6 +28,10 @@ struct spool;
 
 #define US		1000000LL
 #define MS		1000LL
+/* The answers' headers the loop's HTTP client keeps (http_done.headers[]
+ * in this order). */
+#define SPOOL_HDR_LOCATION	0
+#define SPOOL_HDR_RETRY_AFTER	1
 #define SPOOL_BAD_LANE_S	60	/* a lane that cannot be driven
 					   (lane_open -1) is held off so long */
 
@@ -86,6 +90,10 @@ struct queue_ops {
 	/* Every RECOVER_S while no result is owed: items left in flight by
 	 * spoolers that are gone. */
 	void		 (*recover)(struct queue *, int64_t now);
+	/* Optional (NULL: unlimited): how many more requests the lane may
+	 * start now besides its rate (webhooks: in flight per target host).
+	 * 0: none this round; an answer wakes the loop. */
+	size_t		 (*room)(struct queue *, struct lane *);
 };
 
 struct queue {

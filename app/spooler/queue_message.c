@@ -203,6 +203,11 @@ write_once(struct queue *q, struct rec *r)
 		a[0] = DBA_INT(r->id);
 		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
 		return db_exec(db, SQL_SPOOL_AMBIGUOUS, a, 2, NULL, NULL);
+	case REC_WH_SUCCEEDED:
+	case REC_WH_RETRY:
+	case REC_WH_FAILED:
+	case REC_WH_GONE:
+		break;		/* the webhooks queue's: never ours */
 	}
 	return DB_ERR;
 }

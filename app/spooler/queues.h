@@ -5,5 +5,6 @@
 struct queue_ops;
 
 extern const struct queue_ops queue_message;	/* queue_message.c */
+extern const struct queue_ops queue_webhook;	/* queue_webhook.c */
 
 #endif

@@ -76,6 +76,9 @@
 #define RESP_MAX	(64 * 1024)	/* an answer's bytes kept (Meta's are
 					   a few hundred) */
 
+/* The answers' headers kept for the queues (queue.h: SPOOL_HDR_*). */
+static const char *const capture[] = { "Location", "Retry-After", NULL };
+
 /* Lanes this process leaves alone for a while. */
 struct hold {
 	struct hold		*next;
@@ -588,6 +591,16 @@ claim_all(struct spool *s, int64_t now)
 		n = avail < room ? avail : room;
 		if (n > CLAIM_MAX)
 			n = CLAIM_MAX;
+		/* The queue's own bound (a per-host cap): none this round
+		 * leaves next_claim as it was, so the loop does not spin; an
+		 * answer that frees room wakes it. */
+		if (avail > 0 && n > 0 && l->q->ops->room != NULL) {
+			size_t qroom = l->q->ops->room(l->q, l);
+			if (qroom == 0)
+				continue;
+			if (qroom < n)
+				n = qroom;
+		}
 		if (avail == 0) {
 			l->next_claim = rate_next(&l->rate, now);
 			if (l->next_claim < next)
@@ -638,11 +651,21 @@ housekeeping(struct spool *s, int64_t now)
 	enum db_rc rc;
 
 	s->next_housekeep = now + HOUSEKEEP_S * US;
+	uint64_t purged = 0, removed = 0;
+
 	if ((rc = housekeep(s->db, &n)) != DB_OK)
 		log_warnx("housekeeping: %s", db_errmsg(s->db));
 	else if (n > 0)
 		log_info("housekeeping: %" PRIu64 " idempotency record(s) past "
 		    "24 hours deleted", n);
+	if ((rc = housekeep_webhooks(s->db, &s->pool,
+	    s->o->cfg->webhooks_retention_days, &purged, &removed)) != DB_OK)
+		log_warnx("housekeeping (webhooks): %s", db_errmsg(s->db));
+	else if (purged > 0 || removed > 0)
+		log_info("housekeeping: %" PRIu64 " webhook deliveries past "
+		    "%d days purged, %" PRIu64 " rows of deleted webhooks "
+		    "removed", purged, s->o->cfg->webhooks_retention_days,
+		    removed);
 }
 
 /* Takes over the results of spoolers gone from this host, then lets each
@@ -725,6 +748,7 @@ spool_run(const struct spool_opts *o)
 	ho.max = o->max_inflight;
 	ho.timeout_s = o->cfg->spooler_graph_timeout;
 	ho.body_max = RESP_MAX;
+	ho.capture = capture;
 	s.http = http_new(&ho);
 	start = spool_now();
 	snprintf(err, sizeof(err), "none");
