@@ -365,7 +365,9 @@ static const struct {
 	/* (tenant, webhook, id) -> the delivery's JSON. */
 	[SQL_WEBHOOK_DELIVERY_GET] = { "WEBHOOK_DELIVERY_GET", true, 3, 1,
 	    "SELECT d.json FROM webhook_delivery_shapes d "
-	    "WHERE d.tenant_id = ? AND d.webhook_id = ? AND d.id = ?" },
+	    "JOIN webhooks w ON w.id = d.webhook_id "
+	    "WHERE d.tenant_id = ? AND d.webhook_id = ? AND d.id = ? AND "
+	    "w.status <> 'deleted'" },
 	/* (tenant, delivery) -> its latest 100 attempts, oldest first. */
 	[SQL_WEBHOOK_DELIVERY_ATTEMPTS] = { "WEBHOOK_DELIVERY_ATTEMPTS", true,
 	    2, 1,

@@ -4,7 +4,6 @@
  * secret is stored sealed under the master key (keyring.h) and shown only
  * in the answer to its create. */
 #include <arpa/inet.h>
-#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -41,6 +40,10 @@ static const struct field webhook_fields[W__MAX] = {
 	[W_SECRET] =	{ "secret", FT_STRING, FF_NULLABLE, 0, 0, NULL },
 	[W_STATUS] =	{ "status", FT_ENUM, 0, 0, 0, webhook_statuses },
 };
+
+/* The deliveries list's status filter. */
+static const char *const delivery_statuses[] = { "pending", "succeeded",
+	"failed", NULL };
 
 /* What is wrong with a URL, or NULL: an absolute http or https URL of
  * printable ASCII, with a host (a name, an IPv4 or a bracketed IPv6
@@ -346,4 +349,334 @@ fail:
 	db_rollback(r->db);
 	sodium_memzero(gen, sizeof(gen));
 	reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+}
+
+/* Seconds a replaced secret still signs: 24 h times webhooks.time_scale,
+ * at least one. */
+static long long
+old_secret_seconds(const struct config *cfg)
+{
+	long long s = (long long)(OLD_SECRET_S * cfg->webhooks_time_scale +
+	    0.5);
+
+	return s < 1 ? 1 : s;
+}
+
+/* Whether sealed (the row's secret_enc) opens to secret: then a PUT that
+ * names it again changes nothing (and keeps the old secret, if any). */
+static bool
+same_secret(struct req *r, const uint8_t *mk, const struct db_res *row,
+    const char *secret)
+{
+	size_t n = db_len(row, 0, WL_SECRET);
+	char *plain;
+	bool same;
+
+	if (n <= SECRET_OVERHEAD)
+		return false;
+	plain = pool_alloc(&r->pool, n - SECRET_OVERHEAD + 1);
+	same = secret_open(mk, (const uint8_t *)db_str(row, 0, WL_SECRET), n,
+	    plain) == 0 && !strcmp(plain, secret);
+	sodium_memzero(plain, n - SECRET_OVERHEAD + 1);
+	return same;
+}
+
+void
+webhook_update(struct req *r)
+{
+	struct fval v[W__MAX];
+	struct db_res lock, res;
+	struct db_arg a[7];
+	const uint8_t *mk = NULL, *sealed = NULL;
+	const char *events, *secret;
+	size_t n = 0;
+	enum db_rc rc;
+
+	if (webhook_parse(r, v, true, &events) == -1)
+		return;
+	if (!v[W_URL].present && !v[W_EVENTS].present &&
+	    !v[W_SECRET].present && !v[W_STATUS].present) {
+		webhook_get(r);		/* nothing to change */
+		return;
+	}
+	if ((secret = v[W_SECRET].s) != NULL &&
+	    (mk = master_or_503(r)) == NULL)
+		return;
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	if (req_load_own(r, SQL_WEBHOOK_LOCK, "Webhook", &lock) == -1) {
+		db_rollback(r->db);
+		return;
+	}
+	if (secret != NULL && !same_secret(r, mk, &lock, secret))
+		sealed = seal(r, mk, secret, &n);
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	a[2] = DBA_STR(v[W_URL].s);
+	a[3] = DBA_STR(events);
+	a[4] = sealed != NULL ? DBA_BLOB(sealed, n) : DBA_NULL;
+	a[5] = DBA_STR(v[W_STATUS].s);
+	a[6] = DBA_INT(old_secret_seconds(r->cfg));
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_UPDATE, a, 7,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
+	return;
+fail:
+	db_rollback(r->db);
+	reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+}
+
+void
+webhook_delete(struct req *r)
+{
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	struct json_object *o;
+	uint64_t n = 0;
+	enum db_rc rc;
+
+	if ((rc = db_exec(r->db, SQL_WEBHOOK_DELETE, a, 2, &n, NULL)) !=
+	    DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (n == 0) {
+		reply_error(r, ERR_NOT_FOUND, "Webhook not found.", NULL);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(r->ids[0]));
+	json_object_object_add(o, "deleted", json_object_new_boolean(1));
+	reply_data(r, 200, o);
+}
+
+void
+webhook_deliveries(struct req *r)
+{
+	const char *status = query_get(&r->query, "status");
+	struct json_object *items;
+	struct db_res res;
+	struct db_arg a[5];
+	long long page, per_page, total;
+	size_t na = 0, i;
+	enum db_rc rc;
+	int k;
+
+	if (req_paging(r, &page, &per_page) == -1)
+		return;
+	if (status != NULL && *status == '\0')
+		status = NULL;
+	if (status != NULL) {
+		for (k = 0; delivery_statuses[k] != NULL; k++)
+			if (!strcmp(delivery_statuses[k], status))
+				break;
+		if (delivery_statuses[k] == NULL) {
+			reply_invalid_field(r, "status", "The selected status is "
+			    "invalid; it must be pending, succeeded or failed.");
+			return;
+		}
+	}
+	if (req_load_own(r, SQL_WEBHOOK_GET, "Webhook", &res) == -1)
+		return;
+	a[na++] = DBA_INT(r->tenant_id);
+	a[na++] = DBA_INT(r->ids[0]);
+	if (status != NULL)
+		a[na++] = DBA_STR(status);
+	a[na] = DBA_INT(per_page);
+	a[na + 1] = DBA_INT((page - 1) * per_page);
+	if ((rc = db_query(r->db, &r->pool, status != NULL ?
+	    SQL_WEBHOOK_DELIVERY_LIST_STATUS : SQL_WEBHOOK_DELIVERY_LIST, a,
+	    na + 2, &res)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if (req_page_total(r, &res, page, per_page, status != NULL ?
+	    SQL_WEBHOOK_DELIVERY_COUNT_STATUS : SQL_WEBHOOK_DELIVERY_COUNT, a,
+	    na, &total) == -1)
+		return;
+	items = json_object_new_array();
+	for (i = 0; i < res.nrows; i++)
+		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
+	reply_list(r, items, page, per_page, total);
+}
+
+/* The delivery (r->ids[1]) of the webhook (r->ids[0]) with its attempts:
+ * "attempts" is the list of the latest 100, oldest first, and
+ * "attempt_count" the number the list shows as "attempts". */
+void
+webhook_delivery(struct req *r)
+{
+	struct db_arg a[3] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]),
+	    DBA_INT(r->ids[1]) };
+	struct json_object *o, *list, *count;
+	struct db_res res, att;
+	enum db_rc rc;
+	size_t i;
+
+	rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_DELIVERY_GET, a, 3, &res);
+	if (rc == DB_NOROW) {
+		reply_error(r, ERR_NOT_FOUND, "Delivery not found.", NULL);
+		return;
+	}
+	if (rc != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	a[1] = DBA_INT(r->ids[1]);
+	if ((rc = db_query(r->db, &r->pool, SQL_WEBHOOK_DELIVERY_ATTEMPTS, a, 2,
+	    &att)) != DB_OK) {
+		reply_db(r, rc);
+		return;
+	}
+	if ((o = json_tokener_parse(db_str(&res, 0, 0))) == NULL) {
+		reply_db(r, DB_ERR);
+		return;
+	}
+	list = json_object_new_array();
+	for (i = 0; i < att.nrows; i++)
+		json_object_array_add(list, jsonbody_raw(db_str(&att, i, 0)));
+	if (json_object_object_get_ex(o, "attempts", &count))
+		count = json_object_get(count);
+	else
+		count = json_object_new_int(0);
+	json_object_object_add(o, "attempts", list);
+	json_object_object_add(o, "attempt_count", count);
+	reply_data(r, 200, o);
+}
+
+/* In a transaction: locks the tenant's webhook r->ids[0]. Returns 0 if it
+ * is active, else -1 after rolling back and replying 404, 409 (disabled)
+ * or the database's error. */
+static int
+lock_active(struct req *r)
+{
+	struct db_res lock;
+	enum db_rc rc;
+
+	if ((rc = db_begin(r->db)) != DB_OK) {
+		reply_db(r, rc);
+		return -1;
+	}
+	if (req_load_own(r, SQL_WEBHOOK_LOCK, "Webhook", &lock) == -1) {
+		db_rollback(r->db);
+		return -1;
+	}
+	if (strcmp(db_str(&lock, 0, WL_STATUS), "active") != 0) {
+		db_rollback(r->db);
+		reply_error(r, ERR_CONFLICT, "The webhook is disabled; enable it "
+		    "first.", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+webhook_test(struct req *r)
+{
+	struct db_arg a[2] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]) };
+	struct db_res res;
+	enum db_rc rc;
+
+	if (lock_active(r) == -1)
+		return;
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_TEST, a, 2,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK) {
+		db_rollback(r->db);
+		reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+		return;
+	}
+	reply_data(r, 202, jsonbody_raw(db_str(&res, 0, 0)));
+}
+
+void
+webhook_redeliver(struct req *r)
+{
+	struct db_arg a[3] = { DBA_INT(r->tenant_id), DBA_INT(r->ids[0]),
+	    DBA_INT(r->ids[1]) };
+	struct db_res res;
+	enum db_rc rc;
+
+	if (lock_active(r) == -1)
+		return;
+	rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_DELIVERY_LOCK, a, 3,
+	    &res);
+	if (rc == DB_NOROW) {
+		db_rollback(r->db);
+		reply_error(r, ERR_NOT_FOUND, "Delivery not found.", NULL);
+		return;
+	}
+	if (rc != DB_OK)
+		goto fail;
+	if (!strcmp(db_str(&res, 0, WD_STATUS), "pending")) {
+		db_rollback(r->db);
+		reply_error(r, ERR_CONFLICT, "The delivery is pending already: "
+		    "its next attempt is scheduled.", NULL);
+		return;
+	}
+	if (db_int(&res, 0, WD_HAS_DATA) == 0) {
+		db_rollback(r->db);
+		reply_error(r, ERR_CONFLICT, "The delivery's payload was removed "
+		    "by retention; it cannot be sent again.", NULL);
+		return;
+	}
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_REDELIVER, a, 3,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK)
+		goto fail;
+	reply_data(r, 202, jsonbody_raw(db_str(&res, 0, 0)));
+	return;
+fail:
+	db_rollback(r->db);
+	reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+}
+
+static const struct field recover_fields[] = {
+	{ "since", FT_STRING, FF_REQUIRED, 0, 64, NULL },
+};
+
+void
+webhook_recover(struct req *r)
+{
+	struct fval v[1];
+	struct verrs e;
+	struct json_object *o;
+	struct db_arg a[3];
+	struct db_res res;
+	char since_sql[20];
+	time_t since, now = time(NULL);
+	enum db_rc rc;
+
+	verrs_init(&e);
+	fields_parse(&r->pool, r->json, recover_fields, 1, v, &e, false);
+	if (v[0].s != NULL) {
+		if (time_parse_rfc3339(v[0].s, &since) == -1)
+			verr_add(&e, "since", "The since field must be an RFC 3339 "
+			    "time, e.g. 2026-03-15T10:00:00Z.");
+		else if (since > now)
+			verr_add(&e, "since", "The since field must not be in the "
+			    "future.");
+		else if (since < now - RECOVER_DAYS * 86400)
+			verr_add(&e, "since", "The since field must be at most %d "
+			    "days back.", RECOVER_DAYS);
+	}
+	fvals_free(recover_fields, 1, v);
+	if (e.n > 0) {
+		reply_invalid(r, &e);
+		return;
+	}
+	time_sql(since, since_sql);
+	if (lock_active(r) == -1)
+		return;
+	a[0] = DBA_INT(r->tenant_id);
+	a[1] = DBA_INT(r->ids[0]);
+	a[2] = DBA_STR(since_sql);
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_RECOVER, a, 3,
+	    &res)) != DB_OK || (rc = db_commit(r->db)) != DB_OK) {
+		db_rollback(r->db);
+		reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "count", json_object_new_int64(db_int(&res,
+	    0, 0)));
+	reply_data(r, 202, o);
 }
