@@ -524,8 +524,8 @@ static const struct {
 
 	/* Outgoing webhooks (app/spooler/queue_webhook.c). Lanes: active
 	 * webhooks with due pending deliveries whose lease is free, ours or
-	 * expired (argument: holder). Columns: WL_*. */
-	[SQL_WH_LANES] = { "WH_LANES", true, 1, WL__N,
+	 * expired (argument: holder). Columns: WHL_*. */
+	[SQL_WH_LANES] = { "WH_LANES", true, 1, WHL__N,
 	    "SELECT w.id, w.url, w.secret_enc, w.old_secret_enc, "
 	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0) "
 	    "FROM webhooks w JOIN webhook_state s ON s.webhook_id = w.id "
@@ -543,7 +543,7 @@ static const struct {
 	    "WHERE webhook_id = ? AND lease_holder = ?" },
 	/* An active webhook as SQL_WH_LANES shows it (webhook): read at each
 	 * claim, so a changed url or secret takes effect at once. */
-	[SQL_WH_WEBHOOK] = { "WH_WEBHOOK", true, 1, WL__N,
+	[SQL_WH_WEBHOOK] = { "WH_WEBHOOK", true, 1, WHL__N,
 	    "SELECT w.id, w.url, w.secret_enc, w.old_secret_enc, "
 	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0) "
 	    "FROM webhooks w WHERE w.id = ? AND w.status = 'active'" },

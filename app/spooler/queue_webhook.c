@@ -269,23 +269,23 @@ bytes_dup(const char *p, size_t n)
 	return b;
 }
 
-/* Whether a row (WL_*) shows the webhook as the lane has it. */
+/* Whether a row (WHL_*) shows the webhook as the lane has it. */
 static bool
 hook_same(const struct hook *k, const struct db_res *res, size_t row)
 {
-	bool old_valid = db_int(res, row, WL_OLD_VALID) != 0 &&
-	    !db_isnull(res, row, WL_OLD_SECRET);
+	bool old_valid = db_int(res, row, WHL_OLD_VALID) != 0 &&
+	    !db_isnull(res, row, WHL_OLD_SECRET);
 
-	return strcmp(k->url, db_str(res, row, WL_URL)) == 0 &&
-	    k->sealed_len == db_len(res, row, WL_SECRET) &&
-	    memcmp(k->sealed, db_str(res, row, WL_SECRET), k->sealed_len) ==
+	return strcmp(k->url, db_str(res, row, WHL_URL)) == 0 &&
+	    k->sealed_len == db_len(res, row, WHL_SECRET) &&
+	    memcmp(k->sealed, db_str(res, row, WHL_SECRET), k->sealed_len) ==
 	    0 && k->old_valid == old_valid && (!old_valid ||
-	    (k->old_sealed_len == db_len(res, row, WL_OLD_SECRET) &&
-	    memcmp(k->old_sealed, db_str(res, row, WL_OLD_SECRET),
+	    (k->old_sealed_len == db_len(res, row, WHL_OLD_SECRET) &&
+	    memcmp(k->old_sealed, db_str(res, row, WHL_OLD_SECRET),
 	    k->old_sealed_len) == 0));
 }
 
-/* A webhook's lane data from a row (WL_*); NULL (logged) if it cannot be
+/* A webhook's lane data from a row (WHL_*); NULL (logged) if it cannot be
  * delivered to. */
 static struct hook *
 hook_new(struct queue *q, unsigned long long id, const struct db_res *res,
@@ -294,14 +294,14 @@ hook_new(struct queue *q, unsigned long long id, const struct db_res *res,
 	struct hook *k = xcalloc(1, sizeof(*k));
 	char *host;
 
-	k->url = xstrdup(db_str(res, row, WL_URL));
-	k->sealed_len = db_len(res, row, WL_SECRET);
-	k->sealed = bytes_dup(db_str(res, row, WL_SECRET), k->sealed_len);
-	k->old_valid = db_int(res, row, WL_OLD_VALID) != 0 &&
-	    !db_isnull(res, row, WL_OLD_SECRET);
+	k->url = xstrdup(db_str(res, row, WHL_URL));
+	k->sealed_len = db_len(res, row, WHL_SECRET);
+	k->sealed = bytes_dup(db_str(res, row, WHL_SECRET), k->sealed_len);
+	k->old_valid = db_int(res, row, WHL_OLD_VALID) != 0 &&
+	    !db_isnull(res, row, WHL_OLD_SECRET);
 	if (k->old_valid) {
-		k->old_sealed_len = db_len(res, row, WL_OLD_SECRET);
-		k->old_sealed = bytes_dup(db_str(res, row, WL_OLD_SECRET),
+		k->old_sealed_len = db_len(res, row, WHL_OLD_SECRET);
+		k->old_sealed = bytes_dup(db_str(res, row, WHL_OLD_SECRET),
 		    k->old_sealed_len);
 	}
 	if ((host = url_host(k->url)) == NULL) {
