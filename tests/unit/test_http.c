@@ -95,6 +95,7 @@ struct seen {
 	bool	 done;
 	struct http_done d;
 	char	 body[256], errtext[CURL_ERROR_SIZE + 128], hdr0[64];
+	char	 raddr[64];
 	bool	 hdr1_null;
 };
 
@@ -124,6 +125,9 @@ collect(const struct http_done *d, void *arg)
 	snprintf(s->hdr0, sizeof(s->hdr0), "%s",
 	    d->headers[0] != NULL ? d->headers[0] : "(none)");
 	s->hdr1_null = d->headers[1] == NULL;
+	snprintf(s->raddr, sizeof(s->raddr), "%s",
+	    d->refused_addr != NULL ? d->refused_addr : "");
+	s->d.refused_addr = s->d.refused_why = NULL;	/* the client's */
 }
 
 static void
@@ -268,6 +272,84 @@ START_TEST(http_per_host_cap)
 }
 END_TEST
 
+static const char *
+why(const struct sockaddr *sa, socklen_t len)
+{
+	(void)sa;
+	(void)len;
+	return "a loopback address";
+}
+
+/* Starts one request of the client and waits for its end. */
+static void
+one(struct http *h, const char *url, struct seen *s, bool checked)
+{
+	struct http_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.url = url;
+	r.body = xstrdup("ping");
+	r.len = 4;
+	if (checked) {
+		r.sock_check = check;
+		r.sock_arg = s;
+		r.sock_why = why;
+	}
+	r.ctx = s;
+	http_start(h, &r);
+	while (!s->done) {
+		http_wait(h, 100, -1);
+		http_collect(h, collect, NULL);
+	}
+}
+
+/* A connection opened without a check (the Graph API's) is never reused
+ * by a checked request (a webhook's): checked requests keep their own
+ * connection cache, so the check sees every connection they use; the
+ * unchecked connection stays for unchecked requests. */
+START_TEST(http_checked_requests_keep_their_own_connections)
+{
+	static struct seen s[3];
+	struct http_opts o;
+	struct http *h;
+	char url[64];
+	int lfd, port, status, i;
+	pid_t pid;
+
+	memset(s, 0, sizeof(s));
+	lfd = listener(&port);
+	pid = serve(lfd, 2);		/* two requests on one connection */
+	memset(&o, 0, sizeof(o));
+	o.max = 4;
+	o.timeout_s = 20;
+	o.body_max = 1024;
+	h = http_new(&o);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
+	one(h, url, &s[0], false);
+	ck_assert(s[0].d.curl_ok);
+	/* The kept-alive connection is not the checked request's: a new one
+	 * is checked, and refused, with the address and the reason. */
+	s[1].refuse = true;
+	one(h, url, &s[1], true);
+	ck_assert_int_eq(s[1].calls, 1);
+	ck_assert(s[1].d.refused);
+	ck_assert_str_eq(s[1].raddr, "127.0.0.1");
+	ck_assert_str_eq(s[1].errtext, "connection to 127.0.0.1 refused by "
+	    "the address check: a loopback address");
+	/* The unchecked one reuses its connection (the server answers on
+	 * that one only). */
+	one(h, url, &s[2], false);
+	ck_assert(s[2].d.curl_ok);
+	ck_assert_int_eq(s[2].d.http_status, 200);
+	http_free(h);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(lfd);
+	for (i = 0; i < 3; i += 2)
+		ck_assert_int_eq(s[i].calls, 0);
+}
+END_TEST
+
 Suite *
 http_suite(void)
 {
@@ -277,6 +359,7 @@ http_suite(void)
 	tcase_add_test(tc, http_answer_captured);
 	tcase_add_test(tc, http_refused_address_fails_cleanly);
 	tcase_add_test(tc, http_per_host_cap);
+	tcase_add_test(tc, http_checked_requests_keep_their_own_connections);
 	suite_add_tcase(s, tc);
 	return s;
 }
