@@ -84,6 +84,20 @@ policy("no_connect", "Failed to connect to graph.facebook.com port 443",
        0, ok=False)
 policy("code_string", {"error": {"message": "x", "code": "131056"}}, 400)
 
+# ---- fuzz_whpolicy: attempt, jitter, ms left, then a header / body ------
+
+def whpolicy(name, data, attempt=1, jitter=128, left=86400):
+    write("fuzz_whpolicy", name, struct.pack(">BBi", attempt, jitter, left) +
+          (data.encode() if isinstance(data, str) else data))
+
+
+whpolicy("seconds", "120")
+whpolicy("date", "Wed, 21 Oct 2015 07:28:00 GMT")
+whpolicy("zero-left", "30", left=0)
+whpolicy("body", b"\xff\x00\xc3\xbc ok \xf0\x9f\x98\x80", attempt=5)
+whpolicy("long", "x" * 2000, attempt=12, left=5)
+
+
 # ---- fuzz_scopes -----------------------------------------------------------
 
 scopes = ["messages:send", "messages:read", "contacts:read", "contacts:write",
