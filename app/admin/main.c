@@ -423,15 +423,21 @@ cmd_purge(int argc, char *argv[])
 {
 	struct json_object *o;
 	struct db *db;
-	uint64_t n = 0;
+	uint64_t n = 0, purged = 0, removed = 0;
 
 	parse_opts(argc, argv, NULL, 0);
 	db = open_db();
-	if (housekeep(db, &n) != DB_OK)
+	if (housekeep(db, &n) != DB_OK ||
+	    housekeep_webhooks(db, &pool, cfg.webhooks_retention_days,
+	    &purged, &removed) != DB_OK)
 		die("cannot purge: %s", db_errmsg(db));
 	o = json_object_new_object();
 	json_object_object_add(o, "idempotency_keys",
 	    json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "webhook_deliveries_purged",
+	    json_object_new_int64((int64_t)purged));
+	json_object_object_add(o, "webhook_rows_removed",
+	    json_object_new_int64((int64_t)removed));
 	print_json(o);
 	db_free(db);
 	return 0;

@@ -1032,3 +1032,20 @@ def test_deleted_webhook_never_delivered_and_purged(stack, graph_sandbox,
                    (table, col, wid)) == [["0"]], table
     assert sql(stack, "SELECT COUNT(*) FROM webhook_attempts WHERE "
                "delivery_id = %s" % did) == [["0"]]
+
+
+def test_admin_purge_applies_the_retention(stack, graph_sandbox, receiver,
+                                           key):
+    rcv = receiver()
+    wid, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    key.create_contact(name="Y", phone="+4915100000503")
+    with spooling(stack, graph_sandbox):
+        wait_for(settled(stack, wid, 1), what="the delivery", timeout=30)
+    d, = deliveries(stack, wid)
+    sql(stack, "UPDATE webhook_deliveries SET created_at = UTC_TIMESTAMP() "
+        "- INTERVAL 31 DAY WHERE id = %d" % d["id"])
+    out = stack.admin_json("purge")
+    assert out["webhook_deliveries_purged"] >= 1, out
+    assert "webhook_rows_removed" in out and "idempotency_keys" in out
+    assert sql(stack, "SELECT purged_at IS NOT NULL FROM webhook_deliveries "
+               "WHERE id = %d" % d["id"]) == [["1"]]
