@@ -320,8 +320,9 @@ webhook_create(struct req *r)
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
 	a[0] = DBA_INT(r->tenant_id);
-	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_COUNT_LOCK, a, 1,
-	    &res)) != DB_OK)
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_CREATE_LOCK, a, 1,
+	    &res)) != DB_OK || (rc = db_query_one(r->db, &r->pool,
+	    SQL_WEBHOOK_COUNT_LOCK, a, 1, &res)) != DB_OK)
 		goto fail;
 	if (db_int(&res, 0, 0) >= WEBHOOKS_MAX) {
 		db_rollback(r->db);
