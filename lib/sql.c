@@ -307,10 +307,15 @@ static const struct {
 	[SQL_WEBHOOK_COUNT] = { "WEBHOOK_COUNT", true, 1, 1,
 	    "SELECT COUNT(*) FROM webhooks "
 	    "WHERE tenant_id = ? AND status <> 'deleted'" },
-	/* Before a create, in its transaction: the tenant's webhooks, with
-	 * their key range locked, so two creates racing for the last of the
-	 * 25 places run one after the other (the second deadlocks or waits,
-	 * and counts again). */
+	/* Before a create, in its transaction: the tenant's row, locked, so
+	 * that creates of one tenant racing for the last of its 25 places run
+	 * one after the other (waiting, never deadlocking each other). Only
+	 * new API keys and accounts read the row with a lock (their foreign
+	 * keys); requests read it without one. */
+	[SQL_WEBHOOK_CREATE_LOCK] = { "WEBHOOK_CREATE_LOCK", false, 1, 1,
+	    "SELECT id FROM tenants WHERE id = ? FOR UPDATE" },
+	/* Then the tenant's webhooks, counted as committed (a locking read:
+	 * whatever the transaction's snapshot). */
 	[SQL_WEBHOOK_COUNT_LOCK] = { "WEBHOOK_COUNT_LOCK", false, 1, 1,
 	    "SELECT COUNT(*) FROM webhooks "
 	    "WHERE tenant_id = ? AND status <> 'deleted' FOR UPDATE" },

@@ -320,14 +320,16 @@ webhook_create(struct req *r)
 	if ((rc = db_begin(r->db)) != DB_OK)
 		goto fail;
 	a[0] = DBA_INT(r->tenant_id);
-	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_COUNT_LOCK, a, 1,
-	    &res)) != DB_OK)
+	if ((rc = db_query_one(r->db, &r->pool, SQL_WEBHOOK_CREATE_LOCK, a, 1,
+	    &res)) != DB_OK || (rc = db_query_one(r->db, &r->pool,
+	    SQL_WEBHOOK_COUNT_LOCK, a, 1, &res)) != DB_OK)
 		goto fail;
 	if (db_int(&res, 0, 0) >= WEBHOOKS_MAX) {
 		db_rollback(r->db);
 		sodium_memzero(gen, sizeof(gen));
-		reply_error(r, ERR_CONFLICT, "A tenant may have at most 25 "
-		    "webhooks; delete one first.", NULL);
+		reply_error(r, ERR_CONFLICT, pool_printf(&r->pool, "A tenant "
+		    "may have at most %d webhooks; delete one first.",
+		    WEBHOOKS_MAX), NULL);
 		return;
 	}
 	a[1] = DBA_STR(v[W_URL].s);
@@ -368,16 +370,16 @@ static bool
 same_secret(struct req *r, const uint8_t *mk, const struct db_res *row,
     const char *secret)
 {
-	size_t n = db_len(row, 0, WL_SECRET);
+	size_t n = db_len(row, 0, WL_SECRET), len = strlen(secret);
 	char *plain;
 	bool same;
 
-	if (n <= SECRET_OVERHEAD)
+	if (n <= SECRET_OVERHEAD || n - SECRET_OVERHEAD != len)
 		return false;
-	plain = pool_alloc(&r->pool, n - SECRET_OVERHEAD + 1);
+	plain = pool_alloc(&r->pool, len + 1);
 	same = secret_open(mk, (const uint8_t *)db_str(row, 0, WL_SECRET), n,
-	    plain) == 0 && !strcmp(plain, secret);
-	sodium_memzero(plain, n - SECRET_OVERHEAD + 1);
+	    plain) == 0 && sodium_memcmp(plain, secret, len) == 0;
+	sodium_memzero(plain, len + 1);
 	return same;
 }
 

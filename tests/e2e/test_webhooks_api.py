@@ -6,6 +6,7 @@ import base64
 import datetime
 import json
 import re
+import threading
 
 import pytest
 
@@ -710,6 +711,29 @@ def test_at_most_25_webhooks_per_tenant(stack, key):
     hook(key)
     assert_error(key("POST", "/webhooks", {"url": URL, "events": EVENTS}),
                  409, "CONFLICT")
+
+
+def test_concurrent_creates_respect_the_cap(stack, key):
+    """Creates racing for the last places: exactly as many succeed as
+    there are places, the others are 409, none fails otherwise."""
+    for i in range(22):
+        hook(key, url=URL + "/%d" % i)
+    results = []
+
+    def create(i):
+        results.append(key("POST", "/webhooks", {"url": URL + "/r%d" % i,
+                                                 "events": EVENTS}).status)
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201] * 3 + [409] * 5, results
+    assert db_row(stack, "SELECT COUNT(*) FROM webhooks WHERE tenant_id = %d"
+                  % key.tenant.id) == ["25"]
+    assert db_row(stack, "SELECT COUNT(*) FROM webhook_state s JOIN webhooks "
+                  "w ON w.id = s.webhook_id WHERE w.tenant_id = %d" %
+                  key.tenant.id) == ["25"]
 
 
 def test_idempotency_key_replays_the_create(stack, key):
