@@ -84,7 +84,7 @@ config_set(struct config *cfg, const struct config_key *k, const char *v,
 			    "0, at most 1", line, k->name);
 			return -1;
 		}
-		*(double *)((char *)cfg + k->off) = d;
+		memcpy((char *)cfg + k->off, &d, sizeof(d));
 		return 0;
 	case CT_BOOL:
 		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") ||

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "event.h"
 
 const char *const event_names[EV__MAX] = {
@@ -10,7 +12,27 @@ const char *const event_names[EV__MAX] = {
 	[EV_MESSAGE_DELIVERED] =	"message.delivered",
 	[EV_MESSAGE_READ] =		"message.read",
 	[EV_MESSAGE_FAILED] =		"message.failed",
+	[EV_CAMPAIGN_COMPLETED] =	"campaign.completed",
+	[EV_WEBHOOK_TEST] =		"webhook.test",
 };
+
+bool
+event_subscribable(enum event_type t)
+{
+	return t < EV__MAX && t != EV_WEBHOOK_TEST;
+}
+
+int
+event_lookup(const char *name)
+{
+	int i;
+
+	for (i = 0; i < EV__MAX; i++)
+		if (event_subscribable((enum event_type)i) &&
+		    !strcmp(event_names[i], name))
+			return i;
+	return -1;
+}
 
 enum db_rc
 event_emit(struct db *db, int64_t tenant, enum event_type type,

@@ -292,6 +292,110 @@ static const struct {
 	    "ORDER BY m.id DESC" },
 	[SQL_CONVERSATION_MESSAGES_COUNT] = { "CONVERSATION_MESSAGES_COUNT",
 	    true, 1, 1, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?" },
+
+	/* Outgoing webhooks (app/fcgi/webhooks.c, sql/routines/webhooks.sql).
+	 * A deleted webhook is gone for the API: every statement skips it.
+	 * (tenant, id) -> the webhook's JSON (never its secret). */
+	[SQL_WEBHOOK_GET] = { "WEBHOOK_GET", true, 2, 1,
+	    "SELECT w.json FROM webhook_shapes w "
+	    "WHERE w.tenant_id = ? AND w.id = ? AND w.status <> 'deleted'" },
+	/* (tenant, limit, offset): newest first. */
+	[SQL_WEBHOOK_LIST] = { "WEBHOOK_LIST", true, 3, 1,
+	    "SELECT w.json FROM webhook_shapes w "
+	    "WHERE w.tenant_id = ? AND w.status <> 'deleted' "
+	    "ORDER BY w.id DESC LIMIT ? OFFSET ?" },
+	[SQL_WEBHOOK_COUNT] = { "WEBHOOK_COUNT", true, 1, 1,
+	    "SELECT COUNT(*) FROM webhooks "
+	    "WHERE tenant_id = ? AND status <> 'deleted'" },
+	/* Before a create, in its transaction: the tenant's row, locked, so
+	 * that creates of one tenant racing for the last of its 25 places run
+	 * one after the other (waiting, never deadlocking each other). Only
+	 * new API keys and accounts read the row with a lock (their foreign
+	 * keys); requests read it without one. */
+	[SQL_WEBHOOK_CREATE_LOCK] = { "WEBHOOK_CREATE_LOCK", false, 1, 1,
+	    "SELECT id FROM tenants WHERE id = ? FOR UPDATE" },
+	/* Then the tenant's webhooks, counted as committed (a locking read:
+	 * whatever the transaction's snapshot). */
+	[SQL_WEBHOOK_COUNT_LOCK] = { "WEBHOOK_COUNT_LOCK", false, 1, 1,
+	    "SELECT COUNT(*) FROM webhooks "
+	    "WHERE tenant_id = ? AND status <> 'deleted' FOR UPDATE" },
+	/* (tenant, url, events, sealed secret, status) -> its JSON. */
+	[SQL_WEBHOOK_CREATE] = { "WEBHOOK_CREATE", false, 5, 1,
+	    "CALL wz_webhook_create(?, ?, ?, ?, ?)" },
+	/* (tenant, id): the row, locked for a change. */
+	[SQL_WEBHOOK_LOCK] = { "WEBHOOK_LOCK", false, 2, WL__N,
+	    "SELECT status, secret_enc FROM webhooks "
+	    "WHERE tenant_id = ? AND id = ? AND status <> 'deleted' FOR UPDATE" },
+	/* (tenant, id, url, events, sealed secret, status, seconds the
+	 * replaced secret still signs); NULL keeps a value. The caller has
+	 * locked the row (WEBHOOK_LOCK). -> its JSON. */
+	[SQL_WEBHOOK_UPDATE] = { "WEBHOOK_UPDATE", false, 7, 1,
+	    "CALL wz_webhook_update(?, ?, ?, ?, ?, ?, ?)" },
+	/* (tenant, id): soft; the spooler's housekeeping purges its
+	 * deliveries, then the row. */
+	[SQL_WEBHOOK_DELETE] = { "WEBHOOK_DELETE", false, 2, 0,
+	    "UPDATE webhooks SET status = 'deleted', "
+	    "updated_at = UTC_TIMESTAMP() "
+	    "WHERE tenant_id = ? AND id = ? AND status <> 'deleted'" },
+	/* (tenant, id) -> the test ping's delivery's JSON. The caller has
+	 * locked the active webhook. */
+	[SQL_WEBHOOK_TEST] = { "WEBHOOK_TEST", false, 2, 1,
+	    "CALL wz_webhook_test(?, ?)" },
+	/* A webhook's deliveries, newest first: (tenant, webhook[, status],
+	 * limit, offset); the page's ids from deliveries_list (or
+	 * deliveries_due) alone, then only its rows are read. Counts take
+	 * the same arguments without limit and offset. The webhook's tenant
+	 * is checked through webhooks. */
+	[SQL_WEBHOOK_DELIVERY_LIST] = { "WEBHOOK_DELIVERY_LIST", true, 4, 1,
+	    "SELECT d.json FROM (SELECT x.id FROM webhook_deliveries x "
+	    "JOIN webhooks w ON w.id = x.webhook_id AND w.tenant_id = ? "
+	    "WHERE x.webhook_id = ? ORDER BY x.id DESC LIMIT ? OFFSET ?) p "
+	    "JOIN webhook_delivery_shapes d ON d.id = p.id ORDER BY p.id DESC" },
+	[SQL_WEBHOOK_DELIVERY_COUNT] = { "WEBHOOK_DELIVERY_COUNT", true, 2, 1,
+	    "SELECT COUNT(*) FROM webhook_deliveries x "
+	    "JOIN webhooks w ON w.id = x.webhook_id AND w.tenant_id = ? "
+	    "WHERE x.webhook_id = ?" },
+	[SQL_WEBHOOK_DELIVERY_LIST_STATUS] = { "WEBHOOK_DELIVERY_LIST_STATUS",
+	    true, 5, 1,
+	    "SELECT d.json FROM (SELECT x.id FROM webhook_deliveries x "
+	    "JOIN webhooks w ON w.id = x.webhook_id AND w.tenant_id = ? "
+	    "WHERE x.webhook_id = ? AND x.status = ? "
+	    "ORDER BY x.id DESC LIMIT ? OFFSET ?) p "
+	    "JOIN webhook_delivery_shapes d ON d.id = p.id ORDER BY p.id DESC" },
+	[SQL_WEBHOOK_DELIVERY_COUNT_STATUS] = {
+	    "WEBHOOK_DELIVERY_COUNT_STATUS", true, 3, 1,
+	    "SELECT COUNT(*) FROM webhook_deliveries x "
+	    "JOIN webhooks w ON w.id = x.webhook_id AND w.tenant_id = ? "
+	    "WHERE x.webhook_id = ? AND x.status = ?" },
+	/* (tenant, webhook, id) -> the delivery's JSON. */
+	[SQL_WEBHOOK_DELIVERY_GET] = { "WEBHOOK_DELIVERY_GET", true, 3, 1,
+	    "SELECT d.json FROM webhook_delivery_shapes d "
+	    "JOIN webhooks w ON w.id = d.webhook_id "
+	    "WHERE d.tenant_id = ? AND d.webhook_id = ? AND d.id = ? AND "
+	    "w.status <> 'deleted'" },
+	/* (tenant, delivery) -> its latest 100 attempts, oldest first. */
+	[SQL_WEBHOOK_DELIVERY_ATTEMPTS] = { "WEBHOOK_DELIVERY_ATTEMPTS", true,
+	    2, 1,
+	    "SELECT a.json FROM (SELECT t.id FROM webhook_attempts t "
+	    "JOIN webhook_deliveries d ON d.id = t.delivery_id AND "
+	    "d.tenant_id = ? WHERE t.delivery_id = ? "
+	    "ORDER BY t.id DESC LIMIT 100) p "
+	    "JOIN webhook_attempt_shapes a ON a.id = p.id ORDER BY p.id" },
+	/* (tenant, webhook, id): the delivery's status and whether its
+	 * event's data is kept (retention removes it), the row locked. */
+	[SQL_WEBHOOK_DELIVERY_LOCK] = { "WEBHOOK_DELIVERY_LOCK", false, 3, WD__N,
+	    "SELECT d.status, e.data IS NOT NULL FROM webhook_deliveries d "
+	    "JOIN events e ON e.id = d.event_id "
+	    "WHERE d.tenant_id = ? AND d.webhook_id = ? AND d.id = ? "
+	    "FOR UPDATE" },
+	/* (tenant, webhook, id) -> the delivery's JSON, pending again. The
+	 * caller has locked it (WEBHOOK_DELIVERY_LOCK). */
+	[SQL_WEBHOOK_REDELIVER] = { "WEBHOOK_REDELIVER", false, 3, 1,
+	    "CALL wz_webhook_redeliver(?, ?, ?)" },
+	/* (tenant, webhook, since) -> the number of failed deliveries queued
+	 * again. The caller has locked the active webhook. */
+	[SQL_WEBHOOK_RECOVER] = { "WEBHOOK_RECOVER", false, 3, 1,
+	    "CALL wz_webhook_recover(?, ?, ?)" },
 	/* (tenant, type, data): event.c's event_emit, in the caller's
 	 * transaction with the change it records. */
 	[SQL_EVENT_EMIT] = { "EVENT_EMIT", false, 3, 0,

@@ -36,6 +36,18 @@ void	conversation_get(struct req *);
 void	conversation_messages(struct req *);
 void	conversation_update(struct req *);
 
+/* webhooks.c: outgoing webhooks and their deliveries */
+void	webhook_list(struct req *);
+void	webhook_create(struct req *);
+void	webhook_get(struct req *);
+void	webhook_update(struct req *);
+void	webhook_delete(struct req *);
+void	webhook_deliveries(struct req *);
+void	webhook_delivery(struct req *);
+void	webhook_test(struct req *);
+void	webhook_redeliver(struct req *);
+void	webhook_recover(struct req *);
+
 /* users.c */
 void	user_list(struct req *);
 

@@ -45,6 +45,18 @@ static const struct route routes[] = {
 	{ "PATCH",  "/conversations/{id}", SCOPE_CONVERSATIONS_WRITE, conversation_update, 0, ROUTE_SCOPED },
 	{ "GET",    "/conversations/{id}/messages", SCOPE_CONVERSATIONS_READ, conversation_messages, 0, ROUTE_SCOPED },
 
+	{ "GET",    "/webhooks",	SCOPE_WEBHOOKS_MANAGE,	webhook_list, 0, ROUTE_SCOPED },
+	{ "POST",   "/webhooks",	SCOPE_WEBHOOKS_MANAGE,	webhook_create, 0, ROUTE_SCOPED },
+	{ "GET",    "/webhooks/{id}",	SCOPE_WEBHOOKS_MANAGE,	webhook_get, 0, ROUTE_SCOPED },
+	{ "PUT",    "/webhooks/{id}",	SCOPE_WEBHOOKS_MANAGE,	webhook_update, 0, ROUTE_SCOPED },
+	{ "PATCH",  "/webhooks/{id}",	SCOPE_WEBHOOKS_MANAGE,	webhook_update, 0, ROUTE_SCOPED },
+	{ "DELETE", "/webhooks/{id}",	SCOPE_WEBHOOKS_MANAGE,	webhook_delete, 0, ROUTE_SCOPED },
+	{ "GET",    "/webhooks/{id}/deliveries", SCOPE_WEBHOOKS_MANAGE, webhook_deliveries, 0, ROUTE_SCOPED },
+	{ "GET",    "/webhooks/{id}/deliveries/{id}", SCOPE_WEBHOOKS_MANAGE, webhook_delivery, 0, ROUTE_SCOPED },
+	{ "POST",   "/webhooks/{id}/deliveries/{id}/redeliver", SCOPE_WEBHOOKS_MANAGE, webhook_redeliver, 0, ROUTE_SCOPED },
+	{ "POST",   "/webhooks/{id}/test", SCOPE_WEBHOOKS_MANAGE, webhook_test, 0, ROUTE_SCOPED },
+	{ "POST",   "/webhooks/{id}/recover", SCOPE_WEBHOOKS_MANAGE, webhook_recover, 0, ROUTE_SCOPED },
+
 	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0, ROUTE_SCOPED },
 
 	{ "GET",    "/whatsapp/webhook", .access = ROUTE_PUBLIC,

@@ -16,31 +16,10 @@
 #include "crypto.h"
 #include "handlers.h"
 #include "jsonbody.h"
+#include "keyring.h"
 #include "log.h"
 #include "metahook.h"
 #include "request.h"
-
-/* The master key, loaded on first use by this worker. */
-static uint8_t master_key[MASTER_KEY_LEN];
-static int master_state;	/* 0 not tried, 1 loaded, -1 unavailable */
-
-static const uint8_t *
-master(const struct config *cfg)
-{
-	char err[512];
-
-	if (master_state == 0) {
-		if (masterkey_load(cfg->master_key_file, master_key, err,
-		    sizeof(err)) == 0)
-			master_state = 1;
-		else {
-			master_state = -1;
-			log_warnx("webhook: %s; account app secrets cannot be "
-			    "used", err);
-		}
-	}
-	return master_state == 1 ? master_key : NULL;
-}
 
 void
 whatsapp_verify(struct req *r)
@@ -116,7 +95,7 @@ own_secret(struct req *r, const struct db_res *row, const char *pnid,
 	n = db_len(row, 0, ACC_SECRET);
 	plain = pool_alloc(&r->pool, n > SECRET_OVERHEAD ?
 	    n - SECRET_OVERHEAD + 1 : 1);
-	if ((mk = master(r->cfg)) != NULL && secret_open(mk,
+	if ((mk = keyring_master(r->cfg)) != NULL && secret_open(mk,
 	    (const uint8_t *)db_str(row, 0, ACC_SECRET), n, plain) == 0) {
 		if (*plain != '\0')
 			return plain;

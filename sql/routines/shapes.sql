@@ -90,11 +90,14 @@ SELECT v.id, v.tenant_id, v.status, v.assigned_to, v.last_message_at,
   LEFT JOIN contacts c ON c.id = v.contact_id AND c.tenant_id = v.tenant_id;
 
 -- A webhook (never its secret). events is stored as a comma-separated
--- list of event names, which need no escaping.
+-- list of event names, which need no escaping; converted to utf8mb4, as
+-- an ASCII column beside JSON_QUOTE's utf8mb4 is an illegal mix of
+-- collations for CONCAT (error 1271).
 CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW webhook_shapes AS
 SELECT w.id, w.tenant_id, w.status,
     CONCAT('{"id": ', w.id, ', "url": ', JSON_QUOTE(w.url),
-	', "events": ["', REPLACE(w.events, ',', '", "'), '"]',
+	', "events": ["', REPLACE(CONVERT(w.events USING utf8mb4), ',', '", "'),
+	    '"]',
 	', "status": ', JSON_QUOTE(w.status),
 	', "disabled_reason": ', COALESCE(JSON_QUOTE(w.disabled_reason), 'null'),
 	', "created_at": ', DATE_FORMAT(w.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),

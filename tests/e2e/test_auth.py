@@ -72,6 +72,19 @@ ROUTES = [
      "conversations:write"),
     ("GET", "/conversations/1/messages", None, "conversations:read"),
     ("GET", "/users", None, "account:read"),
+    ("GET", "/webhooks", None, "webhooks:manage"),
+    ("POST", "/webhooks", {"url": "https://example.com/h",
+                           "events": ["contact.created"]}, "webhooks:manage"),
+    ("GET", "/webhooks/1", None, "webhooks:manage"),
+    ("PUT", "/webhooks/1", {"status": "disabled"}, "webhooks:manage"),
+    ("PATCH", "/webhooks/1", {"status": "disabled"}, "webhooks:manage"),
+    ("DELETE", "/webhooks/1", None, "webhooks:manage"),
+    ("GET", "/webhooks/1/deliveries", None, "webhooks:manage"),
+    ("GET", "/webhooks/1/deliveries/1", None, "webhooks:manage"),
+    ("POST", "/webhooks/1/deliveries/1/redeliver", None, "webhooks:manage"),
+    ("POST", "/webhooks/1/test", None, "webhooks:manage"),
+    ("POST", "/webhooks/1/recover", {"since": "2026-01-01T00:00:00Z"},
+     "webhooks:manage"),
 ]
 
 

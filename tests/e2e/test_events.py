@@ -1,5 +1,10 @@
 """Events: one list of types (lib/event.c), one emitter (wz_event_emit in
-sql/routines/events.sql), and the README's list equal to both."""
+sql/routines/events.sql), and the README's list equal to both.
+
+Two types are exceptions to "emitted through wz_event_emit":
+campaign.completed has no emitter yet (issue 12 adds campaigns), and
+webhook.test, the test ping of POST /webhooks/{id}/test, is recorded with
+wz_event_record (no fan-out: one delivery, for the webhook tested)."""
 import glob
 import os
 import re
@@ -11,6 +16,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 UUID_V4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}"
                      r"-[0-9a-f]{12}$")
 EVENT_NAME = re.compile(r"'([a-z]+\.[a-z]+)'")
+# Types of the table no routine or C emits yet (see above).
+NOT_EMITTED_YET = {"campaign.completed"}
+# Types recorded without fan-out (wz_event_record), not subscribable.
+RECORDED_ONLY = {"webhook.test"}
 
 
 def read(path):
@@ -50,6 +59,23 @@ def sql_emitted():
     return names, other
 
 
+def sql_recorded():
+    """The type literals of every CALL wz_event_record(...) outside
+    events.sql (where wz_event_emit calls it with its own p_type)."""
+    names = set()
+    for path in sorted(glob.glob(os.path.join(REPO, "sql/routines/*.sql"))):
+        if path.endswith("/events.sql"):
+            continue
+        src = re.sub(r"--[^\n]*", "", open(path, encoding="utf-8").read())
+        for call in re.finditer(r"CALL\s+wz_event_record\s*\((.*?)\);",
+                                src, re.S | re.I):
+            found = EVENT_NAME.findall(call.group(1))
+            assert found, "%s: an event type that is not a literal: %s" % (
+                path, call.group(1))
+            names.update(found)
+    return names
+
+
 def c_emitted(table):
     """The types C emits itself: event_emit(..., EV_X, ...) in app/."""
     names = set()
@@ -70,8 +96,27 @@ def test_every_event_type_is_in_the_table_and_emitted():
     assert other == [], "events written outside wz_event_emit: %s" % other
     # Every type the routines emit is in the table ...
     assert sql - set(names) == set(), sql
-    # ... and every type of the table is emitted, by a routine or by C.
-    assert sql | c_emitted(table) == set(names)
+    # ... and every type of the table is emitted, by a routine or by C,
+    # but for the exceptions: one without an emitter yet, and the test
+    # ping, recorded without fan-out (and only so).
+    recorded = sql_recorded()
+    assert recorded == RECORDED_ONLY, recorded
+    assert not (sql | c_emitted(table)) & (RECORDED_ONLY | NOT_EMITTED_YET)
+    assert sql | c_emitted(table) | recorded | NOT_EMITTED_YET == set(names)
+
+
+def test_subscribable_types_are_spec_6s():
+    """The names a webhook may subscribe to (SPEC 6): every type but the
+    test ping's."""
+    assert set(c_table().values()) - RECORDED_ONLY == {
+        "message.received", "message.sent", "message.delivered",
+        "message.read", "message.failed", "conversation.created",
+        "conversation.closed", "contact.created", "contact.updated",
+        "campaign.completed"}
+    src = read("lib/event.c")
+    assert re.search(r"event_subscribable\(enum event_type t\)\s*\{\s*"
+                     r"return t < EV__MAX && t != EV_WEBHOOK_TEST;", src), \
+        "lib/event.c: event_subscribable is not 'every type but the ping'"
     # C's statements write no event but through the routine.
     assert not re.search(r"INSERT\s+INTO\s+events", read("lib/sql.c"), re.I)
 

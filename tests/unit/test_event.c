@@ -16,6 +16,8 @@ START_TEST(event_names_table)
 		{ EV_MESSAGE_DELIVERED, "message.delivered" },
 		{ EV_MESSAGE_READ, "message.read" },
 		{ EV_MESSAGE_FAILED, "message.failed" },
+		{ EV_CAMPAIGN_COMPLETED, "campaign.completed" },
+		{ EV_WEBHOOK_TEST, "webhook.test" },
 	};
 	size_t i, j, n = sizeof(want) / sizeof(want[0]);
 	const char *dot;
@@ -42,6 +44,26 @@ START_TEST(event_names_table)
 }
 END_TEST
 
+START_TEST(event_subscribable_names)
+{
+	size_t i;
+
+	/* SPEC 6's ten; the test ping's type is not one. */
+	for (i = 0; i < EV__MAX; i++) {
+		ck_assert(event_subscribable((enum event_type)i) ==
+		    (i != EV_WEBHOOK_TEST));
+		ck_assert_int_eq(event_lookup(event_names[i]),
+		    i == EV_WEBHOOK_TEST ? -1 : (int)i);
+	}
+	ck_assert_int_eq(event_lookup("campaign.completed"),
+	    EV_CAMPAIGN_COMPLETED);
+	ck_assert_int_eq(event_lookup("webhook.test"), -1);
+	ck_assert_int_eq(event_lookup("contact.created "), -1);
+	ck_assert_int_eq(event_lookup(""), -1);
+	ck_assert_int_eq(event_lookup("Contact.Created"), -1);
+}
+END_TEST
+
 Suite *
 event_suite(void)
 {
@@ -49,6 +71,7 @@ event_suite(void)
 	TCase *tc = tcase_new("names");
 
 	tcase_add_test(tc, event_names_table);
+	tcase_add_test(tc, event_subscribable_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
