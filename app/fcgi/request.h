@@ -58,6 +58,9 @@ struct req {
 	const char		*out_type;	/* Content-Type if not JSON */
 	char			*headers;	/* extra header lines (pool) */
 	bool			 retry;		/* run the handler again */
+	bool			 secret_out;	/* the answer shows a secret:
+						   an Idempotency-Key record
+						   keeps it sealed */
 	void			(*handler)(struct req *); /* the route's */
 };
 

@@ -346,6 +346,7 @@ webhook_create(struct req *r)
 	json_object_object_add(o, "secret", json_object_new_string(secret));
 	sodium_memzero(gen, sizeof(gen));
 	reply_data(r, 201, o);
+	r->secret_out = true;
 	return;
 fail:
 	db_rollback(r->db);

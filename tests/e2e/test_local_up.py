@@ -75,11 +75,12 @@ def alive(pid):
 def test_local_up_walkthrough_and_down():
     private = tempfile.mkdtemp(prefix="wazera-up-")
     tree = os.path.join(private, "w")
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port, receiver_port = free_port(), free_port(), free_port()
     # TMPDIR: the spooler's default journal directory
     # ($TMPDIR/wazera-spooler-<uid>-<hash>) goes with the copy.
     env = dict(os.environ, WAZERA_PORT=str(port),
-               WAZERA_SANDBOX_PORT=str(sandbox_port), TMPDIR=private)
+               WAZERA_SANDBOX_PORT=str(sandbox_port),
+               WAZERA_RECEIVER_PORT=str(receiver_port), TMPDIR=private)
     env.pop("WAZERA_GRAPH_API_BASE", None)
     env.pop("WAZERA_CONFIG", None)
     up = os.path.join(tree, "deploy", "local", "up")
@@ -145,6 +146,36 @@ def test_local_up_walkthrough_and_down():
             "type": "template",
             "content": {"name": "hello_world", "language": "en_US"}})
         assert r.status == 201, r
+        # Webhooks: the lines up prints point a webhook at its receiver
+        # and make a contact; the receiver gets the signed delivery and
+        # both signatures check out with the demo secret.
+        assert e["WAZERA_RECEIVER_URL"] == "http://127.0.0.1:%d" % \
+            receiver_port
+        assert e["WAZERA_WEBHOOK_SECRET"].startswith("whsec_")
+        lines = out[out.index("Webhooks: a local receiver"):].splitlines()
+        script = []
+        for ln in lines[3:]:
+            if not ln.startswith("  "):
+                break
+            script.append(ln)
+        script = "\n".join(script).replace("sleep 1; ", "")
+        script = script[:script.rindex("curl")]   # the deliveries' read
+        r = subprocess.run(["bash", "-c", ". .local/env\n" + script],
+                           cwd=tree, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0 and '"success":true' in \
+            r.stdout.replace(" ", ""), r.stdout + r.stderr
+
+        def receiver_deliveries():
+            return http_request(receiver_port, "GET",
+                                "/_receiver/deliveries").body
+        wait_for(lambda: receiver_deliveries(), timeout=30,
+                 what="the webhook delivery at the receiver")
+        d = receiver_deliveries()[0]
+        assert d["event"] == "contact.created", d
+        assert d["body"]["data"]["phone"] == "+14155550177", d
+        assert d["x_wazera_signature_ok"] and d["webhook_signature_ok"], d
+
         # Outside the API, nginx (the shipped config) answers JSON 404.
         r = http_request(port, "GET", "/")
         assert r.status == 404 and r.body["success"] is False, r

@@ -746,6 +746,13 @@ def test_idempotency_key_replays_the_create(stack, key):
     assert again.headers.get("idempotent-replayed") == "true"
     assert db_row(stack, "SELECT COUNT(*) FROM webhooks WHERE tenant_id = %d"
                   % key.tenant.id) == ["1"]
+    # The answer kept for the key shows the secret: it is kept sealed, as
+    # the secret itself is, never in plain text.
+    kept = db_row(stack, "SELECT body FROM idempotency_keys WHERE "
+                  "tenant_id = %d AND idem_key = 'create-hook-1'"
+                  % key.tenant.id)[0]
+    assert kept.startswith("wz-sealed:") and w["secret"] not in kept, kept
+    assert w["secret"][len("whsec_"):] not in kept
     assert_error(key("POST", "/webhooks", dict(body, url=URL + "/x"),
                      headers=h), 409, "CONFLICT")
     # A test ping with a key: one delivery, however often it is sent.
