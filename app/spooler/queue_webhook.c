@@ -26,7 +26,8 @@
  * requests keep their connections apart from unchecked ones (http.c).
  *
  * Per-host cap: at most webhooks.max_per_host requests in flight to one
- * host, across the webhooks (lanes) of this spooler (the room op). */
+ * host (and port), across the webhooks (lanes) of this spooler (the room
+ * op). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -196,24 +197,29 @@ host_put(struct whq *w, struct host *h)
 	free(h);
 }
 
-/* The URL's host, lowercased; NULL when it has none. */
+/* The URL's host and port ("example.com:443", lowercased: what the
+ * per-host cap counts, as curl's connections do); NULL when it has no
+ * host. */
 static char *
 url_host(const char *url)
 {
 	CURLU *u = curl_url();
-	char *part = NULL, *host = NULL, *p;
+	char *part = NULL, *port = NULL, *host = NULL, *p;
 
 	if (u == NULL)
 		return NULL;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK &&
-	    part != NULL && *part != '\0') {
-		host = xstrdup(part);
+	    part != NULL && *part != '\0' &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK && port != NULL) {
+		xasprintf(&host, "%s:%s", part, port);
 		for (p = host; *p != '\0'; p++)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
 	}
 	curl_free(part);
+	curl_free(port);
 	curl_url_cleanup(u);
 	return host;
 }
