@@ -592,6 +592,11 @@ static const struct {
 	 * ms) -> the delivery's status now. */
 	[SQL_WH_RESULT] = { "WH_RESULT", false, 12, 1,
 	    "CALL wz_delivery_result(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	/* Successful attempts, many at once (a JSON array of {id, holder,
+	 * attempt, at_ms, duration_ms, status, response}), in the caller's
+	 * transaction: what wz_delivery_result writes for each. */
+	[SQL_WH_SUCCEEDED] = { "WH_SUCCEEDED", false, 1, 0,
+	    "CALL wz_delivery_succeeded(?)" },
 	/* Retention, a batch at a time in a transaction: succeeded
 	 * deliveries older than the retention (days) not yet purged; their
 	 * purged_at (ids), their attempts' answers (ids), and the data of

@@ -85,6 +85,12 @@ struct queue_ops {
 			    const struct http_done *, int64_t now);
 	/* Writes one of its records (journal.h) to the database. */
 	enum db_rc	 (*write)(struct queue *, struct rec *);
+	/* Optional: writes n records (consecutive in the queue of records,
+	 * all this queue's) at once, all or none, in one transaction of its
+	 * own. On anything but DB_OK nothing was written, and the loop
+	 * writes them one at a time (write) to find the one refused. */
+	enum db_rc	 (*write_many)(struct queue *, struct rec *const *,
+			    size_t n);
 	/* What a record is about, for the log ("message"). */
 	const char	*(*rec_noun)(const struct rec *);
 	/* Every RECOVER_S while no result is owed: items left in flight by

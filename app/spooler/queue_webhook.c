@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <sodium.h>
 
 #include "config.h"
@@ -406,8 +407,85 @@ rec_push(struct queue *q, enum rec_kind kind, const struct wjob *j,
 	spool_record(q, r);
 }
 
+static enum db_rc	 result_call(struct queue *, struct rec *);
+
 static enum db_rc
 whq_write(struct queue *q, struct rec *r)
+{
+	struct db *db = spool_db(q->s);
+	enum db_rc rc;
+
+	if (r->kind < REC_WH_SUCCEEDED || r->kind > REC_WH_GONE)
+		return DB_ERR;	/* not ours: kept, never written */
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = result_call(q, r)) == DB_OK && (rc = db_commit(db)) == DB_OK)
+		return DB_OK;
+	db_rollback(db);
+	return rc;
+}
+
+/* Records in one transaction: the successes (nearly all, at speed) with
+ * one statement for all of them (wz_delivery_succeeded: set-based, the
+ * same writes as wz_delivery_result's for a success), the rest one call
+ * each. */
+static enum db_rc
+whq_write_many(struct queue *q, struct rec *const *recs, size_t n)
+{
+	struct db *db = spool_db(q->s);
+	struct json_object *ok = json_object_new_array(), *o;
+	struct db_arg a;
+	enum db_rc rc;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i]->kind < REC_WH_SUCCEEDED ||
+		    recs[i]->kind > REC_WH_GONE) {
+			json_object_put(ok);
+			return DB_ERR;	/* write tells which */
+		}
+	if ((rc = db_begin(db)) != DB_OK) {
+		json_object_put(ok);
+		return rc;
+	}
+	for (i = 0; i < n && rc == DB_OK; i++) {
+		const struct rec *r = recs[i];
+		if (r->kind != REC_WH_SUCCEEDED) {
+			rc = result_call(q, recs[i]);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_int64(
+		    (int64_t)r->id));
+		json_object_object_add(o, "holder", r->holder != NULL ?
+		    json_object_new_string(r->holder) : NULL);
+		json_object_object_add(o, "attempt",
+		    json_object_new_int(r->attempt));
+		json_object_object_add(o, "at_ms",
+		    json_object_new_int64(r->at_ms));
+		json_object_object_add(o, "duration_ms",
+		    json_object_new_int64(r->duration_ms));
+		json_object_object_add(o, "status", r->has_code ?
+		    json_object_new_int(r->code) : NULL);
+		json_object_object_add(o, "response", r->response != NULL ?
+		    json_object_new_string(r->response) : NULL);
+		json_object_array_add(ok, o);
+	}
+	if (rc == DB_OK && json_object_array_length(ok) > 0) {
+		a = DBA_STR(json_object_to_json_string_ext(ok,
+		    JSON_C_TO_STRING_PLAIN));
+		rc = db_exec(db, SQL_WH_SUCCEEDED, &a, 1, NULL, NULL);
+	}
+	json_object_put(ok);
+	if (rc == DB_OK && (rc = db_commit(db)) == DB_OK)
+		return DB_OK;
+	db_rollback(db);
+	return rc;
+}
+
+/* One record through wz_delivery_result, in the caller's transaction. */
+static enum db_rc
+result_call(struct queue *q, struct rec *r)
 {
 	static const char *const outcome[] = {
 		[REC_WH_SUCCEEDED] = "succeeded", [REC_WH_RETRY] = "retry",
@@ -417,10 +495,7 @@ whq_write(struct queue *q, struct rec *r)
 	struct pool *pool = spool_pool(q->s);
 	struct db_arg a[12];
 	struct db_res res;
-	enum db_rc rc;
 
-	if (r->kind < REC_WH_SUCCEEDED || r->kind > REC_WH_GONE)
-		return DB_ERR;	/* not ours: kept, never written */
 	a[0] = DBA_INT(r->id);
 	a[1] = DBA_STR(r->holder);
 	a[2] = DBA_INT(r->attempt);
@@ -433,13 +508,7 @@ whq_write(struct queue *q, struct rec *r)
 	a[9] = DBA_STR(outcome[r->kind]);
 	a[10] = DBA_INT(r->delay_us / 1000);
 	a[11] = DBA_INT((int64_t)((double)WH_DISABLE_MS * scale(q)));
-	if ((rc = db_begin(db)) != DB_OK)
-		return rc;
-	if ((rc = db_query(db, pool, SQL_WH_RESULT, a, 12, &res)) == DB_OK &&
-	    (rc = db_commit(db)) == DB_OK)
-		return DB_OK;
-	db_rollback(db);
-	return rc;
+	return db_query(db, pool, SQL_WH_RESULT, a, 12, &res);
 }
 
 static const char *
@@ -791,6 +860,7 @@ const struct queue_ops queue_webhook = {
 	.claim = whq_claim,
 	.result = whq_result,
 	.write = whq_write,
+	.write_many = whq_write_many,
 	.rec_noun = whq_rec_noun,
 	.recover = whq_recover,
 	.room = whq_room,

@@ -66,6 +66,7 @@
 #define RECOVER_S	10
 #define HOUSEKEEP_S	60		/* purge what has outlived its use */
 #define CLAIM_MAX	256
+#define WRITE_MANY_MAX	256		/* records written in one transaction */
 #define CLAIM_MIN	16		/* wait for this much room, if busy */
 #define STOP_WAIT_S	10		/* in-flight wait after a signal */
 #define FLUSH_WAIT_S	10		/* record writes at exit, DB down */
@@ -216,6 +217,36 @@ rec_queue_of(struct spool *s, const struct rec *r)
  * fdatasync on the single thread) to cover only a power loss in the
  * moment between Meta's answer and the database's commit of it; such a
  * result is lost, and its message gets its one blind resend. */
+/* Writes the run of records at *rp that are q's, due and never refused,
+ * up to WRITE_MANY_MAX, through q's write_many, and unlinks them. Returns
+ * how many were written: 0 when the run is of one record (write does it)
+ * or write_many failed (write then finds the one refused). */
+static size_t
+write_run(struct spool *s, struct queue *q, struct rec **rp, int64_t now)
+{
+	struct rec *run[WRITE_MANY_MAX], *r;
+	size_t n = 0, i;
+
+	for (r = *rp; r != NULL && n < WRITE_MANY_MAX &&
+	    rec_queue_of(s, r) == q && r->errors == 0 && r->retry_at <= now;
+	    r = r->next)
+		run[n++] = r;
+	if (n < 2 || q->ops->write_many(q, run, n) != DB_OK) {
+		pool_reset(&s->pool);
+		return 0;
+	}
+	spool_db_fine(s);
+	s->activity_at = now;
+	*rp = r;
+	if (r == NULL)
+		s->recs_tail = rp;
+	s->nrecs -= n;
+	for (i = 0; i < n; i++)
+		rec_free(run[i]);
+	pool_reset(&s->pool);
+	return n;
+}
+
 static void
 recs_flush(struct spool *s, int64_t now, bool all)
 {
@@ -229,6 +260,9 @@ recs_flush(struct spool *s, int64_t now, bool all)
 			continue;
 		}
 		q = rec_queue_of(s, r);
+		if (q != NULL && q->ops->write_many != NULL && r->errors == 0 &&
+		    write_run(s, q, rp, now) > 0)
+			continue;
 		rc = q != NULL ? q->ops->write(q, r) : DB_ERR;
 		if (rc == DB_DOWN || rc == DB_RETRY) {
 			spool_db_trouble(s, rc, "recording results", now);
