@@ -69,18 +69,52 @@ retention_batch(struct db *db, struct pool *pool, int days, uint64_t *n)
 	return rc;
 }
 
+/* One batch of a deleted webhook's deliveries and their attempts, in a
+ * transaction: 0 rows picked ends them. */
+static enum db_rc
+deleted_batch(struct db *db, struct pool *pool, int64_t webhook,
+    uint64_t *n)
+{
+	struct db_arg a = DBA_INT(webhook);
+	struct db_res res;
+	uint64_t k = 0;
+	enum db_rc rc;
+
+	*n = 0;
+	res.nrows = 0;
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = db_query(db, pool, SQL_WH_DEL_PICK, &a, 1, &res)) == DB_OK &&
+	    res.nrows > 0) {
+		a = DBA_STR(ids_json(pool, &res));
+		if ((rc = db_exec(db, SQL_WH_DEL_ATTEMPTS, &a, 1, &k,
+		    NULL)) == DB_OK) {
+			*n += k;
+			if ((rc = db_exec(db, SQL_WH_DEL_DELIVERIES, &a, 1, &k,
+			    NULL)) == DB_OK)
+				*n += k;
+		}
+	}
+	if (rc == DB_OK && (rc = db_commit(db)) == DB_OK) {
+		if (res.nrows == 0)
+			*n = 0;
+		return DB_OK;
+	}
+	db_rollback(db);
+	*n = 0;
+	return rc;
+}
+
 enum db_rc
 housekeep_webhooks(struct db *db, struct pool *pool, int retention_days,
     uint64_t *purged, uint64_t *removed)
 {
-	static const enum sql del[] = { SQL_WH_DEL_ATTEMPTS,
-	    SQL_WH_DEL_DELIVERIES };
 	struct db_arg a[3];
 	struct db_res res;
 	uint64_t n;
 	enum db_rc rc;
 	int batches = 0;
-	size_t i, k;
+	size_t i;
 
 	*purged = *removed = 0;
 	while (batches++ < HOUSEKEEP_BATCHES) {
@@ -95,17 +129,15 @@ housekeep_webhooks(struct db *db, struct pool *pool, int retention_days,
 	if ((rc = db_query(db, pool, SQL_WH_DELETED, NULL, 0, &res)) != DB_OK)
 		return rc;
 	for (i = 0; i < res.nrows; i++) {
-		a[0] = a[1] = a[2] = DBA_INT(db_int(&res, i, 0));
-		for (k = 0; k < sizeof(del) / sizeof(del[0]); k++)
-			do {
-				n = 0;
-				if (batches++ >= HOUSEKEEP_BATCHES * 2)
-					goto out;
-				if ((rc = db_exec(db, del[k], a, 1, &n,
-				    NULL)) != DB_OK)
-					goto out;
-				*removed += n;
-			} while (n >= SQL_PURGE_BATCH);
+		int64_t id = db_int(&res, i, 0);
+		a[0] = a[1] = a[2] = DBA_INT(id);
+		do {
+			if (batches++ >= HOUSEKEEP_BATCHES * 2)
+				goto out;
+			if ((rc = deleted_batch(db, pool, id, &n)) != DB_OK)
+				goto out;
+			*removed += n;
+		} while (n > 0);
 		n = 0;
 		if ((rc = db_exec(db, SQL_WH_DEL_STATE, a, 3, &n, NULL)) !=
 		    DB_OK)

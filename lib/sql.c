@@ -624,19 +624,23 @@ static const struct {
 	    "o.event_id = e.id AND (o.status = 'pending' OR (o.status = "
 	    "'failed' AND o.created_at >= UTC_TIMESTAMP() - INTERVAL 14 DAY) "
 	    "OR (o.status = 'succeeded' AND o.purged_at IS NULL)))" },
-	/* Deleted webhooks (a few at a time), whose attempts, then
-	 * deliveries, then state and row are deleted in batches (webhook;
-	 * the webhook again where it is named twice). */
+	/* Deleted webhooks (a few at a time), whose deliveries go a batch
+	 * at a time: their ids picked by the webhook's index (webhook), then
+	 * their attempts and themselves deleted by those ids (a JSON array
+	 * of ids): a join by key, never a scan of another webhook's rows;
+	 * then the state and row (webhook; the webhook again where it is
+	 * named twice). */
 	[SQL_WH_DELETED] = { "WH_DELETED", true, 0, 1,
 	    "SELECT id FROM webhooks WHERE status = 'deleted' LIMIT 10" },
+	[SQL_WH_DEL_PICK] = { "WH_DEL_PICK", true, 1, 1,
+	    "SELECT id FROM webhook_deliveries WHERE webhook_id = ? "
+	    "LIMIT " PURGE_BATCH_S },
 	[SQL_WH_DEL_ATTEMPTS] = { "WH_DEL_ATTEMPTS", false, 1, 0,
-	    "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id "
-	    "FROM webhook_deliveries WHERE webhook_id = ?) LIMIT "
-	    PURGE_BATCH_S },
+	    "DELETE a FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED "
+	    "PATH '$')) j JOIN webhook_attempts a ON a.delivery_id = j.id" },
 	[SQL_WH_DEL_DELIVERIES] = { "WH_DEL_DELIVERIES", false, 1, 0,
-	    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND NOT "
-	    "EXISTS (SELECT 1 FROM webhook_attempts a WHERE "
-	    "a.delivery_id = webhook_deliveries.id) LIMIT " PURGE_BATCH_S },
+	    "DELETE d FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED "
+	    "PATH '$')) j JOIN webhook_deliveries d ON d.id = j.id" },
 	[SQL_WH_DEL_STATE] = { "WH_DEL_STATE", false, 3, 0,
 	    "DELETE FROM webhook_state WHERE webhook_id = ? AND EXISTS "
 	    "(SELECT 1 FROM webhooks w WHERE w.id = ? AND "

@@ -70,7 +70,8 @@ BEGIN
 	IF v_old IS NOT NULL AND p_status = 'disabled' THEN
 		UPDATE webhook_deliveries SET status = 'failed',
 		    last_error = 'Not delivered: the webhook is disabled',
-		    next_attempt_at = NULL, updated_at = UTC_TIMESTAMP()
+		    next_attempt_at = NULL, sending_holder = NULL,
+		    updated_at = UTC_TIMESTAMP()
 		 WHERE webhook_id = p_id AND status = 'pending';
 	ELSEIF v_old = 'disabled' AND p_status = 'active' THEN
 		UPDATE webhook_state SET failing_since = NULL
@@ -108,7 +109,9 @@ END;
 
 -- One more attempt of a delivery that is not pending: due now, a new
 -- round of one attempt (retry_until now), the same delivery and event
--- ids. The caller has locked it and checked that its event's data is
+-- ids. Its last claim is forgotten (sending_holder), here and in recover
+-- and disable, so a late result of that claim (a journal replayed late)
+-- cannot land on the new round. The caller has locked it and checked that its event's data is
 -- kept. Answers the delivery's JSON.
 CREATE OR REPLACE PROCEDURE wz_webhook_redeliver(IN p_tenant BIGINT UNSIGNED,
 	IN p_webhook BIGINT UNSIGNED, IN p_id BIGINT UNSIGNED)
@@ -116,7 +119,7 @@ BEGIN
 	UPDATE webhook_deliveries SET status = 'pending',
 	    next_attempt_at = NOW(3), round_attempts = 0,
 	    round_started_at = NOW(3), retry_until = NOW(3),
-	    updated_at = UTC_TIMESTAMP()
+	    sending_holder = NULL, updated_at = UTC_TIMESTAMP()
 	 WHERE tenant_id = p_tenant AND webhook_id = p_webhook AND id = p_id;
 	SELECT d.json FROM webhook_delivery_shapes d
 	 WHERE d.tenant_id = p_tenant AND d.webhook_id = p_webhook AND d.id = p_id;
@@ -131,7 +134,8 @@ BEGIN
 	UPDATE webhook_deliveries d JOIN events e ON e.id = d.event_id
 	   SET d.status = 'pending', d.next_attempt_at = NOW(3),
 	       d.round_attempts = 0, d.round_started_at = NOW(3),
-	       d.retry_until = NULL, d.updated_at = UTC_TIMESTAMP()
+	       d.retry_until = NULL, d.sending_holder = NULL,
+	       d.updated_at = UTC_TIMESTAMP()
 	 WHERE d.tenant_id = p_tenant AND d.webhook_id = p_webhook AND
 	       d.status = 'failed' AND d.created_at >= p_since AND
 	       e.data IS NOT NULL;
