@@ -90,6 +90,18 @@ static const struct {
 	{ "100:0:0:1::1", NET_PUBLIC },
 	{ "2001:4860:4860::8888", NET_PUBLIC },
 	{ "2a00:1450:4001::1", NET_PUBLIC },
+	{ "192.88.99.1", NET_TUNNEL },
+	{ "192.88.98.1", NET_PUBLIC },
+	{ "192.88.100.1", NET_PUBLIC },
+	{ "64:ff9b:1::808:808", NET_TUNNEL },
+	{ "64:ff9b:1:ffff::1", NET_TUNNEL },
+	{ "64:ff9b:2::808:808", NET_PUBLIC },
+	{ "2001::1", NET_TUNNEL },
+	{ "2001:0:4136:e378:8000:63bf:3fff:fdd2", NET_TUNNEL },
+	{ "2001:1::1", NET_PUBLIC },
+	{ "::ffff:0:127.0.0.1", NET_LOOPBACK },
+	{ "::ffff:0:10.0.0.1", NET_PRIVATE },
+	{ "::ffff:0:8.8.8.8", NET_PUBLIC },
 };
 
 START_TEST(netcheck_classes)
