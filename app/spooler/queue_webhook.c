@@ -381,7 +381,7 @@ rec_push(struct queue *q, enum rec_kind kind, const struct wjob *j,
     int64_t wait_ms)
 {
 	struct rec *r = xcalloc(1, sizeof(*r));
-	char excerpt[WH_EXCERPT_MAX + 1];
+	char excerpt[WH_EXCERPT_MAX + 1], clean[ERROR_MAX + 1];
 
 	r->kind = kind;
 	r->id = j->id;
@@ -398,11 +398,18 @@ rec_push(struct queue *q, enum rec_kind kind, const struct wjob *j,
 				r->response = xstrdup(excerpt);
 		}
 	}
-	if (wh_class_name(cls) != NULL)
-		r->wclass = xstrdup(wh_class_name(cls));
+	/* Every text of a record is valid UTF-8 cut between characters:
+	 * the database (utf8mb4, strict) refuses anything else, and a
+	 * refused record is written again and again (a Location of bad
+	 * bytes, or one cut mid-character by the header capture or err[]). */
+	if (wh_class_name(cls) != NULL) {
+		wh_clean(wh_class_name(cls), strlen(wh_class_name(cls)), clean,
+		    32);
+		r->wclass = xstrdup(clean);
+	}
 	if (error != NULL) {
-		r->message = xstrdup(error);
-		utf8_truncate(r->message, ERROR_MAX);
+		wh_clean(error, strlen(error), clean, ERROR_MAX);
+		r->message = xstrdup(clean);
 	}
 	spool_record(q, r);
 }

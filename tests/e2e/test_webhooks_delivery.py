@@ -774,6 +774,42 @@ def test_attempt_log(stack, graph_sandbox, receiver, key):
             assert got["attempts"][1]["error_class"] == "redirect"
 
 
+def test_redirect_to_bad_utf8_is_recorded(stack, graph_sandbox, receiver,
+                                          key):
+    """A Location of invalid UTF-8, and a long non-ASCII one (cut by the
+    header capture and the error's bound, mid-character unless cleaned):
+    each attempt is recorded (the database takes only valid UTF-8; a
+    refused record was written again every minute and the delivery never
+    moved), and the delivery goes on with the schedule."""
+    # http.server writes header values as latin-1: these are the bytes.
+    bad = "http://x/\xff\xfe"
+    long_ = ("http://x/" + "\u4e2d" * 600).encode().decode("latin-1")
+    rcv = receiver(lambda hit, n: (302, {"Location": bad}, b"") if n == 1
+                   else (302, {"Location": long_}, b"") if n == 2
+                   else (200, {}, b""))
+    wid, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    key.create_contact(name="Utf", phone="+4915100000071")
+    with spooling(stack, graph_sandbox) as proc:
+        # Retries are 10 ms apart at this time_scale; a refused record
+        # would hold the delivery for the claim's 60 s expiry.
+        wait_for(settled(stack, wid, 1), what="the delivery", timeout=30)
+        with open(proc.log, errors="replace") as f:
+            log = f.read()
+    d, = deliveries(stack, wid)
+    assert d["status"] == "succeeded" and d["attempts"] == 3, d
+    a = attempts(stack, d["id"])
+    assert [x["code"] for x in a] == ["302", "302", "200"], a
+    assert a[0]["class"] == a[1]["class"] == "redirect"
+    assert a[0]["error"].startswith(
+        "HTTP 302: a redirect to http://x/\ufffd\ufffd"), a[0]
+    assert a[1]["error"].startswith(
+        "HTTP 302: a redirect to http://x/\u4e2d\u4e2d"), a[1]
+    assert len(a[1]["error"].encode()) <= 512
+    assert "result refused" not in log and "recording results" not in log, \
+        log[-3000:]
+    assert len(rcv.hits) == 3
+
+
 # --------------------------------------------------------------------------
 # Secret rotation
 

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "netcheck.h"
+#include "text.h"
 #include "tests.h"
 #include "whpolicy.h"
 
@@ -240,6 +241,37 @@ START_TEST(whpolicy_excerpt)
 }
 END_TEST
 
+/* Texts of records (errors: a Location named in one) are cleaned the
+ * same way, to any bound, never cut within a character. */
+START_TEST(whpolicy_clean)
+{
+	char out[513], big[700];
+	size_t i, n;
+
+	n = wh_clean("http://x/\xff\xfe", 11, out, 512);
+	ck_assert_uint_eq(n, 15);
+	ck_assert_str_eq(out, "http://x/\xef\xbf\xbd\xef\xbf\xbd");
+	ck_assert(utf8_valid(out, n));
+	/* 2-byte characters from an odd offset: a cut at 512 would split
+	 * one; the cleaned text stops before it. */
+	big[0] = 'h';
+	for (i = 1; i + 1 < sizeof(big); i += 2) {
+		big[i] = '\xc3';
+		big[i + 1] = '\xa9';
+	}
+	n = wh_clean(big, sizeof(big) - 1, out, 512);
+	ck_assert_uint_eq(n, 511);
+	ck_assert(utf8_valid(out, n));
+	/* Already cut mid-character (as by a capture buffer): the tail byte
+	 * becomes U+FFFD if it fits, never stays. */
+	n = wh_clean(big, 512, out, 512);
+	ck_assert(utf8_valid(out, n));
+	ck_assert_uint_le(n, 512);
+	n = wh_clean("ab\xc3", 3, out, 512);
+	ck_assert_str_eq(out, "ab\xef\xbf\xbd");
+}
+END_TEST
+
 Suite *
 webhooks_suite(void)
 {
@@ -248,6 +280,7 @@ webhooks_suite(void)
 
 	tcase_add_test(tc, netcheck_classes);
 	tcase_add_test(tc, netcheck_texts);
+	tcase_add_test(tc, whpolicy_clean);
 	tcase_add_test(tc, whpolicy_classify);
 	tcase_add_test(tc, whpolicy_schedule);
 	tcase_add_test(tc, whpolicy_retry_after);
