@@ -95,6 +95,7 @@ struct wjob {
 	int64_t			 left_ms;	/* to the round's end, then */
 	int64_t			 started;	/* spool_now() */
 	struct host		*host;
+	char			*target;	/* the URL's host as written */
 	struct curl_slist	*headers;
 };
 
@@ -221,6 +222,25 @@ url_host(const char *url)
 	}
 	curl_free(part);
 	curl_free(port);
+	curl_url_cleanup(u);
+	return host;
+}
+
+/* The URL's host as written in it (for texts the tenant reads); NULL if
+ * none. */
+static char *
+url_target(const char *url)
+{
+	CURLU *u = curl_url();
+	char *part = NULL, *host = NULL;
+
+	if (u == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK &&
+	    part != NULL)
+		host = xstrdup(part);
+	curl_free(part);
 	curl_url_cleanup(u);
 	return host;
 }
@@ -623,6 +643,7 @@ start_delivery(struct queue *q, struct lane *l, const struct db_res *res,
 		    sig);
 	j->headers = add_header(j->headers, "Expect:");
 	j->host = k->host;
+	j->target = url_target(k->url);
 	j->host->refs++;
 	j->host->inflight++;
 	memset(&req, 0, sizeof(req));
@@ -787,11 +808,20 @@ whq_result(struct queue *q, struct job *jb, const struct http_done *d,
 		err[0] = '\0';
 		break;
 	case WHC_REFUSED:
-		snprintf(err, sizeof(err), "Refused: %s is %s "
-		    "(webhooks.allow_private_targets is off)",
-		    d->refused_addr != NULL ? d->refused_addr : "the address",
+		/* The tenant reads this: the host as the URL names it and
+		 * the class, never the address it resolved to (which would
+		 * map the internal network); that goes to our log only. */
+		log_warnx("delivery %llu: attempt %d: the connection to %s "
+		    "(%s) refused: %s", j->id, j->attempt,
+		    d->refused_addr != NULL ? d->refused_addr : "?",
+		    j->target != NULL ? j->target : "?",
 		    d->refused_why != NULL ? d->refused_why :
 		    "not a public address");
+		snprintf(err, sizeof(err), "Refused: the host %s resolves to "
+		    "%s (webhooks.allow_private_targets is off)",
+		    j->target != NULL ? j->target : "of the url",
+		    d->refused_why != NULL ? d->refused_why :
+		    "an address that is not public");
 		break;
 	case WHC_REDIRECT:
 		snprintf(err, sizeof(err), "HTTP %ld: a redirect to %s (not "
@@ -842,6 +872,7 @@ whq_result(struct queue *q, struct job *jb, const struct http_done *d,
 		w->n_retried++;
 		break;
 	}
+	free(j->target);
 	free(j);
 }
 

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -870,30 +871,40 @@ def refused(stack, wid, timeout=30):
     return attempts(stack, d["id"])[0], d
 
 
-@pytest.mark.parametrize("target,addr,what", [
+@pytest.mark.parametrize("target,host,what", [
     ("http://127.0.0.1:{port}/hook", "127.0.0.1", "a loopback address"),
     ("http://10.0.0.1:{port}/hook", "10.0.0.1", "a private address"),
     ("http://169.254.169.254/latest/meta-data", "169.254.169.254",
      "a link-local address"),
-    ("http://[::1]:{port}/hook", "::1", "a loopback address"),
-    ("http://[::ffff:127.0.0.1]:{port}/hook", "::ffff:127.0.0.1",
+    ("http://[::1]:{port}/hook", "[::1]", "a loopback address"),
+    ("http://[::ffff:127.0.0.1]:{port}/hook", "[::ffff:127.0.0.1]",
      "a loopback address"),
-    ("http://localhost:{port}/hook", None, "a loopback address"),
+    ("http://localhost:{port}/hook", "localhost", "a loopback address"),
 ])
 def test_private_targets_refused(stack, graph_sandbox, receiver, key,
-                                 target, addr, what):
+                                 target, host, what):
     rcv = receiver()
     url = target.format(port=rcv.port)
     wid, _ = make_webhook(stack, key, url, ["contact.created"])
     key.create_contact(name="R", phone="+4915100000090")
-    with spooling(stack, graph_sandbox, private=False):
+    with spooling(stack, graph_sandbox, private=False) as proc:
         a, d = refused(stack, wid)
+        with open(proc.log, errors="replace") as f:
+            log = f.read()
     assert a["class"] == "refused_target", a
+    # The address itself is in the spooler's log only.
+    assert re.search(r"delivery %d: attempt 1: the connection to \S+ "
+                     r"\(%s\) refused: %s" % (d["id"], re.escape(host),
+                                               what), log), log[-3000:]
     assert a["code"] == "" and a["response"] == ""
-    # localhost resolves to 127.0.0.1 or ::1, both loopback.
-    assert a["error"].startswith("Refused: %s is %s" % (addr, what)) if addr \
-        else (" is %s" % what) in a["error"], a
-    assert a["error"].endswith("(webhooks.allow_private_targets is off)")
+    # The host as the URL names it and the class; never the address a name
+    # resolved to (localhost: 127.0.0.1 or ::1, both loopback).
+    assert a["error"] == ("Refused: the host %s resolves to %s "
+                          "(webhooks.allow_private_targets is off)"
+                          % (host, what)), a
+    if host == "localhost":
+        assert "127.0.0.1" not in a["error"] and "::1" not in a["error"]
+        assert d["error"] == a["error"]
     assert d["status"] == "pending"          # a failed attempt: retried
     assert rcv.hits == []                     # never reached
 
