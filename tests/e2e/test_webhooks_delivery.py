@@ -1010,6 +1010,39 @@ def test_per_host_cap(stack, graph_sandbox, receiver, make_key):
     assert rcv.max_active == 2
 
 
+def test_per_tenant_cap(stack, graph_sandbox, receiver, key):
+    """One tenant's webhooks on four ports of one slow receiver (four
+    hosts for the per-host cap, 2 each: 8 at once without a tenant bound):
+    the tenant's requests in flight at most 2 x max_per_host = 4."""
+    lock = threading.Lock()
+    load = {"active": 0, "max": 0}
+
+    def slow(hit, n):
+        with lock:
+            load["active"] += 1
+            load["max"] = max(load["max"], load["active"])
+        # Held a while so that requests overlap (what is counted).
+        time.sleep(0.3)
+        with lock:
+            load["active"] -= 1
+        return 200, {}, b""
+    hooks = []
+    for _ in range(4):
+        wid, _ = make_webhook(stack, key, receiver(slow).url,
+                              ["contact.created"])
+        hooks.append(wid)
+    for i in range(4):
+        key.create_contact(name="T%d" % i, phone="+49151000006%02d" % i)
+    with spooling(stack, graph_sandbox, max_per_host=2):
+        for wid in hooks:
+            wait_for(settled(stack, wid, 4), what="all delivered",
+                     timeout=60)
+    assert all(d["status"] == "succeeded" for wid in hooks
+               for d in deliveries(stack, wid))
+    assert load["max"] <= 4, load
+    assert load["max"] == 4, load
+
+
 # --------------------------------------------------------------------------
 # Retention and deleted webhooks
 
