@@ -811,6 +811,47 @@ def test_redirect_to_bad_utf8_is_recorded(stack, graph_sandbox, receiver,
     assert len(rcv.hits) == 3
 
 
+def test_succeeded_run_keeps_every_record(stack, receiver, key):
+    """wz_delivery_succeeded (a run of successes in one call), called as
+    the spooler does: two records of one delivery in one run both leave
+    an attempt row and the one on the delivery's claim applies; a stale
+    record (an older attempt) changes nothing but the attempt log, and
+    does not end its webhook's failure run."""
+    rcv = receiver()
+    wa, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    wb, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    key.create_contact(name="Run", phone="+4915100000072")
+    (da,), = sql(stack, "SELECT id FROM webhook_deliveries WHERE "
+                 "webhook_id = %d" % wa)
+    (db,), = sql(stack, "SELECT id FROM webhook_deliveries WHERE "
+                 "webhook_id = %d" % wb)
+    da, db = int(da), int(db)
+    # Both on attempt 2 of holder h (no spooler runs in this test).
+    sql(stack, "UPDATE webhook_deliveries SET sending_holder = 'h', "
+        "attempts = 2 WHERE id IN (%d, %d)" % (da, db))
+    sql(stack, "UPDATE webhook_state SET failing_since = UTC_TIMESTAMP(3) - "
+        "INTERVAL 1 HOUR WHERE webhook_id IN (%d, %d)" % (wa, wb))
+    at = int(time.time() * 1000)
+
+    def rec(d, attempt, status):
+        return {"id": d, "holder": "h", "attempt": attempt, "at_ms": at,
+                "duration_ms": 5, "status": status, "response": "r%d" %
+                attempt}
+    run = json.dumps([rec(da, 1, 200), rec(da, 2, 201), rec(db, 1, 202)])
+    sql(stack, "CALL wz_delivery_succeeded('%s')" % run)
+    assert [(x["code"], x["response"]) for x in attempts(stack, da)] == \
+        [("200", "r1"), ("201", "r2")]
+    d, = deliveries(stack, wa)
+    assert d["status"] == "succeeded" and d["code"] == "201", d
+    assert [x["code"] for x in attempts(stack, db)] == ["202"]
+    d, = deliveries(stack, wb)
+    assert d["status"] == "pending" and d["code"] == "", d
+    (fa, fb), = sql(stack, "SELECT MAX(IF(webhook_id = %d, failing_since IS "
+                    "NULL, NULL)), MAX(IF(webhook_id = %d, failing_since IS "
+                    "NULL, NULL)) FROM webhook_state" % (wa, wb))
+    assert (fa, fb) == ("1", "0"), (fa, fb)
+
+
 # --------------------------------------------------------------------------
 # Secret rotation
 
