@@ -530,9 +530,9 @@ static const struct {
 	/* Outgoing webhooks (app/spooler/queue_webhook.c). Lanes: active
 	 * webhooks with due pending deliveries whose lease is free, ours or
 	 * expired (argument: holder). Columns: WHL_*. */
-	[SQL_WH_LANES] = { "WH_LANES", true, 1, WHL__N,
+	[SQL_WH_LANES] = { "WH_LANES", true, 1, WHL__LANES,
 	    "SELECT w.id, w.url, w.secret_enc, w.old_secret_enc, "
-	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0) "
+	    "COALESCE(w.old_secret_until > UTC_TIMESTAMP(), 0), w.tenant_id "
 	    "FROM webhooks w JOIN webhook_state s ON s.webhook_id = w.id "
 	    "WHERE w.status = 'active' AND (s.lease_holder IS NULL OR "
 	    "s.lease_holder = ? OR s.lease_until < NOW(3)) AND EXISTS "

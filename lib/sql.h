@@ -171,7 +171,9 @@ enum { SC_ID, SC_TO, SC_TYPE, SC_CONTENT, SC_ATTEMPTS, SC_AGE, SC_ERR_CODE,
 /* SQL_WH_LANES (the webhooks queue's lanes) and SQL_WH_WEBHOOK: a
  * webhook's target, its sealed secret, the one a PUT replaced, and
  * whether that one still signs (WHL_: not the API's WL_). */
-enum { WHL_ID, WHL_URL, WHL_SECRET, WHL_OLD_SECRET, WHL_OLD_VALID, WHL__N };
+enum { WHL_ID, WHL_URL, WHL_SECRET, WHL_OLD_SECRET, WHL_OLD_VALID, WHL__N,
+	WHL_TENANT = WHL__N,	/* SQL_WH_LANES only: the webhook's tenant */
+	WHL__LANES };
 /* SQL_WH_BODIES: a claimed delivery's attempt. */
 enum { WB_ID, WB_ATTEMPTS, WB_ROUND_ATTEMPTS, WB_TYPE, WB_BODY, WB_LEFT_MS,
 	WB__N };

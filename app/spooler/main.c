@@ -171,26 +171,37 @@ lock_take(const char *path, bool wait)
 	return fd;
 }
 
-/* Enough descriptors for the connections in flight. */
+/* Enough descriptors for the connections in flight: 2 x max + 64. The
+ * requests in flight hold at most max sockets, but http.c keeps two
+ * connection caches (unchecked requests' and the address-checked
+ * webhook requests', apart so that a connection opened without the check
+ * is never reused for one), each of which may hold up to max idle
+ * connections beside those in use; 64 more for the database, the
+ * journal, logs and curl's own (resolver, wakeups). When the limit
+ * cannot be raised that far, fewer requests in flight. */
+#define FD_SPARE	64
+
 static size_t
 fd_budget(size_t want)
 {
 	struct rlimit rl;
+	rlim_t need = (rlim_t)want * 2 + FD_SPARE;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return want;
-	if (rl.rlim_cur < want + 64) {
+	if (rl.rlim_cur < need) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-		    rl.rlim_max >= want + 64 ? want + 64 : rl.rlim_max;
+		    rl.rlim_max >= need ? need : rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur < want + 64) {
-		log_warnx("only %llu file descriptors: %llu requests in "
-		    "flight at most", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)(rl.rlim_cur > 96 ?
-		    rl.rlim_cur - 64 : 32));
-		return rl.rlim_cur > 96 ? rl.rlim_cur - 64 : 32;
+	if (rl.rlim_cur < need) {
+		size_t n = rl.rlim_cur > FD_SPARE + 64 ?
+		    (size_t)(rl.rlim_cur - FD_SPARE) / 2 : 32;
+
+		log_warnx("only %llu file descriptors: %zu requests in "
+		    "flight at most", (unsigned long long)rl.rlim_cur, n);
+		return n < want ? n : want;
 	}
 	return want;
 }

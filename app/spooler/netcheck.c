@@ -24,6 +24,8 @@ static const struct range4 v4[] = {
 	{ 0xac100000, 12, NET_PRIVATE },	/* 172.16/12 */
 	{ 0xc0000000, 24, NET_PROTOCOL },	/* 192.0.0/24 */
 	{ 0xc0000200, 24, NET_DOCUMENTATION },	/* 192.0.2/24 */
+	{ 0xc0586300, 24, NET_TUNNEL },		/* 192.88.99/24: 6to4 relay
+						   anycast */
 	{ 0xc0a80000, 16, NET_PRIVATE },	/* 192.168/16 */
 	{ 0xc6120000, 15, NET_BENCHMARK },	/* 198.18/15 */
 	{ 0xc6336400, 24, NET_DOCUMENTATION },	/* 198.51.100/24 */
@@ -63,13 +65,18 @@ enum net_class
 net_class_v6(const uint8_t *a)
 {
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const uint8_t nat64_local[6] = { 0, 0x64, 0xff, 0x9b, 0, 1 };
 
 	if (zero(a, 16))
 		return NET_UNSPECIFIED;
 	if (zero(a, 15) && a[15] == 1)
 		return NET_LOOPBACK;
-	/* IPv4 inside: mapped, compatible, NAT64, 6to4. */
+	/* IPv4 inside: mapped, SIIT translated (::ffff:0:0:0/96),
+	 * compatible, NAT64, 6to4. */
 	if (zero(a, 10) && a[10] == 0xff && a[11] == 0xff)
+		return net_class_v4(be32(a + 12));
+	if (zero(a, 8) && a[8] == 0xff && a[9] == 0xff && a[10] == 0 &&
+	    a[11] == 0)
 		return net_class_v4(be32(a + 12));
 	if (zero(a, 12))
 		return net_class_v4(be32(a + 12));
@@ -77,6 +84,12 @@ net_class_v6(const uint8_t *a)
 		return net_class_v4(be32(a + 12));
 	if (a[0] == 0x20 && a[1] == 0x02)
 		return net_class_v4(be32(a + 2));
+	/* Local-use NAT64 (64:ff9b:1::/48: any mapping, the translator is
+	 * local) and Teredo (2001::/32: its server and client addresses,
+	 * obfuscated, say nothing sure of where it ends): refused whole. */
+	if (memcmp(a, nat64_local, 6) == 0 || (a[0] == 0x20 && a[1] == 0x01 &&
+	    a[2] == 0 && a[3] == 0))
+		return NET_TUNNEL;
 	if ((a[0] & 0xfe) == 0xfc)
 		return NET_UNIQUE_LOCAL;
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
@@ -138,6 +151,8 @@ net_class_text(enum net_class c)
 		return "a site-local address";
 	case NET_DISCARD:
 		return "a discard-only address";
+	case NET_TUNNEL:
+		return "a tunnel or translation address";
 	case NET_UNKNOWN:
 		break;
 	}

@@ -25,14 +25,17 @@ enum net_class {
 	NET_UNIQUE_LOCAL,	/* fc00::/7 */
 	NET_SITE_LOCAL,		/* fec0::/10 */
 	NET_DISCARD,		/* 100::/64 */
+	NET_TUNNEL,		/* 192.88.99/24 (6to4 relay anycast),
+				   64:ff9b:1::/48 (local-use NAT64),
+				   2001::/32 (Teredo) */
 	NET_UNKNOWN,		/* not IPv4 or IPv6 */
 };
 
 /* IPv4 in host order. */
 enum net_class	 net_class_v4(uint32_t);
-/* 16 bytes; the IPv4 inside mapped (::ffff:0:0/96), compatible (::/96),
- * NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses is judged as
- * IPv4. */
+/* 16 bytes; the IPv4 inside mapped (::ffff:0:0/96), SIIT translated
+ * (::ffff:0:0:0/96), compatible (::/96), NAT64 (64:ff9b::/96) and 6to4
+ * (2002::/16) addresses is judged as IPv4. */
 enum net_class	 net_class_v6(const uint8_t *);
 enum net_class	 net_classify(const struct sockaddr *, socklen_t);
 /* "a loopback address", ...: for "Refused: <addr> is <this>". */

@@ -27,7 +27,10 @@
  *
  * Per-host cap: at most webhooks.max_per_host requests in flight to one
  * host (and port), across the webhooks (lanes) of this spooler (the room
- * op). */
+ * op). Two more bounds there, as the HTTP client (max_inflight) is
+ * shared with the messages: all webhook requests together at most half
+ * of max_inflight, and one tenant's at most 2 x max_per_host (its 25
+ * webhooks on 25 ports of a slow host would else take every slot). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,9 +69,19 @@ struct host {
 	unsigned		 refs;
 };
 
+/* A tenant and its webhook requests in flight (the per-tenant cap). */
+struct tenant {
+	struct tenant		*next;
+	unsigned long long	 id;
+	unsigned		 inflight;
+	unsigned		 refs;
+};
+
 struct whq {
 	uint8_t			 key[MASTER_KEY_LEN];
 	struct host		*hosts;
+	struct tenant		*tenants;
+	unsigned		 inflight;	/* all webhook requests */
 	unsigned long		 n_ok, n_failed, n_retried, n_gone;
 };
 
@@ -76,6 +89,7 @@ struct whq {
 struct hook {
 	char			*url;
 	struct host		*host;
+	struct tenant		*tenant;
 	char			*secret;	/* wiped */
 	char			*old;		/* the replaced one while it
 						   still signs; wiped */
@@ -95,6 +109,8 @@ struct wjob {
 	int64_t			 left_ms;	/* to the round's end, then */
 	int64_t			 started;	/* spool_now() */
 	struct host		*host;
+	struct tenant		*tenant;
+	char			*target;	/* the URL's host as written */
 	struct curl_slist	*headers;
 };
 
@@ -134,6 +150,7 @@ whq_close(struct queue *q)
 {
 	struct whq *w = whq(q);
 	struct host *h;
+	struct tenant *t;
 
 	log_info("done: %lu webhook deliveries succeeded, %lu failed, %lu "
 	    "retried, %lu answered 410", w->n_ok, w->n_failed, w->n_retried,
@@ -142,6 +159,10 @@ whq_close(struct queue *q)
 		w->hosts = h->next;
 		free(h->name);
 		free(h);
+	}
+	while ((t = w->tenants) != NULL) {
+		w->tenants = t->next;
+		free(t);
 	}
 	sodium_memzero(w->key, sizeof(w->key));
 	free(w);
@@ -198,6 +219,39 @@ host_put(struct whq *w, struct host *h)
 	free(h);
 }
 
+static struct tenant *
+tenant_get(struct whq *w, unsigned long long id)
+{
+	struct tenant *t;
+
+	for (t = w->tenants; t != NULL; t = t->next)
+		if (t->id == id)
+			break;
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		t->id = id;
+		t->next = w->tenants;
+		w->tenants = t;
+	}
+	t->refs++;
+	return t;
+}
+
+static void
+tenant_put(struct whq *w, struct tenant *t)
+{
+	struct tenant **tp;
+
+	if (t == NULL || --t->refs > 0)
+		return;
+	for (tp = &w->tenants; *tp != NULL; tp = &(*tp)->next)
+		if (*tp == t) {
+			*tp = t->next;
+			break;
+		}
+	free(t);
+}
+
 /* The URL's host and port ("example.com:443", lowercased: what the
  * per-host cap counts, as curl's connections do); NULL when it has no
  * host. */
@@ -221,6 +275,25 @@ url_host(const char *url)
 	}
 	curl_free(part);
 	curl_free(port);
+	curl_url_cleanup(u);
+	return host;
+}
+
+/* The URL's host as written in it (for texts the tenant reads); NULL if
+ * none. */
+static char *
+url_target(const char *url)
+{
+	CURLU *u = curl_url();
+	char *part = NULL, *host = NULL;
+
+	if (u == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK &&
+	    part != NULL)
+		host = xstrdup(part);
+	curl_free(part);
 	curl_url_cleanup(u);
 	return host;
 }
@@ -258,6 +331,7 @@ hook_free(struct queue *q, struct hook *k)
 	if (k == NULL)
 		return;
 	host_put(whq(q), k->host);
+	tenant_put(whq(q), k->tenant);
 	wipe_free(k->secret);
 	wipe_free(k->old);
 	free(k->url);
@@ -339,6 +413,8 @@ whq_lane_open(struct queue *q, struct lane *l, const struct db_res *res,
 
 	if ((k = hook_new(q, l->id, res, row)) == NULL)
 		return -1;
+	k->tenant = tenant_get(whq(q), (unsigned long long)db_int(res, row,
+	    WHL_TENANT));
 	l->data = k;
 	*mps = 0;		/* no rate limit; the per-host cap bounds it */
 	return 0;
@@ -358,18 +434,29 @@ whq_lane_close(struct lane *l)
 static size_t
 whq_room(struct queue *q, struct lane *l)
 {
+	const struct spool_opts *o = spool_opts(q->s);
+	const struct whq *w = whq(q);
 	const struct hook *k = l->data;
-	unsigned cap = (unsigned)spool_opts(q->s)->cfg->webhooks_max_per_host;
-
+	unsigned cap = (unsigned)o->cfg->webhooks_max_per_host;
+	/* All webhooks at most half the client's slots: the messages keep
+	 * the rest. One tenant at most two hosts' worth. */
+	unsigned all = o->max_inflight / 2 > 0 ?
+	    (unsigned)(o->max_inflight / 2) : 1;
+	unsigned mine = 2 * cap;
 	unsigned room;
 
-	if (k == NULL || k->host->inflight >= cap)
+	if (k == NULL || k->host->inflight >= cap || w->inflight >= all ||
+	    (k->tenant != NULL && k->tenant->inflight >= mine))
 		return 0;
 	/* Busy: wait for a quarter of the slots to free rather than run a
 	 * claim (a transaction) per answer. An answer wakes the loop. */
 	room = cap - k->host->inflight;
 	if (k->host->inflight > 0 && room < (cap + 3) / 4)
 		return 0;
+	if (room > all - w->inflight)
+		room = all - w->inflight;
+	if (k->tenant != NULL && room > mine - k->tenant->inflight)
+		room = mine - k->tenant->inflight;
 	return room;
 }
 
@@ -381,7 +468,7 @@ rec_push(struct queue *q, enum rec_kind kind, const struct wjob *j,
     int64_t wait_ms)
 {
 	struct rec *r = xcalloc(1, sizeof(*r));
-	char excerpt[WH_EXCERPT_MAX + 1];
+	char excerpt[WH_EXCERPT_MAX + 1], clean[ERROR_MAX + 1];
 
 	r->kind = kind;
 	r->id = j->id;
@@ -398,11 +485,18 @@ rec_push(struct queue *q, enum rec_kind kind, const struct wjob *j,
 				r->response = xstrdup(excerpt);
 		}
 	}
-	if (wh_class_name(cls) != NULL)
-		r->wclass = xstrdup(wh_class_name(cls));
+	/* Every text of a record is valid UTF-8 cut between characters:
+	 * the database (utf8mb4, strict) refuses anything else, and a
+	 * refused record is written again and again (a Location of bad
+	 * bytes, or one cut mid-character by the header capture or err[]). */
+	if (wh_class_name(cls) != NULL) {
+		wh_clean(wh_class_name(cls), strlen(wh_class_name(cls)), clean,
+		    32);
+		r->wclass = xstrdup(clean);
+	}
 	if (error != NULL) {
-		r->message = xstrdup(error);
-		utf8_truncate(r->message, ERROR_MAX);
+		wh_clean(error, strlen(error), clean, ERROR_MAX);
+		r->message = xstrdup(clean);
 	}
 	spool_record(q, r);
 }
@@ -616,8 +710,14 @@ start_delivery(struct queue *q, struct lane *l, const struct db_res *res,
 		    sig);
 	j->headers = add_header(j->headers, "Expect:");
 	j->host = k->host;
+	j->target = url_target(k->url);
 	j->host->refs++;
 	j->host->inflight++;
+	if ((j->tenant = k->tenant) != NULL) {
+		j->tenant->refs++;
+		j->tenant->inflight++;
+	}
+	whq(q)->inflight++;
 	memset(&req, 0, sizeof(req));
 	req.url = k->url;		/* curl copies it */
 	req.headers = j->headers;
@@ -661,6 +761,11 @@ hook_refresh(struct queue *q, struct lane *l, int64_t now)
 	}
 	log_info("webhook %llu: changed; its url and secrets read again",
 	    l->id);
+	/* The tenant (not in SQL_WH_WEBHOOK's row) never changes. */
+	if (l->data != NULL) {
+		k->tenant = ((struct hook *)l->data)->tenant;
+		((struct hook *)l->data)->tenant = NULL;
+	}
 	hook_free(q, l->data);
 	l->data = k;
 	return 1;
@@ -772,6 +877,11 @@ whq_result(struct queue *q, struct job *jb, const struct http_done *d,
 
 	j->host->inflight--;
 	host_put(w, j->host);
+	if (j->tenant != NULL) {
+		j->tenant->inflight--;
+		tenant_put(w, j->tenant);
+	}
+	w->inflight--;
 	curl_slist_free_all(j->headers);
 	cls = wh_classify(d->curl_ok, d->curl_code, d->refused,
 	    d->http_status, &v);
@@ -780,11 +890,20 @@ whq_result(struct queue *q, struct job *jb, const struct http_done *d,
 		err[0] = '\0';
 		break;
 	case WHC_REFUSED:
-		snprintf(err, sizeof(err), "Refused: %s is %s "
-		    "(webhooks.allow_private_targets is off)",
-		    d->refused_addr != NULL ? d->refused_addr : "the address",
+		/* The tenant reads this: the host as the URL names it and
+		 * the class, never the address it resolved to (which would
+		 * map the internal network); that goes to our log only. */
+		log_warnx("delivery %llu: attempt %d: the connection to %s "
+		    "(%s) refused: %s", j->id, j->attempt,
+		    d->refused_addr != NULL ? d->refused_addr : "?",
+		    j->target != NULL ? j->target : "?",
 		    d->refused_why != NULL ? d->refused_why :
 		    "not a public address");
+		snprintf(err, sizeof(err), "Refused: the host %s resolves to "
+		    "%s (webhooks.allow_private_targets is off)",
+		    j->target != NULL ? j->target : "of the url",
+		    d->refused_why != NULL ? d->refused_why :
+		    "an address that is not public");
 		break;
 	case WHC_REDIRECT:
 		snprintf(err, sizeof(err), "HTTP %ld: a redirect to %s (not "
@@ -835,6 +954,7 @@ whq_result(struct queue *q, struct job *jb, const struct http_done *d,
 		w->n_retried++;
 		break;
 	}
+	free(j->target);
 	free(j);
 }
 

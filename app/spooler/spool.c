@@ -220,9 +220,10 @@ rec_queue_of(struct spool *s, const struct rec *r)
 /* Writes the run of records at *rp that are q's, due and never refused,
  * up to WRITE_MANY_MAX, through q's write_many, and unlinks them. Returns
  * how many were written: 0 when the run is of one record (write does it)
- * or write_many failed (write then finds the one refused). */
+ * or write_many failed (*failed set; write then finds the one refused). */
 static size_t
-write_run(struct spool *s, struct queue *q, struct rec **rp, int64_t now)
+write_run(struct spool *s, struct queue *q, struct rec **rp, int64_t now,
+    bool *failed)
 {
 	struct rec *run[WRITE_MANY_MAX], *r;
 	size_t n = 0, i;
@@ -231,7 +232,12 @@ write_run(struct spool *s, struct queue *q, struct rec **rp, int64_t now)
 	    rec_queue_of(s, r) == q && r->errors == 0 && r->retry_at <= now;
 	    r = r->next)
 		run[n++] = r;
-	if (n < 2 || q->ops->write_many(q, run, n) != DB_OK) {
+	if (n < 2) {
+		pool_reset(&s->pool);
+		return 0;
+	}
+	if (q->ops->write_many(q, run, n) != DB_OK) {
+		*failed = true;
 		pool_reset(&s->pool);
 		return 0;
 	}
@@ -253,6 +259,7 @@ recs_flush(struct spool *s, int64_t now, bool all)
 	struct rec *r, **rp;
 	struct queue *q;
 	enum db_rc rc;
+	bool many_failed = false;
 
 	for (rp = &s->recs; (r = *rp) != NULL && now >= s->db_retry_at; ) {
 		if (!all && r->retry_at > now) {
@@ -260,9 +267,14 @@ recs_flush(struct spool *s, int64_t now, bool all)
 			continue;
 		}
 		q = rec_queue_of(s, r);
+		/* Once a run failed, the rest of this call goes one by one:
+		 * trying each remaining suffix again as a run would be a
+		 * transaction per record more (O(n^2) writes). */
 		if (q != NULL && q->ops->write_many != NULL && r->errors == 0 &&
-		    write_run(s, q, rp, now) > 0)
-			continue;
+		    !many_failed) {
+			if (write_run(s, q, rp, now, &many_failed) > 0)
+				continue;
+		}
 		rc = q != NULL ? q->ops->write(q, r) : DB_ERR;
 		if (rc == DB_DOWN || rc == DB_RETRY) {
 			spool_db_trouble(s, rc, "recording results", now);

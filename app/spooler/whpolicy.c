@@ -153,21 +153,21 @@ seq_len(const unsigned char *s, size_t len)
 }
 
 size_t
-wh_excerpt(const char *in, size_t len, char *out)
+wh_clean(const char *in, size_t len, char *out, size_t max)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t i = 0, o = 0, n;
 
 	while (i < len) {
 		if ((n = seq_len(s + i, len - i)) == 0) {
-			if (o + 3 > WH_EXCERPT_MAX)
+			if (o + 3 > max)
 				break;
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			i++;
 			continue;
 		}
-		if (o + n > WH_EXCERPT_MAX)
+		if (o + n > max)
 			break;
 		memcpy(out + o, s + i, n);
 		o += n;
@@ -175,4 +175,10 @@ wh_excerpt(const char *in, size_t len, char *out)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+size_t
+wh_excerpt(const char *in, size_t len, char *out)
+{
+	return wh_clean(in, len, out, WH_EXCERPT_MAX);
 }

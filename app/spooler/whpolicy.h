@@ -56,5 +56,8 @@ int64_t		 wh_next_wait_ms(unsigned n, double jitter01, double scale,
  * without NULs (each bad byte becomes U+FFFD), into out (WH_EXCERPT_MAX
  * + 1 bytes). Returns its length. */
 size_t		 wh_excerpt(const char *, size_t, char *out);
+/* The same for any text that goes into a record (an error, a class): at
+ * most max bytes, cut only between characters, into out (max + 1). */
+size_t		 wh_clean(const char *, size_t, char *out, size_t max);
 
 #endif

@@ -95,39 +95,56 @@ END;
 -- Successful attempts, many at once (the spooler writes a run of results
 -- in one transaction): p_results is a JSON array of {id, holder, attempt,
 -- at_ms, duration_ms, status, response}. The same writes as
--- wz_delivery_result's for each success, set-based: the attempt rows; the
--- deliveries still on that claim succeeded; their webhooks' failure runs
--- ended.
+-- wz_delivery_result's for each success, set-based: an attempt row for
+-- every record (two of one delivery in a run included: a key of their
+-- own, not the delivery's); the deliveries still on the claim of one of
+-- their records succeeded (with that record); the failure runs ended of
+-- the webhooks of those deliveries only (as wz_delivery_result: a stale
+-- record changes nothing but the attempt log).
 CREATE OR REPLACE PROCEDURE wz_delivery_succeeded(IN p_results LONGTEXT)
 BEGIN
 	CREATE OR REPLACE TEMPORARY TABLE wz_succeeded (
-		id		BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+		n		INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		id		BIGINT UNSIGNED NOT NULL,
 		holder		VARCHAR(128) NULL,
 		attempt		INT UNSIGNED NOT NULL,
 		at		DATETIME(3) NOT NULL,
 		duration_ms	INT UNSIGNED NOT NULL,
 		status		SMALLINT UNSIGNED NULL,
-		response	VARCHAR(1024) NULL
+		response	VARCHAR(1024) NULL,
+		applies		TINYINT NOT NULL DEFAULT 0,
+		KEY (id)
 	) ENGINE = MEMORY DEFAULT CHARSET = utf8mb4;
-	INSERT IGNORE INTO wz_succeeded
+	INSERT INTO wz_succeeded (id, holder, attempt, at, duration_ms, status,
+	    response)
 	SELECT j.id, j.holder, j.attempt, FROM_UNIXTIME(j.at_ms / 1000),
 	    j.duration_ms, j.status, j.response
 	  FROM JSON_TABLE(p_results, '$[*]' COLUMNS (
+		k FOR ORDINALITY,
 		id BIGINT UNSIGNED PATH '$.id',
 		holder VARCHAR(128) PATH '$.holder',
 		attempt INT UNSIGNED PATH '$.attempt',
 		at_ms BIGINT PATH '$.at_ms',
 		duration_ms INT UNSIGNED PATH '$.duration_ms',
 		status SMALLINT UNSIGNED PATH '$.status',
-		response VARCHAR(1024) PATH '$.response')) j;
+		response VARCHAR(1024) PATH '$.response')) j
+	 ORDER BY j.k;
 
 	INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code,
 	    duration_ms, error_class, error, response)
 	SELECT d.id, s.at, s.status, s.duration_ms, NULL, NULL, s.response
 	  FROM wz_succeeded s JOIN webhook_deliveries d ON d.id = s.id
-	 ORDER BY d.id;
+	 ORDER BY s.n;
 
-	UPDATE webhook_deliveries d JOIN wz_succeeded s ON d.id = s.id
+	-- The records that apply (their delivery still on their claim), the
+	-- deliveries locked.
+	UPDATE wz_succeeded s JOIN webhook_deliveries d ON d.id = s.id
+	   SET s.applies = 1
+	 WHERE d.status = 'pending' AND d.sending_holder <=> s.holder AND
+	    d.attempts = s.attempt;
+
+	UPDATE webhook_deliveries d JOIN wz_succeeded s ON d.id = s.id AND
+	    s.applies = 1
 	   SET d.status = 'succeeded', d.next_attempt_at = NULL,
 	    d.sending_holder = NULL, d.last_status_code = s.status,
 	    d.last_error = NULL, d.last_attempt_at = s.at,
@@ -136,7 +153,8 @@ BEGIN
 	    d.attempts = s.attempt;
 
 	UPDATE webhook_state w JOIN (SELECT DISTINCT d.webhook_id
-	    FROM wz_succeeded s JOIN webhook_deliveries d ON d.id = s.id) x
+	    FROM wz_succeeded s JOIN webhook_deliveries d ON d.id = s.id
+	    WHERE s.applies = 1) x
 	    ON w.webhook_id = x.webhook_id
 	   SET w.failing_since = NULL
 	 WHERE w.failing_since IS NOT NULL;

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -774,6 +775,83 @@ def test_attempt_log(stack, graph_sandbox, receiver, key):
             assert got["attempts"][1]["error_class"] == "redirect"
 
 
+def test_redirect_to_bad_utf8_is_recorded(stack, graph_sandbox, receiver,
+                                          key):
+    """A Location of invalid UTF-8, and a long non-ASCII one (cut by the
+    header capture and the error's bound, mid-character unless cleaned):
+    each attempt is recorded (the database takes only valid UTF-8; a
+    refused record was written again every minute and the delivery never
+    moved), and the delivery goes on with the schedule."""
+    # http.server writes header values as latin-1: these are the bytes.
+    bad = "http://x/\xff\xfe"
+    long_ = ("http://x/" + "\u4e2d" * 600).encode().decode("latin-1")
+    rcv = receiver(lambda hit, n: (302, {"Location": bad}, b"") if n == 1
+                   else (302, {"Location": long_}, b"") if n == 2
+                   else (200, {}, b""))
+    wid, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    key.create_contact(name="Utf", phone="+4915100000071")
+    with spooling(stack, graph_sandbox) as proc:
+        # Retries are 10 ms apart at this time_scale; a refused record
+        # would hold the delivery for the claim's 60 s expiry.
+        wait_for(settled(stack, wid, 1), what="the delivery", timeout=30)
+        with open(proc.log, errors="replace") as f:
+            log = f.read()
+    d, = deliveries(stack, wid)
+    assert d["status"] == "succeeded" and d["attempts"] == 3, d
+    a = attempts(stack, d["id"])
+    assert [x["code"] for x in a] == ["302", "302", "200"], a
+    assert a[0]["class"] == a[1]["class"] == "redirect"
+    assert a[0]["error"].startswith(
+        "HTTP 302: a redirect to http://x/\ufffd\ufffd"), a[0]
+    assert a[1]["error"].startswith(
+        "HTTP 302: a redirect to http://x/\u4e2d\u4e2d"), a[1]
+    assert len(a[1]["error"].encode()) <= 512
+    assert "result refused" not in log and "recording results" not in log, \
+        log[-3000:]
+    assert len(rcv.hits) == 3
+
+
+def test_succeeded_run_keeps_every_record(stack, receiver, key):
+    """wz_delivery_succeeded (a run of successes in one call), called as
+    the spooler does: two records of one delivery in one run both leave
+    an attempt row and the one on the delivery's claim applies; a stale
+    record (an older attempt) changes nothing but the attempt log, and
+    does not end its webhook's failure run."""
+    rcv = receiver()
+    wa, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    wb, _ = make_webhook(stack, key, rcv.url, ["contact.created"])
+    key.create_contact(name="Run", phone="+4915100000072")
+    (da,), = sql(stack, "SELECT id FROM webhook_deliveries WHERE "
+                 "webhook_id = %d" % wa)
+    (db,), = sql(stack, "SELECT id FROM webhook_deliveries WHERE "
+                 "webhook_id = %d" % wb)
+    da, db = int(da), int(db)
+    # Both on attempt 2 of holder h (no spooler runs in this test).
+    sql(stack, "UPDATE webhook_deliveries SET sending_holder = 'h', "
+        "attempts = 2 WHERE id IN (%d, %d)" % (da, db))
+    sql(stack, "UPDATE webhook_state SET failing_since = UTC_TIMESTAMP(3) - "
+        "INTERVAL 1 HOUR WHERE webhook_id IN (%d, %d)" % (wa, wb))
+    at = int(time.time() * 1000)
+
+    def rec(d, attempt, status):
+        return {"id": d, "holder": "h", "attempt": attempt, "at_ms": at,
+                "duration_ms": 5, "status": status, "response": "r%d" %
+                attempt}
+    run = json.dumps([rec(da, 1, 200), rec(da, 2, 201), rec(db, 1, 202)])
+    sql(stack, "CALL wz_delivery_succeeded('%s')" % run)
+    assert [(x["code"], x["response"]) for x in attempts(stack, da)] == \
+        [("200", "r1"), ("201", "r2")]
+    d, = deliveries(stack, wa)
+    assert d["status"] == "succeeded" and d["code"] == "201", d
+    assert [x["code"] for x in attempts(stack, db)] == ["202"]
+    d, = deliveries(stack, wb)
+    assert d["status"] == "pending" and d["code"] == "", d
+    (fa, fb), = sql(stack, "SELECT MAX(IF(webhook_id = %d, failing_since IS "
+                    "NULL, NULL)), MAX(IF(webhook_id = %d, failing_since IS "
+                    "NULL, NULL)) FROM webhook_state" % (wa, wb))
+    assert (fa, fb) == ("1", "0"), (fa, fb)
+
+
 # --------------------------------------------------------------------------
 # Secret rotation
 
@@ -834,30 +912,40 @@ def refused(stack, wid, timeout=30):
     return attempts(stack, d["id"])[0], d
 
 
-@pytest.mark.parametrize("target,addr,what", [
+@pytest.mark.parametrize("target,host,what", [
     ("http://127.0.0.1:{port}/hook", "127.0.0.1", "a loopback address"),
     ("http://10.0.0.1:{port}/hook", "10.0.0.1", "a private address"),
     ("http://169.254.169.254/latest/meta-data", "169.254.169.254",
      "a link-local address"),
-    ("http://[::1]:{port}/hook", "::1", "a loopback address"),
-    ("http://[::ffff:127.0.0.1]:{port}/hook", "::ffff:127.0.0.1",
+    ("http://[::1]:{port}/hook", "[::1]", "a loopback address"),
+    ("http://[::ffff:127.0.0.1]:{port}/hook", "[::ffff:127.0.0.1]",
      "a loopback address"),
-    ("http://localhost:{port}/hook", None, "a loopback address"),
+    ("http://localhost:{port}/hook", "localhost", "a loopback address"),
 ])
 def test_private_targets_refused(stack, graph_sandbox, receiver, key,
-                                 target, addr, what):
+                                 target, host, what):
     rcv = receiver()
     url = target.format(port=rcv.port)
     wid, _ = make_webhook(stack, key, url, ["contact.created"])
     key.create_contact(name="R", phone="+4915100000090")
-    with spooling(stack, graph_sandbox, private=False):
+    with spooling(stack, graph_sandbox, private=False) as proc:
         a, d = refused(stack, wid)
+        with open(proc.log, errors="replace") as f:
+            log = f.read()
     assert a["class"] == "refused_target", a
+    # The address itself is in the spooler's log only.
+    assert re.search(r"delivery %d: attempt 1: the connection to \S+ "
+                     r"\(%s\) refused: %s" % (d["id"], re.escape(host),
+                                               what), log), log[-3000:]
     assert a["code"] == "" and a["response"] == ""
-    # localhost resolves to 127.0.0.1 or ::1, both loopback.
-    assert a["error"].startswith("Refused: %s is %s" % (addr, what)) if addr \
-        else (" is %s" % what) in a["error"], a
-    assert a["error"].endswith("(webhooks.allow_private_targets is off)")
+    # The host as the URL names it and the class; never the address a name
+    # resolved to (localhost: 127.0.0.1 or ::1, both loopback).
+    assert a["error"] == ("Refused: the host %s resolves to %s "
+                          "(webhooks.allow_private_targets is off)"
+                          % (host, what)), a
+    if host == "localhost":
+        assert "127.0.0.1" not in a["error"] and "::1" not in a["error"]
+        assert d["error"] == a["error"]
     assert d["status"] == "pending"          # a failed attempt: retried
     assert rcv.hits == []                     # never reached
 
@@ -961,6 +1049,39 @@ def test_per_host_cap(stack, graph_sandbox, receiver, make_key):
     assert len(rcv.hits) == 10
     assert rcv.max_active <= 2, rcv.max_active
     assert rcv.max_active == 2
+
+
+def test_per_tenant_cap(stack, graph_sandbox, receiver, key):
+    """One tenant's webhooks on four ports of one slow receiver (four
+    hosts for the per-host cap, 2 each: 8 at once without a tenant bound):
+    the tenant's requests in flight at most 2 x max_per_host = 4."""
+    lock = threading.Lock()
+    load = {"active": 0, "max": 0}
+
+    def slow(hit, n):
+        with lock:
+            load["active"] += 1
+            load["max"] = max(load["max"], load["active"])
+        # Held a while so that requests overlap (what is counted).
+        time.sleep(0.3)
+        with lock:
+            load["active"] -= 1
+        return 200, {}, b""
+    hooks = []
+    for _ in range(4):
+        wid, _ = make_webhook(stack, key, receiver(slow).url,
+                              ["contact.created"])
+        hooks.append(wid)
+    for i in range(4):
+        key.create_contact(name="T%d" % i, phone="+49151000006%02d" % i)
+    with spooling(stack, graph_sandbox, max_per_host=2):
+        for wid in hooks:
+            wait_for(settled(stack, wid, 4), what="all delivered",
+                     timeout=60)
+    assert all(d["status"] == "succeeded" for wid in hooks
+               for d in deliveries(stack, wid))
+    assert load["max"] <= 4, load
+    assert load["max"] == 4, load
 
 
 # --------------------------------------------------------------------------

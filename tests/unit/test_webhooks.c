@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "netcheck.h"
+#include "text.h"
 #include "tests.h"
 #include "whpolicy.h"
 
@@ -90,6 +91,18 @@ static const struct {
 	{ "100:0:0:1::1", NET_PUBLIC },
 	{ "2001:4860:4860::8888", NET_PUBLIC },
 	{ "2a00:1450:4001::1", NET_PUBLIC },
+	{ "192.88.99.1", NET_TUNNEL },
+	{ "192.88.98.1", NET_PUBLIC },
+	{ "192.88.100.1", NET_PUBLIC },
+	{ "64:ff9b:1::808:808", NET_TUNNEL },
+	{ "64:ff9b:1:ffff::1", NET_TUNNEL },
+	{ "64:ff9b:2::808:808", NET_PUBLIC },
+	{ "2001::1", NET_TUNNEL },
+	{ "2001:0:4136:e378:8000:63bf:3fff:fdd2", NET_TUNNEL },
+	{ "2001:1::1", NET_PUBLIC },
+	{ "::ffff:0:127.0.0.1", NET_LOOPBACK },
+	{ "::ffff:0:10.0.0.1", NET_PRIVATE },
+	{ "::ffff:0:8.8.8.8", NET_PUBLIC },
 };
 
 START_TEST(netcheck_classes)
@@ -228,6 +241,37 @@ START_TEST(whpolicy_excerpt)
 }
 END_TEST
 
+/* Texts of records (errors: a Location named in one) are cleaned the
+ * same way, to any bound, never cut within a character. */
+START_TEST(whpolicy_clean)
+{
+	char out[513], big[700];
+	size_t i, n;
+
+	n = wh_clean("http://x/\xff\xfe", 11, out, 512);
+	ck_assert_uint_eq(n, 15);
+	ck_assert_str_eq(out, "http://x/\xef\xbf\xbd\xef\xbf\xbd");
+	ck_assert(utf8_valid(out, n));
+	/* 2-byte characters from an odd offset: a cut at 512 would split
+	 * one; the cleaned text stops before it. */
+	big[0] = 'h';
+	for (i = 1; i + 1 < sizeof(big); i += 2) {
+		big[i] = '\xc3';
+		big[i + 1] = '\xa9';
+	}
+	n = wh_clean(big, sizeof(big) - 1, out, 512);
+	ck_assert_uint_eq(n, 511);
+	ck_assert(utf8_valid(out, n));
+	/* Already cut mid-character (as by a capture buffer): the tail byte
+	 * becomes U+FFFD if it fits, never stays. */
+	n = wh_clean(big, 512, out, 512);
+	ck_assert(utf8_valid(out, n));
+	ck_assert_uint_le(n, 512);
+	n = wh_clean("ab\xc3", 3, out, 512);
+	ck_assert_str_eq(out, "ab\xef\xbf\xbd");
+}
+END_TEST
+
 Suite *
 webhooks_suite(void)
 {
@@ -236,6 +280,7 @@ webhooks_suite(void)
 
 	tcase_add_test(tc, netcheck_classes);
 	tcase_add_test(tc, netcheck_texts);
+	tcase_add_test(tc, whpolicy_clean);
 	tcase_add_test(tc, whpolicy_classify);
 	tcase_add_test(tc, whpolicy_schedule);
 	tcase_add_test(tc, whpolicy_retry_after);
