@@ -564,3 +564,18 @@ db_isnull(const struct db_res *r, size_t row, size_t col)
 {
 	return db_str(r, row, col) == NULL;
 }
+
+char *
+db_ids_json(struct pool *pool, const struct db_res *res)
+{
+	size_t i, len = 0, cap = res->nrows * 21 + 3;
+	char *s = pool_alloc(pool, cap);
+
+	s[len++] = '[';
+	for (i = 0; i < res->nrows; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%llu",
+		    i ? "," : "", (unsigned long long)db_int(res, i, 0));
+	s[len++] = ']';
+	s[len] = '\0';
+	return s;
+}

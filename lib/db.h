@@ -86,6 +86,9 @@ enum db_rc	 db_script(struct db *, const char *sql, size_t len);
 
 const char	*db_str(const struct db_res *, size_t row, size_t col);
 long long	 db_int(const struct db_res *, size_t row, size_t col);
+/* The first column's ids of every row as a JSON array ("[1,2]"), in the
+ * pool: the list a statement joins with JSON_TABLE. */
+char		*db_ids_json(struct pool *, const struct db_res *);
 size_t		 db_len(const struct db_res *, size_t row, size_t col);
 bool		 db_isnull(const struct db_res *, size_t row, size_t col);
 

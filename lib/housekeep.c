@@ -24,22 +24,6 @@ housekeep(struct db *db, uint64_t *deleted)
 	return rc;
 }
 
-/* The ids of a result's first column as a JSON array, in the pool. */
-static char *
-ids_json(struct pool *pool, const struct db_res *res)
-{
-	size_t i, len = 0, cap = res->nrows * 21 + 3;
-	char *s = pool_alloc(pool, cap);
-
-	s[len++] = '[';
-	for (i = 0; i < res->nrows; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s%llu",
-		    i ? "," : "", (unsigned long long)db_int(res, i, 0));
-	s[len++] = ']';
-	s[len] = '\0';
-	return s;
-}
-
 /* One batch of retention: 0 rows picked ends it. */
 static enum db_rc
 retention_batch(struct db *db, struct pool *pool, int days, uint64_t *n)
@@ -53,7 +37,7 @@ retention_batch(struct db *db, struct pool *pool, int days, uint64_t *n)
 		return rc;
 	if ((rc = db_query(db, pool, SQL_WH_PURGE_PICK, &a, 1, &res)) ==
 	    DB_OK && res.nrows > 0) {
-		a = DBA_STR(ids_json(pool, &res));
+		a = DBA_STR(db_ids_json(pool, &res));
 		if ((rc = db_exec(db, SQL_WH_PURGE_DELIVERIES, &a, 1, NULL,
 		    NULL)) == DB_OK &&
 		    (rc = db_exec(db, SQL_WH_PURGE_ATTEMPTS, &a, 1, NULL,
@@ -86,7 +70,7 @@ deleted_batch(struct db *db, struct pool *pool, int64_t webhook,
 		return rc;
 	if ((rc = db_query(db, pool, SQL_WH_DEL_PICK, &a, 1, &res)) == DB_OK &&
 	    res.nrows > 0) {
-		a = DBA_STR(ids_json(pool, &res));
+		a = DBA_STR(db_ids_json(pool, &res));
 		if ((rc = db_exec(db, SQL_WH_DEL_ATTEMPTS, &a, 1, &k,
 		    NULL)) == DB_OK) {
 			*n += k;

@@ -389,8 +389,7 @@ msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 	struct db_arg arg[2];
 	enum db_rc rc = DB_OK;
 	uint64_t marked = 0;
-	size_t i, cap, len;
-	char *ids;
+	size_t i;
 	int attempt;
 
 	for (attempt = 0; attempt < 3; attempt++) {
@@ -405,17 +404,7 @@ msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 				return 0;
 		}
 		if (rc == DB_OK) {
-			cap = res.nrows * 21 + 3;
-			ids = pool_alloc(pool, cap);
-			len = 0;
-			ids[len++] = '[';
-			for (i = 0; i < res.nrows; i++)
-				len += (size_t)snprintf(ids + len, cap - len,
-				    "%s%llu", i ? "," : "",
-				    (unsigned long long)db_int(&res, i, 0));
-			ids[len++] = ']';
-			ids[len] = '\0';
-			arg[0] = DBA_STR(ids);
+			arg[0] = DBA_STR(db_ids_json(pool, &res));
 			arg[1] = DBA_STR(spool_opts(q->s)->holder);
 			rc = db_exec(db, SQL_SPOOL_MARK_SENDING, arg, 2,
 			    &marked, NULL);

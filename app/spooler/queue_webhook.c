@@ -771,22 +771,6 @@ hook_refresh(struct queue *q, struct lane *l, int64_t now)
 	return 1;
 }
 
-/* The claimed ids as a JSON array, in the pool. */
-static char *
-ids_json(struct pool *pool, const struct db_res *res)
-{
-	size_t i, len = 0, cap = res->nrows * 21 + 3;
-	char *s = pool_alloc(pool, cap);
-
-	s[len++] = '[';
-	for (i = 0; i < res->nrows; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s%llu",
-		    i ? "," : "", (unsigned long long)db_int(res, i, 0));
-	s[len++] = ']';
-	s[len] = '\0';
-	return s;
-}
-
 static int
 whq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 {
@@ -817,7 +801,7 @@ whq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 				return 0;
 			}
 		} else if (rc == DB_OK) {
-			ids = ids_json(pool, &res);
+			ids = db_ids_json(pool, &res);
 			arg[0] = DBA_STR(ids);
 			arg[1] = DBA_STR(holder);
 			arg[2] = DBA_INT(WH_CLAIM_EXPIRY_S);
