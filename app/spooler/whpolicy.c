@@ -119,7 +119,11 @@ wh_retry_after_s(const char *v, time_t now)
 		end++;
 	if (*end != '\0' || (t = timegm(&tm)) == (time_t)-1)
 		return -1;
-	return t > now ? (long long)(t - now) : 0;
+	/* Capped as a number of seconds is (a date centuries ahead). */
+	if (t <= now)
+		return 0;
+	return t - now > (time_t)100000000 ? 100000000LL :
+	    (long long)(t - now);
 }
 
 int64_t

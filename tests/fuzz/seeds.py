@@ -96,6 +96,8 @@ whpolicy("date", "Wed, 21 Oct 2015 07:28:00 GMT")
 whpolicy("zero-left", "30", left=0)
 whpolicy("body", b"\xff\x00\xc3\xbc ok \xf0\x9f\x98\x80", attempt=5)
 whpolicy("long", "x" * 2000, attempt=12, left=5)
+# The fuzzer's find: a date centuries ahead (the year 2415) was not capped.
+whpolicy("far-date", "Wed,1 Oct 241508:28:00 GMT", left=1367424)
 
 
 # ---- fuzz_scopes -----------------------------------------------------------

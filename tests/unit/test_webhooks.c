@@ -217,6 +217,10 @@ START_TEST(whpolicy_retry_after)
 	ck_assert_int_eq(wh_retry_after_s(NULL, now), -1);
 	ck_assert_int_eq(wh_retry_after_s("99999999999999999999", now),
 	    100000000);
+	/* A date centuries ahead is capped as a number is (the fuzzer's
+	 * find: "Wed,1 Oct 241508:28:00 GMT" parses as the year 2415). */
+	ck_assert_int_eq(wh_retry_after_s("Wed, 01 Oct 2415 08:28:00 GMT",
+	    now), 100000000);
 }
 END_TEST
 
