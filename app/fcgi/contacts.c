@@ -346,13 +346,12 @@ contact_list(struct req *r)
 {
 	const char *search = query_get(&r->query, "search");
 	const char *tag = query_get(&r->query, "tag");
-	struct json_object *items;
 	struct db_res res;
 	struct db_arg a[16];
 	struct verrs errs;
 	long long page, per_page, total;
 	enum sql list, count;
-	size_t na = 0, nc, i;
+	size_t na = 0, nc;
 	enum db_rc rc;
 
 	if (req_paging(r, &page, &per_page) == -1)
@@ -430,8 +429,5 @@ contact_list(struct req *r)
 		    &total) == -1)
 			return;
 	}
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
-	reply_list(r, items, page, per_page, total);
+	reply_list_json(r, &res, page, per_page, total);
 }

@@ -47,13 +47,12 @@ conversation_list(struct req *r)
 {
 	const char *status = query_get(&r->query, "status");
 	const char *assigned = query_get(&r->query, "assigned_to");
-	struct json_object *items;
 	struct db_res res;
 	struct db_arg a[5];
 	struct verrs errs;
 	long long page, per_page, user = 0, total;
 	enum sql list, count;
-	size_t na = 0, nc, i;
+	size_t na = 0, nc;
 	int st = -1;
 	enum db_rc rc;
 
@@ -105,10 +104,7 @@ conversation_list(struct req *r)
 	}
 	if (req_page_total(r, &res, page, per_page, count, a, nc, &total) == -1)
 		return;
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
-	reply_list(r, items, page, per_page, total);
+	reply_list_json(r, &res, page, per_page, total);
 }
 
 /* GET /conversations/{id}: the conversation and its latest
@@ -169,12 +165,10 @@ conversation_get(struct req *r)
 void
 conversation_messages(struct req *r)
 {
-	struct json_object *items;
 	struct db_res res;
 	struct db_arg a[4];
 	long long page, per_page, total;
 	enum db_rc rc;
-	size_t i;
 
 	if (req_paging(r, &page, &per_page) == -1 ||
 	    req_load_own(r, SQL_CONVERSATION_EXISTS, "Conversation", &res) ==
@@ -192,10 +186,7 @@ conversation_messages(struct req *r)
 	if (req_page_total(r, &res, page, per_page,
 	    SQL_CONVERSATION_MESSAGES_COUNT, a, 1, &total) == -1)
 		return;
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
-	reply_list(r, items, page, per_page, total);
+	reply_list_json(r, &res, page, per_page, total);
 }
 
 /* 409 for a reopening that the unique key refused: names the conversation

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonbody.h"
 #include "log.h"
 #include "request.h"
 
@@ -77,6 +78,18 @@ reply_list(struct req *r, struct json_object *items, long long page,
 	json_object_object_add(o, "data", items);
 	json_object_object_add(o, "meta", m);
 	set_out(r, 200, o);
+}
+
+void
+reply_list_json(struct req *r, const struct db_res *res, long long page,
+    long long per_page, long long total)
+{
+	struct json_object *items = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < res->nrows; i++)
+		json_object_array_add(items, jsonbody_raw(db_str(res, i, 0)));
+	reply_list(r, items, page, per_page, total);
 }
 
 void

@@ -32,6 +32,10 @@ enum err_code {
 void	 reply_data(struct req *, int status, struct json_object *data);
 void	 reply_list(struct req *, struct json_object *items, long long page,
 	    long long per_page, long long total);
+/* A list page whose rows' first column is each item's JSON (a shape's
+ * json), passed through unparsed. */
+void	 reply_list_json(struct req *, const struct db_res *, long long page,
+	    long long per_page, long long total);
 void	 reply_error(struct req *, enum err_code, const char *message,
 	    struct json_object *details);
 /* 422 with the recorded field errors; frees them. */

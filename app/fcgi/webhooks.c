@@ -457,11 +457,10 @@ void
 webhook_deliveries(struct req *r)
 {
 	const char *status = query_get(&r->query, "status");
-	struct json_object *items;
 	struct db_res res;
 	struct db_arg a[5];
 	long long page, per_page, total;
-	size_t na = 0, i;
+	size_t na = 0;
 	enum db_rc rc;
 	int k;
 
@@ -497,10 +496,7 @@ webhook_deliveries(struct req *r)
 	    SQL_WEBHOOK_DELIVERY_COUNT_STATUS : SQL_WEBHOOK_DELIVERY_COUNT, a,
 	    na, &total) == -1)
 		return;
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, jsonbody_raw(db_str(&res, i, 0)));
-	reply_list(r, items, page, per_page, total);
+	reply_list_json(r, &res, page, per_page, total);
 }
 
 /* The delivery (r->ids[1]) of the webhook (r->ids[0]) with its attempts:

@@ -112,6 +112,9 @@ struct queue {
 
 /* The loop's services to its queues. */
 struct db		*spool_db(struct spool *);
+/* Reads the master key (the config's master_key_file) into key, which
+ * must hold MASTER_KEY_LEN bytes: 0, or -1 (logged). */
+int			 spool_master_key(struct queue *, uint8_t *key);
 struct pool		*spool_pool(struct spool *);
 const struct spool_opts	*spool_opts(const struct spool *);
 int64_t			 spool_now(void);

@@ -94,13 +94,9 @@ msgq(struct queue *q)
 static void *
 msgq_open(struct queue *q)
 {
-	const struct spool_opts *o = spool_opts(q->s);
 	struct msgq *m = xcalloc(1, sizeof(*m));
-	char err[512];
 
-	if (masterkey_load(o->cfg->master_key_file, m->key, err,
-	    sizeof(err)) == -1) {
-		log_warnx("%s", err);
+	if (spool_master_key(q, m->key) == -1) {
 		free(m);
 		return NULL;
 	}

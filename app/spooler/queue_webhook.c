@@ -131,11 +131,8 @@ whq_open(struct queue *q)
 {
 	const struct spool_opts *o = spool_opts(q->s);
 	struct whq *w = xcalloc(1, sizeof(*w));
-	char err[512];
 
-	if (masterkey_load(o->cfg->master_key_file, w->key, err,
-	    sizeof(err)) == -1) {
-		log_warnx("%s", err);
+	if (spool_master_key(q, w->key) == -1) {
 		free(w);
 		return NULL;
 	}

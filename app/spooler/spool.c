@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "db.h"
 #include "housekeep.h"
 #include "http.h"
@@ -123,6 +124,19 @@ struct db *
 spool_db(struct spool *s)
 {
 	return s->db;
+}
+
+int
+spool_master_key(struct queue *q, uint8_t *key)
+{
+	char err[512];
+
+	if (masterkey_load(q->s->o->cfg->master_key_file, key, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 struct pool *
