@@ -379,45 +379,20 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 static int
 msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 {
-	struct db *db = spool_db(q->s);
 	struct pool *pool = spool_pool(q->s);
 	struct db_res res;
-	struct db_arg arg[2];
-	enum db_rc rc = DB_OK;
-	uint64_t marked = 0;
+	const char *ids;
+	enum db_rc rc;
+	uint64_t marked;
 	size_t i;
-	int attempt;
 
-	for (attempt = 0; attempt < 3; attempt++) {
-		if ((rc = db_begin(db)) != DB_OK)
-			break;
-		arg[0] = DBA_INT(l->id);
-		arg[1] = DBA_INT(n);
-		rc = db_query(db, pool, SQL_SPOOL_CLAIM, arg, 2, &res);
-		if (rc == DB_OK && res.nrows == 0) {
-			rc = db_commit(db);
-			if (rc == DB_OK)
-				return 0;
-		}
-		if (rc == DB_OK) {
-			arg[0] = DBA_STR(db_ids_json(pool, &res));
-			arg[1] = DBA_STR(spool_opts(q->s)->holder);
-			rc = db_exec(db, SQL_SPOOL_MARK_SENDING, arg, 2,
-			    &marked, NULL);
-		}
-		if (rc == DB_OK)
-			rc = db_commit(db);
-		if (rc == DB_OK)
-			break;
-		db_rollback(db);
-		if (rc != DB_RETRY)
-			break;
-		pool_reset(pool);
-	}
-	if (rc != DB_OK) {
+	if ((rc = spool_claim(q, SQL_SPOOL_CLAIM, l->id, n,
+	    SQL_SPOOL_MARK_SENDING, NULL, 0, &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming messages", now);
 		return -1;
 	}
+	if (res.nrows == 0)
+		return 0;
 	spool_db_fine(q->s);
 	if (marked != res.nrows)
 		log_warnx("account %llu: claimed %zu messages, marked %" PRIu64,

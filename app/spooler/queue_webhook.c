@@ -776,47 +776,26 @@ whq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 	const char *holder = spool_opts(q->s)->holder;
 	struct db_res res, bodies;
 	struct db_arg arg[3];
-	enum db_rc rc = DB_OK;
-	uint64_t marked = 0;
-	char *ids = NULL;
+	enum db_rc rc;
+	uint64_t marked;
+	const char *ids;
 	size_t i;
-	int attempt, got;
+	int got;
 
 	if ((got = hook_refresh(q, l, now)) <= 0) {
 		pool_reset(pool);
 		return got;
 	}
-	for (attempt = 0; attempt < 3; attempt++) {
-		if ((rc = db_begin(db)) != DB_OK)
-			break;
-		arg[0] = DBA_INT(l->id);
-		arg[1] = DBA_INT(n);
-		rc = db_query(db, pool, SQL_WH_CLAIM, arg, 2, &res);
-		if (rc == DB_OK && res.nrows == 0) {
-			if ((rc = db_commit(db)) == DB_OK) {
-				pool_reset(pool);
-				return 0;
-			}
-		} else if (rc == DB_OK) {
-			ids = db_ids_json(pool, &res);
-			arg[0] = DBA_STR(ids);
-			arg[1] = DBA_STR(holder);
-			arg[2] = DBA_INT(WH_CLAIM_EXPIRY_S);
-			rc = db_exec(db, SQL_WH_MARK, arg, 3, &marked, NULL);
-			if (rc == DB_OK)
-				rc = db_commit(db);
-		}
-		if (rc == DB_OK)
-			break;
-		db_rollback(db);
-		if (rc != DB_RETRY)
-			break;
-		pool_reset(pool);
-	}
-	if (rc != DB_OK) {
+	arg[0] = DBA_INT(WH_CLAIM_EXPIRY_S);
+	if ((rc = spool_claim(q, SQL_WH_CLAIM, l->id, n, SQL_WH_MARK, arg, 1,
+	    &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming webhook deliveries", now);
 		pool_reset(pool);
 		return -1;
+	}
+	if (res.nrows == 0) {
+		pool_reset(pool);
+		return 0;
 	}
 	/* Claimed and committed: the bodies, without locks. A failure here
 	 * leaves the claims to expire (due again in a minute). */

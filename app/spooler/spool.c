@@ -616,6 +616,43 @@ spool_start(struct queue *q, struct lane *l, struct http_req *r,
 	http_start(s->http, r);
 }
 
+enum db_rc
+spool_claim(struct queue *q, enum sql claim, unsigned long long lane,
+    size_t n, enum sql mark, const struct db_arg *extra, size_t nextra,
+    struct db_res *res, const char **ids, uint64_t *marked)
+{
+	struct spool *s = q->s;
+	struct db_arg a[4];
+	enum db_rc rc = DB_OK;
+	int attempt;
+
+	*ids = NULL;
+	*marked = 0;
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((rc = db_begin(s->db)) != DB_OK)
+			break;
+		a[0] = DBA_INT(lane);
+		a[1] = DBA_INT(n);
+		rc = db_query(s->db, &s->pool, claim, a, 2, res);
+		if (rc == DB_OK && res->nrows > 0) {
+			*ids = db_ids_json(&s->pool, res);
+			a[0] = DBA_STR(*ids);
+			a[1] = DBA_STR(s->o->holder);
+			if (nextra > 0)
+				memcpy(a + 2, extra, nextra * sizeof(*a));
+			rc = db_exec(s->db, mark, a, 2 + nextra, marked, NULL);
+		}
+		if (rc == DB_OK && (rc = db_commit(s->db)) == DB_OK)
+			return DB_OK;
+		db_rollback(s->db);
+		*ids = NULL;
+		if (rc != DB_RETRY)
+			break;
+		pool_reset(&s->pool);
+	}
+	return rc;
+}
+
 /* Lets every lane that may start now claim. Returns the earliest time
  * another claim could be due (room permitting). */
 static int64_t
