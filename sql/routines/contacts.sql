@@ -23,8 +23,9 @@ BEGIN
 	    p_opted_out, p_now, p_now);
 	SET v_id = LAST_INSERT_ID();
 	IF p_tags <> '[]' THEN
-		INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
-		SELECT p_tenant, j.tag, v_id
+		INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id,
+		    opted_out)
+		SELECT p_tenant, j.tag, v_id, p_opted_out
 		  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
 	END IF;
 	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
@@ -87,8 +88,9 @@ BEGIN
 	       updated_at = p_now
 	 WHERE tenant_id = p_tenant AND id = p_id;
 	DELETE FROM contact_tags WHERE tenant_id = p_tenant AND contact_id = p_id;
-	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id)
-	SELECT p_tenant, j.tag, p_id
+	INSERT IGNORE INTO contact_tags (tenant_id, tag, contact_id,
+	    opted_out)
+	SELECT p_tenant, j.tag, p_id, p_opted_out
 	  FROM JSON_TABLE(p_tags, '$[*]' COLUMNS (tag VARCHAR(64) PATH '$')) j;
 	CALL wz_trigrams_delete(p_tenant, p_id, p_old_trigrams);
 	INSERT IGNORE INTO contact_trigrams (tenant_id, tri, contact_id)
