@@ -650,6 +650,12 @@ static const struct {
 	    "DELETE FROM webhooks WHERE id = ? AND status = 'deleted' AND NOT "
 	    "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE "
 	    "d.webhook_id = ?)" },
+	/* [campaign-api] */
+	/* [/campaign-api] */
+	/* [campaign-expand] */
+	/* [/campaign-expand] */
+	/* [campaign-send] */
+	/* [/campaign-send] */
 	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false, 0, 1,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },
 	[SQL_MIGRATION_UNLOCK] = { "MIGRATION_UNLOCK", false, 0, 1,

@@ -122,6 +122,15 @@ enum sql {
 	SQL_WH_DEL_DELIVERIES,
 	SQL_WH_DEL_STATE,
 	SQL_WH_DEL_WEBHOOK,
+	/* [campaign-api] segments and campaigns: the API (segments.c,
+	 * campaigns.c) */
+	/* [/campaign-api] */
+	/* [campaign-expand] campaigns: the spooler's expansion
+	 * (queue_campaign.c) */
+	/* [/campaign-expand] */
+	/* [campaign-send] campaign messages in the message queue
+	 * (queue_message.c) */
+	/* [/campaign-send] */
 	SQL_MIGRATION_LOCK,
 	SQL_MIGRATION_UNLOCK,
 	SQL_MIGRATION_LIST,
@@ -187,5 +196,12 @@ bool		 sql_retryable(enum sql);
  * (first) result, 0 for none. */
 unsigned	 sql_params(enum sql);
 unsigned	 sql_cols(enum sql);
+
+/* [campaign-api] column layouts */
+/* [/campaign-api] */
+/* [campaign-expand] column layouts */
+/* [/campaign-expand] */
+/* [campaign-send] column layouts */
+/* [/campaign-send] */
 
 #endif

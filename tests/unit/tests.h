@@ -19,6 +19,7 @@ Suite	*spooler_edges_suite(void);
 Suite	*webhooks_suite(void);
 Suite	*event_suite(void);
 Suite	*http_suite(void);
+Suite	*placeholder_suite(void);
 
 /* A test case with a timeout generous enough for sanitizer builds on a
  * busy machine. */

@@ -56,6 +56,7 @@ main(void)
 	srunner_add_suite(sr, event_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, webhooks_suite());
+	srunner_add_suite(sr, placeholder_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
