@@ -748,12 +748,13 @@ static const struct {
 	    "SELECT status FROM campaigns WHERE tenant_id = ? AND id = ? "
 	    "FOR UPDATE" },
 	/* (tenant, id): a started campaign's queued messages are parked by
-	 * the spooler (phase parking); one never started has nothing to
-	 * park. */
+	 * the spooler (phase parking: from snapshot, queue or sending, and
+	 * kept if it were parking already); one never started has nothing
+	 * to park. */
 	[SQL_CAMPAIGN_CANCEL] = { "CAMPAIGN_CANCEL", false, 2, 0,
 	    "UPDATE campaigns SET status = 'cancelled', finished_at = NOW(3), "
-	    "phase = IF(phase IN ('snapshot', 'queue', 'sending') AND "
-	    "started_at IS NOT NULL, 'parking', 'done'), "
+	    "phase = IF(phase <> 'done' AND started_at IS NOT NULL, "
+	    "'parking', 'done'), "
 	    "updated_at = UTC_TIMESTAMP() WHERE tenant_id = ? AND id = ? AND "
 	    "status IN ('scheduled', 'running')" },
 	/* (tenant, id) -> the sums of its counters (CS_*); no row when the
