@@ -685,6 +685,13 @@ static const struct {
 	[SQL_SEGMENT_IN_USE] = { "SEGMENT_IN_USE", false, 1, 1,
 	    "SELECT COUNT(*) FROM campaigns WHERE segment_id = ? AND "
 	    "status IN ('scheduled', 'running') LOCK IN SHARE MODE" },
+	/* After SQL_SEGMENT_LOCK, before a change of the filter: the running
+	 * campaigns taking their audience from it (segment), as committed;
+	 * the locking read also holds off a campaign's start until the
+	 * change commits. */
+	[SQL_SEGMENT_SNAPSHOTTING] = { "SEGMENT_SNAPSHOTTING", false, 1, 1,
+	    "SELECT COUNT(*) FROM campaigns WHERE segment_id = ? AND "
+	    "status = 'running' AND phase = 'snapshot' LOCK IN SHARE MODE" },
 	[SQL_SEGMENT_DELETE] = { "SEGMENT_DELETE", false, 2, 0,
 	    "DELETE FROM segments WHERE tenant_id = ? AND id = ?" },
 	/* A segment's audience, counted: contacts not opted out, read from

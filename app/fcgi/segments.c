@@ -221,11 +221,16 @@ segment_create(struct req *r)
 	reply_segment(r, (int64_t)id, 201);
 }
 
+/* A change of the filter waits for no campaign but one taking its
+ * snapshot now: its audience must come from one filter (409 until the
+ * snapshot is taken). A scheduled campaign takes the filter it finds when
+ * it starts. */
 void
 segment_update(struct req *r)
 {
 	struct segment s;
 	struct db_arg a[5];
+	struct db_res res;
 	uint64_t n = 0;
 	enum db_rc rc;
 
@@ -235,21 +240,38 @@ segment_update(struct req *r)
 		reply_segment(r, r->ids[0], 200);	/* nothing to change */
 		return;
 	}
+	if ((rc = db_begin(r->db)) != DB_OK)
+		goto fail;
+	if (req_load_own(r, SQL_SEGMENT_LOCK, "Segment", &res) == -1) {
+		db_rollback(r->db);
+		return;
+	}
+	a[0] = DBA_INT(r->ids[0]);
+	if (s.tags != NULL) {
+		if ((rc = db_query_one(r->db, &r->pool, SQL_SEGMENT_SNAPSHOTTING,
+		    a, 1, &res)) != DB_OK)
+			goto fail;
+		if (db_int(&res, 0, 0) > 0) {
+			db_rollback(r->db);
+			reply_error(r, ERR_CONFLICT, "A running campaign is taking "
+			    "its audience from this segment's filter now; change "
+			    "the filter once its snapshot is taken.", NULL);
+			return;
+		}
+	}
 	a[0] = DBA_STR(s.name);
 	a[1] = DBA_STR(s.tags);
 	a[2] = s.match_all == -1 ? DBA_NULL : DBA_INT(s.match_all);
 	a[3] = DBA_INT(r->tenant_id);
 	a[4] = DBA_INT(r->ids[0]);
 	if ((rc = db_exec(r->db, SQL_SEGMENT_UPDATE, a, 5, &n, NULL)) !=
-	    DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
-	if (n == 0) {
-		reply_error(r, ERR_NOT_FOUND, "Segment not found.", NULL);
-		return;
-	}
+	    DB_OK || (rc = db_commit(r->db)) != DB_OK)
+		goto fail;
 	reply_segment(r, r->ids[0], 200);
+	return;
+fail:
+	db_rollback(r->db);
+	reply_db(r, rc == DB_NOROW ? DB_ERR : rc);
 }
 
 /* A segment a scheduled or running campaign needs stays: the campaign

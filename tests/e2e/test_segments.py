@@ -307,3 +307,35 @@ def test_scopes_and_auth(stack, make_tenant):
     assert assert_ok(writer("DELETE", "/segments/%d" % s2["id"]))["deleted"]
     # Unchanged by the refused requests.
     assert assert_ok(full("GET", path)) == s
+
+
+def test_filter_change_while_a_campaign_takes_its_snapshot_is_409(stack):
+    k = new_sender(stack)
+    s = make_segment(k, ["vip"])
+    path = "/segments/%d" % s["id"]
+    c = campaign(k, s)
+    # Scheduled: the campaign takes the filter it finds when it starts.
+    assert assert_ok(k("PATCH", path, {"filter": {"tags": ["de"]}}))[
+        "filter"] == {"tags": ["de"], "match": "any"}
+    sql(stack, "UPDATE campaigns SET status = 'running', phase = 'snapshot', "
+        "started_at = NOW(3) WHERE id = %d" % c["id"])
+    for m in ("PUT", "PATCH"):
+        err = assert_error(k(m, path, {"filter": {"tags": ["x"]}}), 409,
+                           "CONFLICT")
+        assert "snapshot" in err["message"]
+        assert_error(k(m, path, {"name": "n", "filter": {"tags": []}}), 409,
+                     "CONFLICT")
+    # Its name may change; the filter stayed.
+    u = assert_ok(k("PATCH", path, {"name": "Renamed"}))
+    assert u["name"] == "Renamed"
+    assert u["filter"] == {"tags": ["de"], "match": "any"}
+    # Once the snapshot is taken, the filter may change again.
+    sql(stack, "UPDATE campaigns SET phase = 'queue' WHERE id = %d" %
+        c["id"])
+    assert assert_ok(k("PUT", path, {"filter": {"tags": ["x"],
+                                                "match": "all"}}))[
+        "filter"] == {"tags": ["x"], "match": "all"}
+    # Another tenant's segment id is still 404, not 409.
+    other = new_sender(stack)
+    assert_error(other("PATCH", path, {"filter": {"tags": []}}), 404,
+                 "RESOURCE_NOT_FOUND")
