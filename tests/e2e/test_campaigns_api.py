@@ -495,3 +495,18 @@ def test_idempotency_key(stack, sender):
     assert s1.status == s2.status == 201 and s1.body == s2.body
     assert sql(stack, "SELECT COUNT(*) FROM segments WHERE tenant_id = %d "
                "AND name = 'Once'" % sender.tenant.id) == [["1"]]
+
+
+def test_methods(sender):
+    c = create(sender)
+    p = "/campaigns/%d" % c["id"]
+    for m in ("PUT", "PATCH", "DELETE"):
+        r = sender(m, p, {"name": "x"})
+        assert_error(r, 405, "METHOD_NOT_ALLOWED")
+        assert r.headers["allow"] == "GET"
+    r = sender("GET", p + "/cancel")
+    assert_error(r, 405, "METHOD_NOT_ALLOWED")
+    assert r.headers["allow"] == "POST"
+    assert_error(sender("POST", p + "/recipients"), 405, "METHOD_NOT_ALLOWED")
+    assert_error(sender("GET", p + "/start"), 404, "RESOURCE_NOT_FOUND")
+    assert assert_ok(sender("GET", p)) == c
