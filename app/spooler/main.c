@@ -69,6 +69,7 @@
 static const struct queue_ops *const queues[] = {
 	&queue_message,
 	&queue_webhook,
+	&queue_campaign,
 };
 
 static volatile sig_atomic_t signals;
