@@ -34,7 +34,8 @@
  * between them.
  *
  * Test only: WAZERA_TEST_CAMPAIGN_BATCH=N makes every batch N rows (a
- * small audience then takes many batches), and
+ * small audience then takes many batches),
+ * WAZERA_TEST_CAMPAIGN_SNAPSHOT_BATCH=N then the snapshot's N, and
  * WAZERA_TEST_CAMPAIGN_PAUSE=N stops the process (SIGSTOP) right after
  * its N-th committed batch, so a test can look at a campaign midway and
  * kill -9 the spooler there. Neither is for production. */
@@ -78,6 +79,7 @@ struct camp {
 	unsigned long long park_after;	/* parking's cursor (contact id) */
 	unsigned long long snap_cursor;	/* the snapshot's, as last seen */
 	int64_t		 t0;		/* first batch, spool_now() */
+	int64_t		 t_snap, t_queue;	/* in their batches, us */
 	unsigned long	 recipients, queued, parked;
 };
 
@@ -119,6 +121,11 @@ cq_open(struct queue *q)
 		    (unsigned)b;
 		log_warnx("WAZERA_TEST_CAMPAIGN_BATCH: campaign batches of %lu "
 		    "(test only)", b);
+	}
+	if ((b = env_num("WAZERA_TEST_CAMPAIGN_SNAPSHOT_BATCH", 0)) > 0) {
+		c->snapshot_batch = (unsigned)b;
+		log_warnx("WAZERA_TEST_CAMPAIGN_SNAPSHOT_BATCH: snapshot "
+		    "batches of %lu (test only)", b);
 	}
 	if ((c->pause_after = env_num("WAZERA_TEST_CAMPAIGN_PAUSE", 0)) > 0)
 		log_warnx("WAZERA_TEST_CAMPAIGN_PAUSE: stopping after %lu "
@@ -306,7 +313,13 @@ cq_work(struct queue *q, struct lane *l, int64_t now)
 		return 0;
 	}
 	k->queue_next = !k->queue_next;
-	if ((rc = batch(q, st, a, na, &res)) != DB_OK) {
+	now = spool_now();
+	rc = batch(q, st, a, na, &res);
+	if (st == SQL_CAMPAIGN_SNAPSHOT)
+		k->t_snap += spool_now() - now;
+	else if (st == SQL_CAMPAIGN_QUEUE)
+		k->t_queue += spool_now() - now;
+	if (rc != DB_OK) {
 		spool_db_trouble(q->s, rc, what, now);
 		pool_reset(pool);
 		return -1;
@@ -342,13 +355,16 @@ cq_work(struct queue *q, struct lane *l, int64_t now)
 	if (strcmp(out, k->phase) != 0) {
 		if (was_snapshot && strcmp(out, "queue") == 0)
 			log_info("campaign %llu: snapshot done: %lu "
-			    "recipients in %.3f s", l->id, k->recipients,
-			    secs(k->t0));
+			    "recipients in %.3f s (%.3f s in its batches)",
+			    l->id, k->recipients, secs(k->t0),
+			    (double)k->t_snap / US);
 		else if (strcmp(out, "sending") == 0)
 			log_info("campaign %llu: queueing done: %lu messages "
-			    "queued in %.3f s (%lu recipients taken by this "
-			    "spooler)", l->id, k->queued, secs(k->t0),
-			    k->recipients);
+			    "queued in %.3f s (%.3f s in its batches; %lu "
+			    "recipients taken by this spooler in %.3f s)",
+			    l->id, k->queued, secs(k->t0),
+			    (double)k->t_queue / US, k->recipients,
+			    (double)k->t_snap / US);
 		else if (st == SQL_CAMPAIGN_COMPLETE && rows > 0) {
 			log_info("campaign %llu: completed", l->id);
 			c->n_completed++;

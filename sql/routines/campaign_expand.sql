@@ -141,8 +141,6 @@ END;
 -- queue_cursor (those snapshotted so far: the spooler alternates the two
 -- while the snapshot runs, so sends start after its first batch), all in
 -- set-based statements:
---   - a recipient whose contact was deleted fails (131026), the counters
---     moving it from queued to failed;
 --   - the contacts without an open conversation on the campaign's
 --     account get one (INSERT IGNORE: one a racing send opened wins),
 --     marked opened_by_batch = the campaign's id: a campaign queues a
@@ -159,7 +157,10 @@ END;
 --     campaign's template, its placeholders filled at send time), queued,
 --     accepted and due now; plus campaign_id and lane 1. A message the
 --     unique key finds there already is kept;
---   - the recipients get their message ids; the cursor moves.
+--   - the recipients get their message ids; one left without (its
+--     contact was deleted) fails (131026), the counters moving it from
+--     queued to failed;
+--   - the cursor moves.
 -- In phase 'queue' the last batch moves the campaign to 'sending'.
 CREATE OR REPLACE PROCEDURE wz_campaign_queue(IN p_id BIGINT UNSIGNED,
 	IN p_holder VARCHAR(128), IN p_batch INT UNSIGNED,
@@ -197,25 +198,6 @@ BEGIN
 		IF v_n > 0 THEN
 			SET v_ms = UTC_TIMESTAMP(3);
 			SET v_now = v_ms - INTERVAL MICROSECOND(v_ms) MICROSECOND;
-
-			UPDATE campaign_recipients r
-			  LEFT JOIN contacts c ON c.id = r.contact_id
-			   SET r.status = 'failed', r.error_code = 131026,
-			       r.error_title = 'Contact deleted',
-			       r.error_message = 'The contact was deleted before the message was sent.',
-			       r.updated_at = v_now
-			 WHERE r.campaign_id = p_id AND r.contact_id > v_cursor AND
-			    r.contact_id <= v_hi AND r.status = 'queued' AND
-			    r.message_id IS NULL AND c.id IS NULL;
-			SET v_gone = ROW_COUNT();
-			IF v_gone > 0 THEN
-				INSERT INTO campaign_counters (campaign_id, queued,
-				    failed)
-				VALUES (p_id, -v_gone, v_gone)
-				ON DUPLICATE KEY UPDATE
-				    queued = queued + VALUES(queued),
-				    failed = failed + VALUES(failed);
-			END IF;
 
 			INSERT IGNORE INTO conversations (tenant_id, contact_id,
 			    whatsapp_account_id, status, last_message_at,
@@ -314,11 +296,32 @@ BEGIN
 			 ORDER BY c.id
 			ON DUPLICATE KEY UPDATE campaign_id = VALUES(campaign_id);
 			UPDATE campaign_recipients r
-			  JOIN messages m ON m.campaign_id = r.campaign_id AND
-			    m.contact_id = r.contact_id
+			  JOIN messages m ON m.campaign_id = p_id AND
+			    m.contact_id = r.contact_id AND
+			    m.contact_id > v_cursor AND m.contact_id <= v_hi
 			   SET r.message_id = m.id, r.updated_at = v_now
 			 WHERE r.campaign_id = p_id AND r.contact_id > v_cursor AND
 			    r.contact_id <= v_hi AND r.message_id IS NULL;
+			IF ROW_COUNT() < v_n THEN
+				UPDATE campaign_recipients r
+				  LEFT JOIN contacts c ON c.id = r.contact_id
+				   SET r.status = 'failed', r.error_code = 131026,
+				       r.error_title = 'Contact deleted',
+				       r.error_message = 'The contact was deleted before the message was sent.',
+				       r.updated_at = v_now
+				 WHERE r.campaign_id = p_id AND r.contact_id > v_cursor AND
+				    r.contact_id <= v_hi AND r.status = 'queued' AND
+				    r.message_id IS NULL AND c.id IS NULL;
+				SET v_gone = ROW_COUNT();
+				IF v_gone > 0 THEN
+					INSERT INTO campaign_counters (campaign_id, queued,
+					    failed)
+					VALUES (p_id, -v_gone, v_gone)
+					ON DUPLICATE KEY UPDATE
+					    queued = queued + VALUES(queued),
+					    failed = failed + VALUES(failed);
+				END IF;
+			END IF;
 			SET v_cursor = v_hi;
 		END IF;
 		IF v_phase = 'queue' AND v_n < p_batch THEN
