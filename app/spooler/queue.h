@@ -106,7 +106,9 @@ struct queue_ops {
 	 * rec_noun (never called; may be NULL), and room. The loop calls
 	 * work for each of its leased lanes once per round, whatever the
 	 * rate and the free request slots (none is taken): one batch, in a
-	 * transaction of its own. 1: done, more is due at once; 0: nothing
+	 * transaction of its own; while requests are in flight, a batch
+	 * that took d waits d / 2 for the next, so the answers and claims
+	 * of the other queues keep a third of the loop's time. 1: done, more is due at once; 0: nothing
 	 * to do now (looked at again after POLL_MS; set lane->paused to
 	 * have the lease released now); -1 after spool_db_trouble. A lane's
 	 * lease is taken as for any queue, and the lane is taken even when

@@ -230,8 +230,7 @@ BEGIN
 				 WHERE r.campaign_id = p_id AND
 				    r.contact_id > v_cursor AND
 				    r.contact_id <= v_hi AND r.status = 'queued' AND
-				    r.message_id IS NULL
-				 ORDER BY o.id;
+				    r.message_id IS NULL;
 				IF EXISTS (SELECT 1 FROM webhooks w
 				    WHERE w.tenant_id = v_tenant AND
 				    w.status <> 'deleted' AND
