@@ -36,14 +36,14 @@
  * recipients (0.3-0.5 s); while requests are in flight the loop gives
  * the sends a third of its time between batches (spool.c), and 5,000
  * messages queued a batch stay far ahead of 1,000 sent a second. A
- * cancel waits at most one batch for the campaign's row lock. */
+ * cancel waits at most one batch for the campaign's row lock.
  *
  * Test only: WAZERA_TEST_CAMPAIGN_BATCH=N makes every batch N rows (a
  * small audience then takes many batches),
  * WAZERA_TEST_CAMPAIGN_SNAPSHOT_BATCH=N then the snapshot's N, and
  * WAZERA_TEST_CAMPAIGN_PAUSE=N stops the process (SIGSTOP) right after
  * its N-th committed batch, so a test can look at a campaign midway and
- * kill -9 the spooler there. Neither is for production. */
+ * kill -9 the spooler there. None is for production. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
