@@ -449,3 +449,50 @@ def test_stats_add_up_at_every_poll(stack, sandbox, campaigns, monkeypatch):
     assert any(0 < s["total"] < 1200 for s in seen) or \
         any(0 < s["sent"] < 1200 for s in seen), seen[:3]
     assert campaign(stack, cid)["status"] == "completed"
+
+
+@pytest.mark.parametrize("tags,match_all", [(["a", "b"], False),
+                                            (["a", "b"], True),
+                                            ([], False),
+                                            (["b"], False)])
+def test_audience_in_small_batches(stack, sandbox, campaigns, monkeypatch,
+                                   tags, match_all):
+    """The snapshot in batches of 7 takes exactly the segment's audience,
+    each contact once, in contact id order: any or all of the tags
+    (bounded ranges of each tag), or everyone; never an opted-out one."""
+    key = new_sender(stack, mps=0)
+    t = key.tenant.id
+    p = "%03d" % (t % 1000)
+    only_a, _ = seed_contacts(stack, t, 23, tags=("a",), prefix="1" + p)
+    only_b, _ = seed_contacts(stack, t, 5, tags=("b",), prefix="2" + p)
+    both, _ = seed_contacts(stack, t, 11, tags=("a", "b"), prefix="3" + p)
+    none, _ = seed_contacts(stack, t, 4, tags=(), prefix="4" + p)
+    out, _ = seed_contacts(stack, t, 6, tags=("a", "b"), prefix="5" + p,
+                           opted_out=True)
+    # More of "b" after the others in id order.
+    more_b, _ = seed_contacts(stack, t, 3, tags=("b",), prefix="6" + p)
+    seg = make_segment(stack, t, tags, match_all)
+    cid = make_campaign(stack, key, seg)
+    campaigns.append(cid)
+    pause_account(stack, key.account["id"])
+    proc = run_drain(stack, spooler_conf(stack, sandbox), monkeypatch,
+                     {"WAZERA_TEST_CAMPAIGN_BATCH": 7})
+    if not tags:
+        want = only_a + only_b + both + none + more_b
+    elif match_all:
+        want = both
+    elif tags == ["b"]:
+        want = only_b + both + more_b
+    else:
+        want = only_a + only_b + both + more_b
+    got = [int(c) for (c,) in sql(stack, "SELECT contact_id FROM "
+                                  "campaign_recipients WHERE campaign_id = "
+                                  "%d ORDER BY contact_id" % cid)]
+    assert got == sorted(want)
+    assert not set(got) & set(out)
+    st = stats(stack, cid)
+    assert st["total"] == st["queued"] == len(want), st
+    assert campaign(stack, cid)["phase"] == "sending"
+    assert_messages_once(stack, cid, want)
+    assert log_lines(proc.log, r"campaign %d: queueing done: %d messages" %
+                     (cid, len(want)))
