@@ -36,7 +36,10 @@
 -- p_batch / tags, rounded up, so the batch holds at most about p_batch
 -- contacts; for "all" k = p_batch, a match being in every tag); every
 -- match in (cursor, U] is taken, and the cursor moves to U. No tag with k
--- entries left: the rest is the last batch.
+-- entries left: the rest is the last batch. "any" (and one tag) inserts
+-- tag by tag, each a range of the primary key; "all" of several tags
+-- joins the tags (JSON_TABLE) and groups, which reads each tag's entries
+-- from its first to U (more per batch the further the snapshot got).
 CREATE OR REPLACE PROCEDURE wz_campaign_snapshot(IN p_id BIGINT UNSIGNED,
 	IN p_holder VARCHAR(128), IN p_batch INT UNSIGNED)
 BEGIN
@@ -98,22 +101,50 @@ BEGIN
 				END IF;
 				SET v_i = v_i + 1;
 			END WHILE;
-			INSERT INTO campaign_recipients (campaign_id, contact_id,
-			    phone, status, updated_at)
-			SELECT p_id, c.id, c.phone, 'queued', UTC_TIMESTAMP()
-			  FROM (SELECT t.contact_id FROM contact_tags t
-				  JOIN JSON_TABLE(v_tags, '$[*]' COLUMNS (tag
-				    VARCHAR(64) CHARACTER SET utf8mb4 COLLATE
-				    utf8mb4_nopad_bin PATH '$')) j ON t.tag = j.tag
-				 WHERE t.tenant_id = v_tenant AND
-				    t.opted_out = 0 AND t.contact_id > v_cursor AND
-				    t.contact_id <= v_end
-				 GROUP BY t.contact_id
-				HAVING COUNT(*) >= IF(v_all, v_ntags, 1)) x
-			  JOIN contacts c ON c.id = x.contact_id AND
-			    c.tenant_id = v_tenant
-			 ORDER BY c.id;
-			SET v_n = ROW_COUNT();
+			IF v_all AND v_ntags > 1 THEN
+				INSERT INTO campaign_recipients (campaign_id, contact_id,
+				    phone, status, updated_at)
+				SELECT p_id, c.id, c.phone, 'queued', UTC_TIMESTAMP()
+				  FROM (SELECT t.contact_id FROM contact_tags t
+					  JOIN JSON_TABLE(v_tags, '$[*]' COLUMNS (tag
+					    VARCHAR(64) CHARACTER SET utf8mb4 COLLATE
+					    utf8mb4_nopad_bin PATH '$')) j ON t.tag = j.tag
+					 WHERE t.tenant_id = v_tenant AND
+					    t.opted_out = 0 AND t.contact_id > v_cursor AND
+					    t.contact_id <= v_end
+					 GROUP BY t.contact_id
+					HAVING COUNT(*) >= IF(v_all, v_ntags, 1)) x
+				  JOIN contacts c ON c.id = x.contact_id AND
+				    c.tenant_id = v_tenant
+				 ORDER BY c.id;
+				SET v_n = ROW_COUNT();
+			ELSE
+				-- Tag by tag: a range of the primary key each
+				-- (a join with the JSON_TABLE reads every entry
+				-- of a tag from its first, then filters).
+				SET v_i = 0;
+				WHILE v_i < v_ntags DO
+					SET v_tag = JSON_VALUE(v_tags,
+					    CONCAT('$[', v_i, ']'));
+					INSERT INTO campaign_recipients (campaign_id,
+					    contact_id, phone, status, updated_at)
+					SELECT p_id, c.id, c.phone, 'queued',
+					    UTC_TIMESTAMP()
+					  FROM contact_tags t
+					  JOIN contacts c ON c.id = t.contact_id AND
+					    c.tenant_id = v_tenant
+					 WHERE t.tenant_id = v_tenant AND
+					    t.tag = v_tag AND t.opted_out = 0 AND
+					    t.contact_id > v_cursor AND
+					    t.contact_id <= v_end AND NOT EXISTS
+					    (SELECT 1 FROM campaign_recipients x
+					    WHERE x.campaign_id = p_id AND
+					    x.contact_id = t.contact_id)
+					 ORDER BY t.contact_id;
+					SET v_n = v_n + ROW_COUNT();
+					SET v_i = v_i + 1;
+				END WHILE;
+			END IF;
 		END IF;
 		-- (A segment that is gone, which a running campaign's cannot
 		-- be: no audience.)
@@ -266,15 +297,21 @@ BEGIN
 					 ORDER BY e.id, w.id;
 				END IF;
 			END IF;
-			UPDATE conversations o
-			  JOIN campaign_recipients r ON o.contact_id = r.contact_id
-			   SET o.last_message_at = v_now, o.updated_at = v_now
-			 WHERE r.campaign_id = p_id AND r.contact_id > v_cursor AND
-			    r.contact_id <= v_hi AND r.status = 'queued' AND
-			    r.message_id IS NULL AND
-			    o.whatsapp_account_id = v_account AND
-			    o.open_marker = 1 AND
-			    NOT (o.opened_by_batch <=> p_id);
+			-- (None is left when the batch opened one for each.)
+			IF v_opened < v_n THEN
+				UPDATE conversations o
+				  JOIN campaign_recipients r ON
+				    o.contact_id = r.contact_id
+				   SET o.last_message_at = v_now,
+				       o.updated_at = v_now
+				 WHERE r.campaign_id = p_id AND
+				    r.contact_id > v_cursor AND
+				    r.contact_id <= v_hi AND r.status = 'queued' AND
+				    r.message_id IS NULL AND
+				    o.whatsapp_account_id = v_account AND
+				    o.open_marker = 1 AND
+				    NOT (o.opened_by_batch <=> p_id);
+			END IF;
 
 			INSERT INTO messages (tenant_id, conversation_id,
 			    contact_id, whatsapp_account_id, direction, type,
