@@ -428,7 +428,8 @@ static const struct {
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND "
 	    "(a.paused_until IS NULL OR a.paused_until <= NOW(3)) AND EXISTS "
 	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
-	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
+	    "m.status = 'queued' AND m.lane IN (0, 1) AND "
+	    "m.next_attempt_at <= NOW(3))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
 	 * matches the row only if this spooler may drive the account. */
 	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false, 4, 0,
@@ -447,6 +448,7 @@ static const struct {
 	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
 	    "error_title, error_message FROM messages "
 	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
+	    "lane IN (0, 1) AND "
 	    "next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT ? "
 	    "FOR UPDATE SKIP LOCKED" },
 	/* Marks a JSON array of claimed ids as being sent by a holder:
@@ -791,6 +793,47 @@ static const struct {
 	    "WHERE v.campaign_id = ? ORDER BY p.contact_id" },
 	/* [/campaign-api] */
 	/* [campaign-expand] */
+	/* Campaigns' expansion (app/spooler/queue_campaign.c; the routines
+	 * in sql/routines/campaign_expand.sql). Lanes: due campaigns not done
+	 * whose lease is free, ours or expired (holder); one in phase
+	 * 'sending' only once none of its recipients is queued (its
+	 * completion is due). Columns: CX_*. */
+	[SQL_CAMPAIGN_LANES] = { "CAMPAIGN_LANES", true, 1, CX__N,
+	    "SELECT c.id, c.phase, c.template_name, c.template_language, "
+	    "c.template_components FROM campaigns c "
+	    "WHERE c.phase <> 'done' AND c.scheduled_at <= NOW(3) AND "
+	    "(c.lease_holder IS NULL OR c.lease_holder = ? OR "
+	    "c.lease_until < NOW(3)) AND (c.phase <> 'sending' OR "
+	    "(SELECT COALESCE(SUM(k.queued), 0) FROM campaign_counters k "
+	    "WHERE k.campaign_id = c.id) = 0)" },
+	/* (holder, seconds, campaign, holder): a row matched if ours now. */
+	[SQL_CAMPAIGN_LEASE] = { "CAMPAIGN_LEASE", false, 4, 0,
+	    "UPDATE campaigns SET lease_holder = ?, "
+	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
+	    "(lease_holder IS NULL OR lease_holder = ? OR lease_until < NOW(3))" },
+	[SQL_CAMPAIGN_RELEASE] = { "CAMPAIGN_RELEASE", false, 2, 0,
+	    "UPDATE campaigns SET lease_holder = NULL, lease_until = NULL "
+	    "WHERE id = ? AND lease_holder = ?" },
+	/* A due scheduled campaign starts (campaign, holder): only by the
+	 * lease's holder. */
+	[SQL_CAMPAIGN_START] = { "CAMPAIGN_START", false, 2, 0,
+	    "UPDATE campaigns SET status = 'running', started_at = NOW(3), "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND "
+	    "status = 'scheduled' AND lease_holder = ? AND "
+	    "scheduled_at <= NOW(3)" },
+	/* One batch each, in a transaction: (campaign, holder, batch) ->
+	 * CB_*. */
+	[SQL_CAMPAIGN_SNAPSHOT] = { "CAMPAIGN_SNAPSHOT", false, 3, CB__N,
+	    "CALL wz_campaign_snapshot(?, ?, ?)" },
+	/* (campaign, holder, batch, the messages' content) -> CB_*. */
+	[SQL_CAMPAIGN_QUEUE] = { "CAMPAIGN_QUEUE", false, 4, CB__N,
+	    "CALL wz_campaign_queue(?, ?, ?, ?)" },
+	/* (campaign, holder) -> CB_* (n: 1 if completed now). */
+	[SQL_CAMPAIGN_COMPLETE] = { "CAMPAIGN_COMPLETE", false, 2, CB__N,
+	    "CALL wz_campaign_complete(?, ?)" },
+	/* (campaign, holder, after this contact id, batch) -> CB_*. */
+	[SQL_CAMPAIGN_PARK] = { "CAMPAIGN_PARK", false, 4, CB__N,
+	    "CALL wz_campaign_park(?, ?, ?, ?)" },
 	/* [/campaign-expand] */
 	/* [campaign-send] */
 	/* [/campaign-send] */

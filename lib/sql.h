@@ -152,6 +152,14 @@ enum sql {
 	/* [/campaign-api] */
 	/* [campaign-expand] campaigns: the spooler's expansion
 	 * (queue_campaign.c) */
+	SQL_CAMPAIGN_LANES,
+	SQL_CAMPAIGN_LEASE,
+	SQL_CAMPAIGN_RELEASE,
+	SQL_CAMPAIGN_START,
+	SQL_CAMPAIGN_SNAPSHOT,
+	SQL_CAMPAIGN_QUEUE,
+	SQL_CAMPAIGN_COMPLETE,
+	SQL_CAMPAIGN_PARK,
 	/* [/campaign-expand] */
 	/* [campaign-send] campaign messages in the message queue
 	 * (queue_message.c) */
@@ -234,6 +242,11 @@ enum { CS_TOTAL, CS_QUEUED, CS_SENT, CS_DELIVERED, CS_READ, CS_FAILED,
 	CS__N };
 /* [/campaign-api] */
 /* [campaign-expand] column layouts */
+/* SQL_CAMPAIGN_LANES: a campaign to expand, and its template. */
+enum { CX_ID, CX_PHASE, CX_NAME, CX_LANGUAGE, CX_COMPONENTS, CX__N };
+/* SQL_CAMPAIGN_SNAPSHOT, _QUEUE, _COMPLETE, _PARK: a batch's outcome (the
+ * phase now, or "lost"), its rows and the contact id it got to. */
+enum { CB_OUTCOME, CB_N, CB_CURSOR, CB__N };
 /* [/campaign-expand] */
 /* [campaign-send] column layouts */
 /* [/campaign-send] */
