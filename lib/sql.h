@@ -130,6 +130,7 @@ enum sql {
 	/* [/campaign-expand] */
 	/* [campaign-send] campaign messages in the message queue
 	 * (queue_message.c) */
+	SQL_CSEND_CLAIM,
 	SQL_CSEND_CAMPAIGNS,
 	SQL_CSEND_CONTACTS,
 	SQL_CSEND_PARK,

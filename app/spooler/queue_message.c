@@ -638,10 +638,13 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 	spool_start(q, l, &req, id, m->attempt, now);
 }
 
-/* Claims up to n due messages of an account: locked, marked 'sending' and
- * committed before any request starts. Returns the rows claimed, or -1. */
+/* Claims up to n due messages of one lane of an account (SQL_SPOOL_CLAIM:
+ * conversational, SQL_CSEND_CLAIM: a campaign's): locked, marked
+ * 'sending' and committed before any request starts. Returns the rows
+ * claimed, or -1. */
 static int
-msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
+claim_lane(struct queue *q, struct lane *l, enum sql claim, size_t n,
+    int64_t now)
 {
 	struct pool *pool = spool_pool(q->s);
 	struct camp_rows cr;
@@ -651,8 +654,8 @@ msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 	uint64_t marked;
 	size_t i;
 
-	if ((rc = spool_claim(q, SQL_SPOOL_CLAIM, l->id, n,
-	    SQL_SPOOL_MARK_SENDING, NULL, 0, &res, &ids, &marked)) != DB_OK) {
+	if ((rc = spool_claim(q, claim, l->id, n, SQL_SPOOL_MARK_SENDING,
+	    NULL, 0, &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming messages", now);
 		return -1;
 	}
@@ -670,6 +673,23 @@ msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 		    "running parked", l->id, cr.parked);
 	pool_reset(pool);
 	return (int)res.nrows;
+}
+
+/* Claims up to n due messages of an account: the conversational ones
+ * first, then, in what room is left, a running campaign's. */
+static int
+msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
+{
+	int got, more;
+
+	if ((got = claim_lane(q, l, SQL_SPOOL_CLAIM, n, now)) < 0)
+		return -1;
+	if ((size_t)got >= n)
+		return got;
+	if ((more = claim_lane(q, l, SQL_CSEND_CLAIM, n - (size_t)got,
+	    now)) < 0)
+		return got > 0 ? got : -1;
+	return got + more;
 }
 
 /* ---- answers --------------------------------------------------------- */
