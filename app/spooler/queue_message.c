@@ -7,8 +7,9 @@
  * Claim: up to n due messages of an account (SELECT ... FOR UPDATE SKIP
  * LOCKED), marked 'sending' with this spooler as their sending_holder and
  * committed before their requests start. Conversational messages (lane 0)
- * come first, a running campaign's (lane 1) after them, parked ones (lane
- * 2) never.
+ * come first, a running campaign's (lane 1) in the room left (a second
+ * claim statement: one lane each reads messages_claim in order), parked
+ * ones (lane 2) never.
  *
  * Campaign messages (SPEC 7): after the claim committed, one plain read
  * each gives the claim's campaigns and its recipients' contacts as they
