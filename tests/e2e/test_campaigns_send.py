@@ -20,8 +20,9 @@ import time
 
 import pytest
 
-from conftest import (assert_no_sanitizer, assert_ok, events_of, new_sender,
-                      read_log, ref_id, send, sql, wait_for)
+from conftest import (TEMPLATE, assert_no_sanitizer, assert_ok, events_of,
+                      new_sender, queue_many, read_log, ref_id, send, sql,
+                      trace_path, trace_starts, wait_for)
 
 COMPONENTS = [
     {"type": "body", "parameters": [
@@ -469,3 +470,36 @@ def test_stats_follow_statuses(stack, conf, sb):
                                       "delivered", "delivered"]
     assert all(r[c][0] == r[c][3] for c in ids)
     assert len(seen) >= 1
+
+
+def max_in_window(times_us, window_us):
+    """The most starts within any half-open window [t, t + window_us)."""
+    ts = sorted(times_us)
+    best, j = 0, 0
+    for i in range(len(ts)):
+        while ts[i] - ts[j] >= window_us:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def test_one_rate_for_campaign_and_conversational(stack, conf, sb):
+    """Campaign and conversational sends of an account share its mps (20):
+    never more than 20 starts in any window of the rate (the spooler's own
+    --trace, CLOCK_MONOTONIC: a second plus rate.c's 50 ms guard), and the
+    conversational ones, queued after the campaign's backlog, all start
+    before any campaign message."""
+    k = new_sender(stack, mps=20)
+    ids = bulk_contacts(stack, k, 60, "+4915900")
+    cid, msgs = make_campaign(stack, k, ids)
+    conv = queue_many(k, 20, to_fmt="+49159%07d")
+    trace = trace_path(stack, "campaign-rate")
+    drain(stack, conf, extra_args=("--trace", trace))
+    starts = trace_starts(trace)
+    assert sorted(x["message"] for x in starts) == sorted(
+        conv + list(msgs.values())), starts
+    times = [x["t_us"] for x in starts]
+    assert max_in_window(times, 1050000) <= 20, sorted(times)
+    order = [x["message"] for x in sorted(starts, key=lambda x: x["t_us"])]
+    assert set(order[:20]) == set(conv), order
+    assert stats(stack, cid)["sent"] == 60
