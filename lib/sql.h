@@ -163,6 +163,11 @@ enum sql {
 	/* [/campaign-expand] */
 	/* [campaign-send] campaign messages in the message queue
 	 * (queue_message.c) */
+	SQL_CSEND_CLAIM,
+	SQL_CSEND_CAMPAIGNS,
+	SQL_CSEND_CONTACTS,
+	SQL_CSEND_PARK,
+	SQL_CSEND_STOP,
 	/* [/campaign-send] */
 	SQL_MIGRATION_LOCK,
 	SQL_MIGRATION_UNLOCK,
@@ -209,7 +214,7 @@ enum { WD_STATUS, WD_HAS_DATA, WD__N };
 enum { SA_ID, SA_PHONE_ID, SA_TOKEN, SA_MPS, SA__N };
 /* SQL_SPOOL_CLAIM */
 enum { SC_ID, SC_TO, SC_TYPE, SC_CONTENT, SC_ATTEMPTS, SC_AGE, SC_ERR_CODE,
-	SC_ERR_TITLE, SC_ERR_MESSAGE, SC__N };
+	SC_ERR_TITLE, SC_ERR_MESSAGE, SC_CAMPAIGN, SC_CONTACT, SC__N };
 /* SQL_WH_LANES (the webhooks queue's lanes) and SQL_WH_WEBHOOK: a
  * webhook's target, its sealed secret, the one a PUT replaced, and
  * whether that one still signs (WHL_: not the API's WL_). */
@@ -249,6 +254,11 @@ enum { CX_ID, CX_PHASE, CX_NAME, CX_LANGUAGE, CX_COMPONENTS, CX__N };
 enum { CB_OUTCOME, CB_N, CB_CURSOR, CB__N };
 /* [/campaign-expand] */
 /* [campaign-send] column layouts */
+/* SQL_CSEND_CAMPAIGNS */
+enum { CSCAMP_ID, CSCAMP_STATUS, CSCAMP__N };
+/* SQL_CSEND_CONTACTS */
+enum { CSCON_ID, CSCON_NAME, CSCON_PHONE, CSCON_EMAIL, CSCON_CUSTOM,
+	CSCON_OPTED_OUT, CSCON__N };
 /* [/campaign-send] */
 
 #endif
