@@ -94,7 +94,9 @@ def test_readme_campaign_walkthrough(local_like):
     script = [ln.replace("sleep 2; ", "") for ln in block[1:]]
     docs = run_script(script, env)
     assert len(docs) == 8, docs
-    assert all(d.get("success") is True for d in docs), docs
+    # (The last is the sandbox's record list, not an API answer.)
+    assert all(d.get("success") is True for d in docs[:7]), \
+        [(i, d) for i, d in enumerate(docs[:7]) if d.get("success") is not True]
     contacts = [d["data"] for d in docs[:3]]
     assert [c["phone"] for c in contacts] == [
         "+14155550201", "+14155550202", "+14155550203"], contacts
