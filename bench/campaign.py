@@ -257,6 +257,13 @@ def sends(sandbox, pnid, reply_ids_file, accepted_tsv, out):
             s = int((t - ts[0]) // 1000)
             per_sec[s] = per_sec.get(s, 0) + 1
         o["best_clock_second"] = max(per_sec.values())
+        # The longest wait between two sends (a stall), and when.
+        gap, gat = 0.0, 0.0
+        for x, y in zip(ts, ts[1:]):
+            if y - x > gap:
+                gap, gat = y - x, x - ts[0]
+        o["longest_gap_ms"] = "%.0f" % gap
+        o["longest_gap_at_s"] = "%.1f" % (gat / 1000.0)
         # The steady part: whole seconds after the first and before the
         # last (the ramp-up and the tail left out).
         inner = [per_sec.get(s, 0) for s in range(1, max(per_sec))]
