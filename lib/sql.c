@@ -651,6 +651,144 @@ static const struct {
 	    "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE "
 	    "d.webhook_id = ?)" },
 	/* [campaign-api] */
+	/* Segments (app/fcgi/segments.c): rows, SEG_* columns; the JSON is
+	 * built in C with the live contact_count. (tenant, id). */
+#define SEGMENT_COLS \
+	"id, name, tags, match_all, " TS("created_at") ", " TS("updated_at")
+	[SQL_SEGMENT_GET] = { "SEGMENT_GET", true, 2, SEG__N,
+	    "SELECT " SEGMENT_COLS " FROM segments "
+	    "WHERE tenant_id = ? AND id = ?" },
+	/* For a change or a delete: the row, locked; a campaign's create
+	 * holds a shared lock on it (SQL_CAMPAIGN_SEGMENT_SHARE), so a
+	 * delete and a create naming the segment run one after the other. */
+	[SQL_SEGMENT_LOCK] = { "SEGMENT_LOCK", false, 2, SEG__N,
+	    "SELECT " SEGMENT_COLS " FROM segments "
+	    "WHERE tenant_id = ? AND id = ? FOR UPDATE" },
+	/* (tenant, limit, offset): newest first, by segments_tenant. */
+	[SQL_SEGMENT_LIST] = { "SEGMENT_LIST", true, 3, SEG__N,
+	    "SELECT " SEGMENT_COLS " FROM segments WHERE tenant_id = ? "
+	    "ORDER BY id DESC LIMIT ? OFFSET ?" },
+	[SQL_SEGMENT_COUNT] = { "SEGMENT_COUNT", true, 1, 1,
+	    "SELECT COUNT(*) FROM segments WHERE tenant_id = ?" },
+	/* (tenant, name, tags, match_all) -> the insert id. */
+	[SQL_SEGMENT_CREATE] = { "SEGMENT_CREATE", false, 4, 0,
+	    "INSERT INTO segments (tenant_id, name, tags, match_all, "
+	    "created_at, updated_at) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(), "
+	    "UTC_TIMESTAMP())" },
+	/* (name, tags, match_all, tenant, id); NULL keeps a value. */
+	[SQL_SEGMENT_UPDATE] = { "SEGMENT_UPDATE", false, 5, 0,
+	    "UPDATE segments SET name = COALESCE(?, name), "
+	    "tags = COALESCE(?, tags), match_all = COALESCE(?, match_all), "
+	    "updated_at = UTC_TIMESTAMP() WHERE tenant_id = ? AND id = ?" },
+	/* After SQL_SEGMENT_LOCK: the campaigns that still need the segment
+	 * (segment), as committed (a locking read). */
+	[SQL_SEGMENT_IN_USE] = { "SEGMENT_IN_USE", false, 1, 1,
+	    "SELECT COUNT(*) FROM campaigns WHERE segment_id = ? AND "
+	    "status IN ('scheduled', 'running') LOCK IN SHARE MODE" },
+	/* After SQL_SEGMENT_LOCK, before a change of the filter: the running
+	 * campaigns taking their audience from it (segment), as committed;
+	 * the locking read also holds off a campaign's start until the
+	 * change commits. */
+	[SQL_SEGMENT_SNAPSHOTTING] = { "SEGMENT_SNAPSHOTTING", false, 1, 1,
+	    "SELECT COUNT(*) FROM campaigns WHERE segment_id = ? AND "
+	    "status = 'running' AND phase = 'snapshot' LOCK IN SHARE MODE" },
+	[SQL_SEGMENT_DELETE] = { "SEGMENT_DELETE", false, 2, 0,
+	    "DELETE FROM segments WHERE tenant_id = ? AND id = ?" },
+	/* A segment's audience, counted: contacts not opted out, read from
+	 * contact_tags alone (its opted_out mirrors the contact's), one
+	 * range of its primary key per tag. Without tags, every contact
+	 * not opted out (tenant), by contacts_audience. One tag: (tenant,
+	 * tag). Any or all of several: (tags as a JSON array, tenant[, the
+	 * number of tags]). */
+#define AUDIENCE_TAGS \
+	"FROM JSON_TABLE(?, '$[*]' COLUMNS (tag VARCHAR(64) CHARACTER SET " \
+	"utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) j " \
+	"JOIN contact_tags t ON t.tenant_id = ? AND t.tag = j.tag " \
+	"WHERE t.opted_out = 0"
+	[SQL_AUDIENCE_EVERYONE] = { "AUDIENCE_EVERYONE", true, 1, 1,
+	    "SELECT COUNT(*) FROM contacts FORCE INDEX (contacts_audience) "
+	    "WHERE tenant_id = ? AND opted_out = 0" },
+	[SQL_AUDIENCE_TAG] = { "AUDIENCE_TAG", true, 2, 1,
+	    "SELECT COUNT(*) FROM contact_tags WHERE tenant_id = ? AND "
+	    "tag = ? AND opted_out = 0" },
+	[SQL_AUDIENCE_ANY] = { "AUDIENCE_ANY", true, 2, 1,
+	    "SELECT COUNT(DISTINCT t.contact_id) " AUDIENCE_TAGS },
+	[SQL_AUDIENCE_ALL] = { "AUDIENCE_ALL", true, 3, 1,
+	    "SELECT COUNT(*) FROM (SELECT t.contact_id " AUDIENCE_TAGS
+	    " GROUP BY t.contact_id HAVING COUNT(*) = ?) x" },
+
+	/* Campaigns (app/fcgi/campaigns.c). In a create's transaction: the
+	 * tenant's segment, share-locked against a racing delete (tenant,
+	 * id). */
+	[SQL_CAMPAIGN_SEGMENT_SHARE] = { "CAMPAIGN_SEGMENT_SHARE", false, 2, 1,
+	    "SELECT id FROM segments WHERE tenant_id = ? AND id = ? "
+	    "LOCK IN SHARE MODE" },
+	/* (tenant, name, account, segment, template name, language,
+	 * components, scheduled_at or NULL for now) -> the insert id. A time
+	 * up to now is now, on the database's clock (the spooler's). */
+	[SQL_CAMPAIGN_CREATE] = { "CAMPAIGN_CREATE", false, 8, 0,
+	    "INSERT INTO campaigns (tenant_id, name, whatsapp_account_id, "
+	    "segment_id, template_name, template_language, "
+	    "template_components, status, scheduled_at, created_at, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'scheduled', "
+	    "GREATEST(COALESCE(?, NOW(3)), NOW(3)), UTC_TIMESTAMP(), "
+	    "UTC_TIMESTAMP())" },
+	/* (tenant, id) -> its JSON. */
+	[SQL_CAMPAIGN_GET] = { "CAMPAIGN_GET", true, 2, 1,
+	    "SELECT c.json FROM campaign_shapes c "
+	    "WHERE c.tenant_id = ? AND c.id = ?" },
+	/* (tenant[, status], limit, offset): newest first. */
+	[SQL_CAMPAIGN_LIST] = { "CAMPAIGN_LIST", true, 3, 1,
+	    "SELECT c.json FROM campaign_shapes c WHERE c.tenant_id = ? "
+	    "ORDER BY c.id DESC LIMIT ? OFFSET ?" },
+	[SQL_CAMPAIGN_COUNT] = { "CAMPAIGN_COUNT", true, 1, 1,
+	    "SELECT COUNT(*) FROM campaigns WHERE tenant_id = ?" },
+	[SQL_CAMPAIGN_LIST_STATUS] = { "CAMPAIGN_LIST_STATUS", true, 4, 1,
+	    "SELECT c.json FROM campaign_shapes c WHERE c.tenant_id = ? AND "
+	    "c.status = ? ORDER BY c.id DESC LIMIT ? OFFSET ?" },
+	[SQL_CAMPAIGN_COUNT_STATUS] = { "CAMPAIGN_COUNT_STATUS", true, 2, 1,
+	    "SELECT COUNT(*) FROM campaigns WHERE tenant_id = ? AND "
+	    "status = ?" },
+	/* For a cancel: the row locked (the spooler's batches lock it too,
+	 * so a cancel falls between two of them). (tenant, id). */
+	[SQL_CAMPAIGN_LOCK] = { "CAMPAIGN_LOCK", false, 2, CK__N,
+	    "SELECT status FROM campaigns WHERE tenant_id = ? AND id = ? "
+	    "FOR UPDATE" },
+	/* (tenant, id): a started campaign's queued messages are parked by
+	 * the spooler (phase parking: from snapshot, queue or sending, and
+	 * kept if it were parking already); one never started has nothing
+	 * to park. */
+	[SQL_CAMPAIGN_CANCEL] = { "CAMPAIGN_CANCEL", false, 2, 0,
+	    "UPDATE campaigns SET status = 'cancelled', finished_at = NOW(3), "
+	    "phase = IF(phase <> 'done' AND started_at IS NOT NULL, "
+	    "'parking', 'done'), "
+	    "updated_at = UTC_TIMESTAMP() WHERE tenant_id = ? AND id = ? AND "
+	    "status IN ('scheduled', 'running')" },
+	/* (tenant, id) -> the sums of its counters (CS_*); no row when the
+	 * campaign is not the tenant's. */
+	[SQL_CAMPAIGN_STATS] = { "CAMPAIGN_STATS", true, 2, CS__N,
+	    "SELECT COALESCE(SUM(k.total), 0), COALESCE(SUM(k.queued), 0), "
+	    "COALESCE(SUM(k.sent), 0), COALESCE(SUM(k.delivered), 0), "
+	    "COALESCE(SUM(k.`read`), 0), COALESCE(SUM(k.failed), 0) "
+	    "FROM campaigns c LEFT JOIN campaign_counters k ON "
+	    "k.campaign_id = c.id WHERE c.tenant_id = ? AND c.id = ? "
+	    "GROUP BY c.id" },
+	/* A page of recipients in contact id order (the snapshot's):
+	 * (campaign[, status], limit, offset, campaign). The page's contact
+	 * ids come from a key alone (the primary key, or
+	 * campaign_recipients_status), then only its rows are shaped. */
+	[SQL_CAMPAIGN_RECIPIENTS] = { "CAMPAIGN_RECIPIENTS", true, 4, 1,
+	    "SELECT v.json FROM (SELECT contact_id FROM campaign_recipients "
+	    "WHERE campaign_id = ? ORDER BY contact_id LIMIT ? OFFSET ?) p "
+	    "JOIN campaign_recipient_shapes v ON v.contact_id = p.contact_id "
+	    "WHERE v.campaign_id = ? ORDER BY p.contact_id" },
+	[SQL_CAMPAIGN_RECIPIENTS_STATUS] = { "CAMPAIGN_RECIPIENTS_STATUS", true,
+	    5, 1,
+	    "SELECT v.json FROM (SELECT contact_id FROM campaign_recipients "
+	    "FORCE INDEX (campaign_recipients_status) WHERE campaign_id = ? "
+	    "AND status = ? ORDER BY contact_id LIMIT ? OFFSET ?) p "
+	    "JOIN campaign_recipient_shapes v ON v.contact_id = p.contact_id "
+	    "WHERE v.campaign_id = ? ORDER BY p.contact_id" },
 	/* [/campaign-api] */
 	/* [campaign-expand] */
 	/* [/campaign-expand] */

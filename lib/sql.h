@@ -124,6 +124,31 @@ enum sql {
 	SQL_WH_DEL_WEBHOOK,
 	/* [campaign-api] segments and campaigns: the API (segments.c,
 	 * campaigns.c) */
+	SQL_SEGMENT_GET,
+	SQL_SEGMENT_LOCK,
+	SQL_SEGMENT_LIST,
+	SQL_SEGMENT_COUNT,
+	SQL_SEGMENT_CREATE,
+	SQL_SEGMENT_UPDATE,
+	SQL_SEGMENT_IN_USE,
+	SQL_SEGMENT_SNAPSHOTTING,
+	SQL_SEGMENT_DELETE,
+	SQL_AUDIENCE_EVERYONE,
+	SQL_AUDIENCE_TAG,
+	SQL_AUDIENCE_ANY,
+	SQL_AUDIENCE_ALL,
+	SQL_CAMPAIGN_SEGMENT_SHARE,
+	SQL_CAMPAIGN_CREATE,
+	SQL_CAMPAIGN_GET,
+	SQL_CAMPAIGN_LIST,
+	SQL_CAMPAIGN_COUNT,
+	SQL_CAMPAIGN_LIST_STATUS,
+	SQL_CAMPAIGN_COUNT_STATUS,
+	SQL_CAMPAIGN_LOCK,
+	SQL_CAMPAIGN_CANCEL,
+	SQL_CAMPAIGN_STATS,
+	SQL_CAMPAIGN_RECIPIENTS,
+	SQL_CAMPAIGN_RECIPIENTS_STATUS,
 	/* [/campaign-api] */
 	/* [campaign-expand] campaigns: the spooler's expansion
 	 * (queue_campaign.c) */
@@ -198,6 +223,15 @@ unsigned	 sql_params(enum sql);
 unsigned	 sql_cols(enum sql);
 
 /* [campaign-api] column layouts */
+/* SQL_SEGMENT_GET, SQL_SEGMENT_LOCK, SQL_SEGMENT_LIST: a segment's row
+ * (segments.c builds its JSON: contact_count is counted live). */
+enum { SEG_ID, SEG_NAME, SEG_TAGS, SEG_MATCH_ALL, SEG_CREATED, SEG_UPDATED,
+	SEG__N };
+/* SQL_CAMPAIGN_LOCK: a campaign's status, locked for a cancel. */
+enum { CK_STATUS, CK__N };
+/* SQL_CAMPAIGN_STATS: the sums of its counters. */
+enum { CS_TOTAL, CS_QUEUED, CS_SENT, CS_DELIVERED, CS_READ, CS_FAILED,
+	CS__N };
 /* [/campaign-api] */
 /* [campaign-expand] column layouts */
 /* [/campaign-expand] */

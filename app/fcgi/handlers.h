@@ -48,6 +48,20 @@ void	webhook_test(struct req *);
 void	webhook_redeliver(struct req *);
 void	webhook_recover(struct req *);
 
+/* segments.c: filters over the contacts, a campaign's audience */
+void	segment_list(struct req *);
+void	segment_create(struct req *);
+void	segment_get(struct req *);
+void	segment_update(struct req *);
+void	segment_delete(struct req *);
+
+/* campaigns.c */
+void	campaign_list(struct req *);
+void	campaign_create(struct req *);
+void	campaign_get(struct req *);
+void	campaign_cancel(struct req *);
+void	campaign_recipients(struct req *);
+
 /* users.c */
 void	user_list(struct req *);
 

@@ -57,6 +57,19 @@ static const struct route routes[] = {
 	{ "POST",   "/webhooks/{id}/test", SCOPE_WEBHOOKS_MANAGE, webhook_test, 0, ROUTE_SCOPED },
 	{ "POST",   "/webhooks/{id}/recover", SCOPE_WEBHOOKS_MANAGE, webhook_recover, 0, ROUTE_SCOPED },
 
+	{ "GET",    "/segments",	SCOPE_CAMPAIGNS_READ,	segment_list, 0, ROUTE_SCOPED },
+	{ "POST",   "/segments",	SCOPE_CAMPAIGNS_WRITE,	segment_create, 0, ROUTE_SCOPED },
+	{ "GET",    "/segments/{id}",	SCOPE_CAMPAIGNS_READ,	segment_get, 0, ROUTE_SCOPED },
+	{ "PUT",    "/segments/{id}",	SCOPE_CAMPAIGNS_WRITE,	segment_update, 0, ROUTE_SCOPED },
+	{ "PATCH",  "/segments/{id}",	SCOPE_CAMPAIGNS_WRITE,	segment_update, 0, ROUTE_SCOPED },
+	{ "DELETE", "/segments/{id}",	SCOPE_CAMPAIGNS_WRITE,	segment_delete, 0, ROUTE_SCOPED },
+
+	{ "GET",    "/campaigns",	SCOPE_CAMPAIGNS_READ,	campaign_list, 0, ROUTE_SCOPED },
+	{ "POST",   "/campaigns",	SCOPE_CAMPAIGNS_WRITE,	campaign_create, 0, ROUTE_SCOPED },
+	{ "GET",    "/campaigns/{id}",	SCOPE_CAMPAIGNS_READ,	campaign_get, 0, ROUTE_SCOPED },
+	{ "POST",   "/campaigns/{id}/cancel", SCOPE_CAMPAIGNS_WRITE, campaign_cancel, 0, ROUTE_SCOPED },
+	{ "GET",    "/campaigns/{id}/recipients", SCOPE_CAMPAIGNS_READ, campaign_recipients, 0, ROUTE_SCOPED },
+
 	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0, ROUTE_SCOPED },
 
 	{ "GET",    "/whatsapp/webhook", .access = ROUTE_PUBLIC,

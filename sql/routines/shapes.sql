@@ -136,3 +136,58 @@ SELECT a.id, a.delivery_id,
 	', "response_body": ', COALESCE(JSON_QUOTE(a.response), 'null'),
 	'}') AS json
   FROM webhook_attempts a;
+
+-- A campaign (SPEC 7) with its stats, the sums over its counters' shards
+-- (campaign_counters: never a count of its recipients), and its error
+-- (null, or Meta's error that stopped it). Read by the API and for the
+-- data of campaign.completed.
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW campaign_shapes AS
+SELECT c.id, c.tenant_id, c.status, c.segment_id,
+    CONCAT('{"id": ', c.id, ', "name": ', JSON_QUOTE(c.name),
+	', "whatsapp_account_id": ', c.whatsapp_account_id,
+	', "segment_id": ', c.segment_id,
+	', "template_name": ', JSON_QUOTE(c.template_name),
+	', "template_language": ',
+	    JSON_QUOTE(CONVERT(c.template_language USING utf8mb4)),
+	', "template_components": ', c.template_components,
+	', "status": ', JSON_QUOTE(CONVERT(c.status USING utf8mb4)),
+	', "scheduled_at": ', DATE_FORMAT(c.scheduled_at,
+	    '"%Y-%m-%dT%H:%i:%sZ"'),
+	', "started_at": ', COALESCE(DATE_FORMAT(c.started_at,
+	    '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
+	', "finished_at": ', COALESCE(DATE_FORMAT(c.finished_at,
+	    '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
+	', "error": ', IF(c.error_code IS NULL, 'null', CONCAT('{"code": ',
+	    c.error_code,
+	    ', "title": ', COALESCE(JSON_QUOTE(c.error_title), 'null'),
+	    ', "message": ', COALESCE(JSON_QUOTE(c.error_message), 'null'),
+	    '}')),
+	', "stats": ', (SELECT CONCAT('{"total": ', COALESCE(SUM(k.total), 0),
+	    ', "queued": ', COALESCE(SUM(k.queued), 0),
+	    ', "sent": ', COALESCE(SUM(k.sent), 0),
+	    ', "delivered": ', COALESCE(SUM(k.delivered), 0),
+	    ', "read": ', COALESCE(SUM(k.`read`), 0),
+	    ', "failed": ', COALESCE(SUM(k.failed), 0), '}')
+	    FROM campaign_counters k WHERE k.campaign_id = c.id),
+	', "created_at": ', DATE_FORMAT(c.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	', "updated_at": ', DATE_FORMAT(c.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	'}') AS json
+  FROM campaigns c;
+
+-- A recipient of a campaign as its recipients list shows it: its error
+-- is its message's (kept by the trigger messages_campaign) or Wazera's
+-- own (a contact deleted before its message was queued).
+CREATE OR REPLACE ALGORITHM = MERGE SQL SECURITY INVOKER VIEW campaign_recipient_shapes AS
+SELECT r.campaign_id, r.contact_id, r.status,
+    CONCAT('{"contact_id": ', r.contact_id,
+	', "phone": ', JSON_QUOTE(CONVERT(r.phone USING utf8mb4)),
+	', "status": ', JSON_QUOTE(CONVERT(r.status USING utf8mb4)),
+	', "message_id": ', COALESCE(r.message_id, 'null'),
+	', "error": ', IF(r.error_code IS NULL, 'null', CONCAT('{"code": ',
+	    r.error_code,
+	    ', "title": ', COALESCE(JSON_QUOTE(r.error_title), 'null'),
+	    ', "message": ', COALESCE(JSON_QUOTE(r.error_message), 'null'),
+	    '}')),
+	', "updated_at": ', DATE_FORMAT(r.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
+	'}') AS json
+  FROM campaign_recipients r;
