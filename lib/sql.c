@@ -426,9 +426,13 @@ static const struct {
 	    "SELECT a.id, a.phone_number_id, a.access_token_enc, a.mps "
 	    "FROM whatsapp_accounts a WHERE (a.lease_holder IS NULL OR "
 	    "a.lease_holder = ? OR a.lease_until < NOW(3)) AND "
-	    "(a.paused_until IS NULL OR a.paused_until <= NOW(3)) AND EXISTS "
+	    "(a.paused_until IS NULL OR a.paused_until <= NOW(3)) AND (EXISTS "
 	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
-	    "m.status = 'queued' AND m.next_attempt_at <= NOW(3))" },
+	    "m.status = 'queued' AND m.lane = 0 AND "
+	    "m.next_attempt_at <= NOW(3)) OR EXISTS "
+	    "(SELECT 1 FROM messages m WHERE m.whatsapp_account_id = a.id AND "
+	    "m.status = 'queued' AND m.lane = 1 AND "
+	    "m.next_attempt_at <= NOW(3)))" },
 	/* Takes or renews the lease (holder, seconds, account, holder):
 	 * matches the row only if this spooler may drive the account. */
 	[SQL_SPOOL_LEASE] = { "SPOOL_LEASE", false, 4, 0,
@@ -438,16 +442,25 @@ static const struct {
 	[SQL_SPOOL_RELEASE] = { "SPOOL_RELEASE", false, 2, 0,
 	    "UPDATE whatsapp_accounts SET lease_holder = NULL, lease_until = NULL "
 	    "WHERE id = ? AND lease_holder = ?" },
-	/* In a transaction: up to N due messages of an account, locked.
+	/* In a transaction: up to N due conversational messages (lane 0)
+	 * of an account, locked; SQL_CSEND_CLAIM takes a running
+	 * campaign's (lane 1) after them; parked ones (lane 2) never. One
+	 * lane each: an equality on every key part of messages_claim but
+	 * next_attempt_at, so it is read in order, without a sort, stops
+	 * after N rows and never walks another lane's entries (with
+	 * "lane IN (0, 1)" MariaDB chose a ref on (account, status) and
+	 * walked 100,000 parked entries for a claim that found 30).
 	 * Columns: id, to_phone, type, content, attempts, age in seconds
-	 * since the API accepted it, and the last error (code, title,
-	 * message) kept for a message the spooler gives up on. */
+	 * since the API accepted it, the last error (code, title, message)
+	 * kept for a message the spooler gives up on, and the campaign and
+	 * contact of a campaign's message (campaign NULL otherwise). */
 	[SQL_SPOOL_CLAIM] = { "SPOOL_CLAIM", false, 2, SC__N,
 	    "SELECT id, to_phone, type, content, attempts, "
 	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
-	    "error_title, error_message FROM messages "
+	    "error_title, error_message, campaign_id, contact_id FROM messages "
 	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
-	    "next_attempt_at <= NOW(3) ORDER BY next_attempt_at, id LIMIT ? "
+	    "lane = 0 AND next_attempt_at <= NOW(3) "
+	    "ORDER BY next_attempt_at, id LIMIT ? "
 	    "FOR UPDATE SKIP LOCKED" },
 	/* Marks a JSON array of claimed ids as being sent by a holder:
 	 * (ids, holder). */
@@ -791,8 +804,86 @@ static const struct {
 	    "WHERE v.campaign_id = ? ORDER BY p.contact_id" },
 	/* [/campaign-api] */
 	/* [campaign-expand] */
+	/* Campaigns' expansion (app/spooler/queue_campaign.c; the routines
+	 * in sql/routines/campaign_expand.sql). Lanes: due campaigns not done
+	 * whose lease is free, ours or expired (holder); one in phase
+	 * 'sending' only once none of its recipients is queued (its
+	 * completion is due). Columns: CX_*. */
+	[SQL_CAMPAIGN_LANES] = { "CAMPAIGN_LANES", true, 1, CX__N,
+	    "SELECT c.id, c.phase, c.template_name, c.template_language, "
+	    "c.template_components FROM campaigns c "
+	    "WHERE c.phase <> 'done' AND c.scheduled_at <= NOW(3) AND "
+	    "(c.lease_holder IS NULL OR c.lease_holder = ? OR "
+	    "c.lease_until < NOW(3)) AND (c.phase <> 'sending' OR "
+	    "(SELECT COALESCE(SUM(k.queued), 0) FROM campaign_counters k "
+	    "WHERE k.campaign_id = c.id) = 0)" },
+	/* (holder, seconds, campaign, holder): a row matched if ours now. */
+	[SQL_CAMPAIGN_LEASE] = { "CAMPAIGN_LEASE", false, 4, 0,
+	    "UPDATE campaigns SET lease_holder = ?, "
+	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
+	    "(lease_holder IS NULL OR lease_holder = ? OR lease_until < NOW(3))" },
+	[SQL_CAMPAIGN_RELEASE] = { "CAMPAIGN_RELEASE", false, 2, 0,
+	    "UPDATE campaigns SET lease_holder = NULL, lease_until = NULL "
+	    "WHERE id = ? AND lease_holder = ?" },
+	/* A due scheduled campaign starts (campaign, holder): only by the
+	 * lease's holder. */
+	[SQL_CAMPAIGN_START] = { "CAMPAIGN_START", false, 2, 0,
+	    "UPDATE campaigns SET status = 'running', started_at = NOW(3), "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND "
+	    "status = 'scheduled' AND lease_holder = ? AND "
+	    "scheduled_at <= NOW(3)" },
+	/* One batch each, in a transaction: (campaign, holder, batch) ->
+	 * CB_*. */
+	[SQL_CAMPAIGN_SNAPSHOT] = { "CAMPAIGN_SNAPSHOT", false, 3, CB__N,
+	    "CALL wz_campaign_snapshot(?, ?, ?)" },
+	/* (campaign, holder, batch, the messages' content) -> CB_*. */
+	[SQL_CAMPAIGN_QUEUE] = { "CAMPAIGN_QUEUE", false, 4, CB__N,
+	    "CALL wz_campaign_queue(?, ?, ?, ?)" },
+	/* (campaign, holder) -> CB_* (n: 1 if completed now). */
+	[SQL_CAMPAIGN_COMPLETE] = { "CAMPAIGN_COMPLETE", false, 2, CB__N,
+	    "CALL wz_campaign_complete(?, ?)" },
+	/* (campaign, holder, after this contact id, batch) -> CB_*. */
+	[SQL_CAMPAIGN_PARK] = { "CAMPAIGN_PARK", false, 4, CB__N,
+	    "CALL wz_campaign_park(?, ?, ?, ?)" },
 	/* [/campaign-expand] */
 	/* [campaign-send] */
+	/* SQL_SPOOL_CLAIM for lane 1, a running campaign's messages: what
+	 * a claim takes after the conversational ones. The same columns
+	 * (SC_*). */
+	[SQL_CSEND_CLAIM] = { "CSEND_CLAIM", false, 2, SC__N,
+	    "SELECT id, to_phone, type, content, attempts, "
+	    "TIMESTAMPDIFF(SECOND, accepted_at, NOW(3)), error_code, "
+	    "error_title, error_message, campaign_id, contact_id FROM messages "
+	    "WHERE whatsapp_account_id = ? AND status = 'queued' AND "
+	    "lane = 1 AND next_attempt_at <= NOW(3) "
+	    "ORDER BY next_attempt_at, id LIMIT ? "
+	    "FOR UPDATE SKIP LOCKED" },
+	/* The campaigns of a claim's campaign messages (a JSON array of
+	 * ids): not locked, read after the claim committed. */
+	[SQL_CSEND_CAMPAIGNS] = { "CSEND_CAMPAIGNS", true, 1, CSCAMP__N,
+	    "SELECT c.id, c.status FROM JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j JOIN campaigns c ON c.id = j.id" },
+	/* Their contacts as they are now (a JSON array of ids), in id
+	 * order; a deleted one is missing. Not locked. */
+	[SQL_CSEND_CONTACTS] = { "CSEND_CONTACTS", true, 1, CSCON__N,
+	    "SELECT c.id, c.name, c.phone, c.email, c.custom_fields, "
+	    "c.opted_out FROM JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j JOIN contacts c ON c.id = j.id "
+	    "ORDER BY c.id" },
+	/* A claimed message of a campaign no longer running, parked: back
+	 * to 'queued' (to its campaign: it was never anything else) in
+	 * lane 2, never claimed, its attempt not counted (id, holder). */
+	[SQL_CSEND_PARK] = { "CSEND_PARK", false, 2, 0,
+	    "UPDATE messages SET status = 'queued', lane = 2, "
+	    "sending_since = NULL, sending_holder = NULL, "
+	    "attempts = GREATEST(attempts, 1) - 1, "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND "
+	    "status = 'sending' AND sending_holder <=> ?" },
+	/* Stops a running campaign after Meta's campaign-level error
+	 * (campaign, code, title, message), in the transaction of its
+	 * message's failure -> 1 if it stopped it now. */
+	[SQL_CSEND_STOP] = { "CSEND_STOP", false, 4, 1,
+	    "CALL wz_campaign_stop(?, ?, ?, ?)" },
 	/* [/campaign-send] */
 	[SQL_MIGRATION_LOCK] = { "MIGRATION_LOCK", false, 0, 1,
 	    "SELECT GET_LOCK('wazera_migrate', 60)" },

@@ -152,9 +152,22 @@ enum sql {
 	/* [/campaign-api] */
 	/* [campaign-expand] campaigns: the spooler's expansion
 	 * (queue_campaign.c) */
+	SQL_CAMPAIGN_LANES,
+	SQL_CAMPAIGN_LEASE,
+	SQL_CAMPAIGN_RELEASE,
+	SQL_CAMPAIGN_START,
+	SQL_CAMPAIGN_SNAPSHOT,
+	SQL_CAMPAIGN_QUEUE,
+	SQL_CAMPAIGN_COMPLETE,
+	SQL_CAMPAIGN_PARK,
 	/* [/campaign-expand] */
 	/* [campaign-send] campaign messages in the message queue
 	 * (queue_message.c) */
+	SQL_CSEND_CLAIM,
+	SQL_CSEND_CAMPAIGNS,
+	SQL_CSEND_CONTACTS,
+	SQL_CSEND_PARK,
+	SQL_CSEND_STOP,
 	/* [/campaign-send] */
 	SQL_MIGRATION_LOCK,
 	SQL_MIGRATION_UNLOCK,
@@ -201,7 +214,7 @@ enum { WD_STATUS, WD_HAS_DATA, WD__N };
 enum { SA_ID, SA_PHONE_ID, SA_TOKEN, SA_MPS, SA__N };
 /* SQL_SPOOL_CLAIM */
 enum { SC_ID, SC_TO, SC_TYPE, SC_CONTENT, SC_ATTEMPTS, SC_AGE, SC_ERR_CODE,
-	SC_ERR_TITLE, SC_ERR_MESSAGE, SC__N };
+	SC_ERR_TITLE, SC_ERR_MESSAGE, SC_CAMPAIGN, SC_CONTACT, SC__N };
 /* SQL_WH_LANES (the webhooks queue's lanes) and SQL_WH_WEBHOOK: a
  * webhook's target, its sealed secret, the one a PUT replaced, and
  * whether that one still signs (WHL_: not the API's WL_). */
@@ -234,8 +247,18 @@ enum { CS_TOTAL, CS_QUEUED, CS_SENT, CS_DELIVERED, CS_READ, CS_FAILED,
 	CS__N };
 /* [/campaign-api] */
 /* [campaign-expand] column layouts */
+/* SQL_CAMPAIGN_LANES: a campaign to expand, and its template. */
+enum { CX_ID, CX_PHASE, CX_NAME, CX_LANGUAGE, CX_COMPONENTS, CX__N };
+/* SQL_CAMPAIGN_SNAPSHOT, _QUEUE, _COMPLETE, _PARK: a batch's outcome (the
+ * phase now, or "lost"), its rows and the contact id it got to. */
+enum { CB_OUTCOME, CB_N, CB_CURSOR, CB__N };
 /* [/campaign-expand] */
 /* [campaign-send] column layouts */
+/* SQL_CSEND_CAMPAIGNS */
+enum { CSCAMP_ID, CSCAMP_STATUS, CSCAMP__N };
+/* SQL_CSEND_CONTACTS */
+enum { CSCON_ID, CSCON_NAME, CSCON_PHONE, CSCON_EMAIL, CSCON_CUSTOM,
+	CSCON_OPTED_OUT, CSCON__N };
 /* [/campaign-send] */
 
 #endif

@@ -53,7 +53,7 @@ static const char *const kinds[] = {
 	[REC_REQUEUE] = "requeue", [REC_PAUSE] = "pause",
 	[REC_AMBIGUOUS] = "ambiguous", [REC_WH_SUCCEEDED] = "wh_ok",
 	[REC_WH_RETRY] = "wh_retry", [REC_WH_FAILED] = "wh_failed",
-	[REC_WH_GONE] = "wh_gone",
+	[REC_WH_GONE] = "wh_gone", [REC_PARK] = "park",
 };
 
 void
@@ -94,6 +94,9 @@ journal_encode(const struct rec *r)
 	if (r->delay_us != 0)
 		json_object_object_add(o, "delay",
 		    json_object_new_int64(r->delay_us));
+	if (r->campaign != 0)
+		json_object_object_add(o, "campaign",
+		    json_object_new_int64((int64_t)r->campaign));
 	add_str(o, "wamid", r->wamid);
 	add_str(o, "title", r->title);
 	add_str(o, "message", r->message);
@@ -183,6 +186,14 @@ journal_decode(const char *line, size_t len)
 		if (!json_object_is_type(v, json_type_int))
 			bad = true;
 		r->delay_us = json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(o, "campaign", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) <= 0)
+			bad = true;
+		else
+			r->campaign = (unsigned long long)
+			    json_object_get_int64(v);
 	}
 	r->wamid = get_str(o, "wamid", &bad);
 	r->title = get_str(o, "title", &bad);

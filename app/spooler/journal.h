@@ -23,6 +23,10 @@ enum rec_kind {
 	REC_WH_RETRY,		/* failed; again after delay_us */
 	REC_WH_FAILED,		/* failed, the delivery too */
 	REC_WH_GONE,		/* 410: failed, the webhook disabled */
+	/* The message queue's again (queue_message.c). */
+	REC_PARK,	/* a message of a campaign no longer running: back
+			   to the queue in the parked lane (2), never
+			   claimed again, its attempt not counted */
 };
 
 /* A write the database owes, queued so that an outage loses none. */
@@ -38,6 +42,10 @@ struct rec {
 	char			*wamid, *title, *message;
 	char			*holder;	/* who claimed the message */
 	int64_t			 delay_us;	/* seconds for REC_PAUSE */
+	/* REC_FAILED: the message's campaign, which stops (failed) with
+	 * the same error in the same transaction (Meta's campaign-level
+	 * errors); 0: none. */
+	unsigned long long	 campaign;
 	/* REC_WH_*: the attempt (has_code, code: its HTTP status;
 	 * message: the error), which attempt of the delivery it was (the
 	 * claim's), its start (unix ms), duration, error class and the

@@ -1,5 +1,5 @@
 /* wazera-spooler: sends the outbound WhatsApp message queue through Meta's
- * Graph API.
+ * Graph API, delivers the outgoing webhooks and expands due campaigns.
  *
  *   wazera-spooler [--config FILE] (--once | --loop | --drain)
  *       [--max-seconds N] [--holder NAME] [--lock-file PATH]
@@ -69,6 +69,7 @@
 static const struct queue_ops *const queues[] = {
 	&queue_message,
 	&queue_webhook,
+	&queue_campaign,
 };
 
 static volatile sig_atomic_t signals;

@@ -7,6 +7,7 @@
 
 #include "jsonbody.h"
 #include "payload.h"
+#include "placeholder.h"
 #include "xmalloc.h"
 
 typedef int (*build_fn)(struct json_object *content, struct json_object **out,
@@ -193,15 +194,59 @@ static const struct {
 	{ "interactive", build_interactive },
 };
 
+/* A campaign recipient's values in a template's text parameters:
+ * components[i].parameters[j] of type "text", field "text" (a string),
+ * filled in place with ph_fill. 0, or -1 with the placeholder that has
+ * neither a value nor a fallback in missing. */
+static int
+fill_template(struct json_object *c, const struct ph_contact *who,
+    char *missing, size_t missinglen)
+{
+	struct json_object *comps, *comp, *params, *param, *type, *text;
+	size_t i, j;
+	char *filled;
+
+	if (!json_object_object_get_ex(c, "components", &comps) ||
+	    !json_object_is_type(comps, json_type_array))
+		return 0;
+	for (i = 0; i < json_object_array_length(comps); i++) {
+		comp = json_object_array_get_idx(comps, i);
+		if (!json_object_is_type(comp, json_type_object) ||
+		    !json_object_object_get_ex(comp, "parameters", &params) ||
+		    !json_object_is_type(params, json_type_array))
+			continue;
+		for (j = 0; j < json_object_array_length(params); j++) {
+			param = json_object_array_get_idx(params, j);
+			if (!json_object_is_type(param, json_type_object) ||
+			    !json_object_object_get_ex(param, "type", &type) ||
+			    !json_object_is_type(type, json_type_string) ||
+			    strcmp(json_object_get_string(type), "text") != 0 ||
+			    !json_object_object_get_ex(param, "text", &text) ||
+			    !json_object_is_type(text, json_type_string) ||
+			    !ph_has(json_object_get_string(text)))
+				continue;
+			if ((filled = ph_fill(json_object_get_string(text), who,
+			    missing, missinglen)) == NULL)
+				return -1;
+			json_object_object_add(param, "text",
+			    json_object_new_string(filled));
+			free(filled);
+		}
+	}
+	return 0;
+}
+
 char *
-payload_build(unsigned long long id, const char *to, const char *type,
-    const char *content, size_t len, char *err, size_t errsz)
+payload_build_for(unsigned long long id, const char *to, const char *type,
+    const char *content, size_t len, const struct ph_contact *who,
+    enum payload_rc *rc, char *err, size_t errsz)
 {
 	struct json_object *c = NULL, *root = NULL, *obj = NULL;
 	char path[128], ref[32];
 	char *out = NULL;
 	size_t i;
 
+	*rc = PAYLOAD_INVALID;
 	for (i = 0; i < sizeof(builders) / sizeof(builders[0]); i++)
 		if (!strcmp(builders[i].type, type))
 			break;
@@ -212,6 +257,11 @@ payload_build(unsigned long long id, const char *to, const char *type,
 	if (jsonbody_parse(content, len, &c, path, sizeof(path)) !=
 	    JSONBODY_OK) {
 		snprintf(err, errsz, "content is not a JSON object");
+		goto out;
+	}
+	if (who != NULL && builders[i].build == build_template &&
+	    fill_template(c, who, err, errsz) == -1) {
+		*rc = PAYLOAD_MISSING;
 		goto out;
 	}
 	if (builders[i].build(c, &obj, err, errsz) == -1)
@@ -230,9 +280,20 @@ payload_build(unsigned long long id, const char *to, const char *type,
 	    json_object_new_string(ref));
 	out = xstrdup(json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	*rc = PAYLOAD_OK;
 out:
 	json_object_put(obj);
 	json_object_put(root);
 	json_object_put(c);
 	return out;
+}
+
+char *
+payload_build(unsigned long long id, const char *to, const char *type,
+    const char *content, size_t len, char *err, size_t errsz)
+{
+	enum payload_rc rc;
+
+	return payload_build_for(id, to, type, content, len, NULL, &rc, err,
+	    errsz);
 }

@@ -4,6 +4,15 @@
 #define WZ_SPOOLER_PAYLOAD_H
 #include <stddef.h>
 
+struct ph_contact;
+
+enum payload_rc {
+	PAYLOAD_OK,
+	PAYLOAD_INVALID,	/* the content cannot be sent (err says why) */
+	PAYLOAD_MISSING,	/* a placeholder has no value and no fallback
+				   (err holds it as written) */
+};
+
 /* Builds {"messaging_product":"whatsapp","recipient_type":"individual",
  * "to":to,"type":type,type:{...},"biz_opaque_callback_data":"wz:<id>"}
  * from the message's stored content (the API's `content` object as
@@ -13,5 +22,15 @@
  * the content cannot be sent (an unknown type, a missing field). */
 char	*payload_build(unsigned long long id, const char *to, const char *type,
 	    const char *content, size_t len, char *err, size_t errsz);
+/* The same, for a campaign's message to the contact who (NULL: as
+ * payload_build): a template's text parameters (components[].parameters[]
+ * of type "text") get the contact's values for their placeholders
+ * (lib/placeholder.h: ph_fill), or their fallbacks. NULL with *rc
+ * PAYLOAD_MISSING and the placeholder as written in err when one has
+ * neither; NULL with PAYLOAD_INVALID as payload_build's NULL. */
+char	*payload_build_for(unsigned long long id, const char *to,
+	    const char *type, const char *content, size_t len,
+	    const struct ph_contact *who, enum payload_rc *rc, char *err,
+	    size_t errsz);
 
 #endif

@@ -13,14 +13,20 @@
 #include "text.h"
 #include "validate.h"
 
-#define R(c, a, b, n, w)	{ c, c, a, b, n, w }
-#define RANGE(lo, hi, a, w)	{ lo, hi, a, 0, 0, w }
+#define R(c, a, b, n, w)	{ c, c, a, b, n, w, false }
+#define RANGE(lo, hi, a, w)	{ lo, hi, a, 0, 0, w, false }
 #define PERM(c, w)		R(c, POL_PERMANENT, 0, 0, w)
 #define PAUSE(c, s, w)		R(c, POL_PAUSE_ACCOUNT, s, 0, w)
+/* The same, and a campaign message that gets it stops its campaign. */
+#define PERM_STOP(c, w)		{ c, c, POL_PERMANENT, 0, 0, w, true }
+#define PAUSE_STOP(c, s, w)	{ c, c, POL_PAUSE_ACCOUNT, s, 0, w, true }
 
 /* code(s), action, first backoff or pause in seconds, attempts before a
- * retried message fails. Codes not here: a Graph error with HTTP 429 or
- * 5xx is retried like 131000, any other is permanent. */
+ * retried message fails, and whether it stops a campaign (SPEC 7: the
+ * template paused or disabled, the account unable to send marketing).
+ * Codes not here: a Graph error with HTTP 429 or 5xx is retried like
+ * 131000, any other is permanent. 131049 (Meta's per-user marketing
+ * limit) is permanent: the recipient fails, never retried. */
 static const struct pol_rule rows[] = {
 	PAUSE(0, 300,		"AuthException: the access token is invalid"),
 	R(1, POL_RETRY, 1, 4,	"API unknown, possibly a server error"),
@@ -32,7 +38,7 @@ static const struct pol_rule rows[] = {
 	PERM(100,		"invalid parameter"),
 	PAUSE(190, 300,		"access token expired or invalid"),
 	RANGE(200, 299, POL_PERMANENT, "API permission missing"),
-	PAUSE(368, 3600,	"temporarily blocked for policy violations"),
+	PAUSE_STOP(368, 3600,	"temporarily blocked for policy violations"),
 	R(80007, POL_RETRY, 60, 10, "WABA rate limit reached"),
 	PERM(130403,		"the business has blocked this user"),
 	R(130429, POL_RETRY, 1, 15, "throughput (mps) limit reached"),
@@ -45,27 +51,27 @@ static const struct pol_rule rows[] = {
 	R(131016, POL_RETRY, 2, 12, "service temporarily unavailable"),
 	PERM(131021,		"recipient is the sender"),
 	PERM(131026,		"message undeliverable"),
-	PAUSE(131031, 3600,	"business account locked"),
+	PAUSE_STOP(131031, 3600,	"business account locked"),
 	PERM(131037,		"number has no approved display name"),
 	PAUSE(131042, 3600,	"payment or billing problem"),
 	PERM(131045,		"number registration error"),
 	PERM(131047,		"more than 24 h since the user last wrote"),
-	PAUSE(131048, 3600,	"spam rate limit (quality)"),
+	PAUSE_STOP(131048, 3600,	"spam rate limit (quality)"),
 	PERM(131049,		"not delivered for ecosystem health"),
 	PERM(131050,		"user stopped marketing messages"),
 	PERM(131051,		"unsupported message type"),
 	PERM(131053,		"media upload error"),
 	R(131056, POL_RETRY_RECIPIENT, 6, 10, "pair rate limit for this user"),
 	R(131057, POL_RETRY, 60, 6, "account in maintenance mode"),
-	PERM(131063,		"marketing templates disabled for the WABA"),
+	PERM_STOP(131063,		"marketing templates disabled for the WABA"),
 	PAUSE(131064, 3600,	"messaging limit (template violations)"),
 	PERM(132000,		"template parameter count mismatch"),
 	PERM(132001,		"template missing in that language"),
 	PERM(132005,		"hydrated template text too long"),
 	PERM(132007,		"template content violates policy"),
 	PERM(132012,		"template parameter format mismatch"),
-	PERM(132015,		"template paused"),
-	PERM(132016,		"template disabled"),
+	PERM_STOP(132015,		"template paused"),
+	PERM_STOP(132016,		"template disabled"),
 	PERM(132068,		"flow blocked"),
 	R(132069, POL_RETRY, 3600, 3, "flow throttled"),
 	R(133004, POL_RETRY, 2, 12, "server temporarily unavailable"),
@@ -75,7 +81,7 @@ static const struct pol_rule rows[] = {
 
 /* Not in the table: transport errors, 429/5xx and unknown codes on them. */
 static const struct pol_rule transient = { -1, -1, POL_RETRY, 1, 12,
-	"transient error" };
+	"transient error", false };
 
 const struct pol_rule *
 policy_rule(int code)
@@ -151,6 +157,7 @@ set_rule(struct pol_outcome *o, const struct pol_rule *r)
 	o->action = r->action;
 	o->base_s = r->base_s;
 	o->max_attempts = r->max_attempts;
+	o->stop_campaign = r->stop_campaign;
 }
 
 static const char *

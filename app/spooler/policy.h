@@ -26,6 +26,8 @@ struct pol_rule {
 	int		 base_s;	/* first backoff (retries) or pause */
 	int		 max_attempts;	/* retries: fail after this many sends */
 	const char	*why;
+	bool		 stop_campaign;	/* a campaign message that gets it
+					   fails and stops its campaign */
 };
 
 #define POL_TITLE_MAX	255	/* messages.error_title is VARCHAR(255) */
@@ -39,6 +41,7 @@ struct pol_outcome {
 	long		 http_status;	/* 0 when no response arrived */
 	int		 base_s;
 	int		 max_attempts;
+	bool		 stop_campaign;	/* the rule's: see struct pol_rule */
 	char		 title[POL_TITLE_MAX * 4 + 1];	/* UTF-8 */
 	char		 message[POL_MESSAGE_MAX * 4 + 1];
 	char		 wamid[256];	/* POL_SENT: messages[0].id, or "" */

@@ -100,6 +100,20 @@ struct queue_ops {
 	 * start now besides its rate (webhooks: in flight per target host).
 	 * 0: none this round; an answer wakes the loop. */
 	size_t		 (*room)(struct queue *, struct lane *);
+	/* Optional, for a queue whose work is database batches, not
+	 * requests (campaigns' expansion: queue_campaign.c): such a queue
+	 * fills work instead of claim, result, write, write_many and
+	 * rec_noun (never called; may be NULL), and room. The loop calls
+	 * work for each of its leased lanes once per round, whatever the
+	 * rate and the free request slots (none is taken): one batch, in a
+	 * transaction of its own; while requests are in flight, a batch
+	 * that took d waits d / 2 for the next, so the answers and claims
+	 * of the other queues keep a third of the loop's time. 1: done, more is due at once; 0: nothing
+	 * to do now (looked at again after POLL_MS; set lane->paused to
+	 * have the lease released now); -1 after spool_db_trouble. A lane's
+	 * lease is taken as for any queue, and the lane is taken even when
+	 * the request slots are full. */
+	int		 (*work)(struct queue *, struct lane *, int64_t now);
 };
 
 struct queue {

@@ -6,7 +6,23 @@
  *
  * Claim: up to n due messages of an account (SELECT ... FOR UPDATE SKIP
  * LOCKED), marked 'sending' with this spooler as their sending_holder and
- * committed before their requests start.
+ * committed before their requests start. Conversational messages (lane 0)
+ * come first, a running campaign's (lane 1) in the room left (a second
+ * claim statement: one lane each reads messages_claim in order), parked
+ * ones (lane 2) never.
+ *
+ * Campaign messages (SPEC 7): after the claim committed, one plain read
+ * each gives the claim's campaigns and its recipients' contacts as they
+ * are now. A message of a campaign no longer running (cancelled, failed)
+ * is parked (REC_PARK: queued again in lane 2, never sent: a cancel stops
+ * new sends by the next claim; the claims are at most the rate's pacing
+ * slice, mps/20, so that is within a second); a recipient who opted out
+ * since the snapshot fails with 131050 and one whose contact was deleted
+ * with 131026, without a request; the template's text parameters get the
+ * contact's values (payload_build_for), and a placeholder with neither a
+ * value nor a fallback fails the message with 131008. Meta's
+ * campaign-level errors (policy.c: stop_campaign) fail the message and
+ * stop its campaign in one transaction (wz_campaign_stop).
  *
  * Answers (policy.c): sent -> wz_message_result with the wamid and an
  * event; permanent -> wz_message_result with Meta's code, title and
@@ -42,6 +58,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <sodium.h>
 
 #include "config.h"
@@ -53,6 +70,7 @@
 #include "log.h"
 #include "payload.h"
 #include "policy.h"
+#include "placeholder.h"
 #include "pool.h"
 #include "queue.h"
 #include "queues.h"
@@ -68,7 +86,7 @@
 struct msgq {
 	uint8_t			 key[MASTER_KEY_LEN];
 	unsigned long		 n_sent, n_failed, n_retried, n_ambiguous,
-				 n_requeued;
+				 n_requeued, n_parked;
 };
 
 /* An account's request parts. */
@@ -81,8 +99,18 @@ struct acct {
 struct msg {
 	struct job		 job;		/* first: the loop's */
 	unsigned long long	 id;
+	unsigned long long	 campaign;	/* 0: not a campaign's */
 	int			 attempt;
 	long long		 age_s;
+};
+
+/* What a claim's campaign messages need, read after the claim: their
+ * campaigns (SQL_CSEND_CAMPAIGNS) and contacts (SQL_CSEND_CONTACTS, in id
+ * order), in the loop's pool. */
+struct camp_rows {
+	bool			 read;		/* false: the reads failed */
+	struct db_res		 camps, contacts;
+	unsigned long		 parked;
 };
 
 static struct msgq *
@@ -109,8 +137,9 @@ msgq_close(struct queue *q)
 	struct msgq *m = msgq(q);
 
 	log_info("done: %lu sent, %lu failed, %lu retried, %lu requeued, "
-	    "%lu left 'sending' without an answer", m->n_sent, m->n_failed,
-	    m->n_retried, m->n_requeued, m->n_ambiguous);
+	    "%lu left 'sending' without an answer, %lu parked (campaign not "
+	    "running)", m->n_sent, m->n_failed, m->n_retried, m->n_requeued,
+	    m->n_ambiguous, m->n_parked);
 	sodium_memzero(m->key, sizeof(m->key));
 	free(m);
 }
@@ -124,13 +153,14 @@ random01(void)
 /* ---- records --------------------------------------------------------- */
 
 static void
-rec_push(struct queue *q, enum rec_kind kind, unsigned long long id,
-    const struct pol_outcome *o, int64_t delay_us)
+rec_push_campaign(struct queue *q, enum rec_kind kind, unsigned long long id,
+    const struct pol_outcome *o, int64_t delay_us, unsigned long long campaign)
 {
 	struct rec *r = xcalloc(1, sizeof(*r));
 
 	r->kind = kind;
 	r->id = id;
+	r->campaign = campaign;
 	r->delay_us = delay_us;
 	if (o != NULL) {
 		r->has_code = o->has_code;
@@ -141,6 +171,13 @@ rec_push(struct queue *q, enum rec_kind kind, unsigned long long id,
 		r->message = xstrdup(o->message);
 	}
 	spool_record(q, r);
+}
+
+static void
+rec_push(struct queue *q, enum rec_kind kind, unsigned long long id,
+    const struct pol_outcome *o, int64_t delay_us)
+{
+	rec_push_campaign(q, kind, id, o, delay_us, 0);
 }
 
 /* A result written by its routine (wz_message_result), in a transaction
@@ -157,6 +194,36 @@ result_call(struct db *db, struct pool *pool, enum sql id,
 	if ((rc = db_query(db, pool, id, a, n, &res)) == DB_OK &&
 	    (rc = db_commit(db)) == DB_OK)
 		return DB_OK;
+	db_rollback(db);
+	return rc;
+}
+
+/* A message's failure and its campaign's stop (Meta's campaign-level
+ * error), in one transaction. */
+static enum db_rc
+failed_stop(struct db *db, struct pool *pool, const struct rec *r,
+    const struct db_arg *a)
+{
+	struct db_arg c[4];
+	struct db_res res;
+	enum db_rc rc;
+
+	c[0] = DBA_INT(r->campaign);
+	c[1] = a[1];
+	c[2] = a[2];
+	c[3] = a[3];
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = db_query(db, pool, SQL_SPOOL_FAILED, a, 4, &res)) == DB_OK &&
+	    (rc = db_query(db, pool, SQL_CSEND_STOP, c, 4, &res)) == DB_OK &&
+	    (rc = db_commit(db)) == DB_OK) {
+		if (res.nrows == 1 && db_int(&res, 0, 0) == 1)
+			log_warnx("campaign %llu: failed (stopped) after "
+			    "error %d (%s) on message %llu", r->campaign,
+			    r->code, r->title != NULL ? r->title : "",
+			    r->id);
+		return DB_OK;
+	}
 	db_rollback(db);
 	return rc;
 }
@@ -179,7 +246,13 @@ write_once(struct queue *q, struct rec *r)
 		a[1] = r->has_code ? code : DBA_INT(LOCAL_CODE);
 		a[2] = DBA_STR(r->title);
 		a[3] = DBA_STR(r->message);
+		if (r->campaign != 0)
+			return failed_stop(db, pool, r, a);
 		return result_call(db, pool, SQL_SPOOL_FAILED, a, 4);
+	case REC_PARK:
+		a[0] = DBA_INT(r->id);
+		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
+		return db_exec(db, SQL_CSEND_PARK, a, 2, NULL, NULL);
 	case REC_RETRY:
 	case REC_REQUEUE:
 		a[0] = DBA_INT(r->delay_us);
@@ -332,19 +405,203 @@ msgq_lane_close(struct lane *l)
 
 /* ---- claims and requests --------------------------------------------- */
 
+/* A campaign's row in the claim's reads: its status is 'running'. */
+static bool
+camp_running(const struct camp_rows *cr, unsigned long long id)
+{
+	size_t i;
+
+	for (i = 0; i < cr->camps.nrows; i++)
+		if ((unsigned long long)db_int(&cr->camps, i, CSCAMP_ID) == id)
+			return !strcmp(db_str(&cr->camps, i, CSCAMP_STATUS),
+			    "running");
+	return false;	/* gone: nothing to send it for */
+}
+
+/* A contact's row in the claim's reads (in id order), or -1: deleted. */
+static long
+contact_row(const struct camp_rows *cr, unsigned long long id)
+{
+	size_t lo = 0, hi = cr->contacts.nrows, mid;
+	unsigned long long v;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		v = (unsigned long long)db_int(&cr->contacts, mid, CSCON_ID);
+		if (v == id)
+			return (long)mid;
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Appends id to a JSON array being built in buf ("[1,2"), unless it is
+ * there already (campaigns: few per claim). */
+static void
+ids_add(char *buf, size_t *len, size_t cap, unsigned long long id,
+    bool dedup)
+{
+	char one[24];
+	int n;
+
+	n = snprintf(one, sizeof(one), "%llu", id);
+	if (dedup) {
+		const char *p = buf + 1;
+		while (*p != '\0') {
+			if (!strncmp(p, one, (size_t)n) &&
+			    (p[n] == ',' || p[n] == '\0'))
+				return;
+			p = strchr(p, ',');
+			if (p == NULL)
+				break;
+			p++;
+		}
+	}
+	*len += (size_t)snprintf(buf + *len, cap - *len, "%s%s",
+	    *len > 1 ? "," : "", one);
+}
+
+/* Reads what the claim's campaign messages need: one query for their
+ * campaigns, one for their contacts. false when none is a campaign's. */
+static bool
+camp_read(struct queue *q, const struct db_res *res, struct camp_rows *cr,
+    int64_t now)
+{
+	struct pool *pool = spool_pool(q->s);
+	struct db *db = spool_db(q->s);
+	size_t i, cap = res->nrows * 22 + 3, nc = 0, nk = 0;
+	char *camps, *contacts;
+	struct db_arg a;
+	enum db_rc rc;
+
+	memset(cr, 0, sizeof(*cr));
+	for (i = 0; i < res->nrows; i++)
+		if (!db_isnull(res, i, SC_CAMPAIGN))
+			break;
+	if (i == res->nrows)
+		return false;
+	camps = pool_alloc(pool, cap);
+	contacts = pool_alloc(pool, cap);
+	camps[nc++] = '[';
+	camps[nc] = '\0';
+	contacts[nk++] = '[';
+	contacts[nk] = '\0';
+	for (; i < res->nrows; i++) {
+		if (db_isnull(res, i, SC_CAMPAIGN))
+			continue;
+		ids_add(camps, &nc, cap, (unsigned long long)db_int(res, i,
+		    SC_CAMPAIGN), true);
+		ids_add(contacts, &nk, cap, (unsigned long long)db_int(res, i,
+		    SC_CONTACT), false);
+	}
+	snprintf(camps + nc, cap - nc, "]");
+	snprintf(contacts + nk, cap - nk, "]");
+	a = DBA_STR(camps);
+	if ((rc = db_query(db, pool, SQL_CSEND_CAMPAIGNS, &a, 1,
+	    &cr->camps)) == DB_OK) {
+		a = DBA_STR(contacts);
+		rc = db_query(db, pool, SQL_CSEND_CONTACTS, &a, 1,
+		    &cr->contacts);
+	}
+	if (rc != DB_OK)
+		spool_db_trouble(q->s, rc, "reading campaign recipients", now);
+	else
+		cr->read = true;
+	return true;
+}
+
+/* Fails a claimed campaign message for its recipient, without a request. */
+static void
+fail_recipient(struct queue *q, unsigned long long id, int code,
+    const char *title, const char *message)
+{
+	log_info("message %llu: failed without sending: %s", id, title);
+	fail_record(q, id, true, code, title, message);
+}
+
+/* A claimed campaign message: parked, failed, or its request body with
+ * the contact's values (NULL then). */
+static char *
+campaign_body(struct queue *q, const struct db_res *res, size_t row,
+    struct camp_rows *cr, unsigned long long id, unsigned long long campaign,
+    char *err, size_t errsz, bool *bad)
+{
+	const char *to = db_str(res, row, SC_TO), *type = db_str(res, row, SC_TYPE);
+	struct json_object *custom = NULL;
+	struct ph_contact who;
+	char why[POL_MESSAGE_MAX];
+	enum payload_rc rc;
+	char *body;
+	long k;
+
+	*bad = false;
+	if (!cr->read) {
+		/* The reads failed (logged): again once the database is
+		 * back, this attempt not counted. */
+		rec_push(q, REC_REQUEUE, id, NULL, US);
+		msgq(q)->n_requeued++;
+		return NULL;
+	}
+	if (!camp_running(cr, campaign)) {
+		rec_push(q, REC_PARK, id, NULL, 0);
+		msgq(q)->n_parked++;
+		cr->parked++;
+		return NULL;
+	}
+	if ((k = contact_row(cr, (unsigned long long)db_int(res, row,
+	    SC_CONTACT))) < 0) {
+		fail_recipient(q, id, 131026, "Contact deleted", "The contact "
+		    "was deleted before its campaign message was sent.");
+		return NULL;
+	}
+	if (db_int(&cr->contacts, (size_t)k, CSCON_OPTED_OUT) != 0) {
+		fail_recipient(q, id, 131050, "Contact opted out", "The contact "
+		    "opted out after the campaign's audience was taken; not "
+		    "sent.");
+		return NULL;
+	}
+	if (!db_isnull(&cr->contacts, (size_t)k, CSCON_CUSTOM))
+		custom = json_tokener_parse(db_str(&cr->contacts, (size_t)k,
+		    CSCON_CUSTOM));
+	who.name = db_str(&cr->contacts, (size_t)k, CSCON_NAME);
+	who.phone = db_str(&cr->contacts, (size_t)k, CSCON_PHONE);
+	who.email = db_str(&cr->contacts, (size_t)k, CSCON_EMAIL);
+	who.custom = custom != NULL && json_object_is_type(custom,
+	    json_type_object) ? custom : NULL;
+	body = payload_build_for(id, to != NULL ? to : "", type != NULL ? type :
+	    "", db_str(res, row, SC_CONTENT), db_len(res, row, SC_CONTENT), &who,
+	    &rc, err, errsz);
+	json_object_put(custom);
+	if (rc == PAYLOAD_MISSING) {
+		snprintf(why, sizeof(why), "The contact has no value for %s and "
+		    "it has no fallback.", err);
+		fail_recipient(q, id, 131008, "Required parameter is missing",
+		    why);
+		return NULL;
+	}
+	*bad = body == NULL;
+	return body;
+}
+
 /* Starts one claimed row's request, or fails it when it cannot go. */
 static void
 start_message(struct queue *q, struct lane *l, const struct db_res *res,
-    size_t row, int64_t now)
+    size_t row, struct camp_rows *cr, int64_t now)
 {
 	struct acct *a = l->data;
 	unsigned long long id = (unsigned long long)db_int(res, row, SC_ID);
+	unsigned long long campaign = db_isnull(res, row, SC_CAMPAIGN) ? 0 :
+	    (unsigned long long)db_int(res, row, SC_CAMPAIGN);
 	const char *to = db_str(res, row, SC_TO), *type = db_str(res, row, SC_TYPE);
 	long long attempts = db_int(res, row, SC_ATTEMPTS), age = db_int(res, row, SC_AGE);
 	char err[256], why[128];
 	struct http_req req;
 	struct msg *m;
 	char *body;
+	bool bad = true;
 
 	if (attempts >= POL_MAX_ATTEMPTS || age >= POL_MAX_AGE_S) {
 		snprintf(why, sizeof(why), "gave up after %lld attempts over "
@@ -354,8 +611,15 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 		    "Not sent" : db_str(res, row, SC_ERR_TITLE), why);
 		return;
 	}
-	body = payload_build(id, to != NULL ? to : "", type != NULL ? type : "",
-	    db_str(res, row, SC_CONTENT), db_len(res, row, SC_CONTENT), err, sizeof(err));
+	if (campaign != 0) {
+		body = campaign_body(q, res, row, cr, id, campaign, err,
+		    sizeof(err), &bad);
+		if (body == NULL && !bad)
+			return;		/* parked, requeued or failed */
+	} else
+		body = payload_build(id, to != NULL ? to : "", type != NULL ?
+		    type : "", db_str(res, row, SC_CONTENT), db_len(res, row,
+		    SC_CONTENT), err, sizeof(err));
 	if (body == NULL) {
 		fail_local(q, id, true, 100, "Message content cannot be sent",
 		    err);
@@ -363,6 +627,7 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 	}
 	m = xcalloc(1, sizeof(*m));
 	m->id = id;
+	m->campaign = campaign;
 	m->attempt = (int)attempts + 1;
 	m->age_s = age;
 	memset(&req, 0, sizeof(req));
@@ -374,20 +639,24 @@ start_message(struct queue *q, struct lane *l, const struct db_res *res,
 	spool_start(q, l, &req, id, m->attempt, now);
 }
 
-/* Claims up to n due messages of an account: locked, marked 'sending' and
- * committed before any request starts. Returns the rows claimed, or -1. */
+/* Claims up to n due messages of one lane of an account (SQL_SPOOL_CLAIM:
+ * conversational, SQL_CSEND_CLAIM: a campaign's): locked, marked
+ * 'sending' and committed before any request starts. Returns the rows
+ * claimed, or -1. */
 static int
-msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
+claim_lane(struct queue *q, struct lane *l, enum sql claim, size_t n,
+    int64_t now)
 {
 	struct pool *pool = spool_pool(q->s);
+	struct camp_rows cr;
 	struct db_res res;
 	const char *ids;
 	enum db_rc rc;
 	uint64_t marked;
 	size_t i;
 
-	if ((rc = spool_claim(q, SQL_SPOOL_CLAIM, l->id, n,
-	    SQL_SPOOL_MARK_SENDING, NULL, 0, &res, &ids, &marked)) != DB_OK) {
+	if ((rc = spool_claim(q, claim, l->id, n, SQL_SPOOL_MARK_SENDING,
+	    NULL, 0, &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming messages", now);
 		return -1;
 	}
@@ -397,10 +666,31 @@ msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 	if (marked != res.nrows)
 		log_warnx("account %llu: claimed %zu messages, marked %" PRIu64,
 		    l->id, res.nrows, marked);
+	(void)camp_read(q, &res, &cr, now);
 	for (i = 0; i < res.nrows; i++)
-		start_message(q, l, &res, i, now);
+		start_message(q, l, &res, i, &cr, now);
+	if (cr.parked > 0)
+		log_info("account %llu: %lu message(s) of campaigns no longer "
+		    "running parked", l->id, cr.parked);
 	pool_reset(pool);
 	return (int)res.nrows;
+}
+
+/* Claims up to n due messages of an account: the conversational ones
+ * first, then, in what room is left, a running campaign's. */
+static int
+msgq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
+{
+	int got, more;
+
+	if ((got = claim_lane(q, l, SQL_SPOOL_CLAIM, n, now)) < 0)
+		return -1;
+	if ((size_t)got >= n)
+		return got;
+	if ((more = claim_lane(q, l, SQL_CSEND_CLAIM, n - (size_t)got,
+	    now)) < 0)
+		return got > 0 ? got : -1;
+	return got + more;
 }
 
 /* ---- answers --------------------------------------------------------- */
@@ -443,7 +733,8 @@ msgq_result(struct queue *q, struct job *j, const struct http_done *d,
 	case POL_PERMANENT:
 		log_warnx("message %llu: failed: error %d (%s), HTTP %ld",
 		    m->id, o.code, o.title, d->http_status);
-		rec_push(q, REC_FAILED, m->id, &o, 0);
+		rec_push_campaign(q, REC_FAILED, m->id, &o, 0,
+		    o.stop_campaign ? m->campaign : 0);
 		mq->n_failed++;
 		break;
 	case POL_RETRY:
@@ -468,6 +759,17 @@ msgq_result(struct queue *q, struct job *j, const struct http_done *d,
 		break;
 	case POL_PAUSE_ACCOUNT:
 		pause_account(q, j->lane, &o, now);
+		if (o.stop_campaign && m->campaign != 0) {
+			/* The account cannot send marketing: the campaign
+			 * stops, this recipient failed with the error. */
+			log_warnx("message %llu: failed: error %d (%s), HTTP "
+			    "%ld; its campaign %llu stops", m->id, o.code,
+			    o.title, d->http_status, m->campaign);
+			rec_push_campaign(q, REC_FAILED, m->id, &o, 0,
+			    m->campaign);
+			mq->n_failed++;
+			break;
+		}
 		/* Due at once: the account's pause is what it waits for. */
 		rec_push(q, REC_REQUEUE, m->id, &o, 0);
 		mq->n_requeued++;

@@ -6,5 +6,6 @@ struct queue_ops;
 
 extern const struct queue_ops queue_message;	/* queue_message.c */
 extern const struct queue_ops queue_webhook;	/* queue_webhook.c */
+extern const struct queue_ops queue_campaign;	/* queue_campaign.c */
 
 #endif

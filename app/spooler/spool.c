@@ -511,7 +511,7 @@ poll_queue(struct spool *s, struct queue *q, int64_t now)
 			l->work_at = now;
 			continue;
 		}
-		if (http_room(s->http) == 0)
+		if (q->ops->work == NULL && http_room(s->http) == 0)
 			continue;
 		lane_take(s, q, &res, i, now);
 	}
@@ -683,6 +683,27 @@ claim_all(struct spool *s, int64_t now)
 		}
 		if (now < s->db_retry_at)
 			return s->db_retry_at;
+		/* A queue of database batches: one batch per round, between
+		 * the rounds of network activity (queue.h). */
+		if (l->q->ops->work != NULL) {
+			int64_t t = spool_now();
+
+			if ((got = l->q->ops->work(l->q, l, now)) < 0)
+				return s->db_retry_at;
+			if (got > 0) {
+				l->work_at = now;
+				s->activity_at = now;
+			}
+			/* While requests are in flight, a batch that took d
+			 * waits d / 2 for the next: the answers and the
+			 * claims keep a third of the loop's time. */
+			t = spool_now() - t;
+			l->next_claim = got == 0 ? now + POLL_MS * MS :
+			    http_inflight(s->http) > 0 ? now + t + t / 2 : now;
+			if (l->next_claim < next)
+				next = l->next_claim;
+			continue;
+		}
 		avail = rate_available(&l->rate, now);
 		room = http_room(s->http);
 		n = avail < room ? avail : room;

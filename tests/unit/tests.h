@@ -20,6 +20,7 @@ Suite	*webhooks_suite(void);
 Suite	*event_suite(void);
 Suite	*http_suite(void);
 Suite	*placeholder_suite(void);
+Suite	*campaign_send_suite(void);
 
 /* A test case with a timeout generous enough for sanitizer builds on a
  * busy machine. */

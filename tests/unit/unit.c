@@ -57,6 +57,7 @@ main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, webhooks_suite());
 	srunner_add_suite(sr, placeholder_suite());
+	srunner_add_suite(sr, campaign_send_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
