@@ -275,19 +275,65 @@ inbound_store(struct req *r, int64_t tenant, int64_t acct,
 	return rc;
 }
 
+/* Stores a signed payload's messages and statuses in one transaction:
+ * DB_OK committed, else the failure (the caller rolls back). The counts
+ * start from 0 on each call. */
+static enum db_rc
+hook_store(struct req *r, const struct mh_batch *b,
+    const struct hook_acct *acc, size_t nacc, size_t *received,
+    size_t *applied, size_t *unsigned_n, size_t *unknown)
+{
+	const struct hook_acct *ha;
+	struct db_arg a[7];
+	struct db_res res;
+	enum db_rc rc;
+	size_t i;
+
+	*received = *applied = *unsigned_n = *unknown = 0;
+	if ((rc = db_begin(r->db)) != DB_OK)
+		return rc;
+	for (i = 0; i < b->nmessages; i++) {
+		const struct mh_message *m = &b->messages[i];
+
+		if ((ha = account_of(acc, nacc, m->phone_number_id,
+		    unsigned_n, unknown)) == NULL)
+			continue;
+		if ((rc = inbound_store(r, ha->tenant, ha->id, m)) != DB_OK)
+			return rc;
+		(*received)++;
+	}
+	for (i = 0; i < b->nstatuses; i++) {
+		const struct mh_status *st = &b->statuses[i];
+
+		if ((ha = account_of(acc, nacc, st->phone_number_id,
+		    unsigned_n, unknown)) == NULL)
+			continue;
+		a[0] = DBA_INT(ha->id);
+		a[1] = DBA_STR(st->wamid);
+		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
+		a[3] = DBA_STR(st->status);
+		a[4] = st->err_code ? DBA_INT(st->err_code) : DBA_NULL;
+		a[5] = DBA_STR(st->err_title);
+		a[6] = DBA_STR(st->err_message);
+		if ((rc = db_query(r->db, &r->pool, SQL_STATUS_APPLY, a, 7,
+		    &res)) != DB_OK)
+			return rc;
+		(*applied)++;
+	}
+	return db_commit(r->db);
+}
+
 void
 whatsapp_webhook(struct req *r)
 {
 	struct json_object *root = NULL, *o;
 	struct mh_pnids pn;
 	struct hook_acct acc[MH_PNIDS_MAX];
-	const struct hook_acct *ha;
 	struct mh_batch b;
-	struct db_arg a[7];
-	struct db_res res;
-	size_t i, applied = 0, unknown = 0, received = 0, unsigned_n = 0;
+	size_t applied = 0, unknown = 0, received = 0, unsigned_n = 0;
 	enum db_rc rc;
 	enum jsonbody_rc jrc;
+	int tries;
 	bool any;
 
 	/* The raw bytes only: no tree is built before the signature holds,
@@ -323,38 +369,18 @@ whatsapp_webhook(struct req *r)
 		log_info("request %s: webhook for another object; ignored", r->id);
 		goto ok;
 	}
-	if ((rc = db_begin(r->db)) != DB_OK)
-		goto fail;
-	for (i = 0; i < b.nmessages; i++) {
-		const struct mh_message *m = &b.messages[i];
-
-		if ((ha = account_of(acc, pn.n, m->phone_number_id,
-		    &unsigned_n, &unknown)) == NULL)
-			continue;
-		if ((rc = inbound_store(r, ha->tenant, ha->id, m)) != DB_OK)
+	/* A deadlock (a campaign's counters: the spooler writes results
+	 * while Meta reports statuses) rolled the transaction back: it is
+	 * tried again, up to three times, rather than answered 503. */
+	for (tries = 0; ; tries++) {
+		rc = hook_store(r, &b, acc, pn.n, &received, &applied,
+		    &unsigned_n, &unknown);
+		if (rc == DB_OK)
+			break;
+		db_rollback(r->db);
+		if (rc != DB_RETRY || tries == 2)
 			goto fail;
-		received++;
 	}
-	for (i = 0; i < b.nstatuses; i++) {
-		const struct mh_status *st = &b.statuses[i];
-
-		if ((ha = account_of(acc, pn.n, st->phone_number_id,
-		    &unsigned_n, &unknown)) == NULL)
-			continue;
-		a[0] = DBA_INT(ha->id);
-		a[1] = DBA_STR(st->wamid);
-		a[2] = st->callback_id ? DBA_INT(st->callback_id) : DBA_NULL;
-		a[3] = DBA_STR(st->status);
-		a[4] = st->err_code ? DBA_INT(st->err_code) : DBA_NULL;
-		a[5] = DBA_STR(st->err_title);
-		a[6] = DBA_STR(st->err_message);
-		if ((rc = db_query(r->db, &r->pool, SQL_STATUS_APPLY, a, 7,
-		    &res)) != DB_OK)
-			goto fail;
-		applied++;
-	}
-	if ((rc = db_commit(r->db)) != DB_OK)
-		goto fail;
 	if (unknown > 0)
 		log_info("request %s: %zu message(s) or status(es) for unknown "
 		    "phone numbers ignored", r->id, unknown);
@@ -381,7 +407,6 @@ ok:
 	reply_data(r, 200, o);
 	return;
 fail:
-	db_rollback(r->db);
 	json_object_put(root);
 	reply_db(r, rc);
 }

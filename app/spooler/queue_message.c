@@ -180,26 +180,8 @@ rec_push(struct queue *q, enum rec_kind kind, unsigned long long id,
 	rec_push_campaign(q, kind, id, o, delay_us, 0);
 }
 
-/* A result written by its routine (wz_message_result), in a transaction
- * of its own: routines run in their caller's. */
-static enum db_rc
-result_call(struct db *db, struct pool *pool, enum sql id,
-    const struct db_arg *a, size_t n)
-{
-	struct db_res res;
-	enum db_rc rc;
-
-	if ((rc = db_begin(db)) != DB_OK)
-		return rc;
-	if ((rc = db_query(db, pool, id, a, n, &res)) == DB_OK &&
-	    (rc = db_commit(db)) == DB_OK)
-		return DB_OK;
-	db_rollback(db);
-	return rc;
-}
-
-/* A message's failure and its campaign's stop (Meta's campaign-level
- * error), in one transaction. */
+/* A message's failure and, for Meta's campaign-level error, its
+ * campaign's stop: in the caller's transaction. */
 static enum db_rc
 failed_stop(struct db *db, struct pool *pool, const struct rec *r,
     const struct db_arg *a)
@@ -208,47 +190,51 @@ failed_stop(struct db *db, struct pool *pool, const struct rec *r,
 	struct db_res res;
 	enum db_rc rc;
 
+	if ((rc = db_query(db, pool, SQL_SPOOL_FAILED, a, 4, &res)) != DB_OK ||
+	    r->campaign == 0)
+		return rc;
 	c[0] = DBA_INT(r->campaign);
 	c[1] = a[1];
 	c[2] = a[2];
 	c[3] = a[3];
-	if ((rc = db_begin(db)) != DB_OK)
-		return rc;
-	if ((rc = db_query(db, pool, SQL_SPOOL_FAILED, a, 4, &res)) == DB_OK &&
-	    (rc = db_query(db, pool, SQL_CSEND_STOP, c, 4, &res)) == DB_OK &&
-	    (rc = db_commit(db)) == DB_OK) {
-		if (res.nrows == 1 && db_int(&res, 0, 0) == 1)
-			log_warnx("campaign %llu: failed (stopped) after "
-			    "error %d (%s) on message %llu", r->campaign,
-			    r->code, r->title != NULL ? r->title : "",
-			    r->id);
-		return DB_OK;
-	}
-	db_rollback(db);
+	if ((rc = db_query(db, pool, SQL_CSEND_STOP, c, 4, &res)) == DB_OK &&
+	    res.nrows == 1 && db_int(&res, 0, 0) == 1)
+		log_warnx("campaign %llu: failed (stopped) after error %d "
+		    "(%s) on message %llu", r->campaign, r->code,
+		    r->title != NULL ? r->title : "", r->id);
 	return rc;
 }
 
+/* Whether a record's writes need a transaction of their own when written
+ * alone: the results, by routines (which run in their caller's). */
+static bool
+rec_needs_tx(const struct rec *r)
+{
+	return r->kind == REC_SENT || r->kind == REC_FAILED;
+}
+
+/* Writes one record's statements, in the caller's transaction if there
+ * is one. */
 static enum db_rc
-write_once(struct queue *q, struct rec *r)
+write_rec(struct queue *q, struct rec *r)
 {
 	struct db *db = spool_db(q->s);
 	struct pool *pool = spool_pool(q->s);
 	struct db_arg a[6];
 	struct db_arg code = r->has_code ? DBA_INT(r->code) : DBA_NULL;
+	struct db_res res;
 
 	switch (r->kind) {
 	case REC_SENT:
 		a[0] = DBA_INT(r->id);
 		a[1] = DBA_STR(r->wamid);
-		return result_call(db, pool, SQL_SPOOL_SENT, a, 2);
+		return db_query(db, pool, SQL_SPOOL_SENT, a, 2, &res);
 	case REC_FAILED:
 		a[0] = DBA_INT(r->id);
 		a[1] = r->has_code ? code : DBA_INT(LOCAL_CODE);
 		a[2] = DBA_STR(r->title);
 		a[3] = DBA_STR(r->message);
-		if (r->campaign != 0)
-			return failed_stop(db, pool, r, a);
-		return result_call(db, pool, SQL_SPOOL_FAILED, a, 4);
+		return failed_stop(db, pool, r, a);
 	case REC_PARK:
 		a[0] = DBA_INT(r->id);
 		a[1] = r->holder != NULL ? DBA_STR(r->holder) : DBA_NULL;
@@ -281,6 +267,24 @@ write_once(struct queue *q, struct rec *r)
 	return DB_ERR;
 }
 
+/* One record: a result in a transaction of its own, the rest as single
+ * statements. */
+static enum db_rc
+write_once(struct queue *q, struct rec *r)
+{
+	struct db *db = spool_db(q->s);
+	enum db_rc rc;
+
+	if (!rec_needs_tx(r))
+		return write_rec(q, r);
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	if ((rc = write_rec(q, r)) == DB_OK && (rc = db_commit(db)) == DB_OK)
+		return DB_OK;
+	db_rollback(db);
+	return rc;
+}
+
 static enum db_rc
 msgq_write(struct queue *q, struct rec *r)
 {
@@ -297,6 +301,31 @@ msgq_write(struct queue *q, struct rec *r)
 	}
 	if (rc == DB_OK && r->kind == REC_PAUSE)
 		spool_hold_end(q, r->id);	/* the row holds it now */
+	return rc;
+}
+
+/* A run of records in one transaction (at speed, one commit for many
+ * results instead of one each). Anything but DB_OK wrote nothing: the
+ * loop then writes them one at a time (msgq_write), which also finds a
+ * wamid another message holds. */
+static enum db_rc
+msgq_write_many(struct queue *q, struct rec *const *recs, size_t n)
+{
+	struct db *db = spool_db(q->s);
+	enum db_rc rc;
+	size_t i;
+
+	if ((rc = db_begin(db)) != DB_OK)
+		return rc;
+	for (i = 0; i < n && rc == DB_OK; i++)
+		rc = write_rec(q, recs[i]);
+	if (rc == DB_OK && (rc = db_commit(db)) == DB_OK) {
+		for (i = 0; i < n; i++)
+			if (recs[i]->kind == REC_PAUSE)
+				spool_hold_end(q, recs[i]->id);
+		return DB_OK;
+	}
+	db_rollback(db);
 	return rc;
 }
 
@@ -842,6 +871,7 @@ const struct queue_ops queue_message = {
 	.claim = msgq_claim,
 	.result = msgq_result,
 	.write = msgq_write,
+	.write_many = msgq_write_many,
 	.rec_noun = msgq_rec_noun,
 	.recover = msgq_recover,
 };

@@ -19,7 +19,7 @@
  * only once the last start left the rate window.
  *
  * Rate: the lane's (for an account, whatsapp_accounts.mps) as a sliding
- * record of start times over one second plus a 50 ms guard for jitter
+ * record of start times over one second plus a 20 ms guard for jitter
  * between here and the other end (rate.c): never more than mps starts in
  * any window of a second. mps 0 means no limit (the benchmark's
  * accounts); the request slots (--max-inflight, 512) bound it then.
@@ -62,7 +62,7 @@
 #define LEASE_S		15		/* a lane's lease lasts this long */
 #define LEASE_RENEW_MS	1000		/* and is renewed this often */
 #define LEASE_MARGIN_S	3		/* no start this close to its end */
-#define RATE_WINDOW_US	(US + 50 * MS)	/* a second and a guard */
+#define RATE_WINDOW_US	(US + 20 * MS)	/* a second and a guard */
 #define IDLE_RELEASE_MS	2000		/* release a lane idle this long */
 #define RECOVER_S	10
 #define HOUSEKEEP_S	60		/* purge what has outlived its use */

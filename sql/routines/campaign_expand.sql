@@ -22,6 +22,24 @@
 -- The API's cancel sets status and phase under the same row lock, so it
 -- falls between two batches; the batches look at both.
 
+-- A campaign stopped or finished while its phase still says there is
+-- expansion work (a status changed by hand, by an old version, or at a
+-- moment no routine foresaw) is brought to the phase its status means: a
+-- cancelled or failed one parks its queued messages, a completed one is
+-- done. Under the caller's lock on the campaign row.
+CREATE OR REPLACE PROCEDURE wz_campaign_settle(IN p_id BIGINT UNSIGNED,
+	IN p_status VARCHAR(16), INOUT p_phase VARCHAR(16))
+BEGIN
+	IF p_status IN ('cancelled', 'failed') AND
+	    p_phase IN ('snapshot', 'queue', 'sending') THEN
+		SET p_phase = 'parking';
+		UPDATE campaigns SET phase = p_phase WHERE id = p_id;
+	ELSEIF p_status = 'completed' AND p_phase <> 'done' THEN
+		SET p_phase = 'done';
+		UPDATE campaigns SET phase = p_phase WHERE id = p_id;
+	END IF;
+END;
+
 -- A batch of the snapshot: the next p_batch contacts (about: a filter of
 -- several tags may take fewer) of the segment's audience after
 -- snapshot_cursor, in contact id order, with their phone now; the
@@ -70,6 +88,7 @@ BEGIN
 	IF NOT (v_holder <=> p_holder) THEN
 		SELECT 'lost', 0, 0;
 	ELSEIF v_status <> 'running' OR v_phase <> 'snapshot' THEN
+		CALL wz_campaign_settle(p_id, v_status, v_phase);
 		SELECT v_phase, 0, v_cursor;
 	ELSE
 		SELECT tags, match_all INTO v_tags, v_all FROM segments
@@ -220,6 +239,7 @@ BEGIN
 		SELECT 'lost', 0, 0;
 	ELSEIF v_status <> 'running' OR v_phase NOT IN ('snapshot', 'queue')
 	THEN
+		CALL wz_campaign_settle(p_id, v_status, v_phase);
 		SELECT v_phase, 0, v_cursor;
 	ELSE
 		SELECT COUNT(*), MAX(b.contact_id) INTO v_n, v_hi
@@ -369,39 +389,8 @@ BEGIN
 	END IF;
 END;
 
--- The campaign as the API shows it, for campaign.completed. (The API's
--- view campaign_shapes, once there, is the one place of this shape.)
-CREATE OR REPLACE FUNCTION wz_campaign_json(p_id BIGINT UNSIGNED)
-RETURNS MEDIUMTEXT READS SQL DATA
-RETURN (SELECT CONCAT('{"id": ', c.id, ', "name": ', JSON_QUOTE(c.name),
-	', "whatsapp_account_id": ', c.whatsapp_account_id,
-	', "segment_id": ', c.segment_id,
-	', "template_name": ', JSON_QUOTE(c.template_name),
-	', "template_language": ',
-	    JSON_QUOTE(CONVERT(c.template_language USING utf8mb4)),
-	', "template_components": ', c.template_components,
-	', "status": ', JSON_QUOTE(CONVERT(c.status USING utf8mb4)),
-	', "scheduled_at": ', DATE_FORMAT(c.scheduled_at,
-	    '"%Y-%m-%dT%H:%i:%sZ"'),
-	', "started_at": ', COALESCE(DATE_FORMAT(c.started_at,
-	    '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
-	', "finished_at": ', COALESCE(DATE_FORMAT(c.finished_at,
-	    '"%Y-%m-%dT%H:%i:%sZ"'), 'null'),
-	', "error": ', IF(c.error_code IS NULL, 'null', CONCAT('{"code": ',
-	    c.error_code,
-	    ', "title": ', COALESCE(JSON_QUOTE(c.error_title), 'null'),
-	    ', "message": ', COALESCE(JSON_QUOTE(c.error_message), 'null'),
-	    '}')),
-	', "stats": ', (SELECT CONCAT('{"total": ', COALESCE(SUM(k.total), 0),
-	    ', "queued": ', COALESCE(SUM(k.queued), 0),
-	    ', "sent": ', COALESCE(SUM(k.sent), 0),
-	    ', "delivered": ', COALESCE(SUM(k.delivered), 0),
-	    ', "read": ', COALESCE(SUM(k.`read`), 0),
-	    ', "failed": ', COALESCE(SUM(k.failed), 0), '}')
-	    FROM campaign_counters k WHERE k.campaign_id = c.id),
-	', "created_at": ', DATE_FORMAT(c.created_at, '"%Y-%m-%dT%H:%i:%sZ"'),
-	', "updated_at": ', DATE_FORMAT(c.updated_at, '"%Y-%m-%dT%H:%i:%sZ"'),
-	'}') FROM campaigns c WHERE c.id = p_id);
+-- Retired: campaign.completed's data is campaign_shapes' (shapes.sql).
+DROP FUNCTION IF EXISTS wz_campaign_json;
 
 -- Completion: in phase 'sending', once no recipient is queued (the
 -- counters: queued never grows after the snapshot, statuses never move
@@ -417,6 +406,7 @@ BEGIN
 	DECLARE v_holder VARCHAR(128);
 	DECLARE v_queued BIGINT DEFAULT 0;
 	DECLARE v_done INT DEFAULT 0;
+	DECLARE v_json MEDIUMTEXT;
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
 
 	SELECT tenant_id, status, phase, lease_holder
@@ -425,6 +415,7 @@ BEGIN
 	IF NOT (v_holder <=> p_holder) THEN
 		SELECT 'lost', 0, 0;
 	ELSE
+		CALL wz_campaign_settle(p_id, v_status, v_phase);
 		IF v_status = 'running' AND v_phase = 'sending' THEN
 			SELECT COALESCE(SUM(queued), 0) INTO v_queued
 			  FROM campaign_counters WHERE campaign_id = p_id;
@@ -435,9 +426,10 @@ BEGIN
 				 WHERE id = p_id AND status = 'running' AND
 				    phase = 'sending';
 				IF ROW_COUNT() = 1 THEN
+					SELECT json INTO v_json
+					  FROM campaign_shapes WHERE id = p_id;
 					CALL wz_event_emit(v_tenant,
-					    'campaign.completed',
-					    wz_campaign_json(p_id));
+					    'campaign.completed', v_json);
 					SET v_phase = 'done';
 					SET v_done = 1;
 				END IF;
