@@ -97,7 +97,14 @@ const ERROR_DETAILS = {
   131048: 'Message failed to send because there are restrictions on how many messages can be sent from this phone number.',
   131056: 'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
   131057: 'Business Account is in maintenance mode.',
+  131031: 'Business Account locked.',
+  131049: 'In order to maintain a healthy ecosystem engagement, the message failed to be delivered.',
+  131050: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.',
+  131063: 'Marketing template messages are disabled for this WhatsApp Business Account on Cloud API.',
   132001: 'The template does not exist in the specified language or the template has not been approved.',
+  132015: 'The template has been paused due to low quality, so it cannot be sent in a template message.',
+  132016: 'The template has been paused too many times due to low quality and is now permanently disabled.',
+  368: 'The WhatsApp Business Account is temporarily blocked for policy violations.',
 };
 
 function errTitle(code) {
@@ -580,6 +587,21 @@ function compileRule(r) {
   for (const k in m)
     if (!['to', 'phone_number_id', 'type', 'template', 'recipient'].includes(k))
       throw new Error('unknown match key "' + k + '"');
+  // "to": one number, or an array of them (chosen recipients of a campaign:
+  // one rule, a set lookup per send).
+  let toSet = null;
+  if (Array.isArray(m.to)) {
+    if (m.to.length === 0) throw new Error('rule.match.to must not be an empty array');
+    toSet = new Set();
+    for (const x of m.to) {
+      if (!isStr(x) && !Number.isInteger(x)) throw new Error('rule.match.to must hold strings');
+      toSet.add(String(x));
+      const d = digitsOf(String(x));
+      if (d !== '') toSet.add('#' + d);
+    }
+  } else if (m.to !== undefined && !isStr(m.to) && !Number.isInteger(m.to)) {
+    throw new Error('rule.match.to must be a string or an array of strings');
+  }
   const a = r.action;
   if (!isObj(a)) throw new Error('rule.action must be an object');
   for (const k in a)
@@ -603,7 +625,8 @@ function compileRule(r) {
     throw new Error('rule.probability must be between 0 and 1');
   return {
     match: m,
-    toDigits: m.to !== undefined ? digitsOf(String(m.to)) : null,
+    toDigits: m.to !== undefined && toSet === null ? digitsOf(String(m.to)) : null,
+    toSet: toSet,
     times: r.times === undefined ? null : r.times,
     remaining: r.times === undefined || r.times === null ? null : r.times,
     probability: r.probability === undefined ? null : r.probability,
@@ -626,9 +649,12 @@ function findRule(pnid, body) {
     if (m.phone_number_id !== undefined && String(m.phone_number_id) !== pnid) continue;
     const b = isObj(body) ? body : null;
     if (m.type !== undefined && (!b || b.type !== m.type)) continue;
-    if (m.to !== undefined) {
+    if (r.toSet !== null) {
       if (!b || !isStr(b.to)) continue;
-      if (b.to !== m.to && (r.toDigits === '' || digitsOf(b.to) !== r.toDigits)) continue;
+      if (!r.toSet.has(b.to) && !r.toSet.has('#' + digitsOf(b.to))) continue;
+    } else if (m.to !== undefined) {
+      if (!b || !isStr(b.to)) continue;
+      if (b.to !== String(m.to) && (r.toDigits === '' || digitsOf(b.to) !== r.toDigits)) continue;
     }
     if (m.recipient !== undefined && (!b || b.recipient !== m.recipient)) continue;
     if (m.template !== undefined && (!b || !isObj(b.template) || b.template.name !== m.template)) continue;
@@ -986,11 +1012,23 @@ function wabaFor(pnid) {
   return d !== undefined ? d : '100000000000000';
 }
 
+// A template send is billed in its template's category (marketing for a
+// campaign's spring_sale, utility for hello_world); one the list does not
+// know, as utility.
 function pricingFor(body) {
   const tpl = body && body.type === 'template';
-  return tpl
-    ? { billable: true, pricing_model: 'PMP', type: 'regular', category: 'utility' }
-    : { billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' };
+  if (!tpl)
+    return { billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' };
+  let category = 'utility';
+  const o = isObj(body.template) ? body.template : {};
+  const lang = isObj(o.language) ? o.language.code : undefined;
+  for (const t of cfg.templates) {
+    if (t.name === o.name && (t.language === lang || lang === undefined) && isStr(t.category)) {
+      category = t.category.toLowerCase();
+      break;
+    }
+  }
+  return { billable: true, pricing_model: 'PMP', type: 'regular', category: category };
 }
 
 function versionMajor(v) {
@@ -1299,6 +1337,42 @@ function queryRequests(query) {
   return { requests: out, next: next };
 }
 
+// The arrival times of the message requests (POST .../messages) of one
+// phone_number_id (or all), from the records, oldest first: what a bench
+// needs for its rates and windows, without the bodies (100,000 arrivals
+// are about 3 MB). fields: t (always), seq, to, ref
+// (biz_opaque_callback_data), status, error_code; parallel arrays.
+const ARRIVAL_FIELDS = ['seq', 'to', 'ref', 'status', 'error_code'];
+function queryArrivals(query) {
+  const q = new URLSearchParams(query);
+  const since = parseInt(q.get('since') || '0', 10) || 0;
+  const pn = q.get('phone_number_id');
+  const want = (q.get('fields') || '').split(',').filter((f) => f !== '' && f !== 't');
+  for (const f of want) if (!ARRIVAL_FIELDS.includes(f)) throw new Error('unknown field "' + f + '"');
+  const out = { phone_number_id: pn, count: 0, t: [] };
+  for (const f of want) out[f] = [];
+  let start = 0;
+  if (records.length && since >= records[0].seq) start = since - records[0].seq + 1;
+  for (let i = start; i < records.length; i++) {
+    const r = records[i];
+    if (r.phone_number_id === null || r.method !== 'POST') continue;
+    if (pn !== null && r.phone_number_id !== pn) continue;
+    out.t.push(Math.round(r.t * 1000) / 1000);
+    for (const f of want) {
+      const b = isObj(r.body) ? r.body : null;
+      let v;
+      if (f === 'seq') v = r.seq;
+      else if (f === 'to') v = b && isStr(b.to) ? b.to : null;
+      else if (f === 'ref') v = b && b.biz_opaque_callback_data !== undefined ? b.biz_opaque_callback_data : null;
+      else v = r[f];
+      out[f].push(v);
+    }
+  }
+  out.count = out.t.length;
+  out.next = seq;
+  return out;
+}
+
 function readJson(req, cb) {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -1348,6 +1422,9 @@ function onControl(req, res) {
     case '/_sandbox/stats':
       if (m !== 'GET') break;
       return ctlJson(res, 200, statsView());
+    case '/_sandbox/arrivals':
+      if (m !== 'GET') break;
+      try { return ctlJson(res, 200, queryArrivals(query)); } catch (e) { return ctlJson(res, 400, { error: e.message }); }
     case '/_sandbox/webhooks':
       if (m !== 'GET') break;
       return ctlJson(res, 200, { deliveries: webhookLog.slice(-WEBHOOK_LOG_MAX) });

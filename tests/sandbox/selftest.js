@@ -223,6 +223,63 @@ async function main() {
   check('script cleared', r.status === 200);
   r = await request(B, 'POST', '/_sandbox/script', { rules: [{ match: { bogus: 1 }, action: {} }] });
   check('script bad rule 400', r.status === 400 && r.json.error, r.json);
+  r = await request(B, 'POST', '/_sandbox/script', { rules: [{ match: { to: [] }, action: { error_code: 131049 } }] });
+  check('script empty to list 400', r.status === 400 && /empty/.test(r.json.error), r.json);
+
+  // --- a campaign's sends: chosen recipients scripted in one rule, the
+  // template's status (strict), and the arrivals for a bench
+  await request(B, 'POST', '/_sandbox/reset');
+  r = await request(B, 'POST', '/_sandbox/script', { rules: [
+    { match: { to: ['+4915200001', '4915200002'], template: 'spring_sale' }, action: { error_code: 131049 } },
+    { match: { to: ['+4915200003'] }, times: 1, action: { error_code: 132015 } },
+  ] });
+  check('script to list set', r.status === 200 && r.json.rules[0].match.to.length === 2, r.json);
+  const tplTo = (to, name, lang, ref) => ({ messaging_product: 'whatsapp', to, type: 'template', biz_opaque_callback_data: ref,
+    template: { name: name || 'spring_sale', language: { code: lang || 'en' }, components: [{ type: 'body', parameters: [
+      { type: 'text', parameter_name: 'first_name', text: 'Ada' }, { type: 'text', parameter_name: 'discount', text: '20%' }] }] } });
+  r = await send(tplTo('+49 152 00001', null, null, 'wz:1'));
+  check('campaign 131049 for a listed recipient (digits)', r.status === 400 && r.json.error.code === 131049 &&
+    r.json.error.message === '(#131049) This message was not delivered to maintain healthy ecosystem engagement.' &&
+    /healthy ecosystem/.test(r.json.error.error_data.details), r.json);
+  r = await send(tplTo('4915200002', null, null, 'wz:2'));
+  check('campaign 131049 for the second listed recipient', r.status === 400 && r.json.error.code === 131049, r.json);
+  r = await send(tplTo('+4915200002', 'hello_world', 'en_US', 'wz:3'));
+  check('listed recipient, other template: sent', r.status === 200 && r.json.messages[0].message_status === 'accepted', r.json);
+  r = await send(tplTo('+4915200003', null, null, 'wz:4'));
+  check('campaign 132015 scripted for one recipient', r.status === 400 && r.json.error.code === 132015 &&
+    r.json.error.message === '(#132015) Template is Paused' && /paused/.test(r.json.error.error_data.details), r.json);
+  r = await send(tplTo('+4915200003', null, null, 'wz:5'));
+  check('132015 once, then sent', r.status === 200, r.json);
+  r = await send(tplTo('+4915200004', null, null, 'wz:6'), auth, '106540352242999');
+  check('unlisted recipient sent', r.status === 200, r.json);
+  await request(B, 'POST', '/_sandbox/config', { strict_templates: true });
+  r = await send(tplTo('+4915200005', 'winter_promo', 'en_US'));
+  check('strict: paused template 132015', r.status === 400 && r.json.error.code === 132015, r.json);
+  r = await send(tplTo('+4915200005', 'old_announcement', 'en_US'));
+  check('strict: disabled template 132016', r.status === 400 && r.json.error.code === 132016, r.json);
+  r = await send(tplTo('+4915200005', 'spring_sale', 'en'));
+  check('strict: approved template sent', r.status === 200, r.json);
+  r = await send(tplTo('+4915200005', 'spring_sale', 'de'));
+  check('strict: other language 132001', r.status === 400 && r.json.error.code === 132001, r.json);
+  await request(B, 'POST', '/_sandbox/config', { strict_templates: false });
+  r = await request(B, 'GET', '/_sandbox/arrivals?phone_number_id=106540352242922&fields=ref,to,status,error_code,seq');
+  const ar = r.json;
+  check('arrivals of one number', r.status === 200 && ar.count === 9 && ar.t.length === 9 &&
+    ar.t.every((x, i) => typeof x === 'number' && (i === 0 || x >= ar.t[i - 1])) &&
+    JSON.stringify(ar.ref) === JSON.stringify(['wz:1', 'wz:2', 'wz:3', 'wz:4', 'wz:5', null, null, null, null]) &&
+    JSON.stringify(ar.status) === JSON.stringify([400, 400, 200, 400, 200, 400, 400, 200, 400]) &&
+    JSON.stringify(ar.error_code.slice(0, 4)) === JSON.stringify([131049, 131049, null, 132015]) &&
+    ar.to[0] === '+49 152 00001' && ar.seq.length === 9 && ar.next >= ar.seq[8], ar);
+  r = await request(B, 'GET', '/_sandbox/arrivals?phone_number_id=106540352242999');
+  check('arrivals of another number, t only', r.json.count === 1 && r.json.t.length === 1 && r.json.ref === undefined, r.json);
+  r = await request(B, 'GET', '/_sandbox/arrivals?since=' + ar.seq[7]);
+  check('arrivals since, all numbers', r.json.count === 1 && r.json.phone_number_id === null, r.json);
+  r = await request(B, 'GET', '/_sandbox/arrivals?fields=body');
+  check('arrivals bad field 400', r.status === 400 && /unknown field/.test(r.json.error), r.json);
+  r = await request(B, 'GET', '/_sandbox/stats');
+  const pn2 = r.json.phone_numbers['106540352242922'];
+  check('stats agree with arrivals', pn2.message_requests === 9 && pn2.first_request_at <= ar.t[0] + 0.1 &&
+    pn2.last_request_at >= ar.t[8] - 0.1, pn2);
 
   // --- webhooks: control endpoint, inbound + status
   r = await request(B, 'POST', '/_sandbox/webhook', {
@@ -274,6 +331,14 @@ async function main() {
   check('auto_status order', JSON.stringify(auto.map((s) => s.status)) === '["sent","delivered","read"]', auto);
   check('auto_status content', auto.length === 3 && auto.every((s) => s.id === wamid3 && s.biz_opaque_callback_data === 'auto-1' &&
     s.recipient_id === '4915188888') && rcv.got.slice(before).every((x) => x.ok) && auto[0].pricing, auto);
+  const before1 = rcv.got.length;
+  r = await send({ messaging_product: 'whatsapp', to: '+4915188889', type: 'template', biz_opaque_callback_data: 'wz:77',
+    template: { name: 'spring_sale', language: { code: 'en' } } });
+  for (let i = 0; i < 100 && rcv.got.length < before1 + 3; i++) await sleep(10);
+  const autoT = rcv.got.slice(before1).map((x) => x.body.entry[0].changes[0].value.statuses[0]);
+  check('auto_status for a marketing template', autoT.length === 3 && autoT[0].pricing.category === 'marketing' &&
+    autoT[1].pricing.category === 'marketing' && autoT[0].pricing.type === 'regular' && !autoT[2].pricing &&
+    autoT.every((x) => x.biz_opaque_callback_data === 'wz:77'), autoT);
   await request(B, 'POST', '/_sandbox/script', { rules: [{ match: { to: '+4915199999' }, times: 1, action: { async_error_code: 131049 } }] });
   const before2 = rcv.got.length;
   r = await send(msgTo('+4915199999'));
