@@ -23,6 +23,7 @@ struct db {
 	bool			 in_tx;
 	int			 depth;		/* nesting: savepoints above 1 */
 	int			 stmt_timeout;	/* seconds; 0: none */
+	bool			 spooler_shards;
 	char			 last_error[512];
 };
 
@@ -89,6 +90,13 @@ db_seterr(struct db *db, unsigned no, const char *msg)
 }
 
 void
+db_use_spooler_shards(struct db *db)
+{
+	db->spooler_shards = true;
+	db_disconnect(db);	/* the next connection runs under it */
+}
+
+void
 db_set_statement_timeout(struct db *db, int seconds)
 {
 	db->stmt_timeout = seconds;
@@ -100,7 +108,7 @@ db_connect(struct db *db)
 {
 	const struct config *c = db->cfg;
 	unsigned int timeout = (unsigned)c->db_connect_timeout, rw = 30;
-	char init[256];
+	char init[384];
 	MYSQL *m;
 
 	if (db->conn != NULL)
@@ -113,8 +121,9 @@ db_connect(struct db *db)
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	snprintf(init, sizeof(init), "SET time_zone = '+00:00', sql_mode = "
 	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,"
-	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d",
-	    db->stmt_timeout);
+	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d, "
+	    "@wz_counter_shard = %s", db->stmt_timeout, db->spooler_shards ?
+	    "16 + CONNECTION_ID() % 16" : "NULL");
 	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
 	    c->db_name, (unsigned)c->db_port,

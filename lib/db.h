@@ -57,6 +57,12 @@ void		 db_free(struct db *);
  * under MariaDB's max_statement_time: past it, DB_SLOW. 0: no limit (the
  * default; stored procedures are never limited by MariaDB). */
 void		 db_set_statement_timeout(struct db *, int seconds);
+/* The connection counts its campaign counter changes in shards 16-31
+ * (@wz_counter_shard; sql/routines/campaigns.sql), apart from the API's
+ * 0-15: a spooler writing many results in one transaction then never
+ * waits for a counter row that an API transaction holds while waiting
+ * for one of those messages. */
+void		 db_use_spooler_shards(struct db *);
 /* Connects if not connected. DB_OK or DB_DOWN. */
 enum db_rc	 db_connect(struct db *);
 

@@ -862,6 +862,7 @@ spool_run(const struct spool_opts *o)
 	s.journal = journal_open(o->journal_dir, o->holder);
 	(void)journal_adopt(s.journal, rec_adopt, &s);
 	s.db = db_new(o->cfg);
+	db_use_spooler_shards(s.db);
 	memset(&ho, 0, sizeof(ho));
 	ho.max = o->max_inflight;
 	ho.timeout_s = o->cfg->spooler_graph_timeout;

@@ -168,8 +168,10 @@ BEGIN
 		-- (A segment that is gone, which a running campaign's cannot
 		-- be: no audience.)
 		IF v_n > 0 THEN
-			INSERT INTO campaign_counters (campaign_id, total, queued)
-			VALUES (p_id, v_n, v_n)
+			INSERT INTO campaign_counters (campaign_id, shard, total,
+			    queued)
+			VALUES (p_id, COALESCE(@wz_counter_shard,
+			    CONNECTION_ID() % 16), v_n, v_n)
 			ON DUPLICATE KEY UPDATE total = total + VALUES(total),
 			    queued = queued + VALUES(queued);
 		END IF;
@@ -370,9 +372,10 @@ BEGIN
 				    r.message_id IS NULL AND c.id IS NULL;
 				SET v_gone = ROW_COUNT();
 				IF v_gone > 0 THEN
-					INSERT INTO campaign_counters (campaign_id, queued,
-					    failed)
-					VALUES (p_id, -v_gone, v_gone)
+					INSERT INTO campaign_counters (campaign_id,
+					    shard, queued, failed)
+					VALUES (p_id, COALESCE(@wz_counter_shard,
+					    CONNECTION_ID() % 16), -v_gone, v_gone)
 					ON DUPLICATE KEY UPDATE
 					    queued = queued + VALUES(queued),
 					    failed = failed + VALUES(failed);

@@ -21,7 +21,12 @@ END;
 -- bucket to the new one, in the same transaction: queued and sending are
 -- both "queued" to a campaign. Statuses never move backwards
 -- (messages.sql), so each recipient is counted once, in its message's
--- current state. One row of campaign_counters per connection shard.
+-- current state. One row of campaign_counters per connection shard:
+-- 0-15 for the API's connections, 16-31 for the spoolers'
+-- (@wz_counter_shard, set by lib/db.c), so a spooler writing a run of
+-- results in one transaction (holding its shard's row) and Meta's status
+-- webhook (holding a message of that run, then wanting its own shard's
+-- row) never wait for each other in a circle.
 CREATE OR REPLACE TRIGGER messages_campaign
 AFTER UPDATE ON messages FOR EACH ROW
 BEGIN
@@ -45,9 +50,10 @@ BEGIN
 			       updated_at = UTC_TIMESTAMP()
 			 WHERE campaign_id = NEW.campaign_id AND
 			       contact_id = NEW.contact_id;
-			INSERT INTO campaign_counters (campaign_id, queued, sent,
-			    delivered, `read`, failed)
+			INSERT INTO campaign_counters (campaign_id, shard, queued,
+			    sent, delivered, `read`, failed)
 			VALUES (NEW.campaign_id,
+			    COALESCE(@wz_counter_shard, CONNECTION_ID() % 16),
 			    (v_new = 'queued') - (v_old = 'queued'),
 			    (v_new = 'sent') - (v_old = 'sent'),
 			    (v_new = 'delivered') - (v_old = 'delivered'),

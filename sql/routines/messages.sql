@@ -159,6 +159,7 @@ CREATE OR REPLACE PROCEDURE wz_status_apply(
 	IN p_code INT, IN p_title VARCHAR(255), IN p_message TEXT)
 BEGIN
 	DECLARE v_id BIGINT UNSIGNED DEFAULT NULL;
+	DECLARE v_found BIGINT UNSIGNED DEFAULT NULL;
 	DECLARE v_cur VARCHAR(16);
 	DECLARE v_tenant BIGINT UNSIGNED;
 	DECLARE v_new VARCHAR(16) DEFAULT p_status;
@@ -166,14 +167,32 @@ BEGIN
 	DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
 
 	IF v_new = 'played' THEN SET v_new = 'read'; END IF;
-	SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant FROM messages
+	-- The message is found by a plain read and only its row is locked:
+	-- a locking read of a wamid not stored yet would lock the gap in
+	-- messages_wamid where the spooler, holding the message's row, is
+	-- about to write it (Meta's "sent" status often arrives before the
+	-- spooler has recorded Meta's answer), and the two would deadlock.
+	SELECT id INTO v_found FROM messages
 	 WHERE wamid = p_wamid AND whatsapp_account_id = p_account
-	   AND direction = 'outbound' FOR UPDATE;
+	   AND direction = 'outbound';
+	IF v_found IS NOT NULL THEN
+		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
+		  FROM messages WHERE id = v_found AND wamid = p_wamid
+		   FOR UPDATE;
+	END IF;
 	IF v_id IS NULL AND p_callback_id IS NOT NULL THEN
 		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
 		  FROM messages WHERE id = p_callback_id
 		   AND whatsapp_account_id = p_account AND direction = 'outbound'
 		   AND (wamid IS NULL OR wamid = p_wamid) FOR UPDATE;
+	END IF;
+	IF v_id IS NULL AND p_callback_id IS NULL THEN
+		-- No id to go by (a status of a message sent before callback
+		-- ids, or by another program): the committed rows decide.
+		SELECT id, status, tenant_id INTO v_id, v_cur, v_tenant
+		  FROM messages WHERE wamid = p_wamid
+		   AND whatsapp_account_id = p_account
+		   AND direction = 'outbound' FOR UPDATE;
 	END IF;
 	IF v_id IS NOT NULL AND v_cur <> 'failed' AND (
 	    (v_new = 'failed' AND v_cur <> 'read') OR
