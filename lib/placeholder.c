@@ -31,6 +31,20 @@ static const struct {
 	{ "contact.custom_fields.",	PH_CUSTOM },
 };
 
+/* The bytes of s[0..n) that end on a UTF-8 character boundary (a cut
+ * never leaves half a character in a message). */
+static int
+utf8_cut(const char *s, size_t n)
+{
+	size_t k = strnlen(s, n);
+
+	if (k < n)
+		return (int)k;		/* all of it */
+	while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+		k--;			/* not inside a character */
+	return (int)k;
+}
+
 /* Parses the placeholder at s (which starts with "{{"): 0, or -1 with
  * the reason in err. */
 static int
@@ -42,11 +56,16 @@ ph_parse(const char *s, struct ph *p, char *err, size_t errlen)
 	memset(p, 0, sizeof(*p));
 	end = strstr(s + 2, "}}");
 	if (end == NULL) {
-		snprintf(err, errlen, "The placeholder at \"%.40s\" is not "
-		    "closed with }}.", s);
+		snprintf(err, errlen, "The placeholder at \"%.*s\" is not "
+		    "closed with }}.", utf8_cut(s, 40), s);
 		return -1;
 	}
 	p->len = (size_t)(end - s) + 2;
+	if (p->len > PH_LEN_MAX) {
+		snprintf(err, errlen, "The placeholder at \"%.*s\" is longer "
+		    "than %d bytes.", utf8_cut(s, 40), s, PH_LEN_MAX);
+		return -1;
+	}
 	q = s + 2;
 	while (q < end && *q == ' ')
 		q++;
@@ -88,7 +107,8 @@ ph_parse(const char *s, struct ph *p, char *err, size_t errlen)
 bad:
 	snprintf(err, errlen, "The placeholder %.*s names no contact field "
 	    "(use contact.name, contact.phone, contact.email or "
-	    "contact.custom_fields.KEY).", (int)(p->len > 80 ? 80 : p->len), s);
+	    "contact.custom_fields.KEY).", utf8_cut(s, p->len > 80 ? 80 :
+	    p->len), s);
 	return -1;
 }
 
@@ -161,58 +181,64 @@ ph_value(const struct ph *p, const struct ph_contact *c, char *buf,
 	return s != NULL && *s != '\0' ? s : NULL;
 }
 
+/* Appends n bytes of v to the result, doubling its room as needed:
+ * false when it would pass max. */
+static bool
+put(char **out, size_t *len, size_t *cap, size_t max, const char *v,
+    size_t n)
+{
+	if (n > max || *len > max - n)
+		return false;
+	if (*len + n + 1 > *cap) {
+		while (*len + n + 1 > *cap)
+			*cap *= 2;
+		*out = xreallocarray(*out, *cap, 1);
+	}
+	memcpy(*out + *len, v, n);
+	*len += n;
+	(*out)[*len] = '\0';
+	return true;
+}
+
 char *
-ph_fill(const char *s, const struct ph_contact *c, char *missing,
-    size_t missinglen)
+ph_fill(const char *s, const struct ph_contact *c, size_t max,
+    char *missing, size_t missinglen, bool *toolong)
 {
 	char *out, err[8], num[64];
 	const char *at, *v;
-	size_t len = 0, cap, n;
+	size_t len = 0, cap = 64, n;
 	struct ph p;
 
-	cap = strlen(s) + 1;
+	*toolong = false;
 	out = xmalloc(cap);
+	out[0] = '\0';
 	while ((at = strstr(s, "{{")) != NULL) {
 		if (ph_parse(at, &p, err, sizeof(err)) != 0) {
-			n = (size_t)(at - s) + 2;	/* kept as text */
-			v = NULL;
-			p.len = 0;
-		} else {
-			n = (size_t)(at - s);
-			v = ph_value(&p, c, num, sizeof(num));
-			if (v == NULL && p.fallback == NULL) {
-				snprintf(missing, missinglen, "%.*s",
-				    (int)p.len, at);
-				free(out);
-				return NULL;
-			}
-		}
-		if (len + n + 1 > cap) {
-			cap = len + n + 1;
-			out = xreallocarray(out, cap, 1);
-		}
-		memcpy(out + len, s, n);
-		len += n;
-		s += n;
-		if (p.len == 0)
+			/* Kept as text (ph_check refuses it before). */
+			if (!put(&out, &len, &cap, max, s, (size_t)(at - s) + 2))
+				goto long_;
+			s = at + 2;
 			continue;
-		if (v != NULL)
-			n = strlen(v);
-		else
-			n = p.fblen;
-		if (len + n + strlen(s) + 1 > cap) {
-			cap = len + n + strlen(s) + 1;
-			out = xreallocarray(out, cap, 1);
 		}
-		memcpy(out + len, v != NULL ? v : p.fallback, n);
-		len += n;
-		s += p.len;
+		if (!put(&out, &len, &cap, max, s, (size_t)(at - s)))
+			goto long_;
+		v = ph_value(&p, c, num, sizeof(num));
+		if (v == NULL && p.fallback == NULL) {
+			n = p.len < missinglen ? p.len : missinglen - 1;
+			snprintf(missing, missinglen, "%.*s", utf8_cut(at, n),
+			    at);
+			free(out);
+			return NULL;
+		}
+		if (!put(&out, &len, &cap, max, v != NULL ? v : p.fallback,
+		    v != NULL ? strlen(v) : p.fblen))
+			goto long_;
+		s = at + p.len;
 	}
-	n = strlen(s);
-	if (len + n + 1 > cap) {
-		cap = len + n + 1;
-		out = xreallocarray(out, cap, 1);
-	}
-	memcpy(out + len, s, n + 1);
-	return out;
+	if (put(&out, &len, &cap, max, s, strlen(s)))
+		return out;
+long_:
+	*toolong = true;
+	free(out);
+	return NULL;
 }

@@ -8,11 +8,14 @@
  * optionally "|" and the fallback (any text without "}}", kept as is),
  * then "}}". Fields: contact.name, contact.phone, contact.email,
  * contact.custom_fields.KEY (KEY 1-64 bytes without "|", "}" or a
- * space). Every "{{" in a text must open a valid placeholder. */
+ * space). A placeholder is at most PH_LEN_MAX bytes from "{{" to "}}".
+ * Every "{{" in a text must open a valid placeholder. */
 #ifndef WZ_PLACEHOLDER_H
 #define WZ_PLACEHOLDER_H
 #include <stdbool.h>
 #include <stddef.h>
+
+#define PH_LEN_MAX	256	/* bytes of one placeholder, braces included */
 
 struct json_object;
 
@@ -33,10 +36,12 @@ int	 ph_check(const char *s, char *err, size_t errlen);
 /* s with each placeholder replaced by the contact's value (a custom
  * field's string as is, a number or boolean as JSON writes it), or by
  * its fallback when the value is missing, null or empty. A new string
- * (free it), or NULL when a placeholder has neither: then missing holds
- * it as written ("{{contact.name}}", cut to fit). s must pass ph_check
- * (an invalid placeholder is kept as text). */
-char	*ph_fill(const char *s, const struct ph_contact *c, char *missing,
-	    size_t missinglen);
+ * (free it) of at most max bytes, or NULL: when a placeholder has
+ * neither a value nor a fallback, missing holds it as written
+ * ("{{contact.name}}", cut to fit on a character boundary) and *toolong
+ * is false; when the result would pass max bytes, *toolong is true. s
+ * must pass ph_check (an invalid placeholder is kept as text). */
+char	*ph_fill(const char *s, const struct ph_contact *c, size_t max,
+	    char *missing, size_t missinglen, bool *toolong);
 
 #endif

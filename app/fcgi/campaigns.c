@@ -16,7 +16,8 @@
 #include "request.h"
 
 #define COMPONENTS_MAX		20
-#define COMPONENTS_BYTES	(64 * 1024)
+#define COMPONENTS_BYTES	(16 * 1024)
+#define PLACEHOLDERS_MAX	100	/* in all text parameters together */
 #define SKEW_S			60	/* a scheduled_at this far back is now */
 
 /* The fields a campaign accepts, in the order of vals[] below. */
@@ -103,16 +104,17 @@ language_parse(const struct fval *v, struct verrs *e)
 }
 
 /* Checks the components: at most COMPONENTS_MAX objects with a string
- * type, every text parameter's placeholders valid (ph_check), the whole at
- * most COMPONENTS_BYTES of JSON. Returns their JSON text, or NULL after
+ * type, every text parameter's placeholders valid (ph_check), at most
+ * PLACEHOLDERS_MAX of them in all, the whole at most COMPONENTS_BYTES of
+ * JSON (each is copied into every recipient's message). Returns their JSON text, or NULL after
  * recording errors. */
 static const char *
 components_parse(struct req *r, const struct fval *v, struct verrs *e)
 {
 	struct json_object *arr = v->j, *c, *t, *params, *p, *text;
-	size_t n, i, j;
+	size_t n, i, j, nph = 0;
 	unsigned before = e->n;
-	const char *out;
+	const char *out, *at;
 	char why[256];
 
 	if (!v->present || v->isnull)
@@ -157,8 +159,15 @@ components_parse(struct req *r, const struct fval *v, struct verrs *e)
 				verr_add(e, "template_components", "In "
 				    "template_components.%zu.parameters.%zu.text: "
 				    "%s", i, j, why);
+			for (at = json_object_get_string(text);
+			    (at = strstr(at, "{{")) != NULL; at += 2)
+				nph++;
 		}
 	}
+	if (e->n == before && nph > PLACEHOLDERS_MAX)
+		verr_add(e, "template_components", "The template components "
+		    "field must not have more than %d placeholders.",
+		    PLACEHOLDERS_MAX);
 	if (e->n != before)
 		return NULL;
 	out = req_json_text(r, arr);

@@ -196,19 +196,21 @@ static const struct {
 
 /* A campaign recipient's values in a template's text parameters:
  * components[i].parameters[j] of type "text", field "text" (a string),
- * filled in place with ph_fill. 0, or -1 with the placeholder that has
- * neither a value nor a fallback in missing. */
-static int
+ * filled in place with ph_fill. PAYLOAD_OK, PAYLOAD_MISSING with the
+ * placeholder that has neither a value nor a fallback in missing, or
+ * PAYLOAD_TOO_LONG. */
+static enum payload_rc
 fill_template(struct json_object *c, const struct ph_contact *who,
     char *missing, size_t missinglen)
 {
 	struct json_object *comps, *comp, *params, *param, *type, *text;
 	size_t i, j;
 	char *filled;
+	bool toolong;
 
 	if (!json_object_object_get_ex(c, "components", &comps) ||
 	    !json_object_is_type(comps, json_type_array))
-		return 0;
+		return PAYLOAD_OK;
 	for (i = 0; i < json_object_array_length(comps); i++) {
 		comp = json_object_array_get_idx(comps, i);
 		if (!json_object_is_type(comp, json_type_object) ||
@@ -226,14 +228,16 @@ fill_template(struct json_object *c, const struct ph_contact *who,
 			    !ph_has(json_object_get_string(text)))
 				continue;
 			if ((filled = ph_fill(json_object_get_string(text), who,
-			    missing, missinglen)) == NULL)
-				return -1;
+			    PAYLOAD_TEXT_MAX, missing, missinglen,
+			    &toolong)) == NULL)
+				return toolong ? PAYLOAD_TOO_LONG :
+				    PAYLOAD_MISSING;
 			json_object_object_add(param, "text",
 			    json_object_new_string(filled));
 			free(filled);
 		}
 	}
-	return 0;
+	return PAYLOAD_OK;
 }
 
 char *
@@ -260,10 +264,9 @@ payload_build_for(unsigned long long id, const char *to, const char *type,
 		goto out;
 	}
 	if (who != NULL && builders[i].build == build_template &&
-	    fill_template(c, who, err, errsz) == -1) {
-		*rc = PAYLOAD_MISSING;
+	    (*rc = fill_template(c, who, err, errsz)) != PAYLOAD_OK)
 		goto out;
-	}
+	*rc = PAYLOAD_INVALID;
 	if (builders[i].build(c, &obj, err, errsz) == -1)
 		goto out;
 	snprintf(ref, sizeof(ref), "wz:%llu", id);

@@ -11,7 +11,15 @@ enum payload_rc {
 	PAYLOAD_INVALID,	/* the content cannot be sent (err says why) */
 	PAYLOAD_MISSING,	/* a placeholder has no value and no fallback
 				   (err holds it as written) */
+	PAYLOAD_TOO_LONG,	/* a filled text parameter would pass
+				   PAYLOAD_TEXT_MAX bytes */
 };
+
+/* The most bytes a text parameter may have once filled (Meta refuses
+ * longer hydrated texts, 132005; the bound also keeps one contact's
+ * values from growing a request without end). */
+#define PAYLOAD_TEXT_MAX	32768
+#define PAYLOAD_TEXT_MAX_S	"32,768"
 
 /* Builds {"messaging_product":"whatsapp","recipient_type":"individual",
  * "to":to,"type":type,type:{...},"biz_opaque_callback_data":"wz:<id>"}
@@ -27,7 +35,8 @@ char	*payload_build(unsigned long long id, const char *to, const char *type,
  * of type "text") get the contact's values for their placeholders
  * (lib/placeholder.h: ph_fill), or their fallbacks. NULL with *rc
  * PAYLOAD_MISSING and the placeholder as written in err when one has
- * neither; NULL with PAYLOAD_INVALID as payload_build's NULL. */
+ * neither; NULL with PAYLOAD_TOO_LONG when a filled text would pass
+ * PAYLOAD_TEXT_MAX; NULL with PAYLOAD_INVALID as payload_build's NULL. */
 char	*payload_build_for(unsigned long long id, const char *to,
 	    const char *type, const char *content, size_t len,
 	    const struct ph_contact *who, enum payload_rc *rc, char *err,

@@ -611,6 +611,12 @@ campaign_body(struct queue *q, const struct db_res *res, size_t row,
 		    why);
 		return NULL;
 	}
+	if (rc == PAYLOAD_TOO_LONG) {
+		fail_recipient(q, id, 132005, "Hydrated text too long",
+		    "A text parameter filled with the contact's values is "
+		    "longer than " PAYLOAD_TEXT_MAX_S " bytes.");
+		return NULL;
+	}
 	*bad = body == NULL;
 	return body;
 }

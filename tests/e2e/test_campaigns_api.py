@@ -165,7 +165,13 @@ def errors(k, **over):
         {"type": "text", "text": "Hi {{contact.name"}]}]},
      {"template_components"}),
     ({"template_components": [{"type": "body", "parameters": [
-        {"type": "text", "text": "x" * 70000}]}]}, {"template_components"}),
+        {"type": "text", "text": "x" * 17000}]}]}, {"template_components"}),
+    ({"template_components": [{"type": "body", "parameters": [
+        {"type": "text", "text": "{{contact.name|a}}" * 101}]}]},
+     {"template_components"}),
+    ({"template_components": [{"type": "body", "parameters": [
+        {"type": "text", "text": "{{contact.name|" + "a" * 300 + "}}"}]}]},
+     {"template_components"}),
     ({"scheduled_at": "tomorrow"}, {"scheduled_at"}),
     ({"scheduled_at": "2026-13-01T00:00:00Z"}, {"scheduled_at"}),
     ({"scheduled_at": "2020-01-01T00:00:00Z"}, {"scheduled_at"}),

@@ -100,6 +100,23 @@ whpolicy("long", "x" * 2000, attempt=12, left=5)
 whpolicy("far-date", "Wed,1 Oct 241508:28:00 GMT", left=1367424)
 
 
+# ---- fuzz_placeholder: bound / 16, text, NUL, the contact's name ---------
+
+def placeholder(name, text, contact_name=b"Ana", bound=255):
+    write("fuzz_placeholder", name, bytes([bound]) + text.encode() + b"\0" +
+          contact_name)
+
+
+placeholder("plain", "Hello there")
+placeholder("name", "Hi {{contact.name|there}}, {{ contact.phone }}!")
+placeholder("custom", "{{contact.custom_fields.a}}/{{contact.custom_fields.n}}"
+            "/{{contact.custom_fields.b}}/{{contact.custom_fields.z|-}}")
+placeholder("missing", "Dear {{contact.email}}")
+placeholder("bad", "{{contact.nope}} {{contact.name")
+placeholder("long", "{{contact.name}}" * 40, b"x" * 200, bound=8)
+placeholder("utf8", "{{contact.custom_fields.\u00e9\u00e9}} \u00fc", b"\xc3\xa9")
+
+
 # ---- fuzz_scopes -----------------------------------------------------------
 
 scopes = ["messages:send", "messages:read", "contacts:read", "contacts:write",

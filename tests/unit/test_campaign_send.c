@@ -206,12 +206,37 @@ START_TEST(journal_campaign_records)
 }
 END_TEST
 
+/* A text parameter that filled would pass PAYLOAD_TEXT_MAX bytes: no
+ * payload (the recipient fails with 132005), whatever the value's size. */
+START_TEST(payload_text_bound)
+{
+	const char *content = "{\"name\":\"t\",\"language\":\"en\","
+	    "\"components\":[{\"type\":\"body\",\"parameters\":[{\"type\":"
+	    "\"text\",\"text\":\"{{contact.name}}{{contact.name}}\"}]}]}";
+	static char name[PAYLOAD_TEXT_MAX / 2 + 2];
+	struct ph_contact who = { name, "+1555", NULL, NULL };
+	enum payload_rc rc;
+	char err[256], *out;
+
+	memset(name, 'n', sizeof(name) - 1);
+	out = build(content, &who, &rc, err, sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(rc, PAYLOAD_TOO_LONG);
+	name[sizeof(name) - 2] = '\0';		/* exactly the bound */
+	out = build(content, &who, &rc, err, sizeof(err));
+	ck_assert_int_eq(rc, PAYLOAD_OK);
+	ck_assert_ptr_nonnull(out);
+	free(out);
+}
+END_TEST
+
 Suite *
 campaign_send_suite(void)
 {
 	Suite *s = suite_create("campaign_send");
 	TCase *tc = tcase_new("payload");
 
+	tcase_add_test(tc, payload_text_bound);
 	tcase_add_test(tc, payload_fills_text_parameters);
 	tcase_add_test(tc, payload_missing_value);
 	suite_add_tcase(s, tc);
