@@ -10,6 +10,7 @@
  *       [--app-secret S] [--webhook-url URL]
  *       [--auto-status none|sent|delivered|read] [--latency-ms N]
  *       [--max-records N] [--strict-templates] [--enforce-window]
+ *       [--status-batch-ms N]
  *
  * Everything is kept in memory; nothing is logged per request.
  */
@@ -177,6 +178,7 @@ const cfg = {
   webhookTarget: null, // parsed URL of webhookUrl
   autoStatus: 0,
   latencyMs: 0,
+  statusBatchMs: 0,
   maxRecords: 1000000,
   strictTemplates: false,
   templates: DEFAULT_TEMPLATES,
@@ -1117,6 +1119,36 @@ function findRecordByWamid(wamid) {
   return null;
 }
 
+// With status_batch_ms, auto statuses are posted as Meta does under load:
+// many in one payload (value.statuses[]), per phone number id, at most
+// STATUS_BATCH_MAX, each payload once the first of it waited that long. A
+// message's next status is queued only after the payload with the previous
+// one was answered, so each message's statuses still arrive in order.
+const STATUS_BATCH_MAX = 100;
+const statusBatches = new Map();	// pnid -> { target, items, timer }
+
+function queueStatus(target, pnid, st, after) {
+  let b = statusBatches.get(pnid);
+  if (!b) { b = { target: target, items: [], timer: null }; statusBatches.set(pnid, b); }
+  b.items.push({ st: st, after: after });
+  if (b.items.length >= STATUS_BATCH_MAX) flushStatuses(pnid);
+  else if (b.timer === null) b.timer = setTimeout(() => flushStatuses(pnid), cfg.statusBatchMs);
+}
+
+function flushStatuses(pnid) {
+  const b = statusBatches.get(pnid);
+  if (!b) return;
+  if (b.timer !== null) { clearTimeout(b.timer); b.timer = null; }
+  if (b.items.length === 0) return;
+  const items = b.items;
+  b.items = [];
+  const env = envelope(pnid, displayFor(pnid), wabaFor(pnid), { statuses: items.map((x) => x.st) });
+  const buf = Buffer.from(JSON.stringify(env));
+  const secret = secretFor(pnid);
+  postWebhook(b.target, buf, secret ? sign(secret, buf) : null, 'auto:batch')
+    .then(() => { for (const x of items) x.after(); });
+}
+
 function scheduleStatuses(rec, body, level, asyncErr) {
   if (cfg.webhookTarget === null) { stats.webhooks.skipped_no_url++; return; }
   const target = cfg.webhookTarget;
@@ -1132,11 +1164,12 @@ function scheduleStatuses(rec, body, level, asyncErr) {
     if (st === 'failed') s.error_code = asyncErr;
     // Pricing on "sent" and "delivered" only, like Meta (never on both delivered and read).
     if (st === 'read') s.pricing = null;
+    const after = () => { if (i < steps.length) setTimeout(next, AUTO_STATUS_GAP_MS); };
+    if (cfg.statusBatchMs > 0) return queueStatus(target, pnid, buildStatus(s, rec), after);
     const env = envelope(pnid, displayFor(pnid), wabaFor(pnid), { statuses: [buildStatus(s, rec)] });
     const buf = Buffer.from(JSON.stringify(env));
     const secret = secretFor(pnid);
-    postWebhook(target, buf, secret ? sign(secret, buf) : null, 'auto:' + st)
-      .then(() => { if (i < steps.length) setTimeout(next, AUTO_STATUS_GAP_MS); });
+    postWebhook(target, buf, secret ? sign(secret, buf) : null, 'auto:' + st).then(after);
   };
   setTimeout(next, AUTO_STATUS_GAP_MS);
 }
@@ -1209,7 +1242,7 @@ function applyConfig(b) {
   if (!isObj(b)) throw new Error('config must be a JSON object');
   const known = ['tokens', 'add_tokens', 'app_secret', 'app_secrets', 'webhook_url', 'auto_status',
     'latency_ms', 'display_phone_numbers', 'waba_ids', 'strict_templates', 'templates', 'max_records',
-    'enforce_window'];
+    'enforce_window', 'status_batch_ms'];
   for (const k in b) if (!known.includes(k)) throw new Error('unknown config key "' + k + '"');
   const strList = (v, n) => {
     if (!Array.isArray(v) || !v.every((x) => isStr(x) && x !== '')) throw new Error(n + ' must be an array of non-empty strings');
@@ -1237,6 +1270,8 @@ function applyConfig(b) {
     throw new Error('auto_status must be none|sent|delivered|read');
   if (b.latency_ms !== undefined && !(typeof b.latency_ms === 'number' && b.latency_ms >= 0))
     throw new Error('latency_ms must be a number >= 0');
+  if (b.status_batch_ms !== undefined && !(typeof b.status_batch_ms === 'number' && b.status_batch_ms >= 0))
+    throw new Error('status_batch_ms must be a number >= 0');
   if (b.strict_templates !== undefined && typeof b.strict_templates !== 'boolean')
     throw new Error('strict_templates must be a boolean');
   if (b.enforce_window !== undefined && typeof b.enforce_window !== 'boolean')
@@ -1258,6 +1293,7 @@ function applyConfig(b) {
   }
   if (b.auto_status !== undefined) cfg.autoStatus = STATUS_LEVELS[b.auto_status];
   if (b.latency_ms !== undefined) cfg.latencyMs = b.latency_ms;
+  if (b.status_batch_ms !== undefined) cfg.statusBatchMs = b.status_batch_ms;
   if (b.strict_templates !== undefined) cfg.strictTemplates = b.strict_templates;
   if (b.enforce_window !== undefined) cfg.enforceWindow = b.enforce_window;
   if (b.templates !== undefined) cfg.templates = b.templates;
@@ -1274,6 +1310,7 @@ function configView() {
     webhook_url: cfg.webhookUrl,
     auto_status: STATUS_NAMES[cfg.autoStatus],
     latency_ms: cfg.latencyMs,
+    status_batch_ms: cfg.statusBatchMs,
     strict_templates: cfg.strictTemplates,
     enforce_window: cfg.enforceWindow,
     max_records: cfg.maxRecords,
@@ -1465,7 +1502,8 @@ function usage(msg) {
   process.stderr.write(
     'usage: graph-sandbox.js --listen 127.0.0.1:PORT [--pidfile F] [--token TOKEN]...\n' +
     '         [--app-secret SECRET] [--webhook-url URL] [--auto-status none|sent|delivered|read]\n' +
-    '         [--latency-ms N] [--max-records N] [--strict-templates] [--enforce-window]\n');
+    '         [--latency-ms N] [--max-records N] [--strict-templates] [--enforce-window]\n' +
+    '         [--status-batch-ms N]\n');
   process.exit(2);
 }
 
@@ -1489,6 +1527,7 @@ function parseArgs(argv) {
       case '--webhook-url': o.webhookUrl = val(); break;
       case '--auto-status': o.autoStatus = val(); break;
       case '--latency-ms': o.latencyMs = val(); break;
+      case '--status-batch-ms': o.statusBatchMs = val(); break;
       case '--max-records': o.maxRecords = val(); break;
       case '--strict-templates': o.strictTemplates = true; break;
       case '--enforce-window': o.enforceWindow = true; break;
@@ -1518,6 +1557,10 @@ function main() {
     if (o.latencyMs !== undefined) {
       c.latency_ms = Number(o.latencyMs);
       if (!Number.isFinite(c.latency_ms)) usage('--latency-ms must be a number');
+    }
+    if (o.statusBatchMs !== undefined) {
+      c.status_batch_ms = Number(o.statusBatchMs);
+      if (!Number.isFinite(c.status_batch_ms)) usage('--status-batch-ms must be a number');
     }
     if (o.maxRecords !== undefined) c.max_records = parseInt(o.maxRecords, 10);
     if (o.strictTemplates) c.strict_templates = true;

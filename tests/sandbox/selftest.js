@@ -348,6 +348,17 @@ async function main() {
   const af = rcv.got.slice(before2).map((x) => x.body.entry[0].changes[0].value.statuses[0]);
   check('async_error_code webhooks', af.length === 2 && af[0].status === 'sent' && af[1].status === 'failed' &&
     af[1].errors[0].code === 131049 && !af[1].pricing, af);
+  // --- status_batch_ms: several messages' statuses in one payload, in order
+  await request(B, 'POST', '/_sandbox/config', { auto_status: 'delivered', status_batch_ms: 100 });
+  const before3 = rcv.got.length;
+  await Promise.all(['+4915177001', '+4915177002', '+4915177003'].map((to) => send(msgTo(to))));
+  for (let i = 0; i < 200 && rcv.got.slice(before3).reduce((n, x) =>
+    n + x.body.entry[0].changes[0].value.statuses.length, 0) < 6; i++) await sleep(10);
+  const batches = rcv.got.slice(before3).map((x) => x.body.entry[0].changes[0].value.statuses);
+  check('status_batch_ms batches', batches.length === 2 && batches.every((b) => b.length === 3) &&
+    batches[0].every((x) => x.status === 'sent') && batches[1].every((x) => x.status === 'delivered') &&
+    rcv.got.slice(before3).every((x) => x.ok), batches);
+  await request(B, 'POST', '/_sandbox/config', { status_batch_ms: 0 });
   await request(B, 'POST', '/_sandbox/config', { auto_status: 'none', webhook_url: 'http://127.0.0.1:1/nothing' });
   r = await request(B, 'POST', '/_sandbox/webhook', { phone_number_id: '1', messages: [{ from: '4915112345', text: 'x' }] });
   check('webhook unreachable', r.status === 502 && r.json.status === 0 && r.json.error, r.json);
