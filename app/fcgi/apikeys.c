@@ -8,8 +8,11 @@
 #include "scopes.h"
 
 static struct json_object *
-apikey_json(const struct db_res *res, size_t i)
+apikey_json(struct req *r, const struct db_res *res, size_t i,
+    enum db_rc *rc)
 {
+	(void)r;
+	(void)rc;
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,

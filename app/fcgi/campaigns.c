@@ -335,10 +335,7 @@ campaign_list(struct req *r)
 void
 campaign_get(struct req *r)
 {
-	struct db_res res;
-
-	if (req_load_own(r, SQL_CAMPAIGN_GET, "Campaign", &res) == 0)
-		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
+	req_reply_own(r, SQL_CAMPAIGN_GET, "Campaign");
 }
 
 /* Scheduled or running only. The campaign's row lock orders the cancel

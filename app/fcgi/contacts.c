@@ -170,10 +170,7 @@ fail:
 void
 contact_get(struct req *r)
 {
-	struct db_res res;
-
-	if (req_load_own(r, SQL_CONTACT_GET, "Contact", &res) == 0)
-		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
+	req_reply_own(r, SQL_CONTACT_GET, "Contact");
 }
 
 void

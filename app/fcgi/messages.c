@@ -101,10 +101,7 @@ message_send_template(struct req *r)
 void
 message_get(struct req *r)
 {
-	struct db_res res;
-
-	if (req_load_own(r, SQL_MESSAGE_GET, "Message", &res) == 0)
-		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
+	req_reply_own(r, SQL_MESSAGE_GET, "Message");
 }
 
 void

@@ -183,9 +183,9 @@ reply_text(struct req *r, int status, const char *text)
 
 void
 reply_tenant_page(struct req *r, enum sql list, enum sql count,
-    struct json_object *(*item)(const struct db_res *, size_t))
+    page_item item)
 {
-	struct json_object *items;
+	struct json_object *items, *o;
 	struct db_res res;
 	struct db_arg a[3];
 	long long page, per_page, total;
@@ -204,8 +204,14 @@ reply_tenant_page(struct req *r, enum sql list, enum sql count,
 	if (req_page_total(r, &res, page, per_page, count, a, 1, &total) == -1)
 		return;
 	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++)
-		json_object_array_add(items, item(&res, i));
+	for (i = 0; i < res.nrows; i++) {
+		if ((o = item(r, &res, i, &rc)) == NULL) {
+			json_object_put(items);
+			reply_db(r, rc);
+			return;
+		}
+		json_object_array_add(items, o);
+	}
 	reply_list(r, items, page, per_page, total);
 }
 

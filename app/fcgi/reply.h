@@ -49,9 +49,13 @@ void	 reply_db(struct req *, enum db_rc);
 /* A plain-text answer (Meta's subscription check). */
 void	 reply_text(struct req *, int status, const char *text);
 /* The tenant's rows of a list, one page of them: list takes (tenant,
- * limit, offset) and count takes (tenant); item turns a row into JSON. */
+ * limit, offset) and count takes (tenant); item turns a row into JSON, or
+ * gives NULL with the database's failure in *rc (an item that reads more
+ * of the database: a segment's live count). */
+typedef struct json_object *(*page_item)(struct req *, const struct db_res *,
+	    size_t, enum db_rc *);
 void	 reply_tenant_page(struct req *, enum sql list, enum sql count,
-	    struct json_object *(*item)(const struct db_res *, size_t));
+	    page_item item);
 /* Adds a header line to the answer (kept by later replies). */
 void	 reply_header(struct req *, const char *name, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

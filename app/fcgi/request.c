@@ -7,6 +7,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "jsonbody.h"
 #include "request.h"
 #include "xmalloc.h"
 
@@ -179,6 +180,15 @@ req_load_own(struct req *r, enum sql stmt, const char *what,
 		return -1;
 	}
 	return 0;
+}
+
+void
+req_reply_own(struct req *r, enum sql stmt, const char *what)
+{
+	struct db_res res;
+
+	if (req_load_own(r, stmt, what, &res) == 0)
+		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
 }
 
 const char *

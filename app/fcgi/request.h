@@ -98,6 +98,9 @@ int	 req_page_total(struct req *, const struct db_res *res, long long page,
  * database's error. */
 int	 req_load_own(struct req *, enum sql stmt, const char *what,
 	    struct db_res *);
+/* GET of one of the tenant's resources whose shape (SQL view) stmt reads
+ * as its first column: 200 with it, or as req_load_own. */
+void	 req_reply_own(struct req *, enum sql stmt, const char *what);
 /* o as compact JSON text (no escaped slashes) in the request's pool: for
  * a statement's argument. */
 const char	*req_json_text(struct req *, struct json_object *o);

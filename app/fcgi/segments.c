@@ -161,36 +161,7 @@ reply_segment(struct req *r, int64_t id, int status)
 void
 segment_list(struct req *r)
 {
-	struct json_object *items, *o;
-	struct db_res res;
-	struct db_arg a[3];
-	long long page, per_page, total;
-	enum db_rc rc;
-	size_t i;
-
-	if (req_paging(r, &page, &per_page) == -1)
-		return;
-	a[0] = DBA_INT(r->tenant_id);
-	a[1] = DBA_INT(per_page);
-	a[2] = DBA_INT((page - 1) * per_page);
-	if ((rc = db_query(r->db, &r->pool, SQL_SEGMENT_LIST, a, 3, &res)) !=
-	    DB_OK) {
-		reply_db(r, rc);
-		return;
-	}
-	if (req_page_total(r, &res, page, per_page, SQL_SEGMENT_COUNT, a, 1,
-	    &total) == -1)
-		return;
-	items = json_object_new_array();
-	for (i = 0; i < res.nrows; i++) {
-		if ((o = segment_json(r, &res, i, &rc)) == NULL) {
-			json_object_put(items);
-			reply_db(r, rc);
-			return;
-		}
-		json_object_array_add(items, o);
-	}
-	reply_list(r, items, page, per_page, total);
+	reply_tenant_page(r, SQL_SEGMENT_LIST, SQL_SEGMENT_COUNT, segment_json);
 }
 
 void

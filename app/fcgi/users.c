@@ -6,8 +6,10 @@
 #include "request.h"
 
 static struct json_object *
-user_json(const struct db_res *res, size_t i)
+user_json(struct req *r, const struct db_res *res, size_t i, enum db_rc *rc)
 {
+	(void)r;
+	(void)rc;
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,

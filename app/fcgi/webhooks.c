@@ -264,8 +264,10 @@ seal(struct req *r, const uint8_t *mk, const char *secret, size_t *n)
 }
 
 static struct json_object *
-raw_item(const struct db_res *res, size_t i)
+raw_item(struct req *r, const struct db_res *res, size_t i, enum db_rc *rc)
 {
+	(void)r;
+	(void)rc;
 	return jsonbody_raw(db_str(res, i, 0));
 }
 
@@ -278,10 +280,7 @@ webhook_list(struct req *r)
 void
 webhook_get(struct req *r)
 {
-	struct db_res res;
-
-	if (req_load_own(r, SQL_WEBHOOK_GET, "Webhook", &res) == 0)
-		reply_data(r, 200, jsonbody_raw(db_str(&res, 0, 0)));
+	req_reply_own(r, SQL_WEBHOOK_GET, "Webhook");
 }
 
 void

@@ -7,8 +7,11 @@
 #include "request.h"
 
 static struct json_object *
-whatsapp_account_json(const struct db_res *res, size_t i)
+whatsapp_account_json(struct req *r, const struct db_res *res, size_t i,
+    enum db_rc *rc)
 {
+	(void)r;
+	(void)rc;
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_int64(db_int(res, i,
@@ -38,5 +41,5 @@ whatsapp_account_get(struct req *r)
 	struct db_res res;
 
 	if (req_load_own(r, SQL_ACCOUNT_GET, "WhatsApp account", &res) == 0)
-		reply_data(r, 200, whatsapp_account_json(&res, 0));
+		reply_data(r, 200, whatsapp_account_json(r, &res, 0, NULL));
 }
