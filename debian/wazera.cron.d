@@ -10,9 +10,9 @@
 # wasteful. Results a run could not write to the database are kept in its
 # journal under /var/lib/wazera; the next run writes them.
 #
-# With [log] file set in /etc/wazera/wazera.conf the spooler writes its
-# lines there; what still reaches stderr (a log file it cannot open) cron
-# mails to root.
+# The spooler writes its lines to [log] file of /etc/wazera/wazera.conf
+# (/var/log/wazera/wazera.log); what still reaches standard error (a log
+# file it cannot open) cron mails to root.
 SHELL=/bin/sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 #* * * * * wazera /usr/sbin/wazera-spooler --config /etc/wazera/wazera.conf --once
