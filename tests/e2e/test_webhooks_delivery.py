@@ -25,6 +25,7 @@ import pytest
 
 from conftest import (assert_no_sanitizer, assert_ok, new_sender, read_log,
                       sql, wait_for)
+from openapi_events import EventChecks
 
 
 # --------------------------------------------------------------------------
@@ -50,10 +51,14 @@ class Hit:
 class Receiver:
     """An HTTP endpoint on 127.0.0.1 recording every POST. respond(hit, n)
     (n: this delivery's hits so far, 1-based) returns (status, headers,
-    body[, sleep seconds before answering]); default 200."""
+    body[, sleep seconds before answering]); default 200. Every POST is
+    checked against docs/openapi.json's webhooks: entry of its event type
+    (openapi_events.py): a difference fails the test where it reads what
+    was received (of(), events()) and at its end (the fixture)."""
 
     def __init__(self, respond=None):
         self.hits = []
+        self.checks = EventChecks()
         self.lock = threading.Lock()
         self.respond = respond or (lambda hit, n: (200, {}, b"ok"))
         self.active = 0
@@ -72,6 +77,7 @@ class Receiver:
                 hit = Hit(self.path, {k.lower(): v for k, v in
                                       self.headers.items()}, body,
                           time.time())
+                rec.checks.check(body, self.headers)
                 with rec.lock:
                     rec.hits.append(hit)
                     rec.active += 1
@@ -105,10 +111,12 @@ class Receiver:
         self.thread.start()
 
     def of(self, delivery):
+        self.checks.assert_clean()
         with self.lock:
             return [h for h in self.hits if h.delivery == delivery]
 
     def events(self, type_=None):
+        self.checks.assert_clean()
         with self.lock:
             return [h for h in self.hits
                     if type_ is None or h.json["event"] == type_]
@@ -120,6 +128,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
+    """Receivers for the test; at its end, every request each received
+    was as docs/openapi.json documents it."""
     made = []
 
     def make(respond=None):
@@ -129,6 +139,8 @@ def receiver():
     yield make
     for r in made:
         r.close()
+    for r in made:
+        r.checks.assert_clean()
 
 
 # --------------------------------------------------------------------------
