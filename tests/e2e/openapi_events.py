@@ -185,6 +185,6 @@ class EventChecks:
             seen[p] = seen.get(p, 0) + 1
         assert not problems, (
             "delivered webhook requests that %s's webhooks: section does "
-            "not describe:\n" % os.path.relpath(SPEC_PATH, REPO) +
+            "not describe:\n" % SPEC_PATH +
             "\n".join(p if n == 1 else "%s (%d times)" % (p, n)
                       for p, n in seen.items()))

@@ -54,10 +54,11 @@ class Receiver:
     body[, sleep seconds before answering]); default 200. Every POST is
     checked against docs/openapi.json's webhooks: entry of its event type
     (openapi_events.py): a difference fails the test where it reads what
-    was received (of(), events()) and at its end (the fixture)."""
+    was received (hits, of(), events()) and at its end (the
+    fixture)."""
 
     def __init__(self, respond=None):
-        self.hits = []
+        self._hits = []
         self.checks = EventChecks()
         self.lock = threading.Lock()
         self.respond = respond or (lambda hit, n: (200, {}, b"ok"))
@@ -79,10 +80,10 @@ class Receiver:
                           time.time())
                 rec.checks.check(body, self.headers)
                 with rec.lock:
-                    rec.hits.append(hit)
+                    rec._hits.append(hit)
                     rec.active += 1
                     rec.max_active = max(rec.max_active, rec.active)
-                    nth = sum(1 for h in rec.hits if h.headers.get(
+                    nth = sum(1 for h in rec._hits if h.headers.get(
                         "x-wazera-delivery") ==
                         hit.headers.get("x-wazera-delivery"))
                 try:
@@ -110,15 +111,22 @@ class Receiver:
                                        daemon=True)
         self.thread.start()
 
+    @property
+    def hits(self):
+        """Every request so far (each checked: a difference fails here)."""
+        self.checks.assert_clean()
+        with self.lock:
+            return list(self._hits)
+
     def of(self, delivery):
         self.checks.assert_clean()
         with self.lock:
-            return [h for h in self.hits if h.delivery == delivery]
+            return [h for h in self._hits if h.delivery == delivery]
 
     def events(self, type_=None):
         self.checks.assert_clean()
         with self.lock:
-            return [h for h in self.hits
+            return [h for h in self._hits
                     if type_ is None or h.json["event"] == type_]
 
     def close(self):
