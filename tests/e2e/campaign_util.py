@@ -176,7 +176,7 @@ def stopped(pid):
 
 class Receiver:
     """A webhook endpoint on 127.0.0.1 answering 200 and recording every
-    POST's body (parsed). Every POST is checked against docs/openapi.json's
+    POST's body (parsed). Every POST is checked against docs/openapi.yaml's
     webhooks: entry of its event type (openapi_events.py): a difference
     fails the test where it reads the bodies (events()) and when it
     closes the receiver."""

@@ -1,4 +1,4 @@
-"""The outgoing webhooks in docs/openapi.json (its webhooks: section and the
+"""The outgoing webhooks in docs/openapi.yaml (its webhooks: section and the
 Event schemas) held to what is delivered (issue 13).
 
 - The event types: every type lib/event.c names, every routine and C path

@@ -52,7 +52,7 @@ class Receiver:
     """An HTTP endpoint on 127.0.0.1 recording every POST. respond(hit, n)
     (n: this delivery's hits so far, 1-based) returns (status, headers,
     body[, sleep seconds before answering]); default 200. Every POST is
-    checked against docs/openapi.json's webhooks: entry of its event type
+    checked against docs/openapi.yaml's webhooks: entry of its event type
     (openapi_events.py): a difference fails the test where it reads what
     was received (hits, of(), events()) and at its end (the
     fixture)."""
@@ -137,7 +137,7 @@ class Receiver:
 @pytest.fixture
 def receiver():
     """Receivers for the test; at its end, every request each received
-    was as docs/openapi.json documents it."""
+    was as docs/openapi.yaml documents it."""
     made = []
 
     def make(respond=None):
