@@ -45,8 +45,9 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
+/* The usage; on standard output with exit 0 when asked for (--help). */
 static void __attribute__((noreturn))
-usage(void)
+usage_exit(int code)
 {
 	fputs("usage: wazera-admin [--config FILE] COMMAND\n"
 	    "  init\n"
@@ -65,8 +66,15 @@ usage(void)
 	    "                 [--app-secret-file F|--app-secret S] [--mps N]\n"
 	    "                 (F: a file whose first line is the secret; - for "
 	    "standard input)\n"
-	    "  user create --tenant ID --name N --email E\n", stderr);
-	exit(2);
+	    "  user create --tenant ID --name N --email E\n",
+	    code == 0 ? stdout : stderr);
+	exit(code);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	usage_exit(2);
 }
 
 static void
@@ -761,6 +769,7 @@ cmd_status(int argc, char *argv[])
 	for (k = 0; k < argc; k++) {
 		if (!strcmp(argv[k], "--json"))
 			json = true;
+
 		else
 			die("unknown option %s", argv[k]);
 	}
@@ -936,7 +945,7 @@ main(int argc, char *argv[])
 	const struct command *c;
 	const char *cfgarg = NULL;
 	char err[512];
-	int rc;
+	int rc, i;
 
 	log_setname("wazera-admin");
 	argv++;
@@ -955,6 +964,12 @@ main(int argc, char *argv[])
 	}
 	if (argc < 1)
 		usage();
+	/* --help anywhere (wazera-admin account create --help): the usage,
+	 * before the config is read (there may be none yet). */
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || (i == 0 &&
+		    !strcmp(argv[i], "-h")))
+			usage_exit(0);
 	if (config_load(&cfg, config_path(cfgarg), err, sizeof(err)) == -1)
 		die("config: %s", err);
 	if (crypto_init() == -1)

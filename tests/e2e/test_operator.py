@@ -333,3 +333,16 @@ def test_admin_status_unmigrated_and_unreachable(stack):
     assert "cannot connect to the database" in p.stderr, p.stderr
     p = stack.admin("status", "--bogus", check=False)
     assert p.returncode == 1 and "unknown option --bogus" in p.stderr, p
+
+
+def test_admin_help_anywhere(stack):
+    """--help after a command (a new admin's first guess) prints the usage
+    on standard output and exits 0, even before a config exists."""
+    for args in (["account", "create", "--help"], ["--help"],
+                 ["status", "--help"]):
+        p = stack.admin(*args, config="/nonexistent/wazera.conf")
+        assert p.stdout.startswith("usage: wazera-admin"), p
+        assert "account create --tenant ID" in p.stdout, p
+        assert "status [--json]" in p.stdout, p
+    p = stack.admin(config="/nonexistent/wazera.conf", check=False)
+    assert p.returncode == 2 and p.stderr.startswith("usage:"), p
