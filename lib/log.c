@@ -23,14 +23,25 @@ log_setname(const char *name)
 	log_name = name;
 }
 
+/* Opens log_path for appending: never through a symbolic link, and only a
+ * regular file with one name (the log directory is writable by the
+ * programs' user; a program started as root must not append to a file
+ * that user pointed it at). */
 static int
 log_reopen(void)
 {
+	struct stat st;
 	int fd;
 
-	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NONBLOCK, 0640);
 	if (fd == -1)
 		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (log_fd != STDERR_FILENO)
 		close(log_fd);
 	log_fd = fd;
@@ -75,6 +86,34 @@ log_rotated(time_t now)
 	(void)log_reopen();	/* else the old file, still open, goes on */
 }
 
+/* Control characters (a CR, an escape sequence, a newline from a value
+ * that came from outside: a receiver's Location header, a raw FastCGI
+ * param) become "\xNN", so that one event is one line and a terminal
+ * showing the log shows what is there. In place, cut to size. */
+static void
+log_clean(char *msg, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[2048];
+	size_t i, n = 0;
+
+	for (i = 0; msg[i] != '\0' && n + 5 < sizeof(out); i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		} else
+			out[n++] = (char)c;
+	}
+	if (msg[i] == '\0' && n == i)
+		return;		/* nothing to change */
+	out[n] = '\0';
+	snprintf(msg, size, "%s", out);
+}
+
 static void
 log_vwrite(const char *level, const char *fmt, va_list ap)
 {
@@ -86,6 +125,7 @@ log_vwrite(const char *level, const char *fmt, va_list ap)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_clean(msg, sizeof(msg));
 	/* One write per line so lines of concurrent workers do not interleave. */
 	dprintf(log_fd, "%s %s[%d] %s: %s\n", ts, log_name, (int)getpid(),
 	    level, msg);

@@ -958,11 +958,12 @@ static const struct {
 	    TS("lease_until") " FROM campaigns WHERE phase <> 'done' AND "
 	    "lease_until > NOW(3) ORDER BY 3, 1, 2" },
 	/* Webhooks disabled, or failing (a run of failures under way), with
-	 * their pending deliveries; the URL up to its path (a query may
-	 * carry a token). At most 100. */
+	 * their pending deliveries; the URL's scheme and host only (paths
+	 * and queries carry tokens). At most 100. */
 	[SQL_STATUS_WEBHOOKS] = { "STATUS_WEBHOOKS", true, 0, SW__N,
-	    "SELECT w.id, w.tenant_id, SUBSTRING_INDEX(SUBSTRING_INDEX(w.url, "
-	    "'?', 1), '#', 1), w.status, w.disabled_reason, "
+	    "SELECT w.id, w.tenant_id, SUBSTRING_INDEX(SUBSTRING_INDEX("
+	    "SUBSTRING_INDEX(w.url, '?', 1), '#', 1), '/', 3), w.status, "
+	    "w.disabled_reason, "
 	    TS("s.failing_since") ", (SELECT COUNT(*) FROM webhook_deliveries "
 	    "d WHERE d.webhook_id = w.id AND d.status = 'pending') "
 	    "FROM webhooks w LEFT JOIN webhook_state s ON s.webhook_id = w.id "

@@ -250,7 +250,8 @@ def test_admin_status(stack):
     sql(stack, "UPDATE messages SET next_attempt_at = NOW(3) - INTERVAL 30 "
         "SECOND WHERE id = %d" % ids[0])
     hooks = [assert_ok(key("POST", "/webhooks", {
-        "url": "https://example.com/h%d?token=abcdef" % i,
+        "url": "https://hooks%d.example.com/T0/B0/s3cr3tpath?token=abcdef"
+               % i,
         "events": ["message.sent"]}), 201) for i in range(2)]
     assert_ok(key("PATCH", "/webhooks/%d" % hooks[0]["id"],
                   {"status": "disabled"}))
@@ -286,11 +287,11 @@ def test_admin_status(stack):
         by_id = {w["id"]: w for w in st["webhooks"]}
         w0, w1 = by_id[hooks[0]["id"]], by_id[hooks[1]["id"]]
         assert w0["status"] == "disabled" and w0["tenant_id"] == key.tenant.id
-        assert w0["url"] == "https://example.com/h0", w0   # no query
+        assert w0["url"] == "https://hooks0.example.com", w0   # host only
         assert w1["status"] == "active" and w1["failing_since"], w1
         paused = [a for a in st["paused_accounts"] if a["id"] == acct]
         assert len(paused) == 1 and paused[0]["tenant_id"] == key.tenant.id
-        assert "abcdef" not in p.stdout
+        assert "abcdef" not in p.stdout and "s3cr3tpath" not in p.stdout
 
         # The table says the same for a person.
         t = stack.admin("status").stdout
@@ -300,9 +301,9 @@ def test_admin_status(stack):
                          r"sending\s+\S+Z \(\d+ s ago\)$", t, re.M), t
         assert re.search(r"^  account\s+%d\s+held by status-test:1:ab "
                          r"until " % acct, t, re.M), t
-        assert "webhook %d (tenant %d) https://example.com/h0: disabled" % (
+        assert "webhook %d (tenant %d) https://hooks0.example.com: disabled" % (
             hooks[0]["id"], key.tenant.id) in t, t
-        assert re.search(r"webhook %d \(tenant %d\) https://example.com/h1: "
+        assert re.search(r"webhook %d \(tenant %d\) https://hooks1.example.com: "
                          r"failing since \S+Z" % (hooks[1]["id"],
                                                   key.tenant.id), t), t
         assert re.search(r"^  account %d \(tenant %d, \+1555079\d+\) "

@@ -1,8 +1,12 @@
 /* The small pure parts of lib/ that have no suite of their own:
  * xmalloc.h, the sql.h statement table, db.h's argument and result helpers,
  * and log.h's fatal exit. */
+#include <sys/stat.h>
+
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +123,69 @@ START_TEST(log_fatalx_exits_1)
 }
 END_TEST
 
+static char *
+slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* [log] file: lines appended, control characters escaped, a moved file
+ * replaced by a new one (after the once-a-second look), a symbolic link
+ * or a file with two names refused (standard error instead). */
+START_TEST(log_file_clean_rotate_refuse)
+{
+	char dir[] = "/tmp/wz-log-XXXXXX", path[128], moved[160], lnk[160];
+	char other[160];
+	const char *t;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/w.log", dir);
+	snprintf(moved, sizeof(moved), "%s/w.log.1", dir);
+	log_setname("unit");
+	log_open(path);
+	log_warnx("a\r\nforged line\x1b[2J %s", "tab\there");
+	t = slurp(path);
+	ck_assert_ptr_nonnull(strstr(t, "unit["));
+	ck_assert_ptr_nonnull(strstr(t,
+	    "warn: a\\x0d\\x0aforged line\\x1b[2J tab\\x09here\n"));
+	ck_assert_int_eq((int)file_lines(path), 1);
+
+	ck_assert_int_eq(rename(path, moved), 0);
+	sleep(1);	/* the look for a rotation is once a second */
+	sleep(1);
+	log_info("after the move");
+	ck_assert_ptr_nonnull(strstr(slurp(path), "after the move"));
+	ck_assert_ptr_null(strstr(slurp(moved), "after the move"));
+
+	/* A symbolic link at the log's name: not followed. */
+	snprintf(lnk, sizeof(lnk), "%s/l.log", dir);
+	snprintf(other, sizeof(other), "%s/target", dir);
+	ck_assert_int_eq(symlink(other, lnk), 0);
+	log_open(lnk);
+	log_info("not through the link");
+	ck_assert_int_eq(access(other, F_OK), -1);
+	/* A second name of another file: refused too. */
+	ck_assert_int_eq(unlink(lnk), 0);
+	ck_assert_int_eq(link(moved, lnk), 0);
+	log_open(lnk);
+	log_info("not into a file with two names");
+	ck_assert_ptr_null(strstr(slurp(moved), "two names"));
+	log_open(NULL);
+	unlink(lnk);
+	unlink(moved);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *
 misc_suite(void)
 {
@@ -131,6 +198,7 @@ misc_suite(void)
 	tcase_add_test(tc, db_args);
 	tcase_add_test(tc, db_result_access);
 	tcase_add_exit_test(tc, log_fatalx_exits_1, 1);
+	tcase_add_test(tc, log_file_clean_rotate_refuse);
 	suite_add_tcase(s, tc);
 	return s;
 }
