@@ -49,6 +49,8 @@ static const struct config_key keys[] = {
 	I("spooler.max_seconds",	spooler_max_seconds, "55", 1, 3600),
 	I("spooler.resend_grace_seconds", spooler_resend_grace, "600", 1, 86400),
 	I("spooler.graph_timeout_seconds", spooler_graph_timeout, "30", 1, 300),
+	S("log.file",			log_file,	""),
+	B("log.requests",		log_requests,	"true"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -29,6 +29,8 @@ struct config {
 	int	 spooler_max_seconds;
 	int	 spooler_resend_grace;
 	int	 spooler_graph_timeout;	/* seconds for a whole request */
+	char	*log_file;		/* "": standard error */
+	bool	 log_requests;		/* a line per API request */
 };
 
 /* Fills cfg with defaults, then applies the INI text. Returns 0, or -1 with a

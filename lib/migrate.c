@@ -149,6 +149,39 @@ files_read(const char *dir, const char *sub, bool numbered,
 	return 0;
 }
 
+int
+migrate_latest(const char *dir, char *out, size_t outlen)
+{
+	char *path;
+	DIR *d;
+	const struct dirent *de;
+	char best[256] = "", name[256];
+
+	xasprintf(&path, "%s/schema", dir);
+	d = opendir(path);
+	free(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (l < 5 || l - 4 >= sizeof(best) ||
+		    strcmp(de->d_name + l - 4, ".sql") != 0 ||
+		    de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 4), de->d_name);
+		if (strcmp(name, best) > 0)
+			memcpy(best, name, sizeof(best));
+	}
+	closedir(d);
+	if (best[0] == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(out, outlen, "%s", best);
+	return 0;
+}
+
 /* The row of `name` in a (name, checksum) result, or -1. */
 static long
 row_of(const struct db_res *res, const char *name)

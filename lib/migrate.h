@@ -41,4 +41,9 @@ typedef void	(*migrate_note_fn)(const char *what, const char *file);
 int	 migrate(struct db *, struct pool *, const char *dir, migrate_note_fn,
 	    struct migrate_out *, char *err, size_t errlen);
 
+/* The newest schema file of dir ("004_campaigns" for
+ * schema/004_campaigns.sql) into out; 0, or -1 when there is none or the
+ * directory cannot be read (errno). */
+int	 migrate_latest(const char *dir, char *out, size_t outlen);
+
 #endif

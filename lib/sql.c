@@ -901,6 +901,78 @@ static const struct {
 	    "INSERT INTO schema_routines (file, checksum, applied_at) "
 	    "VALUES (?, ?, UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE "
 	    "checksum = VALUES(checksum), applied_at = VALUES(applied_at)" },
+	/* [status] */
+	/* The newest migration applied (GET /health). */
+	[SQL_HEALTH_SCHEMA] = { "HEALTH_SCHEMA", true, 0, 1,
+	    "SELECT MAX(version) FROM schema_migrations" },
+	/* The message queue: queued and due, queued for later (retries),
+	 * parked (campaigns stopped), in flight; the oldest due and its age
+	 * in seconds. Read through messages_claim, account by account, so
+	 * only queued and sending rows are touched. */
+	[SQL_STATUS_MESSAGES] = { "STATUS_MESSAGES", true, 0, QS__N,
+	    "SELECT COALESCE(SUM(m.status = 'queued' AND m.lane < 2 AND "
+	    "m.next_attempt_at <= NOW(3)), 0), "
+	    "COALESCE(SUM(m.status = 'queued' AND m.lane < 2 AND "
+	    "m.next_attempt_at > NOW(3)), 0), "
+	    "COALESCE(SUM(m.status = 'queued' AND m.lane = 2), 0), "
+	    "COALESCE(SUM(m.status = 'sending'), 0), "
+	    TS("MIN(IF(m.status = 'queued' AND m.lane < 2 AND "
+	    "m.next_attempt_at <= NOW(3), m.next_attempt_at, NULL))") ", "
+	    "TIMESTAMPDIFF(SECOND, MIN(IF(m.status = 'queued' AND m.lane < 2 "
+	    "AND m.next_attempt_at <= NOW(3), m.next_attempt_at, NULL)), "
+	    "NOW(3)) "
+	    "FROM whatsapp_accounts a JOIN messages m ON "
+	    "m.whatsapp_account_id = a.id AND m.status IN ('queued', "
+	    "'sending')" },
+	/* Webhook deliveries pending: due, later (retries), -, in flight
+	 * (a spooler's attempt under way), the oldest due. */
+	[SQL_STATUS_DELIVERIES] = { "STATUS_DELIVERIES", true, 0, QS__N,
+	    "SELECT COALESCE(SUM(d.next_attempt_at <= NOW(3) AND "
+	    "d.sending_holder IS NULL), 0), "
+	    "COALESCE(SUM(d.next_attempt_at > NOW(3) AND "
+	    "d.sending_holder IS NULL), 0), 0, "
+	    "COALESCE(SUM(d.sending_holder IS NOT NULL), 0), "
+	    TS("MIN(IF(d.next_attempt_at <= NOW(3), d.next_attempt_at, "
+	    "NULL))") ", "
+	    "TIMESTAMPDIFF(SECOND, MIN(IF(d.next_attempt_at <= NOW(3), "
+	    "d.next_attempt_at, NULL)), NOW(3)) "
+	    "FROM webhooks w JOIN webhook_deliveries d ON d.webhook_id = w.id "
+	    "AND d.status = 'pending'" },
+	/* Campaigns with expansion left: scheduled and due (or running),
+	 * scheduled for later, stopping (parking), -, the oldest due. */
+	[SQL_STATUS_CAMPAIGNS] = { "STATUS_CAMPAIGNS", true, 0, QS__N,
+	    "SELECT COALESCE(SUM(phase <> 'parking' AND scheduled_at <= "
+	    "NOW(3)), 0), COALESCE(SUM(scheduled_at > NOW(3)), 0), "
+	    "COALESCE(SUM(phase = 'parking'), 0), 0, "
+	    TS("MIN(IF(scheduled_at <= NOW(3), scheduled_at, NULL))") ", "
+	    "TIMESTAMPDIFF(SECOND, MIN(IF(scheduled_at <= NOW(3), "
+	    "scheduled_at, NULL)), NOW(3)) "
+	    "FROM campaigns WHERE phase <> 'done'" },
+	/* The spoolers' leases held now: kind, id, holder, until. */
+	[SQL_STATUS_LEASES] = { "STATUS_LEASES", true, 0, LS__N,
+	    "SELECT 'account', id, lease_holder, " TS("lease_until") " "
+	    "FROM whatsapp_accounts WHERE lease_until > NOW(3) "
+	    "UNION ALL SELECT 'webhook', webhook_id, lease_holder, "
+	    TS("lease_until") " FROM webhook_state WHERE lease_until > NOW(3) "
+	    "UNION ALL SELECT 'campaign', id, lease_holder, "
+	    TS("lease_until") " FROM campaigns WHERE phase <> 'done' AND "
+	    "lease_until > NOW(3) ORDER BY 3, 1, 2" },
+	/* Webhooks disabled, or failing (a run of failures under way), with
+	 * their pending deliveries; the URL up to its path (a query may
+	 * carry a token). At most 100. */
+	[SQL_STATUS_WEBHOOKS] = { "STATUS_WEBHOOKS", true, 0, SW__N,
+	    "SELECT w.id, w.tenant_id, SUBSTRING_INDEX(SUBSTRING_INDEX(w.url, "
+	    "'?', 1), '#', 1), w.status, w.disabled_reason, "
+	    TS("s.failing_since") ", (SELECT COUNT(*) FROM webhook_deliveries "
+	    "d WHERE d.webhook_id = w.id AND d.status = 'pending') "
+	    "FROM webhooks w LEFT JOIN webhook_state s ON s.webhook_id = w.id "
+	    "WHERE w.status = 'disabled' OR (w.status = 'active' AND "
+	    "s.failing_since IS NOT NULL) ORDER BY w.id LIMIT 100" },
+	/* Accounts paused by Meta's answers, until when. */
+	[SQL_STATUS_PAUSED] = { "STATUS_PAUSED", true, 0, SP__N,
+	    "SELECT id, tenant_id, display_phone, " TS("paused_until") " "
+	    "FROM whatsapp_accounts WHERE paused_until > NOW(3) ORDER BY id" },
+	/* [/status] */
 };
 
 const char *

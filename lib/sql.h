@@ -175,6 +175,15 @@ enum sql {
 	SQL_MIGRATION_INSERT,
 	SQL_MIGRATION_ROUTINES,
 	SQL_MIGRATION_ROUTINE_SET,
+	/* [status] GET /health and wazera-admin status */
+	SQL_HEALTH_SCHEMA,
+	SQL_STATUS_MESSAGES,
+	SQL_STATUS_DELIVERIES,
+	SQL_STATUS_CAMPAIGNS,
+	SQL_STATUS_LEASES,
+	SQL_STATUS_WEBHOOKS,
+	SQL_STATUS_PAUSED,
+	/* [/status] */
 	SQL__MAX
 };
 
@@ -224,6 +233,18 @@ enum { WHL_ID, WHL_URL, WHL_SECRET, WHL_OLD_SECRET, WHL_OLD_VALID, WHL__N,
 /* SQL_WH_BODIES: a claimed delivery's attempt. */
 enum { WB_ID, WB_ATTEMPTS, WB_ROUND_ATTEMPTS, WB_TYPE, WB_BODY, WB_LEFT_MS,
 	WB__N };
+
+/* [status] column layouts */
+/* SQL_STATUS_MESSAGES, _DELIVERIES, _CAMPAIGNS: a queue's depth. */
+enum { QS_DUE, QS_LATER, QS_PARKED, QS_INFLIGHT, QS_OLDEST, QS_AGE, QS__N };
+/* SQL_STATUS_LEASES: the leases held now. */
+enum { LS_KIND, LS_ID, LS_HOLDER, LS_UNTIL, LS__N };
+/* SQL_STATUS_WEBHOOKS: disabled or failing webhooks. */
+enum { SW_ID, SW_TENANT, SW_URL, SW_STATUS, SW_REASON, SW_FAILING, SW_PENDING,
+	SW__N };
+/* SQL_STATUS_PAUSED: accounts paused by Meta. */
+enum { SP_ID, SP_TENANT, SP_PHONE, SP_UNTIL, SP__N };
+/* [/status] */
 
 const char	*sql_text(enum sql);
 const char	*sql_name(enum sql);

@@ -53,6 +53,7 @@ usage(void)
 	    "  migrate\n"
 	    "  check                (every statement fits the database)\n"
 	    "  purge                (idempotency records past 24 h)\n"
+	    "  status [--json]      (schema, queues, leases, what is stuck)\n"
 	    "  tenant create --name N --plan starter|professional|enterprise "
 	    "[--rate-limit N]\n"
 	    "  apikey create --tenant ID [--name N] [--scopes a,b] "
@@ -653,6 +654,263 @@ cmd_user_create(int argc, char *argv[])
 	return 0;
 }
 
+/* ---- status ---------------------------------------------------------- */
+
+static struct json_object *
+jstr(const struct db_res *res, size_t i, size_t col)
+{
+	return db_isnull(res, i, col) ? NULL :
+	    json_object_new_string(db_str(res, i, col));
+}
+
+static struct json_object *
+jint(const struct db_res *res, size_t i, size_t col)
+{
+	return db_isnull(res, i, col) ? NULL :
+	    json_object_new_int64(db_int(res, i, col));
+}
+
+static struct db_res
+status_read(struct db *db, enum sql stmt)
+{
+	struct db_res res;
+
+	if (db_query(db, &pool, stmt, NULL, 0, &res) != DB_OK)
+		die("cannot read the status (%s): %s", sql_name(stmt),
+		    db_errmsg(db));
+	return res;
+}
+
+/* A queue's depth: its counts under the names given (NULL: not shown),
+ * the oldest due item and its age. */
+static struct json_object *
+status_queue(struct db *db, enum sql stmt, const char *due,
+    const char *later, const char *parked, const char *inflight)
+{
+	const char *names[] = { due, later, parked, inflight };
+	struct db_res res = status_read(db, stmt);
+	struct json_object *o = json_object_new_object();
+	size_t c;
+
+	for (c = 0; c < 4; c++)
+		if (names[c] != NULL)
+			json_object_object_add(o, names[c], jint(&res, 0, c));
+	json_object_object_add(o, "oldest_due_at", jstr(&res, 0, QS_OLDEST));
+	json_object_object_add(o, "oldest_due_age_seconds",
+	    jint(&res, 0, QS_AGE));
+	return o;
+}
+
+static const char *
+ostr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static void
+status_print_queue(const char *name, struct json_object *q)
+{
+	char other[96] = "", oldest[96] = "-";
+	struct json_object_iterator it, end;
+	size_t n = 0;
+	int col = 0;
+
+	/* The first two counts are due and later; the rest go to "other". */
+	it = json_object_iter_begin(q);
+	end = json_object_iter_end(q);
+	printf("  %-20s", name);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		struct json_object *v = json_object_iter_peek_value(&it);
+
+		if (!strncmp(k, "oldest_", 7))
+			continue;
+		if (col++ < 2)
+			printf(" %8s", v ? json_object_get_string(v) : "0");
+		else if (n < sizeof(other))
+			n += (size_t)snprintf(other + n, sizeof(other) - n,
+			    "%s%s %s", n ? ", " : "", v ?
+			    json_object_get_string(v) : "0", k);
+	}
+	if (strcmp(ostr(q, "oldest_due_at"), "-"))
+		snprintf(oldest, sizeof(oldest), "%s (%s s ago)",
+		    ostr(q, "oldest_due_at"), ostr(q, "oldest_due_age_seconds"));
+	printf("  %-24s %s\n", other[0] ? other : "-", oldest);
+}
+
+/* What an operator looks at first: the schema, the spoolers' queues and
+ * leases, and what is stuck (webhooks disabled or failing, accounts Meta
+ * paused). A table, or one JSON object with --json. Read only, without
+ * locks: safe on a busy database. */
+static int
+cmd_status(int argc, char *argv[])
+{
+	struct json_object *o, *schema, *queues, *arr;
+	struct db_res res;
+	struct db *db;
+	char avail[256];
+	bool json = false, uptodate;
+	const char *current = NULL;
+	size_t i;
+	int k;
+
+	for (k = 0; k < argc; k++) {
+		if (!strcmp(argv[k], "--json"))
+			json = true;
+		else
+			die("unknown option %s", argv[k]);
+	}
+	db = open_db();
+	o = json_object_new_object();
+
+	schema = json_object_new_object();
+	if (db_query_one(db, &pool, SQL_HEALTH_SCHEMA, NULL, 0, &res) ==
+	    DB_OK && !db_isnull(&res, 0, 0))
+		current = db_str(&res, 0, 0);
+	uptodate = current != NULL;
+	json_object_object_add(schema, "current", current == NULL ? NULL :
+	    json_object_new_string(current));
+	json_object_object_add(schema, "expected",
+	    json_object_new_string(WZ_SCHEMA_EXPECTED));
+	if (current != NULL && strcmp(current, WZ_SCHEMA_EXPECTED) < 0)
+		uptodate = false;
+	if (migrate_latest(cfg.sql_dir, avail, sizeof(avail)) == 0) {
+		json_object_object_add(schema, "available",
+		    json_object_new_string(avail));
+		if (current != NULL && strcmp(current, avail) < 0)
+			uptodate = false;
+	} else
+		json_object_object_add(schema, "available", NULL);
+	json_object_object_add(schema, "up_to_date",
+	    json_object_new_boolean(uptodate));
+	json_object_object_add(o, "schema", schema);
+	if (current == NULL) {
+		/* Never migrated: nothing else to read. */
+		if (json)
+			print_json(o);
+		else {
+			printf("schema: not migrated (run wazera-admin "
+			    "migrate)\n");
+			json_object_put(o);
+		}
+		db_free(db);
+		return 0;
+	}
+
+	queues = json_object_new_object();
+	json_object_object_add(queues, "messages", status_queue(db,
+	    SQL_STATUS_MESSAGES, "due", "later", "parked", "sending"));
+	json_object_object_add(queues, "webhook_deliveries", status_queue(db,
+	    SQL_STATUS_DELIVERIES, "due", "later", NULL, "in_flight"));
+	json_object_object_add(queues, "campaigns", status_queue(db,
+	    SQL_STATUS_CAMPAIGNS, "due", "later", "stopping", NULL));
+	json_object_object_add(o, "queues", queues);
+
+	res = status_read(db, SQL_STATUS_LEASES);
+	arr = json_object_new_array();
+	for (i = 0; i < res.nrows; i++) {
+		struct json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "kind", jstr(&res, i, LS_KIND));
+		json_object_object_add(l, "id", jint(&res, i, LS_ID));
+		json_object_object_add(l, "holder", jstr(&res, i, LS_HOLDER));
+		json_object_object_add(l, "until", jstr(&res, i, LS_UNTIL));
+		json_object_array_add(arr, l);
+	}
+	json_object_object_add(o, "leases", arr);
+
+	res = status_read(db, SQL_STATUS_WEBHOOKS);
+	arr = json_object_new_array();
+	for (i = 0; i < res.nrows; i++) {
+		struct json_object *w = json_object_new_object();
+
+		json_object_object_add(w, "id", jint(&res, i, SW_ID));
+		json_object_object_add(w, "tenant_id", jint(&res, i, SW_TENANT));
+		json_object_object_add(w, "url", jstr(&res, i, SW_URL));
+		json_object_object_add(w, "status", jstr(&res, i, SW_STATUS));
+		json_object_object_add(w, "disabled_reason",
+		    jstr(&res, i, SW_REASON));
+		json_object_object_add(w, "failing_since",
+		    jstr(&res, i, SW_FAILING));
+		json_object_object_add(w, "pending", jint(&res, i, SW_PENDING));
+		json_object_array_add(arr, w);
+	}
+	json_object_object_add(o, "webhooks", arr);
+
+	res = status_read(db, SQL_STATUS_PAUSED);
+	arr = json_object_new_array();
+	for (i = 0; i < res.nrows; i++) {
+		struct json_object *a = json_object_new_object();
+
+		json_object_object_add(a, "id", jint(&res, i, SP_ID));
+		json_object_object_add(a, "tenant_id", jint(&res, i, SP_TENANT));
+		json_object_object_add(a, "display_phone",
+		    jstr(&res, i, SP_PHONE));
+		json_object_object_add(a, "paused_until",
+		    jstr(&res, i, SP_UNTIL));
+		json_object_array_add(arr, a);
+	}
+	json_object_object_add(o, "paused_accounts", arr);
+	db_free(db);
+
+	if (json) {
+		print_json(o);
+		return 0;
+	}
+	printf("schema: %s (this build expects %s; %s has %s)%s\n", current,
+	    WZ_SCHEMA_EXPECTED, cfg.sql_dir, ostr(schema, "available"),
+	    uptodate ? "" : " -- run wazera-admin migrate");
+	printf("\n  %-20s %8s %8s  %-24s %s\n", "queue", "due", "later",
+	    "other", "oldest due");
+	status_print_queue("messages", json_object_object_get(queues,
+	    "messages"));
+	status_print_queue("webhook deliveries", json_object_object_get(queues,
+	    "webhook_deliveries"));
+	status_print_queue("campaigns", json_object_object_get(queues,
+	    "campaigns"));
+
+	arr = json_object_object_get(o, "leases");
+	printf("\nspooler leases: %zu\n", json_object_array_length(arr));
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *l = json_object_array_get_idx(arr, i);
+
+		printf("  %-8s %-8s held by %s until %s\n", ostr(l, "kind"),
+		    ostr(l, "id"), ostr(l, "holder"), ostr(l, "until"));
+	}
+	arr = json_object_object_get(o, "webhooks");
+	printf("\nwebhooks disabled or failing: %zu\n",
+	    json_object_array_length(arr));
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *w = json_object_array_get_idx(arr, i);
+
+		if (!strcmp(ostr(w, "status"), "disabled"))
+			printf("  webhook %s (tenant %s) %s: disabled (%s), %s "
+			    "pending\n", ostr(w, "id"), ostr(w, "tenant_id"),
+			    ostr(w, "url"), ostr(w, "disabled_reason"),
+			    ostr(w, "pending"));
+		else
+			printf("  webhook %s (tenant %s) %s: failing since %s, "
+			    "%s pending\n", ostr(w, "id"), ostr(w, "tenant_id"),
+			    ostr(w, "url"), ostr(w, "failing_since"),
+			    ostr(w, "pending"));
+	}
+	arr = json_object_object_get(o, "paused_accounts");
+	printf("\naccounts paused by Meta: %zu\n", json_object_array_length(arr));
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *a = json_object_array_get_idx(arr, i);
+
+		printf("  account %s (tenant %s, %s) until %s\n", ostr(a, "id"),
+		    ostr(a, "tenant_id"), ostr(a, "display_phone"),
+		    ostr(a, "paused_until"));
+	}
+	json_object_put(o);
+	return 0;
+}
+
 /* The commands: a noun alone (no arguments) or a noun and a verb, and
  * what runs them with the arguments after those words. */
 static const struct command {
@@ -664,6 +922,7 @@ static const struct command {
 	{ "migrate",	NULL,		cmd_migrate },
 	{ "check",	NULL,		cmd_check },
 	{ "purge",	NULL,		cmd_purge },
+	{ "status",	NULL,		cmd_status },
 	{ "tenant",	"create",	cmd_tenant_create },
 	{ "apikey",	"create",	cmd_apikey_create },
 	{ "apikey",	"revoke",	cmd_apikey_revoke },
@@ -704,14 +963,15 @@ main(int argc, char *argv[])
 	for (c = commands; c < commands + nitems(commands); c++) {
 		if (strcmp(argv[0], c->noun))
 			continue;
-		if (c->verb == NULL && argc == 1)
+		if (c->verb == NULL && (argc == 1 ||
+		    (c->run == cmd_status && argv[1][0] == '-')))
 			break;
 		if (c->verb != NULL && argc >= 2 && !strcmp(argv[1], c->verb))
 			break;
 	}
 	if (c == commands + nitems(commands))
 		usage();
-	rc = c->verb == NULL ? c->run(0, argv + 1) :
+	rc = c->verb == NULL ? c->run(argc - 1, argv + 1) :
 	    c->run(argc - 2, argv + 2);
 	pool_free(&pool);
 	config_free(&cfg);

@@ -48,6 +48,10 @@ void	webhook_test(struct req *);
 void	webhook_redeliver(struct req *);
 void	webhook_recover(struct req *);
 
+/* health.c, openapi.c: public routes for operators and developers */
+void	health_get(struct req *);
+void	openapi_get(struct req *);
+
 /* segments.c: filters over the contacts, a campaign's audience */
 void	segment_list(struct req *);
 void	segment_create(struct req *);

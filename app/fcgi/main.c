@@ -170,6 +170,34 @@ serve_one(FCGX_Request *fr, struct req *r)
 	write_response(fr, r);
 }
 
+/* The request's line in the log, after its answer went out: who asked
+ * (tenant, "-" before authentication), which route (its pattern, never the
+ * path or the query, which may carry ids or tokens), the status and the
+ * time taken. The method only as a plain token. */
+static void
+log_request(const struct req *r, const char *m, const struct timespec *t0)
+{
+	struct timespec t1;
+	double ms;
+	size_t i, n = strlen(m);
+
+	for (i = 0; i < n; i++)
+		if (m[i] < 'A' || m[i] > 'Z')
+			break;
+	if (n == 0 || n > 16 || i < n)
+		m = "?";
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	if (r->tenant_id > 0)
+		log_info("request id=%s tenant=%lld %s %s %d %.1fms", r->id,
+		    (long long)r->tenant_id, m, r->route ? r->route : "-",
+		    r->status, ms);
+	else
+		log_info("request id=%s tenant=- %s %s %d %.1fms", r->id, m,
+		    r->route ? r->route : "-", r->status, ms);
+}
+
 /* Serves requests on fd until told to stop. */
 static void
 worker_loop(const struct config *cfg, int fd)
@@ -177,6 +205,8 @@ worker_loop(const struct config *cfg, int fd)
 	FCGX_Request fr;
 	struct req r;
 	struct db *db;
+	struct timespec t0;
+	char method[24];
 
 #ifdef WZ_COVERAGE
 	{
@@ -200,10 +230,16 @@ worker_loop(const struct config *cfg, int fd)
 		if (stopping || FCGX_Accept_r(&fr) < 0)
 			break;
 		busy = 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		r.db = db;
 		r.cfg = cfg;
 		serve_one(&fr, &r);
+		/* The method lives in the params FCGX_Finish_r frees. */
+		snprintf(method, sizeof(method), "%s", r.method ? r.method :
+		    "");
 		FCGX_Finish_r(&fr);
+		if (cfg->log_requests)
+			log_request(&r, method, &t0);
 		json_object_put(r.json);
 		json_object_put(r.out);
 		pool_reset(&r.pool);
@@ -573,6 +609,7 @@ main(int argc, char *argv[])
 		usage(2);
 	if (config_load(&cfg, config_path(cfgarg), err, sizeof(err)) == -1)
 		log_fatalx("config: %s", err);
+	log_open(cfg.log_file);
 	if (crypto_init() == -1)
 		log_fatalx("libsodium failed to initialise");
 	if (FCGX_Init() != 0)

@@ -34,6 +34,7 @@ struct req {
 	/* What was asked. */
 	const char		*method;
 	const char		*path;		/* below /api/v1 */
+	const char		*route;		/* the matched route's pattern */
 	struct query		 query;
 	const char		*body;
 	size_t			 bodylen;

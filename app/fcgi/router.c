@@ -72,6 +72,11 @@ static const struct route routes[] = {
 
 	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0, ROUTE_SCOPED },
 
+	{ "GET",    "/health",		.access = ROUTE_PUBLIC,
+	    .handler = health_get },
+	{ "GET",    "/openapi.json",	.access = ROUTE_PUBLIC,
+	    .handler = openapi_get },
+
 	{ "GET",    "/whatsapp/webhook", .access = ROUTE_PUBLIC,
 	    .handler = whatsapp_verify },
 	{ "POST",   "/whatsapp/webhook", .access = ROUTE_PUBLIC,
@@ -93,6 +98,7 @@ route_find(struct req *r)
 			continue;
 		if (!strcmp(routes[i].method, r->method)) {
 			memcpy(r->ids, ids, sizeof(ids));
+			r->route = routes[i].pattern;
 			return &routes[i];
 		}
 		if (strstr(allow, routes[i].method) == NULL) {

@@ -308,6 +308,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "wazera-spooler: config: %s\n", err);
 		return 1;
 	}
+	log_open(cfg.log_file);
 	if (crypto_init() == -1)
 		log_fatalx("libsodium failed to initialise");
 	if (max_seconds > 0)

@@ -67,8 +67,9 @@ struct queue_ops {
 	 * holder). */
 	enum sql	 sql_lanes, sql_lease, sql_release;
 	void		*(*open)(struct queue *);
-	/* The "done:" line's counts; frees what open made. */
-	void		 (*close)(struct queue *);
+	/* Writes the queue's counts for the run's "done:" line into sum
+	 * (a phrase, e.g. "2 sent, 0 failed"); frees what open made. */
+	void		 (*close)(struct queue *, char *sum, size_t sumlen);
 	/* A lane found by sql_lanes (the row): its data and *mps (0: no
 	 * limit). -1 (logged) when it cannot be driven: held off a while. */
 	int		 (*lane_open)(struct queue *, struct lane *,

@@ -139,11 +139,11 @@ cq_open(struct queue *q)
 }
 
 static void
-cq_close(struct queue *q)
+cq_close(struct queue *q, char *sum, size_t sumlen)
 {
 	struct cq *c = cq(q);
 
-	log_info("done: %lu campaigns started, %lu recipients snapshotted, "
+	snprintf(sum, sumlen, "%lu campaigns started, %lu recipients snapshotted, "
 	    "%lu campaign messages queued, %lu campaigns completed, %lu "
 	    "campaign messages parked", c->n_started, c->n_recipients,
 	    c->n_queued, c->n_completed, c->n_parked);

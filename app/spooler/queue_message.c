@@ -132,11 +132,11 @@ msgq_open(struct queue *q)
 }
 
 static void
-msgq_close(struct queue *q)
+msgq_close(struct queue *q, char *sum, size_t sumlen)
 {
 	struct msgq *m = msgq(q);
 
-	log_info("done: %lu sent, %lu failed, %lu retried, %lu requeued, "
+	snprintf(sum, sumlen, "%lu sent, %lu failed, %lu retried, %lu requeued, "
 	    "%lu left 'sending' without an answer, %lu parked (campaign not "
 	    "running)", m->n_sent, m->n_failed, m->n_retried, m->n_requeued,
 	    m->n_ambiguous, m->n_parked);

@@ -143,13 +143,13 @@ whq_open(struct queue *q)
 }
 
 static void
-whq_close(struct queue *q)
+whq_close(struct queue *q, char *sum, size_t sumlen)
 {
 	struct whq *w = whq(q);
 	struct host *h;
 	struct tenant *t;
 
-	log_info("done: %lu webhook deliveries succeeded, %lu failed, %lu "
+	snprintf(sum, sumlen, "%lu webhook deliveries succeeded, %lu failed, %lu "
 	    "retried, %lu answered 410", w->n_ok, w->n_failed, w->n_retried,
 	    w->n_gone);
 	while ((h = w->hosts) != NULL) {

@@ -825,6 +825,28 @@ drained(const struct spool *s)
 	    http_inflight(s->http) == 0 && !owes(s);
 }
 
+/* The run's one summary line: each queue's counts (messages first), how
+ * long it ran and how it ended. */
+static void
+done_line(struct spool *s, int64_t start)
+{
+	char line[1024], part[384];
+	size_t i, n = 0;
+
+	line[0] = '\0';
+	for (i = 0; i < s->nqueues; i++) {
+		part[0] = '\0';
+		s->queues[i].ops->close(&s->queues[i], part, sizeof(part));
+		if (part[0] != '\0' && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s",
+			    n ? "; " : "", part);
+	}
+	log_info("done: %s; %s run of %.1f s, %zu result(s) left in the "
+	    "journal", line, s->o->mode == SPOOL_ONCE ? "once" :
+	    s->o->mode == SPOOL_LOOP ? "loop" : "drain",
+	    (double)(spool_now() - start) / US, s->nrecs);
+}
+
 int
 spool_run(const struct spool_opts *o)
 {
@@ -848,7 +870,8 @@ spool_run(const struct spool_opts *o)
 		if ((s.queues[i].state = o->queues[i]->open(&s.queues[i])) ==
 		    NULL) {
 			while (i-- > 0)
-				s.queues[i].ops->close(&s.queues[i]);
+				s.queues[i].ops->close(&s.queues[i], err,
+				    sizeof(err));
 			free(s.queues);
 			return 1;
 		}
@@ -961,8 +984,7 @@ spool_run(const struct spool_opts *o)
 		s.holds = h->next;
 		free(h);
 	}
-	for (i = 0; i < s.nqueues; i++)
-		s.queues[i].ops->close(&s.queues[i]);
+	done_line(&s, start);
 	http_free(s.http);
 	db_free(s.db);
 	pool_free(&s.pool);

@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import sql
+from openapi_events import EventChecks
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                    r"[0-9a-f]{12}$")
@@ -175,11 +176,15 @@ def stopped(pid):
 
 class Receiver:
     """A webhook endpoint on 127.0.0.1 answering 200 and recording every
-    POST's body (parsed)."""
+    POST's body (parsed). Every POST is checked against docs/openapi.yaml's
+    webhooks: entry of its event type (openapi_events.py): a difference
+    fails the test where it reads the bodies (events()) and when it
+    closes the receiver."""
 
     def __init__(self):
         self.bodies = []
         self.lock = threading.Lock()
+        self.checks = EventChecks()
         rec = self
 
         class H(BaseHTTPRequestHandler):
@@ -191,6 +196,7 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                rec.checks.check(body, self.headers)
                 with rec.lock:
                     rec.bodies.append(json.loads(body))
                 self.send_response(200)
@@ -205,12 +211,14 @@ class Receiver:
                          daemon=True).start()
 
     def events(self, type_):
+        self.checks.assert_clean()
         with self.lock:
             return [b for b in self.bodies if b.get("event") == type_]
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+        self.checks.assert_clean()
 
 
 def env_spooler(stack, monkeypatch, conf, mode="drain", env=None, **kw):

@@ -124,6 +124,43 @@ def _unix_open(path):
 
 
 # --------------------------------------------------------------------------
+# Secrets the run made or used (API keys, access tokens, app secrets,
+# webhook secrets, passwords), noted as they pass through the helpers here,
+# so that test_zz_secrets_in_logs.py can look for every one of them in every
+# log of the run. Short ones (tests' own "s3cret"-style values) are left
+# out: they would match ordinary words.
+SECRETS = set()
+SECRET_MIN = 12
+_SECRET_FIELDS = {"secret", "old_secret", "access_token", "app_secret",
+                  "password", "token", "key", "verify_token"}
+
+
+def note_secret(value):
+    if isinstance(value, str) and len(value) >= SECRET_MIN:
+        SECRETS.add(value)
+
+
+def note_secrets(obj):
+    """Every string under a secret-named field of a JSON value. "key" only
+    when it is an API key (wz_...) or a signing secret (whsec_...): error
+    details and idempotency keys use the name too."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, str) and k in _SECRET_FIELDS and \
+                    (k != "key" or v.startswith(("wz_", "whsec_"))):
+                note_secret(v)
+            else:
+                note_secrets(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            note_secrets(v)
+    elif isinstance(obj, (str, bytes)) and obj[:1] in ("{", b"{"):
+        try:
+            note_secrets(json.loads(obj))
+        except (ValueError, UnicodeDecodeError):
+            pass
+
+
 # HTTP
 
 
@@ -141,6 +178,7 @@ class Resp:
             self.body = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             self.body = raw
+        note_secrets(self.body)
 
     def __iter__(self):
         return iter((self.status, self.headers, self.body))
@@ -165,6 +203,7 @@ def http_request(port, method, path, body=None, key=None, headers=None,
     raises AssertionError); wazera=False for the servers that are not
     Wazera's (the sandbox Graph API, webhook receivers)."""
     hdrs = {"Connection": "close"}
+    note_secrets(body)
     if isinstance(body, (dict, list)):
         payload = json.dumps(body).encode()
     elif isinstance(body, str):
@@ -352,9 +391,18 @@ class Stack:
         """Runs wazera-admin; a sanitizer report on its stderr fails the
         test whatever the exit status (error paths too); with check, so
         does a non-zero exit."""
+        args = [str(a) for a in args]
+        for flag, value in zip(args, args[1:]):
+            if flag in ("--access-token", "--app-secret"):
+                note_secret(value)
         p = subprocess.run([self.admin_bin, "--config",
-                            config or self.config] + [str(a) for a in args],
+                            config or self.config] + args,
                            capture_output=True, text=True, timeout=60)
+        for line in p.stdout.splitlines():
+            try:
+                note_secrets(json.loads(line))
+            except ValueError:
+                pass
         if has_sanitizer_mark(p.stderr):
             raise AssertionError("sanitizer report from wazera-admin %s "
                                  "(exit %d):\n%s" %

@@ -16,6 +16,7 @@ import tempfile
 import pytest
 
 from conftest import REPO, free_port, http_request, wait_for
+from openapi_events import check_event
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="deploy/local/up installs packages "
@@ -175,6 +176,9 @@ def test_local_up_walkthrough_and_down():
         assert d["event"] == "contact.created", d
         assert d["body"]["data"]["phone"] == "+14155550177", d
         assert d["x_wazera_signature_ok"] and d["webhook_signature_ok"], d
+        # As docs/openapi.yaml's webhooks: entry of its type says.
+        assert check_event(json.dumps(d["body"]).encode(), d["headers"]) \
+            == [], d
 
         # Outside the API, nginx (the shipped config) answers JSON 404.
         r = http_request(port, "GET", "/")

@@ -25,6 +25,7 @@ import pytest
 
 from conftest import (assert_no_sanitizer, assert_ok, new_sender, read_log,
                       sql, wait_for)
+from openapi_events import EventChecks
 
 
 # --------------------------------------------------------------------------
@@ -50,10 +51,15 @@ class Hit:
 class Receiver:
     """An HTTP endpoint on 127.0.0.1 recording every POST. respond(hit, n)
     (n: this delivery's hits so far, 1-based) returns (status, headers,
-    body[, sleep seconds before answering]); default 200."""
+    body[, sleep seconds before answering]); default 200. Every POST is
+    checked against docs/openapi.yaml's webhooks: entry of its event type
+    (openapi_events.py): a difference fails the test where it reads what
+    was received (hits, of(), events()) and at its end (the
+    fixture)."""
 
     def __init__(self, respond=None):
-        self.hits = []
+        self._hits = []
+        self.checks = EventChecks()
         self.lock = threading.Lock()
         self.respond = respond or (lambda hit, n: (200, {}, b"ok"))
         self.active = 0
@@ -72,11 +78,12 @@ class Receiver:
                 hit = Hit(self.path, {k.lower(): v for k, v in
                                       self.headers.items()}, body,
                           time.time())
+                rec.checks.check(body, self.headers)
                 with rec.lock:
-                    rec.hits.append(hit)
+                    rec._hits.append(hit)
                     rec.active += 1
                     rec.max_active = max(rec.max_active, rec.active)
-                    nth = sum(1 for h in rec.hits if h.headers.get(
+                    nth = sum(1 for h in rec._hits if h.headers.get(
                         "x-wazera-delivery") ==
                         hit.headers.get("x-wazera-delivery"))
                 try:
@@ -104,13 +111,22 @@ class Receiver:
                                        daemon=True)
         self.thread.start()
 
-    def of(self, delivery):
+    @property
+    def hits(self):
+        """Every request so far (each checked: a difference fails here)."""
+        self.checks.assert_clean()
         with self.lock:
-            return [h for h in self.hits if h.delivery == delivery]
+            return list(self._hits)
+
+    def of(self, delivery):
+        self.checks.assert_clean()
+        with self.lock:
+            return [h for h in self._hits if h.delivery == delivery]
 
     def events(self, type_=None):
+        self.checks.assert_clean()
         with self.lock:
-            return [h for h in self.hits
+            return [h for h in self._hits
                     if type_ is None or h.json["event"] == type_]
 
     def close(self):
@@ -120,6 +136,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver():
+    """Receivers for the test; at its end, every request each received
+    was as docs/openapi.yaml documents it."""
     made = []
 
     def make(respond=None):
@@ -129,6 +147,8 @@ def receiver():
     yield make
     for r in made:
         r.close()
+    for r in made:
+        r.checks.assert_clean()
 
 
 # --------------------------------------------------------------------------

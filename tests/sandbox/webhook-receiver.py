@@ -21,8 +21,8 @@ receiver may (SPEC 6):
 It prints one line per delivery, answers --status (default 204; a 2xx is
 success for Wazera, 410 disables the webhook, anything else is retried) and
 keeps the last 1,000 deliveries for GET /_receiver/deliveries (JSON, newest
-first, with the verdicts). POST /_receiver/status {"status": N} changes the
-answer while it runs.
+first, with their headers and the verdicts). POST /_receiver/status
+{"status": N} changes the answer while it runs.
 """
 import argparse
 import base64
@@ -130,6 +130,7 @@ class Handler(BaseHTTPRequestHandler):
             "webhook_id": h.get("webhook-id"),
             "webhook_timestamp": h.get("webhook-timestamp"),
             "answered": srv.status,
+            "headers": dict(h.items()),
         }
         if srv.secret:
             rec["x_wazera_signature_ok"] = verify_wazera(
