@@ -17,6 +17,7 @@ message, so the test that saw the answer fails.
 The document is read once (Debian's python3-yaml, the dates kept strings
 as tools/openapi-json keeps them) and each validator compiled once per
 (path, method, status)."""
+import atexit
 import json
 import os
 import re
@@ -49,6 +50,20 @@ _NoDates.yaml_implicit_resolvers = {
 _lock = threading.Lock()
 _state = {}
 _compiled = {}
+_seen = set()
+
+
+def _write_seen():
+    """WAZERA_OPENAPI_SEEN=FILE: the (operation, status) pairs the run's
+    answers matched, one a line (which documented answers the suite
+    exercises)."""
+    path = os.environ.get("WAZERA_OPENAPI_SEEN")
+    if path and _seen:
+        with open(path, "w") as f:
+            f.write("".join("%s %s\n" % k for k in sorted(_seen)))
+
+
+atexit.register(_write_seen)
 
 
 def load_spec(path=SPEC):
@@ -197,6 +212,7 @@ def check_response(method, target, status, headers, raw):
     if not status:
         return
     what, key, resp = _expectation(method, target or "", status)
+    _seen.add((what if key[0] != "-" else "(no operation)", status))
 
     # Headers the response requires, with their schemas.
     for name, h in (resp.get("headers") or {}).items():
