@@ -47,6 +47,8 @@ import uuid
 
 import pytest
 
+import openapi_check
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -191,12 +193,15 @@ class Resp:
 
 
 def http_request(port, method, path, body=None, key=None, headers=None,
-                 auth="bearer", timeout=30):
+                 auth="bearer", timeout=30, wazera=True):
     """Sends one request to 127.0.0.1:port; never raises on HTTP errors.
 
     body: dict/list (sent as JSON), str or bytes (sent as is), or None.
     key: an API key, sent as 'Authorization: Bearer' (auth="bearer") or
-    'X-API-Key' (auth="x-api-key")."""
+    'X-API-Key' (auth="x-api-key"). Every answer of Wazera's web server
+    is checked against docs/openapi.yaml (openapi_check: a mismatch
+    raises AssertionError); wazera=False for the servers that are not
+    Wazera's (the sandbox Graph API, webhook receivers)."""
     hdrs = {"Connection": "close"}
     note_secrets(body)
     if isinstance(body, (dict, list)):
@@ -220,9 +225,11 @@ def http_request(port, method, path, body=None, key=None, headers=None,
         r = conn.getresponse()
         raw = r.read()
         h = {k.lower(): v for k, v in r.getheaders()}
-        return Resp(r.status, h, raw)
     finally:
         conn.close()
+    if wazera:
+        openapi_check.check_response(method, path, r.status, h, raw)
+    return Resp(r.status, h, raw)
 
 
 def api_path(path):
@@ -771,7 +778,8 @@ class Sandbox:
         self.base = "http://127.0.0.1:%d/v25.0" % port
 
     def ctl(self, method, path, body=None):
-        r = http_request(self.port, method, "/_sandbox/" + path, body)
+        r = http_request(self.port, method, "/_sandbox/" + path, body,
+                         wazera=False)
         assert r.status == 200, r
         return r.body
 
@@ -1047,16 +1055,20 @@ def sandbox(graph_sandbox):
 # ErrorDocuments of deploy/apache): the same envelope as the application's.
 
 
-def read_answer(s):
+def read_answer(s, request=b""):
     """The HTTP answer on socket s as a Resp (status 0 and no headers
-    when the server closed without a valid HTTP answer)."""
+    when the server closed without a valid HTTP answer), checked against
+    docs/openapi.yaml for the request whose bytes begin with request."""
     r = http.client.HTTPResponse(s)
     try:
         r.begin()
     except (http.client.HTTPException, OSError):
         return Resp(0, {}, b"")
     raw = r.read()
-    return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, raw)
+    h = {k.lower(): v for k, v in r.getheaders()}
+    method, target = openapi_check.request_line(request)
+    openapi_check.check_response(method or "GET", target, r.status, h, raw)
+    return Resp(r.status, h, raw)
 
 
 def raw_request(port, data, body_len=0, timeout=30):
@@ -1075,7 +1087,7 @@ def raw_request(port, data, body_len=0, timeout=30):
                 left -= min(left, len(chunk))
         except OSError:
             pass    # the server answered before the body was all sent
-        return read_answer(s)
+        return read_answer(s, data)
     finally:
         s.close()
 
@@ -1098,7 +1110,7 @@ def chunked_request(port, head, total, timeout=30):
             s.sendall(b"0\r\n\r\n")
         except OSError:
             pass    # the server answered before the body was all sent
-        return read_answer(s)
+        return read_answer(s, head)
     finally:
         s.close()
 

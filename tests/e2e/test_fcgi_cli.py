@@ -13,6 +13,8 @@ import subprocess
 
 import pytest
 
+import openapi_check
+
 from conftest import (Proc, assert_error, cli_checked, free_port, read_log,
                       wait_for)
 
@@ -277,7 +279,13 @@ def fcgi_request(addr, params, body=b""):
     for line in head.decode().split("\r\n"):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
-    return FcgiResp(int(headers["status"].split()[0]), headers, body)
+    status = int(headers["status"].split()[0])
+    # The application's answer, as the web server would pass it on.
+    target = params.get("REQUEST_URI") or (params.get("SCRIPT_NAME", "") +
+                                           params.get("PATH_INFO", ""))
+    openapi_check.check_response(params.get("REQUEST_METHOD", "GET"),
+                                 target, status, headers, body)
+    return FcgiResp(status, headers, body)
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,7 @@ def graph_send(meta, phone_id, to, type_="text"):
                             "language": {"code": "en_US"}}
     r = http_request(meta.port, "POST", "/v25.0/%s/messages" % phone_id,
                      body, headers={"Authorization": "Bearer tok-" +
-                                    phone_id})
+                                    phone_id}, wazera=False)
     err = r.body.get("error") if isinstance(r.body, dict) else None
     return r.status, err and err.get("code")
 

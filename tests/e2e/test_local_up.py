@@ -123,7 +123,7 @@ def test_local_up_walkthrough_and_down():
             "phone_number_id": e["WAZERA_PHONE_NUMBER_ID"],
             "profile_name": "Ada", "messages": [
                 {"from": "14155550123",
-                 "text": "Hi! Is my order on its way?"}]})
+                 "text": "Hi! Is my order on its way?"}]}, wazera=False)
         assert r.status == 200, r
         wait_for(lambda: api("GET", "/conversations?status=open")
                  .body["data"], what="Ada's conversation")
@@ -169,7 +169,7 @@ def test_local_up_walkthrough_and_down():
 
         def receiver_deliveries():
             return http_request(receiver_port, "GET",
-                                "/_receiver/deliveries").body
+                                "/_receiver/deliveries", wazera=False).body
         wait_for(lambda: receiver_deliveries(), timeout=30,
                  what="the webhook delivery at the receiver")
         d = receiver_deliveries()[0]

@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+import openapi_check
+
 from conftest import (assert_error, assert_json, assert_ok,
                       assert_web_error, http_request, web_server_errors)
 
@@ -123,9 +125,12 @@ def post_chunked(port, key, body, piece=65536):
                      encode_chunked=True)
         r = conn.getresponse()
         raw = r.read()
-        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, raw)
+        h = {k.lower(): v for k, v in r.getheaders()}
     finally:
         conn.close()
+    openapi_check.check_response("POST", "/api/v1/contacts", r.status, h,
+                                 raw)
+    return Resp(r.status, h, raw)
 
 
 def test_chunked_body(stack, key):
