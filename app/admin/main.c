@@ -689,6 +689,51 @@ status_read(struct db *db, enum sql stmt)
 	return res;
 }
 
+/* A status list's columns as JSON fields: a number or a string. */
+struct status_col {
+	const char	*name;
+	size_t		 col;
+	bool		 num;
+};
+
+static const struct status_col lease_cols[] = {
+	{ "kind", LS_KIND, false }, { "id", LS_ID, true },
+	{ "holder", LS_HOLDER, false }, { "until", LS_UNTIL, false },
+};
+static const struct status_col webhook_cols[] = {
+	{ "id", SW_ID, true }, { "tenant_id", SW_TENANT, true },
+	{ "url", SW_URL, false }, { "status", SW_STATUS, false },
+	{ "disabled_reason", SW_REASON, false },
+	{ "failing_since", SW_FAILING, false },
+	{ "pending", SW_PENDING, true },
+};
+static const struct status_col paused_cols[] = {
+	{ "id", SP_ID, true }, { "tenant_id", SP_TENANT, true },
+	{ "display_phone", SP_PHONE, false },
+	{ "paused_until", SP_UNTIL, false },
+};
+
+/* Every row of a status statement as an object of the columns named. */
+static struct json_object *
+status_rows(struct db *db, enum sql stmt, const struct status_col *cols,
+    size_t ncols)
+{
+	struct db_res res = status_read(db, stmt);
+	struct json_object *arr = json_object_new_array();
+	size_t i, c;
+
+	for (i = 0; i < res.nrows; i++) {
+		struct json_object *row = json_object_new_object();
+
+		for (c = 0; c < ncols; c++)
+			json_object_object_add(row, cols[c].name, cols[c].num ?
+			    jint(&res, i, cols[c].col) :
+			    jstr(&res, i, cols[c].col));
+		json_object_array_add(arr, row);
+	}
+	return arr;
+}
+
 /* A queue's depth: its counts under the names given (NULL: not shown),
  * the oldest due item and its age. */
 static struct json_object *
@@ -819,51 +864,12 @@ cmd_status(int argc, char *argv[])
 	    SQL_STATUS_CAMPAIGNS, "due", "later", "stopping", NULL));
 	json_object_object_add(o, "queues", queues);
 
-	res = status_read(db, SQL_STATUS_LEASES);
-	arr = json_object_new_array();
-	for (i = 0; i < res.nrows; i++) {
-		struct json_object *l = json_object_new_object();
-
-		json_object_object_add(l, "kind", jstr(&res, i, LS_KIND));
-		json_object_object_add(l, "id", jint(&res, i, LS_ID));
-		json_object_object_add(l, "holder", jstr(&res, i, LS_HOLDER));
-		json_object_object_add(l, "until", jstr(&res, i, LS_UNTIL));
-		json_object_array_add(arr, l);
-	}
-	json_object_object_add(o, "leases", arr);
-
-	res = status_read(db, SQL_STATUS_WEBHOOKS);
-	arr = json_object_new_array();
-	for (i = 0; i < res.nrows; i++) {
-		struct json_object *w = json_object_new_object();
-
-		json_object_object_add(w, "id", jint(&res, i, SW_ID));
-		json_object_object_add(w, "tenant_id", jint(&res, i, SW_TENANT));
-		json_object_object_add(w, "url", jstr(&res, i, SW_URL));
-		json_object_object_add(w, "status", jstr(&res, i, SW_STATUS));
-		json_object_object_add(w, "disabled_reason",
-		    jstr(&res, i, SW_REASON));
-		json_object_object_add(w, "failing_since",
-		    jstr(&res, i, SW_FAILING));
-		json_object_object_add(w, "pending", jint(&res, i, SW_PENDING));
-		json_object_array_add(arr, w);
-	}
-	json_object_object_add(o, "webhooks", arr);
-
-	res = status_read(db, SQL_STATUS_PAUSED);
-	arr = json_object_new_array();
-	for (i = 0; i < res.nrows; i++) {
-		struct json_object *a = json_object_new_object();
-
-		json_object_object_add(a, "id", jint(&res, i, SP_ID));
-		json_object_object_add(a, "tenant_id", jint(&res, i, SP_TENANT));
-		json_object_object_add(a, "display_phone",
-		    jstr(&res, i, SP_PHONE));
-		json_object_object_add(a, "paused_until",
-		    jstr(&res, i, SP_UNTIL));
-		json_object_array_add(arr, a);
-	}
-	json_object_object_add(o, "paused_accounts", arr);
+	json_object_object_add(o, "leases", status_rows(db,
+	    SQL_STATUS_LEASES, lease_cols, nitems(lease_cols)));
+	json_object_object_add(o, "webhooks", status_rows(db,
+	    SQL_STATUS_WEBHOOKS, webhook_cols, nitems(webhook_cols)));
+	json_object_object_add(o, "paused_accounts", status_rows(db,
+	    SQL_STATUS_PAUSED, paused_cols, nitems(paused_cols)));
 	db_free(db);
 
 	if (json) {
