@@ -1,6 +1,7 @@
 """The operator's view (issue 13): GET /api/v1/health, wazera-admin status
 (table and --json), the request log lines, the [log] file with its
 rotation, and the spooler's one summary line per run."""
+import contextlib
 import json
 import os
 import re
@@ -24,9 +25,11 @@ def request_lines(path):
             REQ_LINE.finditer(read_log(path, tail=10 ** 9))}
 
 
+@contextlib.contextmanager
 def side_stack(stack, name, db_name=None, db_socket=None, extra=""):
     """A FastCGI server and nginx of their own, on a config of their own
-    (another database, a socket where no server is, [log] settings)."""
+    (another database, a socket where no server is, [log] settings):
+    yields nginx's port and the server's Proc; stops both after."""
     conf = stack.write_config(stack.unique(name) + ".conf",
                               db_socket=db_socket,
                               db_name=db_name or "wazera")
@@ -35,7 +38,11 @@ def side_stack(stack, name, db_name=None, db_socket=None, extra=""):
             f.write(extra)
     fcgi = stack.start_fcgi(config=conf, workers=1)
     nginx = stack.start_nginx(fcgi.sock)
-    return conf, fcgi, nginx
+    try:
+        yield nginx.port, fcgi
+    finally:
+        stack.stop_nginx(nginx)
+        fcgi.stop()
 
 
 # ---- GET /api/v1/health ---------------------------------------------------
@@ -66,49 +73,46 @@ def test_health_other_methods_405(stack):
 
 def test_health_schema_behind_503(stack):
     db = stack.unique("wz_health_")
-    stack.sql_root("CREATE DATABASE %s; GRANT ALL ON %s.* TO 'wazera'@'localhost';"
-                   % (db, db))
-    _, fcgi, nginx = side_stack(stack, "health-old", db_name=db)
+    stack.sql_root("CREATE DATABASE %s; GRANT ALL ON %s.* TO "
+                   "'wazera'@'localhost';" % (db, db))
     try:
-        # Never migrated: the database answers, the schema is missing.
-        r = http_request(nginx.port, "GET", "/api/v1/health")
-        err = assert_error(r, 503, "SERVICE_UNAVAILABLE")
-        assert err["details"] == {"database": "ok", "schema": {
-            "current": None, "expected": SCHEMA}}, r
-        assert r.headers.get("retry-after") == "5", r
-        assert "migrate" in err["message"], r
-        # An older schema: still 503, naming what it has.
-        stack.sql_root("CREATE TABLE schema_migrations (version "
-                       "VARCHAR(255) PRIMARY KEY, applied_at DATETIME, "
-                       "checksum CHAR(64)); INSERT INTO schema_migrations "
-                       "VALUES ('001_baseline', NOW(), NULL)", database=db)
-        r = http_request(nginx.port, "GET", "/api/v1/health")
-        err = assert_error(r, 503, "SERVICE_UNAVAILABLE")
-        assert err["details"]["schema"]["current"] == "001_baseline", r
-        # Newer than this build (a rolling upgrade migrated first): fine.
-        stack.sql_root("INSERT INTO schema_migrations VALUES "
-                       "('999_later', NOW(), NULL)", database=db)
-        d = assert_ok(http_request(nginx.port, "GET", "/api/v1/health"))
-        assert d["schema"] == {"current": "999_later", "expected": SCHEMA}
+        with side_stack(stack, "health-old", db_name=db) as (port, _):
+            # Never migrated: the database answers, the schema is missing.
+            r = http_request(port, "GET", "/api/v1/health")
+            err = assert_error(r, 503, "SERVICE_UNAVAILABLE")
+            assert err["details"] == {"database": "ok", "schema": {
+                "current": None, "expected": SCHEMA}}, r
+            assert r.headers.get("retry-after") == "5", r
+            assert "migrate" in err["message"], r
+            # An older schema: still 503, naming what it has.
+            stack.sql_root("CREATE TABLE schema_migrations (version "
+                           "VARCHAR(255) PRIMARY KEY, applied_at DATETIME, "
+                           "checksum CHAR(64)); INSERT INTO "
+                           "schema_migrations VALUES ('001_baseline', "
+                           "NOW(), NULL)", database=db)
+            r = http_request(port, "GET", "/api/v1/health")
+            err = assert_error(r, 503, "SERVICE_UNAVAILABLE")
+            assert err["details"]["schema"]["current"] == "001_baseline", r
+            # Newer than this build (a rolling upgrade migrated first):
+            # fine.
+            stack.sql_root("INSERT INTO schema_migrations VALUES "
+                           "('999_later', NOW(), NULL)", database=db)
+            d = assert_ok(http_request(port, "GET", "/api/v1/health"))
+            assert d["schema"] == {"current": "999_later",
+                                   "expected": SCHEMA}
     finally:
-        stack.stop_nginx(nginx)
-        fcgi.stop()
         stack.sql_root("DROP DATABASE %s" % db)
 
 
 def test_health_database_away_503(stack):
     gone = os.path.join(stack.work, "no-such-mysqld.sock")
-    _, fcgi, nginx = side_stack(stack, "health-down", db_socket=gone)
-    try:
-        r = http_request(nginx.port, "GET", "/api/v1/health")
+    with side_stack(stack, "health-down", db_socket=gone) as (port, _):
+        r = http_request(port, "GET", "/api/v1/health")
         err = assert_error(r, 503, "SERVICE_UNAVAILABLE")
         assert err["details"] == {"database": "unavailable"}, r
         assert r.headers.get("retry-after") == "5", r
         # The socket's path is not given away.
         assert "no-such" not in r.raw.decode(), r
-    finally:
-        stack.stop_nginx(nginx)
-        fcgi.stop()
 
 
 # ---- request log lines ----------------------------------------------------
@@ -146,11 +150,9 @@ def test_log_file_rotation_and_switch_off(stack, make_key):
     key = make_key()
     path = os.path.join(stack.work, stack.unique("api-") + ".log")
     stack.logs.append(path)
-    conf, fcgi, nginx = side_stack(stack, "logfile", extra=(
-        "[log]\nfile = %s\n" % path))
-    try:
-        r = http_request(nginx.port, "GET", "/api/v1/account/me",
-                         key=key.key)
+    with side_stack(stack, "logfile", extra=(
+            "[log]\nfile = %s\n" % path)) as (port, fcgi):
+        r = http_request(port, "GET", "/api/v1/account/me", key=key.key)
         assert r.status == 200, r
         rid = r.headers["x-request-id"]
         wait_for(lambda: rid in request_lines(path), what="line in file")
@@ -163,28 +165,19 @@ def test_log_file_rotation_and_switch_off(stack, make_key):
         os.rename(path, path + ".1")
         stack.logs.append(path + ".1")
         time.sleep(1.1)
-        r = http_request(nginx.port, "GET", "/api/v1/account/me",
-                         key=key.key)
+        r = http_request(port, "GET", "/api/v1/account/me", key=key.key)
         rid2 = r.headers["x-request-id"]
         wait_for(lambda: os.path.exists(path) and
                  rid2 in request_lines(path), what="line in the new file")
         assert rid2 not in request_lines(path + ".1")
         assert rid in request_lines(path + ".1")
-    finally:
-        stack.stop_nginx(nginx)
-        fcgi.stop()
     # requests = false: no request lines, the rest still logged.
     path2 = os.path.join(stack.work, stack.unique("api-") + ".log")
     stack.logs.append(path2)
-    conf, fcgi, nginx = side_stack(stack, "logoff", extra=(
-        "[log]\nfile = %s\nrequests = false\n" % path2))
-    try:
-        r = http_request(nginx.port, "GET", "/api/v1/account/me",
-                         key=key.key)
+    with side_stack(stack, "logoff", extra=(
+            "[log]\nfile = %s\nrequests = false\n" % path2)) as (port, _):
+        r = http_request(port, "GET", "/api/v1/account/me", key=key.key)
         assert r.status == 200, r
-    finally:
-        stack.stop_nginx(nginx)
-        fcgi.stop()
     text = read_log(path2, tail=10 ** 9)
     assert "listening on" in text and "stopped" in text, text
     assert " request id=" not in text, text
