@@ -1,4 +1,5 @@
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -241,8 +242,17 @@ router_dispatch(struct req *r)
 		return;
 	}
 	if (r->rl_remaining < 0) {
-		reply_header(r, "Retry-After", "%lld", r->rl_reset - time(NULL) > 0 ?
-		    r->rl_reset - time(NULL) : 1);
+		/* Whole seconds until the window's end, rounded up (reset is
+		 * a whole second: that is reset minus the current second),
+		 * from the precise clock: time() may lag a tick behind it,
+		 * which made the answer a second too long just after a
+		 * second began. */
+		struct timespec now;
+		long long wait;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		wait = r->rl_reset - (long long)now.tv_sec;
+		reply_header(r, "Retry-After", "%lld", wait > 0 ? wait : 1);
 		r->rl_remaining = 0;
 		reply_error(r, ERR_RATE_LIMIT, "Too many requests. Please retry "
 		    "after the time given in Retry-After.", NULL);
