@@ -47,6 +47,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+from benchstats import densest_second
 import urllib.request
 
 
@@ -244,12 +246,7 @@ def sends(sandbox, pnid, reply_ids_file, accepted_tsv, out):
         o["last_ms"] = "%.1f" % ts[-1]
         o["span_s"] = "%.3f" % span
         o["sustained"] = "%.0f" % (len(ts) / span if span > 0 else 0)
-        best, at, j = 0, 0.0, 0
-        for i in range(len(ts)):
-            while ts[i] - ts[j] >= 1000.0:
-                j += 1
-            if i - j + 1 > best:
-                best, at = i - j + 1, ts[j] - ts[0]
+        best, at = densest_second(ts)
         o["max_1s"] = best
         o["max_1s_at_s"] = "%.3f" % (at / 1000.0)
         per_sec = {}

@@ -27,6 +27,8 @@ import time
 import urllib.parse
 import urllib.request
 
+from benchstats import densest_second
+
 
 def pace(url, key, account, rate, seconds, phone):
     u = urllib.parse.urlsplit(url)
@@ -145,12 +147,7 @@ def sends(sandbox, pnid, accepted_tsv=None, arrivals=None):
         out["sustained"] = "%.0f" % (len(recs) / span if span > 0 else 0)
         # Where the densest 1000 ms window starts, from the first arrival
         # (the sandbox gives only its count).
-        best, at, j = 0, 0.0, 0
-        for i in range(len(ts)):
-            while ts[i] - ts[j] >= 1000.0:
-                j += 1
-            if i - j + 1 > best:
-                best, at = i - j + 1, ts[j] - ts[0]
+        _, at = densest_second(ts)
         out["densest_at_s"] = "%.3f" % (at / 1000.0)
     if accepted_tsv:
         accepted = {}
