@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "text.h"
 
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -188,4 +189,51 @@ webhook_sig_std(const char *secret, const char *id, long long ts,
 	sodium_bin2base64(out + 3, WEBHOOK_SIG_STD_LEN - 3, md, sizeof(md),
 	    sodium_base64_VARIANT_ORIGINAL);
 	return 0;
+}
+
+const char *
+password_problem(const char *pw, size_t len)
+{
+	size_t i, cps = 0;
+
+	if (len > PASSWORD_MAX)
+		return "The password must be at most 1024 bytes.";
+	if (!utf8_valid(pw, len))
+		return "The password must be valid UTF-8.";
+	for (i = 0; i < len; i++)
+		if (((unsigned char)pw[i] & 0xc0) != 0x80)
+			cps++;
+	if (cps < PASSWORD_MIN)
+		return "The password must be at least 10 characters.";
+	return NULL;
+}
+
+int
+password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN])
+{
+	return crypto_pwhash_str(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 ? 0 : -1;
+}
+
+bool
+password_verify(const char *hash, const char *pw, size_t len)
+{
+	static char dummy[PASSWORD_HASH_LEN];
+
+	if (hash == NULL) {
+		char junk[32];
+
+		/* Made once per process, from a password nobody knows. */
+		if (dummy[0] == '\0') {
+			randombytes_buf(junk, sizeof(junk));
+			if (password_hash(junk, sizeof(junk), dummy) == -1)
+				return false;
+		}
+		/* Never a match: nobody knows the password. */
+		int spent = crypto_pwhash_str_verify(dummy, pw, len);
+
+		(void)spent;
+		return false;
+	}
+	return crypto_pwhash_str_verify(hash, pw, len) == 0;
 }

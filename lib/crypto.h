@@ -60,4 +60,20 @@ void	 webhook_sig_hex(const char *secret, const void *body, size_t len,
 int	 webhook_sig_std(const char *secret, const char *id, long long ts,
 	    const void *body, size_t len, char out[WEBHOOK_SIG_STD_LEN]);
 
+
+/* Dashboard passwords (SPEC 10): at least PASSWORD_MIN code points of
+ * UTF-8, at most PASSWORD_MAX bytes, stored as libsodium's
+ * crypto_pwhash_str (Argon2id, interactive limits: ~64 MiB and a tenth of
+ * a second per hash or check). */
+#define PASSWORD_MIN		10
+#define PASSWORD_MAX		1024
+#define PASSWORD_HASH_LEN	128	/* crypto_pwhash_STRBYTES */
+/* NULL when the password is acceptable, else why not. */
+const char *password_problem(const char *pw, size_t len);
+/* Returns 0, or -1 when out of memory. */
+int	 password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN]);
+/* True when pw matches hash. With hash NULL, spends the time of a check
+ * against a hash of the same cost and answers false, so a caller that
+ * found no user answers as slowly as one that did. */
+bool	 password_verify(const char *hash, const char *pw, size_t len);
 #endif

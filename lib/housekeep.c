@@ -6,19 +6,25 @@
 enum db_rc
 housekeep(struct db *db, uint64_t *deleted)
 {
+	static const enum sql purges[] = { SQL_IDEM_PURGE, SQL_SESSION_PURGE,
+	    SQL_THROTTLE_PURGE };
 	uint64_t n, total = 0;
 	enum db_rc rc = DB_OK;
+	size_t k;
 	int i;
 
-	for (i = 0; i < HOUSEKEEP_BATCHES; i++) {
-		n = 0;
-		if ((rc = db_exec(db, SQL_IDEM_PURGE, NULL, 0, &n, NULL)) !=
-		    DB_OK)
-			break;
-		total += n;
-		if (n < SQL_PURGE_BATCH)
-			break;
+	for (k = 0; k < sizeof(purges) / sizeof(purges[0]); k++) {
+		for (i = 0; i < HOUSEKEEP_BATCHES; i++) {
+			n = 0;
+			if ((rc = db_exec(db, purges[k], NULL, 0, &n, NULL)) !=
+			    DB_OK)
+				goto out;
+			total += n;
+			if (n < SQL_PURGE_BATCH)
+				break;
+		}
 	}
+out:
 	if (deleted != NULL)
 		*deleted = total;
 	return rc;

@@ -5,7 +5,8 @@
 #include "db.h"
 
 /* Idempotency records older than their 24 hours (they keep whole answer
- * bodies), deleted in short batches, at most HOUSEKEEP_BATCHES of them per
+ * bodies), dashboard sessions past their expiry and sign-in throttle
+ * windows that ended, deleted in short batches, at most HOUSEKEEP_BATCHES of them per
  * call so that one run never holds the database for long. Stores the rows
  * deleted in *deleted (may be NULL). DB_OK, or the failure. */
 #define HOUSEKEEP_BATCHES	50

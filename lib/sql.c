@@ -220,9 +220,6 @@ static const struct {
 	[SQL_ACCOUNT_BY_PHONE_ID] = { "ACCOUNT_BY_PHONE_ID", true, 1, ACC__N,
 	    "SELECT id, tenant_id, app_secret_enc FROM whatsapp_accounts "
 	    "WHERE phone_number_id = ?" },
-	[SQL_USER_INSERT] = { "USER_INSERT", false, 3, 0,
-	    "INSERT INTO users (tenant_id, name, email, created_at, updated_at) "
-	    "VALUES (?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP())" },
 	/* -> the queued message's JSON. */
 	[SQL_MESSAGE_QUEUE] = { "MESSAGE_QUEUE", false, 8, 1,
 	    "CALL wz_message_queue(?, ?, ?, ?, ?, ?, ?, ?)" },
@@ -404,7 +401,7 @@ static const struct {
 	[SQL_USER_GET] = { "USER_GET", true, 2, 1,
 	    "SELECT id FROM users WHERE tenant_id = ? AND id = ?" },
 	[SQL_USER_LIST] = { "USER_LIST", true, 3, U__N,
-	    "SELECT id, name, email, " TS("created_at") " FROM users "
+	    "SELECT id, name, email, " TS("created_at") ", role FROM users "
 	    "WHERE tenant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?" },
 	[SQL_USER_COUNT] = { "USER_COUNT", true, 1, 1,
 	    "SELECT COUNT(*) FROM users WHERE tenant_id = ?" },
@@ -974,6 +971,80 @@ static const struct {
 	    "SELECT id, tenant_id, display_phone, " TS("paused_until") " "
 	    "FROM whatsapp_accounts WHERE paused_until > NOW(3) ORDER BY id" },
 	/* [/status] */
+
+	/* Dashboard users and sessions (SPEC 10, sql/schema/005). */
+	/* (tenant, name, email, role, password hash or NULL): login_email
+	 * is the email while there is a password (unique across tenants). */
+	[SQL_USER_CREATE] = { "USER_CREATE", false, 5, 0,
+	    "INSERT INTO users (tenant_id, name, email, role, password_hash, "
+	    "login_email, created_at, updated_at) VALUES (?, ?, ?, ?, ?, "
+	    "IF(password_hash IS NULL, NULL, email), UTC_TIMESTAMP(), "
+	    "UTC_TIMESTAMP())" },
+	[SQL_USER_READ] = { "USER_READ", true, 1, UR__N,
+	    "SELECT id, tenant_id, name, email, role FROM users WHERE id = ?" },
+	/* (hash, id) */
+	[SQL_USER_SET_PASSWORD] = { "USER_SET_PASSWORD", false, 2, 0,
+	    "UPDATE users SET password_hash = ?, login_email = email, "
+	    "updated_at = UTC_TIMESTAMP() WHERE id = ?" },
+	[SQL_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", true, 1, UR__N + 1,
+	    "SELECT id, tenant_id, name, email, role, password_hash FROM users "
+	    "WHERE login_email = ? AND password_hash IS NOT NULL" },
+	/* (id hash, user, tenant) */
+	[SQL_SESSION_INSERT] = { "SESSION_INSERT", false, 3, 0,
+	    "INSERT INTO sessions (id_hash, user_id, tenant_id, created_at, "
+	    "last_seen_at, expires_at) VALUES (?, ?, ?, UTC_TIMESTAMP(), "
+	    "UTC_TIMESTAMP(), UTC_TIMESTAMP() + INTERVAL 7 DAY)" },
+	/* A live session: not past its 7 days, seen within 12 hours, its
+	 * user still able to sign in. Stale: last seen a minute ago or more
+	 * (then it is touched). */
+	[SQL_SESSION_LOOKUP] = { "SESSION_LOOKUP", true, 1, SES__N,
+	    "SELECT s.user_id, s.tenant_id, u.name, u.email, u.role, "
+	    TENANT_LIMIT("t.") ", "
+	    "s.last_seen_at <= UTC_TIMESTAMP() - INTERVAL 1 MINUTE "
+	    "FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "JOIN tenants t ON t.id = s.tenant_id "
+	    "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP() AND "
+	    "s.last_seen_at > UTC_TIMESTAMP() - INTERVAL 12 HOUR AND "
+	    "u.password_hash IS NOT NULL" },
+	[SQL_SESSION_TOUCH] = { "SESSION_TOUCH", true, 1, 0,
+	    "UPDATE sessions SET last_seen_at = UTC_TIMESTAMP() "
+	    "WHERE id_hash = ?" },
+	[SQL_SESSION_DELETE] = { "SESSION_DELETE", true, 1, 0,
+	    "DELETE FROM sessions WHERE id_hash = ?" },
+	[SQL_SESSION_DELETE_USER] = { "SESSION_DELETE_USER", true, 1, 0,
+	    "DELETE FROM sessions WHERE user_id = ?" },
+	[SQL_SESSION_PURGE] = { "SESSION_PURGE", true, 0, 0,
+	    "DELETE FROM sessions WHERE expires_at <= UTC_TIMESTAMP() OR "
+	    "last_seen_at <= UTC_TIMESTAMP() - INTERVAL 12 HOUR "
+	    "LIMIT " PURGE_BATCH_S },
+	/* As SQL_RATE_INSERT, for a signed-in user. */
+	[SQL_USER_RATE_HIT] = { "USER_RATE_HIT", false, 1, 0,
+	    "INSERT INTO user_rate_counters (user_id, rl_window, hits) "
+	    "VALUES (?, UNIX_TIMESTAMP() DIV 60, LAST_INSERT_ID(1)) "
+	    "ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(IF(rl_window = "
+	    "UNIX_TIMESTAMP() DIV 60, hits + 1, 1)), "
+	    "rl_window = UNIX_TIMESTAMP() DIV 60" },
+	/* Counts a sign-in attempt of a subject and hands the count in its
+	 * window back through LAST_INSERT_ID; a window that ended starts
+	 * over. The assignments run left to right: failures reads the old
+	 * window_end. */
+	[SQL_THROTTLE_HIT] = { "THROTTLE_HIT", false, 1, 0,
+	    "INSERT INTO login_throttle (subject, failures, window_end) "
+	    "VALUES (?, LAST_INSERT_ID(1), UTC_TIMESTAMP() + INTERVAL 15 MINUTE) "
+	    "ON DUPLICATE KEY UPDATE failures = LAST_INSERT_ID(IF(window_end "
+	    "<= UTC_TIMESTAMP(), 1, failures + 1)), window_end = "
+	    "IF(window_end <= UTC_TIMESTAMP(), UTC_TIMESTAMP() + "
+	    "INTERVAL 15 MINUTE, window_end)" },
+	/* Seconds until the subject's window ends, at least 1. */
+	[SQL_THROTTLE_WAIT] = { "THROTTLE_WAIT", true, 1, 1,
+	    "SELECT GREATEST(1, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), "
+	    "window_end)) FROM login_throttle WHERE subject = ?" },
+	[SQL_THROTTLE_UNDO] = { "THROTTLE_UNDO", true, 1, 0,
+	    "UPDATE login_throttle SET failures = failures - 1 "
+	    "WHERE subject = ? AND failures > 0" },
+	[SQL_THROTTLE_PURGE] = { "THROTTLE_PURGE", true, 0, 0,
+	    "DELETE FROM login_throttle WHERE window_end <= UTC_TIMESTAMP() "
+	    "LIMIT " PURGE_BATCH_S },
 };
 
 const char *

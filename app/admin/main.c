@@ -53,7 +53,7 @@ usage_exit(int code)
 	    "  init\n"
 	    "  migrate\n"
 	    "  check                (every statement fits the database)\n"
-	    "  purge                (idempotency records past 24 h)\n"
+	    "  purge                (idempotency records past 24 h, expired sessions)\n"
 	    "  status [--json]      (schema, queues, leases, what is stuck)\n"
 	    "  tenant create --name N --plan starter|professional|enterprise "
 	    "[--rate-limit N]\n"
@@ -66,7 +66,11 @@ usage_exit(int code)
 	    "                 [--app-secret-file F|--app-secret S] [--mps N]\n"
 	    "                 (F: a file whose first line is the secret; - for "
 	    "standard input)\n"
-	    "  user create --tenant ID --name N --email E\n",
+	    "  user create --tenant ID --name N --email E [--role admin|agent]\n"
+	    "              [--password-stdin]\n"
+	    "  user password --id ID   (the new password on standard input)\n"
+	    "                 (a password: the first line of standard input, "
+	    "at least 10 characters)\n",
 	    code == 0 ? stdout : stderr);
 	exit(code);
 }
@@ -623,40 +627,154 @@ cmd_account_create(int argc, char *argv[])
 	return 0;
 }
 
+/* Takes a flag without a value (--password-stdin) out of argv. */
+static bool
+take_flag(int *argc, char *argv[], const char *flag)
+{
+	bool found = false;
+	int i, j;
+
+	for (i = j = 0; i < *argc; i++) {
+		if (!strcmp(argv[i], flag))
+			found = true;
+		else
+			argv[j++] = argv[i];
+	}
+	*argc = j;
+	return found;
+}
+
+/* The password on the first line of standard input (SPEC 10), hashed into
+ * hash; the plain text is wiped. Dies when it is not acceptable. */
+static void
+read_password(char hash[PASSWORD_HASH_LEN])
+{
+	char buf[PASSWORD_MAX + 2];
+	const char *why;
+
+	read_secret("password-stdin", "-", buf, PASSWORD_MAX);
+	if ((why = password_problem(buf, strlen(buf))) != NULL) {
+		sodium_memzero(buf, sizeof(buf));
+		die("%s", why);
+	}
+	if (password_hash(buf, strlen(buf), hash) == -1) {
+		sodium_memzero(buf, sizeof(buf));
+		die("cannot hash the password: out of memory");
+	}
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static struct json_object *
+user_json(const struct db_res *res)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id",
+	    json_object_new_int64(db_int(res, 0, UR_ID)));
+	json_object_object_add(o, "tenant_id",
+	    json_object_new_int64(db_int(res, 0, UR_TENANT)));
+	json_object_object_add(o, "name", nullable(db_str(res, 0, UR_NAME)));
+	json_object_object_add(o, "email", nullable(db_str(res, 0, UR_EMAIL)));
+	json_object_object_add(o, "role", nullable(db_str(res, 0, UR_ROLE)));
+	return o;
+}
+
 static int
 cmd_user_create(int argc, char *argv[])
 {
 	struct kv kv[] = { { "tenant", NULL }, { "name", NULL },
-	    { "email", NULL } };
-	struct db_arg a[3];
+	    { "email", NULL }, { "role", NULL } };
+	char hash[PASSWORD_HASH_LEN];
+	struct db_arg a[5];
+	struct db_res res;
 	struct db *db;
 	struct json_object *o;
 	long long tenant;
+	const char *role;
+	bool with_password;
 	uint64_t id;
 	enum db_rc rc;
 
-	parse_opts(argc, argv, kv, 3);
+	with_password = take_flag(&argc, argv, "--password-stdin");
+	parse_opts(argc, argv, kv, 4);
 	tenant = parse_id("tenant", kv[0].val);
 	if (kv[1].val == NULL || *kv[1].val == '\0' || strlen(kv[1].val) > 255 ||
 	    !utf8_valid(kv[1].val, strlen(kv[1].val)))
 		die("--name is required (at most 255 characters of UTF-8)");
 	if (kv[2].val == NULL || !email_valid(kv[2].val, strlen(kv[2].val)))
 		die("--email is required and must be a valid address");
+	role = kv[3].val != NULL ? kv[3].val : "agent";
+	if (strcmp(role, "admin") != 0 && strcmp(role, "agent") != 0)
+		die("--role must be admin or agent");
+	if (with_password)
+		read_password(hash);
 	a[0] = DBA_INT(tenant);
 	db = open_db_tenant(tenant);
 	a[1] = DBA_STR(kv[1].val);
 	a[2] = DBA_STR(kv[2].val);
-	rc = db_exec(db, SQL_USER_INSERT, a, 3, NULL, &id);
+	a[3] = DBA_STR(role);
+	a[4] = with_password ? DBA_STR(hash) : DBA_NULL;
+	rc = db_exec(db, SQL_USER_CREATE, a, 5, NULL, &id);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc == DB_DUP && strstr(db_errmsg(db), "users_login") != NULL)
+		die("a user of another tenant signs in with the email %s",
+		    kv[2].val);
 	if (rc == DB_DUP)
 		die("a user with email %s exists in tenant %lld", kv[2].val,
 		    tenant);
 	if (rc != DB_OK)
 		die("cannot create the user: %s", db_errmsg(db));
+	a[0] = DBA_INT((int64_t)id);
+	if (db_query_one(db, &pool, SQL_USER_READ, a, 1, &res) != DB_OK)
+		die("cannot read the user back: %s", db_errmsg(db));
+	o = user_json(&res);
+	print_json(o);
+	db_free(db);
+	return 0;
+}
+
+/* A new password from standard input; the user's sessions end. */
+static int
+cmd_user_password(int argc, char *argv[])
+{
+	struct kv kv[] = { { "id", NULL } };
+	char hash[PASSWORD_HASH_LEN];
+	struct db_arg a[2];
+	struct db_res res;
+	struct db *db;
+	struct json_object *o;
+	long long id;
+	uint64_t n = 0;
+	enum db_rc rc;
+
+	(void)take_flag(&argc, argv, "--password-stdin");
+	parse_opts(argc, argv, kv, 1);
+	id = parse_id("id", kv[0].val);
+	db = open_db();
+	a[0] = DBA_INT(id);
+	if ((rc = db_query_one(db, &pool, SQL_USER_READ, a, 1, &res)) ==
+	    DB_NOROW)
+		die("no user has id %lld", id);
+	if (rc != DB_OK)
+		die("cannot read the user: %s", db_errmsg(db));
+	read_password(hash);
+	a[0] = DBA_STR(hash);
+	a[1] = DBA_INT(id);
+	if ((rc = db_begin(db)) != DB_OK ||
+	    (rc = db_exec(db, SQL_USER_SET_PASSWORD, a, 2, &n, NULL)) != DB_OK ||
+	    (a[0] = DBA_INT(id), rc = db_exec(db, SQL_SESSION_DELETE_USER, a, 1,
+	    NULL, NULL)) != DB_OK || (rc = db_commit(db)) != DB_OK) {
+		sodium_memzero(hash, sizeof(hash));
+		db_rollback(db);
+		if (rc == DB_DUP)
+			die("a user of another tenant signs in with the email %s",
+			    db_str(&res, 0, UR_EMAIL));
+		die("cannot set the password: %s", db_errmsg(db));
+	}
+	sodium_memzero(hash, sizeof(hash));
 	o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
-	json_object_object_add(o, "tenant_id", json_object_new_int64(tenant));
-	json_object_object_add(o, "name", json_object_new_string(kv[1].val));
-	json_object_object_add(o, "email", json_object_new_string(kv[2].val));
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "password_set", json_object_new_boolean(1));
 	print_json(o);
 	db_free(db);
 	return 0;
@@ -943,6 +1061,7 @@ static const struct command {
 	{ "apikey",	"revoke",	cmd_apikey_revoke },
 	{ "account",	"create",	cmd_account_create },
 	{ "user",	"create",	cmd_user_create },
+	{ "user",	"password",	cmd_user_password },
 };
 
 int

@@ -12,7 +12,11 @@
  * A reload is three statements: look the key up, create or bump its counter,
  * then confirm the key is still alive (touching last_used_at). The counter
  * is created before the confirmation so a revocation racing with the reload
- * either is seen by the confirmation or deletes the new row after it. */
+ * either is seen by the confirmation or deletes the new row after it.
+ *
+ * A request without a key but with a dashboard session's cookie is the
+ * session's (session.c): one step of the same chain, after which the
+ * router checks CSRF, scopes and the limit as for a key. */
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +27,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "request.h"
+#include "session.h"
 
 #define AUTH_CACHE_SLOTS	1024	/* direct-mapped: bounded memory */
 #define AUTH_CACHE_TTL		10
@@ -168,7 +173,10 @@ auth_request(struct req *r)
 	time_t now = mono_now(), wall = time(NULL);
 	bool fresh;
 
+	/* A key is judged alone; without one, a dashboard session. */
 	if ((key = auth_key(r, &len)) == NULL) {
+		if (session_present(r))
+			return session_auth(r);
 		reply_error(r, ERR_AUTHENTICATION, "Authentication required: send "
 		    "an API key as 'Authorization: Bearer <key>'.", NULL);
 		return -1;

@@ -10,9 +10,10 @@ struct req;
 const char *auth_key(const struct req *, size_t *len);
 
 /* Authenticates the request's key and counts it against the key's rate
- * limit, in one database round trip. Returns 0 with req->tenant_id,
- * key_id, scopes and the rate-limit figures set, or -1 after replying
- * 401, 429, 500 or 503. */
+ * limit, in one database round trip; without a key, its dashboard session
+ * (session.h) against its user's. Returns 0 with req->tenant_id, key_id
+ * or session, scopes and the rate-limit figures set, or -1 after replying
+ * 401, 500 or 503. */
 int	auth_request(struct req *);
 
 #endif

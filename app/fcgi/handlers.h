@@ -11,6 +11,7 @@ void	tenant_get(struct req *);
 
 /* apikeys.c */
 void	apikey_list(struct req *);
+void	apikey_create(struct req *);
 void	apikey_revoke(struct req *);
 
 /* contacts.c */

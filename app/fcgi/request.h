@@ -21,6 +21,7 @@
 
 struct config;
 struct json_object;
+struct session;
 
 #define BODY_MAX	(1024 * 1024)		/* API routes */
 #define BODY_MAX_WEBHOOK (3 * 1024 * 1024)	/* Meta's largest batch */
@@ -44,11 +45,19 @@ struct req {
 	const char		*x_api_key;
 	const char		*idempotency_key;
 	const char		*hub_signature;	/* X-Hub-Signature-256 */
+	const char		*cookie;	/* Cookie */
+	const char		*csrf_token;	/* X-CSRF-Token */
+	const char		*origin;	/* Origin */
+	const char		*host;		/* Host */
+	const char		*remote_addr;	/* the client's address */
+	bool			 https;		/* came over TLS (HTTPS=on) */
 
 	/* Who asked (after authentication). */
 	int64_t			 tenant_id;
-	int64_t			 key_id;
-	uint32_t		 scopes;
+	int64_t			 key_id;	/* 0 for a session */
+	int64_t			 user_id;	/* a session's user, else 0 */
+	const struct session	*session;	/* the session, else NULL */
+	uint32_t		 scopes;	/* 0: all, unrestricted */
 	bool			 rl_known;
 	long long		 rl_limit, rl_remaining, rl_reset;
 
@@ -68,7 +77,8 @@ struct req {
 /* The request as the FastCGI params (envp) give it: method (GET when
  * absent), path (REQUEST_URI up to the query, else SCRIPT_NAME and
  * PATH_INFO; still URL-encoded, a copy in the pool), Authorization,
- * X-API-Key, Idempotency-Key and X-Hub-Signature-256. */
+ * X-API-Key, Idempotency-Key, X-Hub-Signature-256, the session's headers
+ * (Cookie, X-CSRF-Token, Origin, Host), REMOTE_ADDR and HTTPS. */
 void	 req_params(struct req *, char **envp);
 /* Reads the body with get (up to n bytes into buf; the count, 0 at the
  * end), as much as CONTENT_LENGTH (cl, may be NULL) says, or to the end

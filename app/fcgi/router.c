@@ -13,6 +13,7 @@
 #include "request.h"
 #include "router.h"
 #include "scopes.h"
+#include "session.h"
 
 #define API_PREFIX	"/api/v1"
 #define HANDLER_TRIES	5
@@ -21,6 +22,8 @@
 static const struct route routes[] = {
 	{ "GET",    "/account/me",	SCOPE_ACCOUNT_READ,	tenant_get, 0, ROUTE_SCOPED },
 	{ "GET",    "/api-keys",	SCOPE_ACCOUNT_READ,	apikey_list, 0, ROUTE_SCOPED },
+	{ "POST",   "/api-keys",	.access = ROUTE_UNRESTRICTED,
+	    .handler = apikey_create },
 	{ "DELETE", "/api-keys/{id}",	.access = ROUTE_UNRESTRICTED,
 	    .handler = apikey_revoke },
 
@@ -73,6 +76,13 @@ static const struct route routes[] = {
 
 	{ "GET",    "/users",		SCOPE_ACCOUNT_READ,	user_list, 0, ROUTE_SCOPED },
 
+	{ "POST",   "/auth/login",	.access = ROUTE_SIGNIN,
+	    .handler = auth_login },
+	{ "POST",   "/auth/logout",	.access = ROUTE_SESSION,
+	    .handler = auth_logout },
+	{ "GET",    "/auth/me",		.access = ROUTE_SESSION,
+	    .handler = auth_me },
+
 	{ "GET",    "/health",		.access = ROUTE_PUBLIC,
 	    .handler = health_get },
 	{ "GET",    "/openapi.json",	.access = ROUTE_PUBLIC,
@@ -120,17 +130,39 @@ route_find(struct req *r)
 	return NULL;
 }
 
-/* The API key's scopes allow the route: a key without scope restrictions
- * (scopes 0) may call any, a restricted key only a ROUTE_SCOPED route with
- * its scope. */
+/* The caller's scopes allow the route: a key without scope restrictions
+ * or an admin's session (scopes 0) may call any but a session-only route,
+ * a restricted key or an agent only a ROUTE_SCOPED route with its scope. */
 static bool
 scope_allows(const struct req *r, const struct route *rt)
 {
+	if (rt->access == ROUTE_SESSION)
+		return r->session != NULL;
 	if (r->scopes == 0)
 		return true;
 	if (rt->access != ROUTE_SCOPED)
 		return false;
 	return (r->scopes & (1u << rt->scope)) != 0;
+}
+
+static void
+reply_forbidden(struct req *r, const struct route *rt)
+{
+	const char *msg;
+
+	if (rt->access == ROUTE_SESSION)
+		msg = "This route needs a dashboard session, not an API key.";
+	else if (r->session != NULL)
+		msg = rt->access == ROUTE_UNRESTRICTED ?
+		    "Your role (agent) cannot do this; an admin can." :
+		    pool_printf(&r->pool, "Your role (agent) lacks the %s "
+		    "scope.", scope_names[rt->scope]);
+	else
+		msg = rt->access == ROUTE_UNRESTRICTED ?
+		    "This action needs an API key without scope restrictions." :
+		    pool_printf(&r->pool, "This API key lacks the %s scope.",
+		    scope_names[rt->scope]);
+	reply_error(r, ERR_INSUFFICIENT_PERMISSIONS, msg, NULL);
 }
 
 static int
@@ -231,14 +263,24 @@ router_dispatch(struct req *r)
 		run_handler(r, rt->handler);
 		return;
 	}
+	if (rt->access == ROUTE_SIGNIN) {
+		if (parse_body(r) == 0)
+			run_handler(r, rt->handler);
+		return;
+	}
 	if (auth_request(r) == -1)
 		return;
+	/* A session's writes carry its CSRF token (SPEC 10): a page of
+	 * another site can make the browser send the cookie, not the
+	 * header. */
+	if (r->session != NULL && strcmp(r->method, "GET") != 0 &&
+	    strcmp(r->method, "HEAD") != 0 && !session_csrf_ok(r)) {
+		reply_error(r, ERR_CSRF, "The X-CSRF-Token header is missing or "
+		    "does not match the session's token; reload the page.", NULL);
+		return;
+	}
 	if (!scope_allows(r, rt)) {
-		reply_error(r, ERR_INSUFFICIENT_PERMISSIONS,
-		    rt->access == ROUTE_UNRESTRICTED ?
-		    "This action needs an API key without scope restrictions." :
-		    pool_printf(&r->pool, "This API key lacks the %s scope.",
-		    scope_names[rt->scope]), NULL);
+		reply_forbidden(r, rt);
 		return;
 	}
 	if (r->rl_remaining < 0) {

@@ -12,11 +12,16 @@ struct req;
 /* Who may call a route. */
 enum route_access {
 	ROUTE_SCOPED,		/* an API key with the route's scope, or one
-				   without scope restrictions */
-	ROUTE_UNRESTRICTED,	/* an API key without scope restrictions */
+				   without scope restrictions; a session whose
+				   role has the scope */
+	ROUTE_UNRESTRICTED,	/* an API key without scope restrictions, or
+				   an admin's session */
 	ROUTE_PUBLIC,		/* anyone: Meta calls these, authenticated by
 				   the verify token or the payload's signature
 				   in the handler; not rate limited */
+	ROUTE_SIGNIN,		/* anyone, with a JSON body: POST /auth/login,
+				   throttled by its handler */
+	ROUTE_SESSION,		/* a dashboard session only (SPEC 10) */
 };
 
 struct route {

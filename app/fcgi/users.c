@@ -1,5 +1,6 @@
-/* Users: GET /users. Users are the tenant's agents, to whom conversations
- * are assigned; the operator creates them (wazera-admin user create). */
+/* Users: GET /users. Users are the tenant's people: conversations are
+ * assigned to them and they sign in to the dashboard (session.c) with
+ * their role; the operator creates them (wazera-admin user create). */
 #include <json-c/json.h>
 
 #include "handlers.h"
@@ -18,6 +19,8 @@ user_json(struct req *r, const struct db_res *res, size_t i, enum db_rc *rc)
 	    U_NAME)));
 	json_object_object_add(o, "email", json_str_or_null(db_str(res, i,
 	    U_EMAIL)));
+	json_object_object_add(o, "role", json_str_or_null(db_str(res, i,
+	    U_ROLE)));
 	json_object_object_add(o, "created_at",
 	    json_str_or_null(db_str(res, i, U_CREATED)));
 	return o;

@@ -26,8 +26,9 @@ def doc():
 
 def router_routes():
     """[(method, pattern, access)] of router.c's routes[] initializer;
-    access is the scope's name ("contacts:read"), "unrestricted" or
-    "public"."""
+    access is the scope's name ("contacts:read"), "unrestricted",
+    "session" (a dashboard session only) or "public" (the sign-in
+    too)."""
     with open(os.path.join(TOP, "app", "fcgi", "router.c")) as f:
         text = f.read()
     body = text[text.index("routes[] = {"):]
@@ -36,8 +37,10 @@ def router_routes():
     out = []
     for m in re.finditer(r'\{\s*"([A-Z]+)",\s*"([^"]+)",([^}]*)\}', body):
         rest = m.group(3)
-        if "ROUTE_PUBLIC" in rest:
+        if "ROUTE_PUBLIC" in rest or "ROUTE_SIGNIN" in rest:
             access = "public"
+        elif "ROUTE_SESSION" in rest:
+            access = "session"
         elif "ROUTE_UNRESTRICTED" in rest:
             access = "unrestricted"
         else:
@@ -91,6 +94,12 @@ def test_access_is_the_routers(doc):
             assert op.get("security") == [], name
             assert op.get("x-scopes") == [], name
             assert "401" not in op["responses"] or method == "POST", name
+            continue
+        if access == "session":
+            assert op.get("security") == [{"sessionCookie": []}], name
+            assert op.get("x-scopes") == [], name
+            for st in ("401", "403"):
+                assert st in op["responses"], (name, st)
             continue
         assert "security" not in op, name      # the document's: the key
         for st in ("401", "403", "429"):
