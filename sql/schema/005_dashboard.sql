@@ -27,6 +27,7 @@ CREATE TABLE sessions (
 	expires_at	DATETIME NOT NULL,
 	KEY sessions_user (user_id),
 	KEY sessions_expiry (expires_at),
+	KEY sessions_seen (last_seen_at),
 	CONSTRAINT sessions_user_fk FOREIGN KEY (user_id) REFERENCES users (id)
 	    ON DELETE CASCADE
 ) ENGINE = InnoDB;
