@@ -36,6 +36,7 @@ req_params(struct req *r, char **envp)
 	r->cookie = FCGX_GetParam("HTTP_COOKIE", envp);
 	r->csrf_token = FCGX_GetParam("HTTP_X_CSRF_TOKEN", envp);
 	r->origin = FCGX_GetParam("HTTP_ORIGIN", envp);
+	r->fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", envp);
 	r->host = FCGX_GetParam("HTTP_HOST", envp);
 	r->remote_addr = FCGX_GetParam("REMOTE_ADDR", envp);
 	q = FCGX_GetParam("HTTPS", envp);

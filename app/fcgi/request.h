@@ -48,6 +48,7 @@ struct req {
 	const char		*cookie;	/* Cookie */
 	const char		*csrf_token;	/* X-CSRF-Token */
 	const char		*origin;	/* Origin */
+	const char		*fetch_site;	/* Sec-Fetch-Site */
 	const char		*host;		/* Host */
 	const char		*remote_addr;	/* the client's address */
 	bool			 https;		/* came over TLS (HTTPS=on) */
@@ -78,7 +79,7 @@ struct req {
  * absent), path (REQUEST_URI up to the query, else SCRIPT_NAME and
  * PATH_INFO; still URL-encoded, a copy in the pool), Authorization,
  * X-API-Key, Idempotency-Key, X-Hub-Signature-256, the session's headers
- * (Cookie, X-CSRF-Token, Origin, Host), REMOTE_ADDR and HTTPS. */
+ * (Cookie, X-CSRF-Token, Origin, Sec-Fetch-Site, Host), REMOTE_ADDR and HTTPS. */
 void	 req_params(struct req *, char **envp);
 /* Reads the body with get (up to n bytes into buf; the count, 0 at the
  * end), as much as CONTENT_LENGTH (cl, may be NULL) says, or to the end

@@ -207,19 +207,39 @@ reply_session(struct req *r, const struct session *s)
 	reply_data(r, 200, o);
 }
 
-/* An Origin that is not this host: a page of another site posting a
- * sign-in (login CSRF). Requests without Origin (API clients, curl) pass. */
+/* The host part of "host[:port]" or "[v6]:port": its length. */
+static size_t
+host_len(const char *h)
+{
+	const char *e;
+
+	if (*h == '[')
+		return (e = strchr(h, ']')) != NULL ? (size_t)(e - h) + 1 :
+		    strlen(h);
+	return (e = strchr(h, ':')) != NULL ? (size_t)(e - h) : strlen(h);
+}
+
+/* A sign-in made by a page of another site (login CSRF). Browsers say
+ * where a request comes from in Sec-Fetch-Site; older ones only in
+ * Origin, compared with Host by host name: the port is left out, as
+ * nginx's fastcgi_params passes Host without it. Requests with neither
+ * (API clients, curl) pass. */
 static bool
 origin_foreign(const struct req *r)
 {
 	const char *o = r->origin, *h;
+	size_t n;
 
+	if (r->fetch_site != NULL)
+		return strcmp(r->fetch_site, "same-origin") != 0 &&
+		    strcmp(r->fetch_site, "none") != 0;
 	if (o == NULL)
 		return false;
 	if ((h = strstr(o, "://")) == NULL || r->host == NULL)
 		return true;
 	h += 3;
-	return strcasecmp(h, r->host) != 0;
+	n = host_len(h);
+	return n != host_len(r->host) || strncasecmp(h, r->host, n) != 0;
 }
 
 /* The throttle's subject for an email (case folded, as the users' keys
