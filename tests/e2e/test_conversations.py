@@ -13,7 +13,7 @@ from conftest import (MESSAGE_KEYS, assert_error, assert_ok, events,
 
 CONV_KEYS = {"id", "contact", "whatsapp_account_id", "status", "assigned_to",
              "last_message_at", "created_at", "updated_at"}
-USER_KEYS = {"id", "name", "email", "created_at"}
+USER_KEYS = {"id", "name", "email", "role", "created_at"}
 TEMPLATE = {"name": "hello_world", "language": "en"}
 
 

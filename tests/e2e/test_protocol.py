@@ -32,7 +32,7 @@ def test_unknown_route(stack, key, path):
     ("POST", "/contacts/1", {"GET", "PUT", "PATCH", "DELETE"}),
     ("GET", "/contacts/create", {"POST"}),
     ("PATCH", "/account/me", {"GET"}),
-    ("POST", "/api-keys", {"GET"}),
+    ("PUT", "/api-keys", {"GET", "POST"}),
     ("GET", "/api-keys/1", {"DELETE"}),
     ("OPTIONS", "/contacts", {"GET", "POST"}),
 ])
