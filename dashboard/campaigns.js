@@ -96,6 +96,19 @@ async function loadCampaigns(pending) {
 }
 
 const anyActive = () => campaigns.some((c) => ACTIVE.includes(c.status));
+// A campaign that finished within the hour with messages not yet read or
+// failed: its delivered/read receipts still move the stats.
+const anyRecent = () => campaigns.some((c) => !ACTIVE.includes(c.status) &&
+  c.finished_at && Date.now() - new Date(c.finished_at).getTime() < 3600 * 1000 &&
+  c.stats.queued + c.stats.sent + c.stats.delivered > 0);
+let ticks = 0;
+// Every 2 s while a campaign is scheduled or running, every 4 s while a
+// recent one may still change.
+function pollTick() {
+  ticks++;
+  if (anyActive() || ticks % 2 === 0) return loadCampaigns();
+  return null;
+}
 
 ctbody.addEventListener('click', async (ev) => {
   const b = ev.target.closest('button[data-action]');
@@ -326,7 +339,7 @@ start(async () => {
     sform.remove();
   }
   await Promise.all([loadCampaigns(firstC), loadSegments(firstS)]);
-  poll(2000, () => loadCampaigns(), anyActive);
+  poll(2000, pollTick, () => anyActive() || anyRecent());
   if (admin) {
     // The selects are filled after the first render (they are not needed
     // for it).

@@ -190,7 +190,7 @@ function renderConv(c, first) {
   $('#conv-none').hidden = true;
   $('#conv-title').textContent = c.contact.name || c.contact.phone || 'Deleted contact';
   $('#conv-info').textContent = [c.contact.name ? c.contact.phone : null, 'status ' + c.status,
-    'assigned to ' + who(c.assigned_to)].filter(Boolean).join(' · ');
+    c.assigned_to === null ? 'unassigned' : 'assigned to ' + who(c.assigned_to)].filter(Boolean).join(' · ');
   convSec.dataset.id = String(c.id);
   convSec.dataset.status = c.status;
   closeBtn.disabled = c.status === 'closed';

@@ -10,7 +10,7 @@ const form = $('#key-form');
 const tbody = $('#key-list tbody');
 const newBox = $('#key-new');
 const newValue = $('#key-new-value');
-const pg = pager('API key pages', () => load());
+const pg = pager('API key pages', () => load().catch(showError));
 
 function status(k) {
   if (k.revoked_at) return el('span', { class: 'badge revoked' }, 'Revoked ', timeEl(k.revoked_at));
@@ -33,7 +33,7 @@ function actions(k) {
 function row(k) {
   const tr = el('tr', { dataset: { id: String(k.id) } },
     el('td', null, k.name || '—'),
-    el('td', null, el('code', null, k.prefix + '…')),
+    el('td', null, el('code', { class: 'nowrap' }, k.prefix + '…')),
     el('td', null, k.scopes && k.scopes.length ? k.scopes.join(', ') : 'all scopes'),
     el('td', null, timeEl(k.last_used_at)),
     el('td', null, timeEl(k.created_at)),
