@@ -29,7 +29,6 @@ let conv = null; // the open conversation (detail)
 let listSig = '';
 let msgSig = '';
 let listSeq = 0;
-let convSeq = 0;
 // Template mode: when the window is closed by our reckoning, or the server
 // said so (OUTSIDE_SERVICE_WINDOW) while the latest inbound message was
 // `refusedAfter`; `forceText` when the user chose to try a text anyway.
@@ -212,33 +211,40 @@ function renderConv(c, first) {
   }
 }
 
-async function openConv(id) {
-  const mine = ++convSeq;
-  const r = await get('/conversations/' + id);
-  if (mine !== convSeq) return;
-  const first = !conv || conv.id !== id;
+// The conversation asked for last (the answer of another one is dropped).
+let wantId = null;
+
+function show(data) {
+  const first = !conv || conv.id !== data.id;
   if (first) {
     refusedAfter = null;
     forceText = false;
     clearFieldErrors(form);
     text.value = '';
-    history.replaceState(null, '', '#c' + id);
+    history.replaceState(null, '', '#c' + data.id);
   }
-  renderConv(r.data, first);
-  if (first) $('#conv-title').focus();
+  renderConv(data, first);
+  return first;
+}
+
+async function openConv(id) {
+  wantId = id;
+  const r = await get('/conversations/' + id);
+  if (wantId !== id) return;
+  if (show(r.data)) $('#conv-title').focus();
 }
 
 async function refreshConv() {
-  if (!conv) return;
-  const id = conv.id;
-  const mine = ++convSeq;
+  if (wantId === null) return;
+  const id = wantId;
   try {
     const r = await get('/conversations/' + id);
-    if (mine === convSeq && conv && conv.id === id) renderConv(r.data, false);
+    if (wantId === id) show(r.data);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404) {
+    if (e instanceof ApiError && e.status === 404 && wantId === id) {
       showError(e);
       conv = null;
+      wantId = null;
       convSec.hidden = true;
       $('#conv-none').hidden = false;
     }
@@ -358,7 +364,7 @@ start(async () => {
   admin = isAdmin(me);
   await loadList(statusSel.value === 'open' ? firstList : undefined);
   if (m) await openConv(Number(m[1])).catch(showError);
-  poll(3000, refreshConv, () => conv !== null);
+  poll(3000, refreshConv, () => wantId !== null);
   poll(15000, () => loadList());
   if (admin) {
     getAll('/users').then((us) => {

@@ -4,6 +4,7 @@
 import {
   $, $$, el, clear, timeEl, emptyRow, boot, start, get, post, put, del, pager,
   clearError, showError, showNotice, formError, clearFieldErrors, copyText,
+  isAdmin,
 } from './app.js';
 
 const form = $('#webhook-form');
@@ -301,6 +302,11 @@ start(async () => {
   $('#deliveries-h').tabIndex = -1;
   const first = get('/webhooks', { page: 1, per_page: 25 });
   first.catch(() => {});
-  await boot('webhooks');
+  const user = await boot('webhooks');
+  if (!isAdmin(user)) {
+    $('#webhooks-admin').remove();
+    $('#forbidden').hidden = false;
+    return;
+  }
   await load(first);
 });
