@@ -1,0 +1,196 @@
+"""Login throttling (issue 14, design B; SPEC 10): more than 10 failures
+for one email (case-insensitive) or 50 from one client address (IPv6 by
+its /64) within 15 minutes answer 429 RATE_LIMIT_EXCEEDED with
+Retry-After (seconds to that window's end). An attempt counts before the
+password is checked and is uncounted when it succeeds.
+
+Each test logs in from a loopback address of its own (session_util), so
+no test's failures throttle another's; the IPv6 cases go straight to the
+FastCGI socket with a REMOTE_ADDR of the test's choice."""
+import json
+import uuid
+
+import pytest
+
+from conftest import assert_error, assert_ok, run_calls, sql
+from session_util import (assert_login_failed, create_user, login,
+                          loopback_source, session_rows)
+from test_fcgi_cli import fcgi_request
+
+WINDOW = 15 * 60
+
+
+def fresh_email():
+    return "nobody-%s@example.com" % uuid.uuid4().hex
+
+
+def assert_throttled(r):
+    assert_error(r, 429, "RATE_LIMIT_EXCEEDED")
+    ra = r.headers.get("retry-after")
+    assert ra is not None and ra.isdigit(), r
+    assert 1 <= int(ra) <= WINDOW, r
+    assert not getattr(r, "cookies", None), r
+    return int(ra)
+
+
+def end_windows(stack):
+    """What the end of the 15-minute windows does: every throttle row's
+    window moved a full window (and a second) into the past."""
+    sql(stack, THROTTLE_EXPIRE_SQL)
+
+
+# The throttle table of sql/schema/005_dashboard.sql: its window start
+# moved back a window and a second.
+THROTTLE_EXPIRE_SQL = ("UPDATE login_throttle SET window_start = "
+                       "window_start - INTERVAL %d SECOND" % (WINDOW + 1))
+
+
+@pytest.fixture
+def user(stack, make_tenant):
+    return create_user(stack, make_tenant(), role="admin")
+
+
+def test_eleventh_failure_for_an_email_is_429(stack, user):
+    src = loopback_source()
+    # Ten failures (mixed letter case: one email), each 401 ...
+    for i in range(10):
+        e = user.email.upper() if i % 2 else user.email
+        assert_login_failed(login(stack, e, "wrong-password-%d" % i,
+                                  source=src))
+    # ... then 429, with the right password too, and from other addresses
+    # (the email's count).
+    ra = assert_throttled(login(stack, user.email, "wrong-password-x",
+                                source=src))
+    assert_throttled(login(stack, user.email, user.password, source=src))
+    assert_throttled(login(stack, user.email.upper(), user.password,
+                           source=loopback_source()))
+    assert session_rows(stack, user.id) == []
+    assert ra <= WINDOW
+    # Another email from the same address is not throttled.
+    other = create_user(stack, user.tenant, role="agent")
+    assert_ok(login(stack, other.email, other.password, source=src))
+    # The window's end lets the email in again.
+    end_windows(stack)
+    assert_ok(login(stack, user.email, user.password, source=src))
+
+
+def test_unknown_email_is_throttled_alike(stack):
+    src = loopback_source()
+    e = fresh_email()
+    for _ in range(10):
+        assert_login_failed(login(stack, e, "some-password", source=src))
+    assert_throttled(login(stack, e, "some-password", source=src))
+
+
+def test_retry_after_is_the_windows_end(stack, user):
+    """Retry-After counts down to the end of the window the failures
+    opened: moved 10 minutes into the past, at most 5 minutes are left."""
+    src = loopback_source()
+    for _ in range(10):
+        assert_login_failed(login(stack, user.email, "wrong-pw-123",
+                                  source=src))
+    first = assert_throttled(login(stack, user.email, "wrong-pw-123",
+                                   source=src))
+    assert first > WINDOW - 120, first
+    sql(stack, "UPDATE login_throttle SET window_start = window_start - "
+        "INTERVAL 600 SECOND")
+    later = assert_throttled(login(stack, user.email, "wrong-pw-123",
+                                   source=src))
+    assert later <= WINDOW - 600 + 1, (first, later)
+
+
+def test_parallel_guesses_for_one_email(stack, user):
+    """50 wrong guesses at once: each counts before its check, so exactly
+    10 are checked (401) and 40 refused (429)."""
+    src = loopback_source()
+    results = run_calls([lambda i=i: login(stack, user.email,
+                                           "guess-%02d-password" % i,
+                                           source=src)
+                         for i in range(50)], workers=50)
+    n401 = sum(r.status == 401 for r in results)
+    n429 = sum(r.status == 429 for r in results)
+    print("parallel guesses: %d x 401, %d x 429, others %r" % (
+        n401, n429, [r.status for r in results
+                     if r.status not in (401, 429)]))
+    assert (n401, n429) == (10, 40), (n401, n429)
+    for r in results:
+        if r.status == 401:
+            assert_login_failed(r)
+        else:
+            assert_throttled(r)
+    assert_throttled(login(stack, user.email, user.password, source=src))
+
+
+def test_fifty_failures_from_one_address(stack, user):
+    src = loopback_source()
+    emails = [fresh_email() for _ in range(50)]
+    for e in emails:
+        assert_login_failed(login(stack, e, "wrong-password", source=src))
+    # The 51st attempt from that address: 429, whatever the email, even a
+    # right password.
+    assert_throttled(login(stack, fresh_email(), "wrong-password",
+                           source=src))
+    assert_throttled(login(stack, user.email, user.password, source=src))
+    # From another address the user logs in (its email has no failures).
+    assert_ok(login(stack, user.email, user.password,
+                    source=loopback_source()))
+    end_windows(stack)
+    assert_ok(login(stack, user.email, user.password, source=src))
+
+
+def test_success_does_not_count(stack, user):
+    src = loopback_source()
+    for _ in range(9):
+        assert_login_failed(login(stack, user.email, "wrong-password",
+                                  source=src))
+    # Successes in between are uncounted: still 9 failures after them.
+    for _ in range(5):
+        assert_ok(login(stack, user.email, user.password, source=src))
+    assert_login_failed(login(stack, user.email, "wrong-password",
+                              source=src))          # the 10th failure
+    assert_throttled(login(stack, user.email, user.password, source=src))
+
+
+def test_many_successes_from_one_address(stack, make_tenant):
+    """Logins that succeed never throttle an address: 60 of them."""
+    src = loopback_source()
+    u = create_user(stack, make_tenant(), role="agent")
+    for _ in range(60):
+        assert_ok(login(stack, u.email, u.password, source=src))
+
+
+def test_validation_errors_are_no_failures(stack, user):
+    src = loopback_source()
+    for _ in range(12):
+        r = login(stack, None, None, source=src,
+                  body={"email": user.email, "password": 12})
+        assert_error(r, 422, "VALIDATION_ERROR")
+    assert_ok(login(stack, user.email, user.password, source=src))
+
+
+# -- client addresses straight through FastCGI (IPv6) -------------------------
+
+def fcgi_login(stack, email, password, addr):
+    body = json.dumps({"email": email, "password": password}).encode()
+    return fcgi_request(stack.fcgi_sock, {
+        "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/v1/auth/login",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": addr}, body)
+
+
+def test_ipv6_counts_by_its_64(stack, user):
+    net = "2001:db8:%x:%x" % (uuid.uuid4().int & 0xffff,
+                              uuid.uuid4().int & 0xffff)
+    for i in range(50):
+        r = fcgi_login(stack, fresh_email(), "wrong-password",
+                       "%s:%x:%x::%x" % (net, i, i * 7 + 1, i + 1))
+        assert r.status == 401, r
+    # Another address of the /64: throttled; one of another /64: not.
+    r = fcgi_login(stack, user.email, user.password, net + "::dead:beef")
+    assert r.status == 429, r
+    assert r.headers.get("retry-after", "").isdigit(), r
+    assert 1 <= int(r.headers["retry-after"]) <= WINDOW
+    other = "2001:db8:%x:%x::1" % (uuid.uuid4().int & 0xffff,
+                                   uuid.uuid4().int & 0xffff)
+    r = fcgi_login(stack, user.email, user.password, other)
+    assert r.status == 200, r
