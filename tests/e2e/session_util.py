@@ -368,3 +368,28 @@ def in_one_window(stack, prepare, run, attempts=3):
             return (w + 1) * 60, prepared, out
     raise AssertionError("no run within one rate-limit window in %d tries"
                          % attempts)
+
+
+# --------------------------------------------------------------------------
+# Rows as text (binary columns as hex, which the mariadb client's text
+# output could not carry)
+
+_BINARY = {"binary", "varbinary", "blob", "tinyblob", "mediumblob",
+           "longblob"}
+_columns = {}
+
+
+def table_rows(stack, table, where="1"):
+    """Every column of table's rows matching where, ordered by the first
+    column; binary ones as upper-case hex."""
+    cols = _columns.get(table)
+    if cols is None:
+        cols = [("HEX(`%s`)" if t.lower() in _BINARY else "`%s`") % c
+                for c, t in sql(stack, "SELECT COLUMN_NAME, DATA_TYPE FROM "
+                                "information_schema.COLUMNS WHERE "
+                                "TABLE_SCHEMA = 'wazera' AND TABLE_NAME = "
+                                "'%s' ORDER BY ORDINAL_POSITION" % table)]
+        assert cols, "no table %s" % table
+        _columns[table] = cols
+    return sql(stack, "SELECT %s FROM %s WHERE %s ORDER BY 1" % (
+        ", ".join(cols), table, where))

@@ -21,7 +21,8 @@ from conftest import (EXPIRY_SLACK, REPO, TEMPLATE, assert_error,
                       assert_ok, key_seconds_left, make_account, sql,
                       wait_for)
 from session_util import (AGENT_SCOPES, ALL_SCOPES, COOKIE,
-                          SESSION_EXPIRED, create_user, request)
+                          SESSION_EXPIRED, create_user, request,
+                          table_rows)
 
 URL = "https://hooks.example.com/wazera-sessions"
 KEY_RE = re.compile(r"^wz_live_[0-9A-Za-z]{32,}$")
@@ -136,8 +137,7 @@ class World:
         for table in ("contacts", "conversations", "messages", "webhooks",
                       "webhook_deliveries", "segments", "campaigns",
                       "api_keys", "users", "whatsapp_accounts"):
-            out[table] = sql(self.stack, "SELECT * FROM %s WHERE tenant_id "
-                             "= %d ORDER BY id" % (table, t))
+            out[table] = table_rows(self.stack, table, "tenant_id = %d" % t)
         out["events"] = sql(self.stack, "SELECT COUNT(*) FROM events WHERE "
                             "tenant_id = %d" % t)
         out["sessions"] = sql(self.stack, "SELECT COUNT(*) FROM sessions "
@@ -280,7 +280,7 @@ def scope_message(err, scope):
         scope, err
 
 
-# -- (a) no credentials ---------------------------------------------------------
+# -- (a) no credentials -------------------------------------------------------
 
 def test_every_route_has_a_recipe():
     missing = ["%s %s" % (m, p) for m, p, _ in ROUTES
@@ -307,7 +307,7 @@ def test_no_credentials_401(stack, world, method, pattern, access):
     assert world.snapshot() == before
 
 
-# -- (b) an admin session -------------------------------------------------------
+# -- (b) an admin session -----------------------------------------------------
 
 @pytest.mark.parametrize("method,pattern,access", ROUTES, ids=IDS)
 def test_admin_session(stack, world, method, pattern, access):
@@ -319,7 +319,7 @@ def test_admin_session(stack, world, method, pattern, access):
     assert int(r.headers["x-ratelimit-limit"]) == 1000000, r
 
 
-# -- (c) CSRF ---------------------------------------------------------------------
+# -- (c) CSRF -----------------------------------------------------------------
 
 @pytest.mark.parametrize("method,pattern,access", NON_GET,
                          ids=["%s %s" % (m, p) for m, p, _ in NON_GET])
@@ -350,7 +350,7 @@ def test_csrf_required(stack, world, method, pattern, access):
     assert world.snapshot() == before
 
 
-# -- (d) an agent session ---------------------------------------------------------
+# -- (d) an agent session -----------------------------------------------------
 
 @pytest.mark.parametrize("method,pattern,access", ROUTES, ids=IDS)
 def test_agent_session(stack, world, method, pattern, access):
@@ -366,7 +366,7 @@ def test_agent_session(stack, world, method, pattern, access):
     assert world.snapshot() == before
 
 
-# -- (e) another tenant's session ---------------------------------------------------
+# -- (e) another tenant's session ---------------------------------------------
 
 @pytest.mark.parametrize("method,pattern,access", WITH_ID,
                          ids=["%s %s" % (m, p) for m, p, _ in WITH_ID])
@@ -412,7 +412,7 @@ def test_lists_are_the_sessions_tenant(stack, world, world_b):
     assert users == {world_b.admin.id, world_b.agent.id}
 
 
-# -- POST /api-keys -----------------------------------------------------------------
+# -- POST /api-keys -----------------------------------------------------------
 
 def test_create_key_with_an_admin_session(stack, world):
     s = world.s_admin
@@ -433,7 +433,7 @@ def test_create_key_with_an_admin_session(stack, world):
     assert d["key"] not in r.raw.decode() and d["key"][12:] not in \
         r.raw.decode()
     # Stored as a hash only.
-    for row in sql(stack, "SELECT * FROM api_keys WHERE id = %d" % d["id"]):
+    for row in table_rows(stack, "api_keys", "id = %d" % d["id"]):
         assert all(d["key"] not in v for v in row), row
     # It works as a key of the session's tenant.
     r = request(stack.port, "GET", "/account/me",

@@ -14,7 +14,7 @@ from session_util import (B64URL43, COOKIE, NEEDS_SESSION, USER_KEYS,
                           create_user, csrf_candidates, id_hash_candidates,
                           in_one_window, login, loopback_source, request,
                           rl, session_cookie, session_rows,
-                          set_session_times)
+                          set_session_times, table_rows)
 from test_fcgi_cli import fcgi_request
 
 
@@ -66,10 +66,8 @@ def test_login_success(stack, tenant, admin):
     row = rows[0]
     assert row["id_hash"] in id_hash_candidates(cookie), row
     assert int(row["tenant_id"]) == tenant.id
-    everything = sql(stack, "SELECT * FROM sessions")
-    hex_everything = sql(stack, "SELECT LOWER(HEX(id_hash)) FROM sessions")
     raw_hex = base64.urlsafe_b64decode(cookie + "=").hex()
-    for values in everything + hex_everything:
+    for values in table_rows(stack, "sessions"):
         for v in values:
             assert cookie not in v and data["csrf_token"] not in v, values
             assert raw_hex not in v.lower(), values
@@ -173,7 +171,7 @@ def test_login_bad_json(stack):
         assert not r.cookies
 
 
-# -- /auth/me -------------------------------------------------------------------
+# -- /auth/me -----------------------------------------------------------------
 
 def test_me(stack, tenant, admin):
     s = admin.login()
@@ -220,7 +218,7 @@ def test_me_with_an_api_key_is_403(stack, tenant, admin):
     assert_ok(s.me())
 
 
-# -- logout ---------------------------------------------------------------------
+# -- logout -------------------------------------------------------------------
 
 def test_logout(stack, tenant, admin):
     s, other = admin.login(), admin.login()
@@ -263,7 +261,7 @@ def test_logout_without_session(stack):
     assert_error(r, 401, "AUTHENTICATION_ERROR")
 
 
-# -- expiry ---------------------------------------------------------------------
+# -- expiry -------------------------------------------------------------------
 
 def test_idle_expiry(stack, tenant, admin):
     s_old, s_young = admin.login(), admin.login()
@@ -327,7 +325,7 @@ def test_role_change_acts_at_once(stack, tenant, admin):
     assert assert_ok(s.me())["user"]["role"] == "agent"
 
 
-# -- the login's Origin check -----------------------------------------------------
+# -- the login's Origin check -------------------------------------------------
 
 def test_login_origin_check(stack, tenant, admin):
     host = "127.0.0.1:%d" % stack.port
@@ -363,7 +361,7 @@ def test_login_origin_refusals_do_not_count(stack, tenant, admin):
     assert_ok(login(stack, admin.email, admin.password, source=src))
 
 
-# -- a key wins over a cookie -----------------------------------------------------
+# -- a key wins over a cookie -------------------------------------------------
 
 def test_key_wins_over_cookie(stack, tenant, agent):
     s = agent.login()
@@ -408,7 +406,7 @@ def test_key_wins_over_cookie(stack, tenant, agent):
     assert_ok(s.me())
 
 
-# -- rate limit per user -----------------------------------------------------------
+# -- rate limit per user ------------------------------------------------------
 
 def test_rate_limit_per_user(stack, make_tenant):
     def prepare():
@@ -472,7 +470,7 @@ def test_rate_limit_per_user_concurrent(stack, make_tenant):
         assert rl(r)[:2] == (30, 0)
 
 
-# -- Idempotency-Key ----------------------------------------------------------------
+# -- Idempotency-Key ----------------------------------------------------------
 
 def test_idempotency_key_with_a_session(stack, tenant, admin):
     s = admin.login()
