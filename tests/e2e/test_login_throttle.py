@@ -7,6 +7,7 @@ password is checked and is uncounted when it succeeds.
 Each test logs in from a loopback address of its own (session_util), so
 no test's failures throttle another's; the IPv6 cases go straight to the
 FastCGI socket with a REMOTE_ADDR of the test's choice."""
+import hashlib
 import json
 import uuid
 
@@ -33,16 +34,34 @@ def assert_throttled(r):
     return int(ra)
 
 
-def end_windows(stack):
-    """What the end of the 15-minute windows does: every throttle row's
-    window moved a full window (and a second) into the past."""
-    sql(stack, THROTTLE_EXPIRE_SQL)
+def subject(kind, value):
+    """login_throttle.subject (sql/schema/005_dashboard.sql): BLAKE2b-256
+    of "email:<lower-cased email>" or "addr:<client address>", as hex."""
+    if kind == "email":
+        value = value.lower()
+    return hashlib.blake2b(("%s:%s" % (kind, value)).encode(),
+                           digest_size=32).hexdigest().upper()
 
 
-# The throttle table of sql/schema/005_dashboard.sql: its window start
-# moved back a window and a second.
-THROTTLE_EXPIRE_SQL = ("UPDATE login_throttle SET window_start = "
-                       "window_start - INTERVAL %d SECOND" % (WINDOW + 1))
+def throttle_row(stack, kind, value):
+    """(failures, seconds to window_end) of a subject, or None."""
+    rows = sql(stack, "SELECT failures, TIMESTAMPDIFF(SECOND, "
+               "UTC_TIMESTAMP(), window_end) FROM login_throttle WHERE "
+               "subject = UNHEX('%s')" % subject(kind, value))
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def shift_window(stack, kind, value, seconds):
+    """Moves a subject's window_end `seconds` into the past (a window's
+    end simulated); asserts the row was there."""
+    assert throttle_row(stack, kind, value) is not None, (kind, value)
+    sql(stack, "UPDATE login_throttle SET window_end = window_end - "
+        "INTERVAL %d SECOND WHERE subject = UNHEX('%s')" %
+        (seconds, subject(kind, value)))
+
+
+def end_window(stack, kind, value):
+    shift_window(stack, kind, value, WINDOW + 1)
 
 
 @pytest.fixture
@@ -69,8 +88,11 @@ def test_eleventh_failure_for_an_email_is_429(stack, user):
     # Another email from the same address is not throttled.
     other = create_user(stack, user.tenant, role="agent")
     assert_ok(login(stack, other.email, other.password, source=src))
+    # The counts: 10 failures plus the refused attempts for the email.
+    failures, left = throttle_row(stack, "email", user.email)
+    assert failures >= 11 and 0 < left <= WINDOW, (failures, left)
     # The window's end lets the email in again.
-    end_windows(stack)
+    end_window(stack, "email", user.email)
     assert_ok(login(stack, user.email, user.password, source=src))
 
 
@@ -92,8 +114,7 @@ def test_retry_after_is_the_windows_end(stack, user):
     first = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert first > WINDOW - 120, first
-    sql(stack, "UPDATE login_throttle SET window_start = window_start - "
-        "INTERVAL 600 SECOND")
+    shift_window(stack, "email", user.email, 600)
     later = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert later <= WINDOW - 600 + 1, (first, later)
@@ -134,7 +155,8 @@ def test_fifty_failures_from_one_address(stack, user):
     # From another address the user logs in (its email has no failures).
     assert_ok(login(stack, user.email, user.password,
                     source=loopback_source()))
-    end_windows(stack)
+    assert throttle_row(stack, "addr", src)[0] >= 51
+    end_window(stack, "addr", src)
     assert_ok(login(stack, user.email, user.password, source=src))
 
 
@@ -149,6 +171,9 @@ def test_success_does_not_count(stack, user):
     assert_login_failed(login(stack, user.email, "wrong-password",
                               source=src))          # the 10th failure
     assert_throttled(login(stack, user.email, user.password, source=src))
+    # The successes left no count: 9 + 1 failures and the refused 11th
+    # attempt (counted before it was refused).
+    assert throttle_row(stack, "email", user.email)[0] == 11
 
 
 def test_many_successes_from_one_address(stack, make_tenant):
