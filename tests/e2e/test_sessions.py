@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from conftest import assert_error, assert_ok, run_calls, sql
-from session_util import (B64URL43, COOKIE, NEEDS_SESSION, USER_KEYS,
+from session_util import (B64URL43, COOKIE, NEEDS_SESSION,
+                          SESSION_EXPIRED, USER_KEYS,
                           assert_login_failed, assert_session_expired,
                           create_user, csrf_candidates, id_hash_candidates,
                           in_one_window, login, loopback_source, request,
@@ -120,7 +121,7 @@ def test_wrong_password_and_unknown_email_are_the_same(stack, tenant, admin):
                login(stack, "nobody-%s@example.com" % uuid.uuid4().hex,
                      admin.password),
                login(stack, nopw.email, admin.password),
-               login(stack, admin.email, "")]
+               login(stack, nopw.email, "x")]
     for r in answers:
         assert_login_failed(r)
         assert not r.cookies, r.cookies
@@ -201,21 +202,23 @@ def test_me(stack, tenant, admin):
 def test_me_with_an_api_key_is_403(stack, tenant, admin):
     k = tenant.key()
     s = admin.login()
+    messages = []
     for headers in ({"Authorization": "Bearer " + k.key},
                     {"X-API-Key": k.key},
                     {"Authorization": "Bearer " + k.key,
                      "Cookie": "%s=%s" % (COOKIE, s.cookie)}):
         r = request(stack.port, "GET", "/auth/me", headers=headers)
-        err = assert_error(r, 403, "INSUFFICIENT_PERMISSIONS")
-        assert err["message"] == NEEDS_SESSION, err
+        messages.append(assert_error(r, 403,
+                                     "INSUFFICIENT_PERMISSIONS")["message"])
     # Logout with a key (and the cookie): judged by the key, so not a
     # logout; the session lives on.
     r = request(stack.port, "POST", "/auth/logout", headers={
         "Authorization": "Bearer " + k.key,
         "Cookie": "%s=%s" % (COOKIE, s.cookie), "X-CSRF-Token": s.csrf})
-    assert r.status == 403, r
     assert_error(r, 403, "INSUFFICIENT_PERMISSIONS")
     assert_ok(s.me())
+    # Design B's words.
+    assert messages == [NEEDS_SESSION] * 3, messages
 
 
 # -- logout -------------------------------------------------------------------
@@ -250,6 +253,16 @@ def test_logout(stack, tenant, admin):
                % tenant.id) == [["0"]]
     # The user's other session is untouched.
     assert assert_ok(other.me())["user"]["id"] == admin.id
+
+
+def test_expired_session_message(stack, tenant, admin):
+    """Design C's words for an invalid, expired or logged-out cookie."""
+    s = admin.login()
+    assert_ok(s.logout())
+    for r in (s.me(), request(stack.port, "GET", "/contacts", headers={
+            "Cookie": "%s=%s" % (COOKIE, "Q" * 43)})):
+        err = assert_error(r, 401, "AUTHENTICATION_ERROR", details={})
+        assert err["message"] == SESSION_EXPIRED, err
 
 
 def test_logout_without_session(stack):
