@@ -105,9 +105,11 @@ def admin_stdin(stack, args, stdin, config=None):
     p.stdout = p.stdout.decode("utf-8", "replace")
     p.stderr = p.stderr.decode("utf-8", "replace")
     if has_sanitizer_mark(p.stderr):
+        err = p.stderr if len(p.stderr) <= 6000 else \
+            p.stderr[:2000] + "\n[...]\n" + p.stderr[-4000:]
         raise AssertionError("sanitizer report from wazera-admin %s (exit "
                              "%d):\n%s" % (" ".join(args), p.returncode,
-                                           p.stderr[-6000:]))
+                                           err))
     return p
 
 
