@@ -35,11 +35,13 @@ def assert_throttled(r):
 
 
 def subject(kind, value):
-    """login_throttle.subject (sql/schema/005_dashboard.sql): BLAKE2b-256
-    of "email:<lower-cased email>" or "addr:<client address>", as hex."""
+    """login_throttle.subject: BLAKE2b-256 of the kind ("email" or
+    "addr"), a NUL and the lower-cased email or the client address, as
+    hex (app/fcgi/session.c's subject_hash; the schema's comment says
+    "email:<email>")."""
     if kind == "email":
         value = value.lower()
-    return hashlib.blake2b(("%s:%s" % (kind, value)).encode(),
+    return hashlib.blake2b(("%s\0%s" % (kind, value)).encode(),
                            digest_size=32).hexdigest().upper()
 
 
