@@ -479,14 +479,20 @@ def test_create_key_scopes_and_expiry(stack, world):
     for _ in range(4):
         assert_error(request(stack.port, "GET", "/contacts", headers=k),
                      401, "KEY_REVOKED")
-    # Empty scopes: all.
-    d = assert_ok(s("POST", "/api-keys", {"scopes": []}), 201)
-    assert d["scopes"] == [] and d["name"] is None
-    assert_ok(request(stack.port, "GET", "/webhooks", headers={
-        "Authorization": "Bearer " + d["key"]}))
     # Every scope by name.
     d = assert_ok(s("POST", "/api-keys", {"scopes": ALL_SCOPES}), 201)
     assert sorted(d["scopes"]) == sorted(ALL_SCOPES)
+    # No body at all: a key without restrictions.
+    d = assert_ok(s("POST", "/api-keys"), 201)
+    assert d["scopes"] == [] and d["name"] is None
+
+
+def test_create_key_empty_scopes_is_all(stack, world):
+    """Design B: "scopes"?: [scope names] (empty/absent = all)."""
+    d = assert_ok(world.s_admin("POST", "/api-keys", {"scopes": []}), 201)
+    assert d["scopes"] == [] and d["name"] is None
+    assert_ok(request(stack.port, "GET", "/webhooks", headers={
+        "Authorization": "Bearer " + d["key"]}))
 
 
 def test_create_key_refused(stack, world):
