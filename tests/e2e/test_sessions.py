@@ -3,6 +3,7 @@ cookie and what is stored of it, /auth/me, logout, expiry, the login's
 Origin check, keys winning over cookies, the per-user rate limit and
 Idempotency-Key with a session."""
 import base64
+import hashlib
 import json
 import uuid
 
@@ -511,3 +512,41 @@ def test_idempotency_key_with_a_session(stack, tenant, admin):
                    headers={"Idempotency-Key": k}), 403,
                  "CSRF_TOKEN_INVALID")
     assert [x["id"] for x in assert_ok(s("GET", "/contacts"))] == [c["id"]]
+
+
+# -- housekeeping -------------------------------------------------------------
+
+def test_spooler_deletes_ended_sessions_and_throttle_windows(stack, tenant,
+                                                             admin):
+    """Design C: the spooler's housekeeping deletes expired sessions and
+    throttle rows whose window ended; live ones stay."""
+    live, idle, old = admin.login(), admin.login(), admin.login()
+    set_session_times(stack, idle.cookie, last_seen_at="UTC_TIMESTAMP() - "
+                      "INTERVAL 12 HOUR - INTERVAL 1 MINUTE")
+    set_session_times(stack, old.cookie,
+                      expires_at="UTC_TIMESTAMP() - INTERVAL 1 MINUTE")
+    # Throttle rows: one failure for each of two emails, one of them with
+    # its window ended.
+    src = loopback_source()
+    ended, current = ("gone-%s@example.com" % uuid.uuid4().hex,
+                      "kept-%s@example.com" % uuid.uuid4().hex)
+    for e in (ended, current):
+        assert_login_failed(login(stack, e, "wrong-password", source=src))
+
+    def subj(e):
+        return hashlib.blake2b(b"email\0" + e.lower().encode(),
+                               digest_size=32).hexdigest().upper()
+    sql(stack, "UPDATE login_throttle SET window_end = UTC_TIMESTAMP() - "
+        "INTERVAL 1 SECOND WHERE subject = UNHEX('%s')" % subj(ended))
+
+    def throttle(e):
+        return sql(stack, "SELECT COUNT(*) FROM login_throttle WHERE "
+                   "subject = UNHEX('%s')" % subj(e))[0][0]
+    assert (throttle(ended), throttle(current)) == ("1", "1")
+    conf = stack.write_spooler_config(stack.unique("sess-hk-") + ".conf",
+                                      "http://127.0.0.1:9/v25.0")
+    stack.run_spooler(conf, mode="drain", max_seconds=20)
+    rows = {r["id_hash"] for r in session_rows(stack, admin.id)}
+    assert len(rows) == 1 and rows <= id_hash_candidates(live.cookie), rows
+    assert (throttle(ended), throttle(current)) == ("0", "1")
+    assert_ok(live.me())
