@@ -539,3 +539,31 @@ def test_create_key_name_of_255(stack, world):
     d = assert_ok(world.s_admin("POST", "/api-keys", {"name": "n" * 255}),
                   201)
     assert d["name"] == "n" * 255
+
+
+def test_create_key_plain_key_stored_nowhere(stack, world):
+    """SPEC 2: only a hash of a key is stored. A create with an
+    Idempotency-Key (a dashboard retrying a POST) must not leave the plain
+    key in idempotency_keys, where a replay answer is kept for 24 h."""
+    for call in (lambda h: world.s_admin("POST", "/api-keys",
+                                         {"name": "idem"}, headers=h),
+                 lambda h: world.key("POST", "/api-keys", {"name": "idem"},
+                                     headers=h)):
+        idem = {"Idempotency-Key": str(uuid.uuid4())}
+        first = call(idem)
+        d = assert_ok(first, 201)
+        plain = d["key"]
+        # The retry replays the answer (the one key made), sealed at rest.
+        again = call(idem)
+        assert again.status == 201 and again.raw == first.raw, again
+        rows = sql(stack, "SELECT HEX(body) FROM idempotency_keys WHERE "
+                   "tenant_id = %d AND idem_key = '%s'" % (
+                       world.tenant.id, idem["Idempotency-Key"]))
+        for (body,) in rows:
+            text = bytes.fromhex(body).decode("utf-8", "replace") \
+                if body != "NULL" else ""
+            assert plain not in text and plain[12:] not in text, \
+                "the plain API key is stored in idempotency_keys.body"
+        assert all(plain not in v for row in table_rows(
+            stack, "api_keys", "tenant_id = %d" % world.tenant.id)
+            for v in row)
