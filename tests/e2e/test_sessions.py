@@ -299,6 +299,28 @@ def test_idle_expiry(stack, tenant, admin):
         assert_ok(s_young("GET", "/contacts"))
 
 
+def idle_seconds(stack, cookie):
+    (idle,), = sql(stack, "SELECT TIMESTAMPDIFF(SECOND, last_seen_at, "
+                   "UTC_TIMESTAMP()) FROM sessions WHERE LOWER(HEX(id_hash))"
+                   " IN (%s)" % ",".join("'%s'" % h for h in
+                                         id_hash_candidates(cookie)))
+    return int(idle)
+
+
+def test_last_seen_refreshed_at_most_once_a_minute(stack, tenant, admin):
+    s = admin.login()
+    set_session_times(stack, s.cookie,
+                      last_seen_at="UTC_TIMESTAMP() - INTERVAL 20 SECOND")
+    for _ in range(4):
+        assert_ok(s.me())
+    # Not written again within the minute (at least 20 s old still).
+    assert idle_seconds(stack, s.cookie) >= 20
+    set_session_times(stack, s.cookie,
+                      last_seen_at="UTC_TIMESTAMP() - INTERVAL 5 MINUTE")
+    assert_ok(s("GET", "/contacts"))
+    assert idle_seconds(stack, s.cookie) < 60
+
+
 def test_absolute_expiry(stack, tenant, admin):
     s_over, s_near = admin.login(), admin.login()
     # Used a moment ago, but past its 7 days.
