@@ -386,6 +386,28 @@ def test_login_origin_check(stack, tenant, admin):
     assert d["user"]["id"] == admin.id
 
 
+def test_login_sec_fetch_site(stack, tenant, admin):
+    """Browsers that send Sec-Fetch-Site say where the sign-in comes from
+    (the implementation's reading of design B's login CSRF check): another
+    site (cross-site, same-site) is refused, the page's own origin or a
+    typed-in request passes."""
+    for site in ("cross-site", "same-site"):
+        r = login(stack, admin.email, admin.password,
+                  headers={"Sec-Fetch-Site": site})
+        assert_error(r, 403, "CSRF_TOKEN_INVALID")
+        assert not r.cookies
+        r = login(stack, admin.email, admin.password, headers={
+            "Sec-Fetch-Site": site, "Origin": "http://127.0.0.1:%d" %
+            stack.port})
+        assert_error(r, 403, "CSRF_TOKEN_INVALID")
+    assert session_rows(stack, admin.id) == []
+    for site in ("same-origin", "none"):
+        d = assert_ok(login(stack, admin.email, admin.password, headers={
+            "Sec-Fetch-Site": site, "Origin": "http://127.0.0.1:%d" %
+            stack.port}))
+        assert d["user"]["id"] == admin.id
+
+
 def test_login_origin_refusals_do_not_count(stack, tenant, admin):
     """A refused Origin is not a failed password: 12 of them leave the
     email unthrottled."""
