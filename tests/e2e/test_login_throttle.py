@@ -226,3 +226,26 @@ def test_ipv6_counts_by_its_64(stack, user):
                                    uuid.uuid4().int & 0xffff)
     r = fcgi_login(stack, user.email, user.password, other)
     assert r.status == 200, r
+
+
+def test_every_spelling_that_signs_in_shares_the_throttle(stack, user):
+    """Spellings the sign-in takes for this user's email (the column's
+    utf8mb4_general_ci collation folds accents as well as case: usér@ and
+    ÜSER@ sign in as user@) are one email for the throttle too; else each
+    is a fresh budget of 10 guesses at the same password. (wazera-admin
+    takes ASCII emails only, so only the sign-in sees such spellings.)"""
+    variants = [user.email.replace("user", v, 1)
+                for v in ("usér", "ÜSER", "üser", "ùsér")]
+    for v in variants[:1]:
+        assert assert_ok(login(stack, v, user.password))["user"]["id"] == \
+            user.id
+    for _ in range(10):
+        assert_login_failed(login(stack, user.email, "wrong-password",
+                                  source=loopback_source()))
+    assert_throttled(login(stack, user.email, user.password,
+                           source=loopback_source()))
+    for v in variants:
+        assert_throttled(login(stack, v, "wrong-password",
+                               source=loopback_source()))
+        assert_throttled(login(stack, v, user.password,
+                               source=loopback_source()))
