@@ -752,11 +752,14 @@ cmd_user_password(int argc, char *argv[])
 	id = parse_id("id", kv[0].val);
 	db = open_db();
 	a[0] = DBA_INT(id);
-	if ((rc = db_query_one(db, &pool, SQL_USER_READ, a, 1, &res)) ==
-	    DB_NOROW)
-		die("no user has id %lld", id);
-	if (rc != DB_OK)
-		die("cannot read the user: %s", db_errmsg(db));
+	if ((rc = db_query_one(db, &pool, SQL_USER_READ, a, 1, &res)) !=
+	    DB_OK) {
+		const char *why = rc == DB_NOROW ? "no such user" :
+		    db_errmsg(db);
+
+		db_free(db);
+		die("cannot read the user with id %lld: %s", id, why);
+	}
 	read_password(hash);
 	a[0] = DBA_STR(hash);
 	a[1] = DBA_INT(id);
@@ -764,12 +767,15 @@ cmd_user_password(int argc, char *argv[])
 	    (rc = db_exec(db, SQL_USER_SET_PASSWORD, a, 2, &n, NULL)) != DB_OK ||
 	    (a[0] = DBA_INT(id), rc = db_exec(db, SQL_SESSION_DELETE_USER, a, 1,
 	    NULL, NULL)) != DB_OK || (rc = db_commit(db)) != DB_OK) {
+		const char *why = rc == DB_DUP ? pool_printf(&pool, "a user of "
+		    "another tenant signs in with the email %s",
+		    db_str(&res, 0, UR_EMAIL)) : pool_printf(&pool, "cannot set "
+		    "the password: %s", db_errmsg(db));
+
 		sodium_memzero(hash, sizeof(hash));
 		db_rollback(db);
-		if (rc == DB_DUP)
-			die("a user of another tenant signs in with the email %s",
-			    db_str(&res, 0, UR_EMAIL));
-		die("cannot set the password: %s", db_errmsg(db));
+		db_free(db);
+		die("%s", why);
 	}
 	sodium_memzero(hash, sizeof(hash));
 	o = json_object_new_object();

@@ -242,9 +242,12 @@ origin_foreign(const struct req *r)
 	return n != host_len(r->host) || strncasecmp(h, r->host, n) != 0;
 }
 
-/* The throttle's subject for an email (case folded, as the users' keys
- * compare) or the client's address (an IPv6 address by its /64, which one
- * client usually holds whole). */
+/* The throttle's subjects: the user an email signs in as, so every
+ * spelling the database takes for that email (case, accents:
+ * utf8mb4_general_ci) shares one count; an email that names no user, by
+ * its ASCII-lowercased text (it cannot sign in whatever its count); the
+ * client's address (an IPv6 address by its /64, which one client usually
+ * holds whole). */
 static void
 subject_hash(const char *kind, const char *val, uint8_t out[32])
 {
@@ -257,10 +260,17 @@ subject_hash(const char *kind, const char *val, uint8_t out[32])
 }
 
 static void
-subject_email(struct req *r, const char *email, uint8_t out[32])
+subject_email(struct req *r, const char *email, int64_t user,
+    uint8_t out[32])
 {
-	char *low = pool_strndup(&r->pool, email, strlen(email)), *p;
+	char *low, *p;
 
+	if (user > 0) {
+		subject_hash("user", pool_printf(&r->pool, "%lld",
+		    (long long)user), out);
+		return;
+	}
+	low = pool_strndup(&r->pool, email, strlen(email));
 	for (p = low; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	subject_hash("email", low, out);
@@ -363,14 +373,8 @@ auth_login(struct req *r)
 		reply_invalid(r, &e);
 		return;
 	}
-	subject_email(r, v[L_EMAIL].s, subj[0]);
-	subject_addr(r, subj[1]);
-	if (throttle_count(r, subj, n) == -1)
-		goto out;
-	if (n[0] > LOGIN_EMAIL_MAX || n[1] > LOGIN_ADDR_MAX) {
-		reply_throttled(r, subj, n);
-		goto out;
-	}
+	/* The user first (a point read, for unknown emails too): the
+	 * throttle counts per user. */
 	a[0] = DBA_STR(v[L_EMAIL].s);
 	rc = db_query_one(r->db, &r->pool, SQL_LOGIN_LOOKUP, a, 1, &res);
 	if (rc != DB_OK && rc != DB_NOROW) {
@@ -379,6 +383,15 @@ auth_login(struct req *r)
 	}
 	if (rc == DB_OK)
 		pwhash = db_str(&res, 0, UR_HASH);
+	subject_email(r, v[L_EMAIL].s, rc == DB_OK ? db_int(&res, 0, UR_ID) : 0,
+	    subj[0]);
+	subject_addr(r, subj[1]);
+	if (throttle_count(r, subj, n) == -1)
+		goto out;
+	if (n[0] > LOGIN_EMAIL_MAX || n[1] > LOGIN_ADDR_MAX) {
+		reply_throttled(r, subj, n);
+		goto out;
+	}
 	/* Both ways cost one Argon2id check: an unknown email answers as
 	 * slowly as a wrong password. */
 	ok = password_verify(pwhash, v[L_PASSWORD].s, v[L_PASSWORD].slen);

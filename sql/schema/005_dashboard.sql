@@ -40,8 +40,10 @@ CREATE TABLE user_rate_counters (
 	hits		INT UNSIGNED NOT NULL
 ) ENGINE = MEMORY;
 
--- Failed sign-ins per subject (BLAKE2b-256 of "email:<lowercased email>" or
--- "addr:<client address>"), in a window of 15 minutes from the first
+-- Failed sign-ins per subject (BLAKE2b-256 of a kind, a NUL and a value:
+-- "user" and the id of the user the email signs in as, "email" and the
+-- lowercased text of an email that names no user, "addr" and the client's
+-- address, an IPv6 one by its /64), in a window of 15 minutes from the first
 -- failure. An attempt is counted before its password is checked, by one
 -- atomic upsert, and uncounted when it succeeds, so parallel guesses cannot
 -- all slip under the limit. InnoDB: the counts must outlive a restart.

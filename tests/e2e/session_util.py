@@ -35,8 +35,8 @@ AGENT_SCOPES = {"contacts:read", "contacts:write", "conversations:read",
                 "conversations:write", "messages:send", "messages:read",
                 "campaigns:read"}
 LOGIN_FAILED = "The email or password is incorrect."
-SESSION_EXPIRED = "Your session has expired; sign in again."
-NEEDS_SESSION = "This route needs a dashboard session."
+SESSION_EXPIRED = "Your session has expired or is not valid; sign in again."
+NEEDS_SESSION = "This route needs a dashboard session, not an API key."
 USER_KEYS = {"id", "name", "email", "role", "tenant_id"}
 
 _rng = random.SystemRandom()
@@ -232,12 +232,12 @@ def session_cookie(resp, secure=False):
 
 def csrf_candidates(cookie):
     """What the CSRF token may be by the design's words (BLAKE2b-256 of
-    "wazera csrf" keyed with the session id, base64url without padding):
+    "wazera csrf v1" keyed with the session id, base64url without padding):
     the key being the id as the cookie carries it, or its 32 bytes."""
     raw = base64.urlsafe_b64decode(cookie + "=")
     out = []
     for k in (cookie.encode(), raw):
-        d = hashlib.blake2b(b"wazera csrf", key=k, digest_size=32).digest()
+        d = hashlib.blake2b(b"wazera csrf v1", key=k, digest_size=32).digest()
         out.append(base64.urlsafe_b64encode(d).rstrip(b"=").decode())
     return out
 

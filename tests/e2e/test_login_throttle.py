@@ -35,10 +35,11 @@ def assert_throttled(r):
 
 
 def subject(kind, value):
-    """login_throttle.subject: BLAKE2b-256 of the kind ("email" or
-    "addr"), a NUL and the lower-cased email or the client address, as
-    hex (app/fcgi/session.c's subject_hash; the schema's comment says
-    "email:<email>")."""
+    """login_throttle.subject: BLAKE2b-256 of the kind, a NUL and the
+    value, as hex (app/fcgi/session.c's subject_hash): "user" and the id
+    of the user an email signs in as (every spelling of it shares one
+    count), "email" and the lower-cased text of an email that names no
+    user, "addr" and the client address."""
     if kind == "email":
         value = value.lower()
     return hashlib.blake2b(("%s\0%s" % (kind, value)).encode(),
@@ -91,10 +92,10 @@ def test_eleventh_failure_for_an_email_is_429(stack, user):
     other = create_user(stack, user.tenant, role="agent")
     assert_ok(login(stack, other.email, other.password, source=src))
     # The counts: 10 failures plus the refused attempts for the email.
-    failures, left = throttle_row(stack, "email", user.email)
+    failures, left = throttle_row(stack, "user", user.id)
     assert failures >= 11 and 0 < left <= WINDOW, (failures, left)
     # The window's end lets the email in again.
-    end_window(stack, "email", user.email)
+    end_window(stack, "user", user.id)
     assert_ok(login(stack, user.email, user.password, source=src))
 
 
@@ -116,7 +117,7 @@ def test_retry_after_is_the_windows_end(stack, user):
     first = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert first > WINDOW - 120, first
-    shift_window(stack, "email", user.email, 600)
+    shift_window(stack, "user", user.id, 600)
     later = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert later <= WINDOW - 600 + 1, (first, later)
@@ -180,7 +181,7 @@ def test_success_does_not_count(stack, user):
     assert_throttled(login(stack, user.email, user.password, source=src))
     # The successes left no count: 9 + 1 failures and the refused 11th
     # attempt (counted before it was refused).
-    assert throttle_row(stack, "email", user.email)[0] == 11
+    assert throttle_row(stack, "user", user.id)[0] == 11
 
 
 def test_many_successes_from_one_address(stack, make_tenant):

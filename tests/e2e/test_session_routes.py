@@ -487,12 +487,16 @@ def test_create_key_scopes_and_expiry(stack, world):
     assert d["scopes"] == [] and d["name"] is None
 
 
-def test_create_key_empty_scopes_is_all(stack, world):
-    """Design B: "scopes"?: [scope names] (empty/absent = all)."""
-    d = assert_ok(world.s_admin("POST", "/api-keys", {"scopes": []}), 201)
-    assert d["scopes"] == [] and d["name"] is None
-    assert_ok(request(stack.port, "GET", "/webhooks", headers={
-        "Authorization": "Bearer " + d["key"]}))
+def test_create_key_empty_scopes_is_refused(stack, world):
+    """"scopes": [] names no scope: a 422, as `apikey create --scopes ""`
+    is refused by the CLI (leave the field out for a key without
+    restrictions); nothing is created."""
+    before = world.snapshot()
+    assert_error(world.s_admin("POST", "/api-keys", {"scopes": []}), 422,
+                 "VALIDATION_ERROR", {"scopes": [
+                     "The scopes field must name at least one scope; leave "
+                     "it out for a key without restrictions."]})
+    assert world.snapshot() == before
 
 
 def test_create_key_refused(stack, world):

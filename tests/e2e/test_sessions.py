@@ -85,7 +85,7 @@ def test_login_success(stack, tenant, admin):
     # The CSRF token is derived from the session id (design C), not
     # stored.
     assert data["csrf_token"] in csrf_candidates(cookie), \
-        "csrf_token is not BLAKE2b-256('wazera csrf', key=session id)"
+        "csrf_token is not BLAKE2b-256('wazera csrf v1', key=session id)"
 
 
 def test_login_over_https_sets_secure(stack, tenant, admin):
