@@ -191,16 +191,18 @@ wz_fcgi_workers() {
 
 # wz_nginx_conf DIR PORT FCGISOCK [EXTRA]: writes DIR/nginx.conf, an nginx of
 # our own on 127.0.0.1:PORT in front of FCGISOCK. Its server block is the
-# shipped deploy/nginx/wazera.conf with only the listen address, the socket
-# and the include paths changed (as the e2e suite runs it); EXTRA is
-# inserted in the server block (the bench adds its yardsticks there).
+# shipped deploy/nginx/wazera.conf with only the listen address, the socket,
+# the include paths and the dashboard's directory (the checkout's
+# dashboard/) changed (as the e2e suite runs it); EXTRA is inserted in the
+# server block (the bench adds its yardsticks there).
 wz_nginx_conf() {
 	local dir=$1 port=$2 sock=$3 extra=${4:-} user="" site
 	mkdir -p "$dir/tmp" "$dir/snippets"
 	cp "$wz_top/deploy/nginx/wazera-errors.conf" "$dir/snippets/"
 	# nginx's workers must reach the FastCGI socket (mode 0660, owned by us).
 	[ "$(id -u)" = 0 ] && user="user root;"
-	site=$(WZ_PORT=$port WZ_SOCK=$sock WZ_DIR=$dir WZ_EXTRA=$extra awk '
+	site=$(WZ_PORT=$port WZ_SOCK=$sock WZ_DIR=$dir WZ_EXTRA=$extra \
+	    WZ_DASHBOARD=$wz_top/dashboard awk '
 		function sub1(old, new) {
 			if (index($0, old)) {
 				$0 = substr($0, 1, index($0, old) - 1) new \
@@ -213,11 +215,13 @@ wz_nginx_conf() {
 			sub1("unix:/run/wazera/fcgi.sock", "unix:" ENVIRON["WZ_SOCK"])
 			sub1("include snippets/", "include " ENVIRON["WZ_DIR"] "/snippets/")
 			sub1("include fastcgi_params;", "include /etc/nginx/fastcgi_params;")
+			sub1("alias /usr/share/wazera/dashboard/;", "alias " ENVIRON["WZ_DASHBOARD"] "/;")
 			lines[NR] = $0
 		}
 		END {
 			if (n["listen 80;"] != 1 || n["unix:/run/wazera/fcgi.sock"] != 1 ||
-			    n["include snippets/"] != 1 || n["include fastcgi_params;"] != 1)
+			    n["include snippets/"] != 1 || n["include fastcgi_params;"] != 1 ||
+			    n["alias /usr/share/wazera/dashboard/;"] != 1)
 				exit 1
 			# EXTRA goes before the server block'"'"'s closing brace, the
 			# last line that is one.
@@ -229,7 +233,7 @@ wz_nginx_conf() {
 				print lines[i]
 			}
 		}' "$wz_top/deploy/nginx/wazera.conf") ||
-	    wz_die "deploy/nginx/wazera.conf: its listen, socket or include lines changed; update wz_nginx_conf"
+	    wz_die "deploy/nginx/wazera.conf: its listen, socket, include or dashboard alias lines changed; update wz_nginx_conf"
 	cat >"$dir/nginx.conf.tmp" <<CONF
 # Written by ${0##*/}; regenerated on every run.
 $user

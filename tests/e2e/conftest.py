@@ -305,13 +305,16 @@ class Proc:
         return self.popen.returncode
 
 
-def shipped_nginx_site(d, port, fcgi_sock, read_timeout=None):
+def shipped_nginx_site(d, port, fcgi_sock, read_timeout=None,
+                       dashboard=None):
     """deploy/nginx/wazera.conf as shipped, with only what a user changes
     on install: the listen address, the FastCGI socket, the paths of its
     includes (wazera-errors.conf copied to d/snippets/, as the file's
-    header says) and, when given, fastcgi_read_timeout. Each of these
-    must be in the file exactly once: a changed shipped config fails here
-    rather than leaving the suite on a config of its own."""
+    header says), the dashboard's directory (dashboard, default the
+    checkout's dashboard/, for /usr/share/wazera/dashboard/) and, when
+    given, fastcgi_read_timeout. Each of these must be in the file exactly
+    once: a changed shipped config fails here rather than leaving the
+    suite on a config of its own."""
     os.makedirs(os.path.join(d, "snippets"), exist_ok=True)
     shutil.copy(os.path.join(REPO, "deploy/nginx/wazera-errors.conf"),
                 os.path.join(d, "snippets"))
@@ -322,7 +325,10 @@ def shipped_nginx_site(d, port, fcgi_sock, read_timeout=None):
             ("include snippets/wazera-errors.conf;",
              "include %s;" % os.path.join(d, "snippets",
                                           "wazera-errors.conf")),
-            ("include fastcgi_params;", "include /etc/nginx/fastcgi_params;")]
+            ("include fastcgi_params;", "include /etc/nginx/fastcgi_params;"),
+            ("alias /usr/share/wazera/dashboard/;",
+             "alias %s/;" % os.path.abspath(
+                 dashboard or os.path.join(REPO, "dashboard")).rstrip("/"))]
     if read_timeout is not None:
         subs.append(("fastcgi_read_timeout 60s;",
                      "fastcgi_read_timeout %s;" % read_timeout))

@@ -1,7 +1,9 @@
 """README's first command, as a user runs it: deploy/local/up in a fresh
 copy of the tree (in a directory only root may enter, as a clone in /root
-is), then the walkthrough it prints, a second up that reuses what is there,
-and deploy/local/down stopping everything it started.
+is), then the walkthrough it prints and a sign-in to the dashboard as the
+demo admin it made, a second up that reuses what is there (the dashboard's
+password too), a third that gives that user a new password when the old
+one was lost, and deploy/local/down stopping everything it started.
 
 It builds the tree once more (without sanitizers, as up does) and starts a
 MariaDB, wazera-fcgi, nginx (running the shipped deploy/nginx/wazera.conf),
@@ -73,6 +75,49 @@ def alive(pid):
         return False
 
 
+def login(port, email, password):
+    return http_request(port, "POST", "/api/v1/auth/login",
+                        {"email": email, "password": password})
+
+
+def check_dashboard(out, tree, port):
+    """The dashboard's line, its demo admin in .local/env and a sign-in
+    with it; the pages through nginx. Returns the password."""
+    e = read_env(tree)
+    email, pw = e["WAZERA_DASHBOARD_EMAIL"], e["WAZERA_DASHBOARD_PASSWORD"]
+    assert email == "admin@demo.example", e
+    assert re.fullmatch(r"[A-Za-z0-9]{16}", pw), e
+    assert "Dashboard: http://127.0.0.1:%d/dashboard/  (%s / %s)" % (
+        port, email, pw) in out, out
+    r = login(port, email, pw)
+    assert r.status == 200, r
+    user = r.body["data"]["user"]
+    assert (user["email"], user["role"], user["name"]) == \
+        (email, "admin", "Demo Admin"), r
+    assert r.headers["set-cookie"].startswith("wz_session="), r
+    # nginx serves the copy's dashboard/ at /dashboard/.
+    r = http_request(port, "GET", "/dashboard", wazera=False)
+    assert r.status == 301 and r.headers["location"] == "/dashboard/", r
+    if os.path.exists(os.path.join(tree, "dashboard", "index.html")):
+        r = http_request(port, "GET", "/dashboard/", wazera=False)
+        assert r.status == 200, r
+        with open(os.path.join(tree, "dashboard", "index.html"), "rb") as f:
+            assert r.raw == f.read()
+        assert r.headers["content-security-policy"].startswith(
+            "default-src 'none';"), r
+    return pw
+
+
+def forget_dashboard_password(tree):
+    """.local/state and .local/env without the dashboard's password."""
+    for name in ("state", "env"):
+        path = os.path.join(tree, ".local", name)
+        with open(path) as f:
+            lines = [ln for ln in f if "DASHBOARD_PASSWORD=" not in ln]
+        with open(path, "w") as f:
+            f.writelines(lines)
+
+
 def test_local_up_walkthrough_and_down():
     private = tempfile.mkdtemp(prefix="wazera-up-")
     tree = os.path.join(private, "w")
@@ -102,6 +147,7 @@ def test_local_up_walkthrough_and_down():
         key, account = e["WAZERA_API_KEY"], int(e["WAZERA_ACCOUNT_ID"])
         assert os.stat(os.path.join(tree, ".local", "env")).st_mode & \
             0o077 == 0
+        dash_pw = check_dashboard(out, tree, port)
 
         # The curl line it prints works as printed.
         line = [ln for ln in out.splitlines()
@@ -196,6 +242,24 @@ def test_local_up_walkthrough_and_down():
         assert (e2["WAZERA_API_KEY"], e2["WAZERA_ACCOUNT_ID"]) == \
             (key, str(account))
         assert api("GET", "/conversations/%d" % conv["id"]).status == 200
+        # The dashboard's user and password too.
+        assert "dashboard user admin@demo.example reused" in out, out
+        assert check_dashboard(out, tree, port) == dash_pw
+
+        # Its password lost (neither .local/state nor .local/env has it):
+        # the same user gets a new one (wazera-admin user password), and
+        # the old one no longer signs in.
+        forget_dashboard_password(tree)
+        p = subprocess.run([up], cwd=tree, env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=900)
+        out = p.stdout + p.stderr
+        assert p.returncode == 0, out[-4000:]
+        assert "dashboard user admin@demo.example: password set" in out, out
+        new_pw = check_dashboard(out, tree, port)
+        assert new_pw != dash_pw
+        r = login(port, "admin@demo.example", dash_pw)
+        assert r.status == 401, r
+        assert r.body["error"]["code"] == "AUTHENTICATION_ERROR", r
 
         # down stops all it started.
         pids = dict(before, **pids_of(tree))
