@@ -1,0 +1,71 @@
+"""Contacts (SPEC 3 and 10, design D): create one from the form, find it
+by search and by tag, edit it from its row."""
+import uuid
+
+from selenium.webdriver.common.keys import Keys
+
+
+def contact_by_phone(world, phone):
+    r = world.key("GET", "/contacts?search=%s" % phone.lstrip("+"))
+    assert r.status == 200, r
+    found = [c for c in r.body["data"] if c["phone"] == phone]
+    return found[0] if found else None
+
+
+def listed(b):
+    return sorted(int(tr.get_attribute("data-id")) for tr in
+                  b.find("table#contact-list tbody tr[data-id]"))
+
+
+def test_create_search_filter_edit(admin_in, world):
+    b = admin_in
+    tag = "baker" + uuid.uuid4().hex[:4]
+    other = world.key.create_contact(name="Linus Other",
+                                     phone="+4915150001234", tags=["vip"])
+    b.open("contacts.html")
+    b.one("form#contact-form")
+    b.fill("input#contact-name", "Grace Hopper")
+    b.fill("input#contact-phone", "+1 (415) 555-0142")
+    b.fill("input#contact-email", "grace@navy.example")
+    b.fill("input#contact-tags", "vip, " + tag)
+    b.click("button#contact-save")
+    b.wait(lambda d: contact_by_phone(world, "+14155550142"), 30,
+           "the contact stored")
+    grace = contact_by_phone(world, "+14155550142")
+    assert grace["name"] == "Grace Hopper", grace
+    assert grace["email"] == "grace@navy.example", grace
+    assert sorted(grace["tags"]) == sorted(["vip", tag]), grace
+    row = "table#contact-list tbody tr[data-id='%d']" % grace["id"]
+    b.wait(lambda d: "Grace Hopper" in b.text(row), 30, "Grace's row")
+    assert other["id"] in listed(b) or b.find("nav.pager"), listed(b)
+
+    # Search: a substring of the name, case-insensitive.
+    b.fill("input#contact-search", "grace" + Keys.ENTER)
+    b.wait(lambda d: listed(b) == [grace["id"]], 30,
+           "only Grace listed for 'grace'")
+    b.one("input#contact-search").clear()
+    b.one("input#contact-search").send_keys(Keys.ENTER)
+    b.wait(lambda d: other["id"] in listed(b), 30, "everyone listed again")
+    # Tag filter.
+    b.fill("input#contact-tag", tag + Keys.ENTER)
+    b.wait(lambda d: listed(b) == [grace["id"]], 30,
+           "only Grace listed for tag %s" % tag)
+    b.one("input#contact-tag").clear()
+    b.one("input#contact-tag").send_keys(Keys.ENTER)
+    b.wait(lambda d: other["id"] in listed(b), 30, "everyone listed again")
+
+    # Edit: the row's button loads the contact into the form.
+    b.click(row + " button[data-action=edit]")
+    b.wait(lambda d: b.one("input#contact-name").get_attribute("value") ==
+           "Grace Hopper", 30, "the form holding Grace")
+    assert b.one("input#contact-phone").get_attribute("value") == \
+        "+14155550142"
+    b.fill("input#contact-name", "Grace B. Hopper")
+    b.click("button#contact-save")
+    b.wait(lambda d: contact_by_phone(world, "+14155550142")["name"] ==
+           "Grace B. Hopper", 30, "the edit stored")
+    b.wait(lambda d: "Grace B. Hopper" in b.text(row), 30,
+           "the row showing the new name")
+    assert len([c for c in world.key("GET", "/contacts?per_page=100")
+                .body["data"] if c["phone"] == "+14155550142"]) == 1
+    b.shot("contacts")

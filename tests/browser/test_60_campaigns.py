@@ -1,0 +1,111 @@
+"""Segments and campaigns (SPEC 7 and 10, design D): the admin makes a
+segment of three tagged contacts and a campaign to it; the session's
+spooler sends it to the sandbox Graph API and the campaign list's cells
+follow without a reload (the page polls): every recipient sent, then --
+as the sandbox reports "delivered" for each -- every one delivered."""
+import uuid
+
+import pytest
+from selenium.webdriver.support.ui import Select
+
+from conftest import wait_for
+
+PHONES = ["+4917620001%03d" % i for i in range(3)]
+STATE = {}
+
+
+def cell(b, row, name):
+    els = b.find("%s td.%s, %s .%s" % (row, name, row, name))
+    return els[0].text.strip() if els else None
+
+
+def test_segment_and_campaign_stats_move(admin_in, world):
+    b = admin_in
+    sb = world.sandbox
+    sb.config(auto_status="none")
+    tag = "spring" + uuid.uuid4().hex[:6]
+    for i, phone in enumerate(PHONES):
+        world.key.create_contact(name="Spring Customer %d" % i,
+                                 phone=phone, tags=[tag])
+    b.open("campaigns.html")
+
+    seg_name = "Spring VIPs " + tag[-6:]
+    b.fill("input#segment-name", seg_name)
+    b.fill("input#segment-tags", tag)
+    Select(b.one("select#segment-match")).select_by_value("any")
+    b.click("button#segment-create")
+    seg = b.wait(lambda d: [s for s in world.key("GET", "/segments?per_page"
+                                                 "=100").body["data"]
+                            if s["name"] == seg_name], 30,
+                 "the segment stored")[0]
+    assert seg["filter"] == {"tags": [tag], "match": "any"}, seg
+    assert seg["contact_count"] == 3, seg
+    b.one("table#segment-list tbody tr[data-id='%d']" % seg["id"])
+
+    camp_name = "Spring sale " + tag[-6:]
+    b.fill("input#campaign-name", camp_name)
+    b.wait(lambda d: b.find("select#campaign-segment option[value='%d']"
+                            % seg["id"]), 30, "the segment offered")
+    Select(b.one("select#campaign-segment")).select_by_value(str(seg["id"]))
+    b.wait(lambda d: b.find("select#campaign-account option[value='%d']"
+                            % world.account["id"]), 30, "the account offered")
+    Select(b.one("select#campaign-account")).select_by_value(
+        str(world.account["id"]))
+    b.fill("input#campaign-template", "hello_world")
+    assert b.one("input#campaign-language").get_attribute("value") == "en"
+    b.driver.execute_script("window.__wzNoReload = 'campaigns';")
+    b.click("button#campaign-create")
+    camp = b.wait(lambda d: [c for c in world.key("GET", "/campaigns?per_page"
+                                                  "=100").body["data"]
+                             if c["name"] == camp_name], 30,
+                  "the campaign stored")[0]
+    assert camp["segment_id"] == seg["id"], camp
+    assert camp["template_name"] == "hello_world", camp
+    row = "table#campaign-list tbody tr[data-id='%d']" % camp["id"]
+    b.one(row)
+
+    b.wait(lambda d: cell(b, row, "stat-total") == "3" and
+           cell(b, row, "stat-sent") == "3", 90,
+           "the row's stats: 3 of 3 sent")
+    b.wait(lambda d: "completed" in (cell(b, row, "status") or "").lower(),
+           30, "the row's status completed")
+    assert cell(b, row, "stat-queued") == "0"
+    assert cell(b, row, "stat-failed") == "0"
+    assert b.driver.execute_script("return window.__wzNoReload") == \
+        "campaigns", "the page was reloaded"
+    # The sandbox got the template once for each.
+    sent = [r for r in sb.requests(phone_number_id=world.phone_id)
+            if r["method"] == "POST" and "+" + r["body"]["to"] in PHONES]
+    assert sorted("+" + r["body"]["to"] for r in sent) == sorted(PHONES)
+    assert all(r["body"]["template"]["name"] == "hello_world" for r in sent)
+    STATE["camp"], STATE["row"] = camp, row
+    STATE["wamids"] = [r["wamid"] for r in sent]
+
+    # Its recipients.
+    b.click(row + " button[data-action=recipients]")
+    b.wait(lambda d: len(b.find("table#recipient-list tbody tr")) == 3, 30,
+           "three recipients listed")
+    b.shot("campaigns")
+
+
+def test_delivered_statuses_show_without_reload(admin_in, world):
+    if "camp" not in STATE:
+        pytest.fail("needs test_segment_and_campaign_stats_move's campaign")
+    b = admin_in
+    row = STATE["row"]
+    assert b.driver.execute_script("return window.__wzNoReload") == \
+        "campaigns", "the page was reloaded"
+    r = world.sandbox.ctl("POST", "webhook", {"statuses": [
+        {"id": w, "status": "delivered"} for w in STATE["wamids"]]})
+    assert r["status"] == 200, r
+    cid = STATE["camp"]["id"]
+    wait_for(lambda: world.key("GET", "/campaigns/%d" % cid)
+             .body["data"]["stats"]["delivered"] == 3, timeout=30,
+             what="the API's stats: 3 delivered")
+    b.wait(lambda d: cell(b, row, "stat-delivered") == "3" and
+           cell(b, row, "stat-sent") == "0", 30,
+           "the row's stats: 3 delivered, without a reload (the campaign "
+           "completed when all were sent; its deliveries come after)")
+    assert b.driver.execute_script("return window.__wzNoReload") == \
+        "campaigns", "the page was reloaded"
+    b.shot("campaigns-delivered")

@@ -1,0 +1,109 @@
+"""The inbox (SPEC 5 and 10, design D): a customer writes (Meta's signed
+webhook to /api/v1/whatsapp/webhook, as the e2e tests post it); the
+admin sees the conversation, opens it, types a reply and sends it; the
+reply shows in the conversation and the spooler takes it to the sandbox
+Graph API. Then the same page at 375 px: one column, nothing wider than
+the screen."""
+import time
+import uuid
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from conftest import e2e, wait_for
+
+CUSTOMER = "+14155550177"
+STATE = {}
+
+
+def customer_writes(world, text):
+    wa_id = CUSTOMER.lstrip("+")
+    payload = e2e.inbound_payload(world.phone_id, [e2e.msg(
+        "wamid.B" + uuid.uuid4().hex, wa_id, "text", {"body": text},
+        timestamp=str(int(time.time())))], {wa_id: "Clara Customer"})
+    r = e2e.post(world.stack.port, payload, secret=world.app_secret)
+    assert r.status == 200, r
+
+
+def conversation_of(world, phone):
+    r = world.key("GET", "/conversations?status=open&per_page=100")
+    assert r.status == 200, r
+    found = [c for c in r.body["data"] if c["contact"]["phone"] == phone]
+    return found[0] if found else None
+
+
+def test_answer_a_customer(admin_in, world):
+    b = admin_in
+    customer_writes(world, "Hi! Is the sourdough ready?")
+    wait_for(lambda: conversation_of(world, CUSTOMER), timeout=30,
+             what="the conversation")
+    conv = conversation_of(world, CUSTOMER)
+    b.open("inbox.html")
+    status = b.one("select#conv-status")
+    assert {o.get_attribute("value") for o in status.find_elements(
+        "css selector", "option")} >= {"open", "pending", "closed", "all"}
+    item = "ul#conv-list li[data-id='%d']" % conv["id"]
+    b.wait(lambda d: "Clara Customer" in b.text(item), 30,
+           "the conversation listed with the customer's name")
+    b.click(item)
+    b.one("#conv")
+    inbound = "ol#conv-messages li[data-direction=inbound]"
+    b.wait(lambda d: any("sourdough" in e.text for e in b.find(inbound)),
+           30, "the customer's message shown")
+    b.one("form#reply-form")
+    b.one("button#conv-close")
+    b.one("select#conv-assign")
+
+    reply = "Yes, fresh out of the oven at 9. " + uuid.uuid4().hex[:4]
+    b.fill("textarea#reply-text", reply)
+    b.click("button#reply-send")
+    outbound = "ol#conv-messages li[data-direction=outbound]"
+    b.wait(lambda d: any(reply in e.text for e in b.find(outbound)), 30,
+           "the reply shown in the conversation")
+    assert b.one("textarea#reply-text").get_attribute("value") == ""
+
+    def at_sandbox():
+        return [r for r in world.sandbox.requests(
+            phone_number_id=world.phone_id, to=CUSTOMER)
+            if r["method"] == "POST" and
+            (r["body"].get("text") or {}).get("body") == reply]
+    wait_for(at_sandbox, timeout=30, what="the reply at the Graph API")
+    assert len(at_sandbox()) == 1
+    msgs = world.key("GET", "/conversations/%d" % conv["id"]).body[
+        "data"]["messages"]
+    assert [m["direction"] for m in msgs] == ["inbound", "outbound"], msgs
+    assert msgs[1]["content"]["body"] == reply, msgs
+    STATE["conv"] = conv
+    b.shot("inbox")
+
+
+def test_inbox_at_phone_width(admin_in, world):
+    if "conv" not in STATE:
+        pytest.fail("needs test_answer_a_customer's conversation")
+    b = admin_in
+    d = b.driver
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 375, "height": 812, "deviceScaleFactor": 2,
+        "mobile": True})
+    try:
+        b.open("inbox.html")
+        item = "ul#conv-list li[data-id='%d']" % STATE["conv"]["id"]
+        b.one(item).send_keys(Keys.ENTER)        # Enter opens it too
+        b.wait(lambda d: any("sourdough" in e.text for e in b.find(
+            "ol#conv-messages li[data-direction=inbound]")), 30,
+            "the conversation opened with Enter")
+        width, scroll = d.execute_script(
+            "return [window.innerWidth, "
+            "document.documentElement.scrollWidth]")
+        assert width == 375, "the page's layout is %d px wide at a 375 px " \
+            "screen (no <meta name=viewport>?)" % width
+        assert scroll <= 375, "the page scrolls sideways: %d px wide" % scroll
+        for css in ("textarea#reply-text", "button#reply-send",
+                    "nav#nav"):
+            r = d.execute_script(
+                "const r = document.querySelector(arguments[0])"
+                ".getBoundingClientRect(); return [r.left, r.right];", css)
+            assert r[0] >= 0 and r[1] <= 375 + 0.5, (css, r)
+        b.shot("inbox-375")
+    finally:
+        d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
