@@ -152,33 +152,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 # --------------------------------------------------------------------------
-# nginx serving the dashboard
-
-def dashboard_site(stack, d, port):
-    """The shipped deploy/nginx/wazera.conf (as the e2e suite runs it);
-    when it serves /dashboard/ (issue 14's deploy work), as shipped with
-    only the installed path of the files made this checkout's. Until then,
-    the design's location (E: alias, index, the headers of D) added to the
-    shipped server block. Returns (site, "shipped"|"own")."""
-    site = e2e.shipped_nginx_site(d, port, stack.fcgi_sock)
-    if "location /dashboard/" in site:
-        site = site.replace("/usr/share/wazera/dashboard/", DASHBOARD + "/")
-        return site, "shipped"
-    hdrs = "".join('\t\tadd_header %s "%s" always;\n' % (k, v)
-                   for k, v in HEADERS.items())
-    block = ("\tlocation = /dashboard { return 301 /dashboard/; }\n"
-             "\tlocation /dashboard/ {\n"
-             "\t\talias %s/;\n"
-             "\t\tindex index.html;\n"
-             "\t\tinclude /etc/nginx/mime.types;\n"
-             "\t\tcharset utf-8;\n"
-             "\t\tcharset_types text/css application/javascript;\n"
-             "%s\t}\n" % (DASHBOARD, hdrs))
-    end = site.rindex("}")
-    return site[:end] + block + site[end:], "own"
-
-
-# --------------------------------------------------------------------------
 # A webhook receiver on 127.0.0.1 (answers 200, records every POST)
 
 class Receiver:
@@ -284,18 +257,18 @@ def world(stack):
     w.spooler = stack.start_spooler(conf, mode="loop")
     w.receiver = Receiver()
 
-    d = os.path.join(stack.work, stack.unique("nginx-dash-"))
-    os.makedirs(d)
-    port = e2e.free_port()
-    site, w.site_kind = dashboard_site(stack, d, port)
-    w.nginx = stack.start_nginx(stack.fcgi_sock, site=site, d=d, port=port)
-    w.port = port
-    w.base = "http://127.0.0.1:%d" % port
+    # The stack's nginx runs the shipped deploy/nginx/wazera.conf, which
+    # serves the checkout's dashboard/ at /dashboard/ (its alias the one
+    # line changed, as on install).
+    with open(stack.nginx.conf) as f:
+        assert "location /dashboard/" in f.read(), \
+            "deploy/nginx/wazera.conf does not serve /dashboard/"
+    w.port = stack.port
+    w.base = "http://127.0.0.1:%d" % stack.port
     try:
         yield w
     finally:
         w.receiver.close()
-        stack.stop_nginx(w.nginx)
         rc = w.spooler.stop()
         w.sandbox.proc.stop()
         assert rc == 0, e2e.read_log(w.spooler.log)
@@ -352,6 +325,7 @@ class Browser:
         self.record = record        # the session's timings (page -> dict)
         self.console = []           # (page url, level, message)
         self.requests = []          # every URL a page asked for
+        self.sign_in_failed = None
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for a in CHROME_ARGS:
@@ -500,8 +474,19 @@ class Browser:
         self.wait_ready()
 
     def ensure_signed_in(self, email, password):
-        if self.cookie() is None:
+        """Signs in through the form unless the browser holds a session
+        cookie; after one failed attempt the next tests fail at once
+        (instead of each waiting for the form to time out)."""
+        if self.cookie() is not None:
+            return
+        if self.sign_in_failed:
+            raise AssertionError("%s: signing in failed earlier: %s" %
+                                 (self.name, self.sign_in_failed))
+        try:
             self.sign_in(email, password)
+        except AssertionError as e:
+            self.sign_in_failed = str(e)[:500]
+            raise
 
     def api(self, method, path, body=None):
         """The API with this browser's session cookie (and its CSRF token
@@ -559,10 +544,13 @@ def agent(world):
 # The report: timings, bytes and file sizes (.build/browser/timings.json)
 
 def dashboard_files():
+    """dashboard/'s files (not dot files: never served) -> size."""
     out = {}
     if os.path.isdir(DASHBOARD):
         for root, _, names in os.walk(DASHBOARD):
             for n in names:
+                if n.startswith("."):
+                    continue
                 p = os.path.join(root, n)
                 out[os.path.relpath(p, DASHBOARD)] = os.path.getsize(p)
     return dict(sorted(out.items()))

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import DASHBOARD, FILE_LIMIT, HEADERS, dashboard_files, fetch
 
-TYPES = {".html": "text/html", ".js": "application/javascript",
-         ".mjs": "application/javascript", ".css": "text/css",
+TYPES = {".html": "text/html", ".js": "text/javascript",
+         ".mjs": "text/javascript", ".css": "text/css",
          ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/",
          ".woff2": "font/woff2"}
 PAGES = ("index.html", "login.html", "inbox.html", "contacts.html",
