@@ -451,10 +451,24 @@ class Browser:
         el.click()
         return el
 
-    def shot(self, name):
+    def shot(self, name, full=True):
+        """.build/browser/screenshots/NAME.png: the whole page (beyond the
+        window, as tall as its content) unless full=False (the window)."""
         os.makedirs(SHOTS, exist_ok=True)
         path = os.path.join(SHOTS, name + ".png")
-        assert self.driver.save_screenshot(path), path
+        if not full:
+            assert self.driver.save_screenshot(path), path
+            return path
+        m = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+        size = m.get("cssContentSize") or m["contentSize"]
+        view = m.get("cssLayoutViewport") or m["layoutViewport"]
+        png = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "scale": 1,
+                     "width": view["clientWidth"],
+                     "height": min(size["height"], 8000)}})
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(png["data"]))
         return path
 
     def cookie(self, name="wz_session"):

@@ -69,3 +69,42 @@ def test_create_search_filter_edit(admin_in, world):
     assert len([c for c in world.key("GET", "/contacts?per_page=100")
                 .body["data"] if c["phone"] == "+14155550142"]) == 1
     b.shot("contacts")
+
+
+def test_validation_error_next_to_its_field(admin_in, world):
+    """A 422 shows the API's message for the field, in words."""
+    b = admin_in
+    r = world.key("POST", "/contacts", {"phone": "12"})
+    assert r.status == 422, r
+    want = r.body["error"]["details"]["phone"][0]
+    b.open("contacts.html")
+    b.fill("input#contact-name", "Nobody")
+    b.fill("input#contact-phone", "12")
+    b.click("button#contact-save")
+    b.wait(lambda d: any(want in e.text for e in d.find_elements(
+        "xpath", "//*[contains(normalize-space(.), %s)]" % xpath_str(want))
+        if e.is_displayed() and e.tag_name not in ("html", "body", "main")),
+        30, "the phone's message %r shown" % want)
+    assert "VALIDATION_ERROR" not in b.driver.find_element(
+        "tag name", "body").text
+    # Next to its input: the message's element follows the phone input in
+    # the form, or the input names it (aria-describedby).
+    inp = b.one("input#contact-phone")
+    described = inp.get_attribute("aria-describedby") or ""
+    near = b.driver.execute_script(
+        "const i = arguments[0], want = arguments[1];"
+        "const f = i.closest('form, fieldset, div, p, label') || i;"
+        "const box = i.parentElement;"
+        "return [box.textContent.includes(want) ||"
+        " (i.nextElementSibling && i.nextElementSibling.textContent"
+        "  .includes(want)) ||"
+        " f.textContent.includes(want), i.getAttribute('aria-invalid')];",
+        inp, want)
+    assert near[0] or described, (want, near, described)
+    assert not world.key("GET", "/contacts?search=Nobody").body["data"]
+
+
+def xpath_str(s):
+    if "'" not in s:
+        return "'%s'" % s
+    return "concat('%s')" % "', \"'\", '".join(s.split("'"))

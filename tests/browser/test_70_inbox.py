@@ -77,6 +77,51 @@ def test_answer_a_customer(admin_in, world):
     b.shot("inbox")
 
 
+def test_reply_outside_the_window_takes_a_template(admin_in, world):
+    """A conversation the business began (a template; the customer never
+    wrote): the page offers a template instead of text (#window-closed),
+    and the template reaches the Graph API."""
+    b = admin_in
+    phone = "+14155550188"
+    r = world.key("POST", "/messages/send", {
+        "to": phone, "whatsapp_account_id": world.account["id"],
+        "type": "template",
+        "content": {"name": "hello_world", "language": "en_US"}})
+    assert r.status == 201, r
+    cid = r.body["data"]["conversation_id"]
+    # A text is refused by the API: the page must not offer it.
+    r = world.key("POST", "/messages/send", {
+        "to": phone, "whatsapp_account_id": world.account["id"],
+        "type": "text", "content": {"body": "hello?"}})
+    assert r.status == 422 and r.body["error"]["code"] == \
+        "OUTSIDE_SERVICE_WINDOW", r
+    b.open("inbox.html")
+    b.click("ul#conv-list li[data-id='%d']" % cid)
+    closed = b.one("#window-closed")
+    words = closed.text
+    assert "24" in words and "OUTSIDE_SERVICE_WINDOW" not in words, words
+    b.fill("input#reply-template-name", "sourdough_ready")
+    b.fill("input#reply-template-language", "en_US")
+    b.click("button#reply-send")
+
+    def at_sandbox():
+        return [x for x in world.sandbox.requests(
+            phone_number_id=world.phone_id, to=phone)
+            if x["method"] == "POST" and
+            (x["body"].get("template") or {}).get("name") ==
+            "sourdough_ready"]
+    wait_for(at_sandbox, timeout=30, what="the template at the Graph API")
+    assert at_sandbox()[0]["body"]["template"]["language"] == \
+        {"code": "en_US"}
+    msgs = world.key("GET", "/conversations/%d" % cid).body["data"][
+        "messages"]
+    assert [m["type"] for m in msgs] == ["template", "template"], msgs
+    b.wait(lambda d: len(b.find("ol#conv-messages li[data-direction="
+                                "outbound]")) == 2, 30,
+           "both templates shown in the conversation")
+    b.shot("inbox-window-closed")
+
+
 def test_inbox_at_phone_width(admin_in, world):
     if "conv" not in STATE:
         pytest.fail("needs test_answer_a_customer's conversation")
@@ -104,6 +149,7 @@ def test_inbox_at_phone_width(admin_in, world):
                 "const r = document.querySelector(arguments[0])"
                 ".getBoundingClientRect(); return [r.left, r.right];", css)
             assert r[0] >= 0 and r[1] <= 375 + 0.5, (css, r)
-        b.shot("inbox-375")
+        d.execute_script("document.querySelector('#conv').scrollIntoView()")
+        b.shot("inbox-375", full=False)
     finally:
         d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
