@@ -583,10 +583,11 @@ def write_report():
 
 def report_lines(report):
     lines = ["dashboard pages: first render (navigation start to "
-             "body[data-ready=\"1\"]) and bytes transferred",
-             "  %-10s %9s %9s %10s %10s %9s %5s" % (
+             "body[data-ready=\"1\"]) and bytes transferred (cold: empty "
+             "cache; warm: revalidated)",
+             "  %-10s %9s %9s %10s %10s %9s %5s %9s" % (
                  "page", "cold ms", "warm ms", "html B", "static B",
-                 "api B", "reqs")]
+                 "api B", "reqs", "warm B")]
     for page in PAGES:
         rec = report["pages"].get(page)
         if not rec:
@@ -598,10 +599,13 @@ def report_lines(report):
             return "%9.0f" % x["ready_ms"] if x and x.get("ready_ms") \
                 is not None else "%9s" % "-"
         src = c or w
-        lines.append("  %-10s %s %s %10d %10d %9d %5d" % (
+        warm = "%9d" % sum(w.get(k, 0) for k in ("doc_bytes", "static_bytes",
+                                                 "api_bytes")) if w else \
+            "%9s" % "-"
+        lines.append("  %-10s %s %s %10d %10d %9d %5d %s" % (
             page, ms(c), ms(w), src.get("doc_bytes", 0),
             src.get("static_bytes", 0), src.get("api_bytes", 0),
-            src.get("requests", 0)))
+            src.get("requests", 0), warm))
     files = report["files"]
     lines.append("dashboard files on disk (limit %d bytes each): %s" % (
         FILE_LIMIT, ", ".join("%s %d" % kv for kv in files.items())
