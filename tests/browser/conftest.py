@@ -84,8 +84,9 @@ wait_for = e2e.wait_for
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (StaleElementReferenceException,
-                                            TimeoutException)
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException, ElementNotInteractableException,
+        StaleElementReferenceException, TimeoutException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -404,12 +405,12 @@ class Browser:
         return urllib.parse.urlparse(self.driver.current_url)
 
     # -- waiting and finding
-    def wait(self, cond, timeout=30, what="condition"):
+    def wait(self, cond, timeout=30, what="condition", ignore=()):
         try:
             return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
                                  ignored_exceptions=(
-                                     StaleElementReferenceException,)
-                                 ).until(cond)
+                                     StaleElementReferenceException,) +
+                                 tuple(ignore)).until(cond)
         except TimeoutException:
             self.drain()
             raise AssertionError(
@@ -439,17 +440,33 @@ class Browser:
     def text(self, css):
         return self.one(css).text
 
-    def fill(self, css, value):
-        el = self.one(css)
-        el.clear()
-        el.send_keys(value)
-        return el
+    def fill(self, css, value, clear=True):
+        """Clears the (displayed) field and types value (keys into any
+        element with clear=False); found afresh if the page re-rendered it
+        meanwhile."""
+        def go(d):
+            for el in d.find_elements(By.CSS_SELECTOR, css):
+                if el.is_displayed():
+                    if clear:
+                        el.clear()
+                    el.send_keys(value)
+                    return el
+            return False
+        return self.wait(go, 30, "%s to type into" % css,
+                         ignore=(ElementNotInteractableException,))
 
     def click(self, css):
-        el = self.one(css)
-        self.wait(lambda d: el.is_enabled(), 10, css + " enabled")
-        el.click()
-        return el
+        """Clicks the displayed, enabled element css names, found afresh
+        on each try: a list the page re-renders (polling) replaces it."""
+        def go(d):
+            for el in d.find_elements(By.CSS_SELECTOR, css):
+                if el.is_displayed() and el.is_enabled():
+                    el.click()
+                    return el
+            return False
+        return self.wait(go, 30, "%s to click" % css,
+                         ignore=(ElementClickInterceptedException,
+                                 ElementNotInteractableException))
 
     def shot(self, name, full=True):
         """.build/browser/screenshots/NAME.png: the whole page (beyond the

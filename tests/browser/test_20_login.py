@@ -5,6 +5,8 @@ error code) and sets no cookie; the right one sets the session cookie
 inbox, where the navigation names the user and offers every page."""
 import re
 
+from selenium.webdriver.common.keys import Keys
+
 from conftest import fetch
 
 CODE = re.compile(r"\b[A-Z]{3,}(?:_[A-Z]+)+\b")
@@ -60,6 +62,10 @@ def test_admin_signs_in(admin, world):
         assert a.get_attribute("href").endswith("/dashboard/%s.html" % page)
     admin.one("button#signout")
     admin.one("main#main")
+    err = admin.one("#error", visible=False)
+    assert err.get_attribute("role") == "alert" and not err.is_displayed()
+    assert admin.one("#notice", visible=False).get_attribute("role") == \
+        "status"
     # The session works for the API as the design says.
     r = admin.api("GET", "/auth/me")
     assert r.status == 200, r
@@ -86,3 +92,26 @@ def test_session_cookie_not_accepted_from_elsewhere(admin_in, world):
               {"Cookie": "wz_session=" + c["value"]})
     assert r.status == 403 and r.body["error"]["code"] == \
         "CSRF_TOKEN_INVALID", r
+
+
+def test_focus_is_visible(admin_in):
+    """Keyboard use: a focused button and link look different from
+    unfocused ones (an outline or a shadow)."""
+    b = admin_in
+    b.open("contacts.html")
+    look = ("const s = getComputedStyle(arguments[0]);"
+            "return [s.outlineStyle, s.outlineWidth, s.boxShadow];")
+    for css in ("button#contact-save", "nav#nav a[data-nav=inbox]"):
+        el = b.one(css)
+        b.driver.execute_script("document.activeElement.blur()")
+        before = b.driver.execute_script(look, el)
+        # Keyboard focus (Tab) from the element before it.
+        b.driver.execute_script(
+            "const all = [...document.querySelectorAll("
+            "'a[href], button, input, select, textarea')];"
+            "const i = all.indexOf(arguments[0]); all[i - 1].focus();", el)
+        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        assert b.driver.switch_to.active_element == el, css
+        after = b.driver.execute_script(look, el)
+        assert after != before and (after[0] != "none" or
+                                    after[2] != "none"), (css, before, after)

@@ -71,3 +71,30 @@ def test_webhook_test_ping_in_delivery_log(admin_in, world):
     r = world.key("GET", "/webhooks/%d/deliveries" % wid)
     assert [(d["id"], d["event"], d["status"]) for d in r.body["data"]] == [
         (did, "webhook.test", "succeeded")], r.body
+
+
+def test_webhook_toggle_and_delete(admin_in, world):
+    """Disable and enable from the row, then delete (two buttons)."""
+    b = admin_in
+    url = world.receiver.url + "/other"
+    r = world.key("POST", "/webhooks", {"url": url,
+                                        "events": ["contact.created"]})
+    assert r.status == 201, r
+    wid = r.body["data"]["id"]
+    b.open("webhooks.html")
+    row = "table#webhook-list tbody tr[data-id='%d']" % wid
+
+    def status():
+        return world.key("GET", "/webhooks/%d" % wid).body["data"]["status"]
+    b.click(row + " button[data-action=toggle]")
+    b.wait(lambda d: status() == "disabled", 30, "the webhook disabled")
+    b.wait(lambda d: "disabled" in b.text(row).lower(), 30,
+           "the row saying disabled")
+    b.click(row + " button[data-action=toggle]")
+    b.wait(lambda d: status() == "active", 30, "the webhook enabled again")
+    b.click(row + " button[data-action=delete]")
+    assert world.key("GET", "/webhooks/%d" % wid).status == 200
+    b.click(row + " button[data-action=confirm-delete]")
+    b.wait(lambda d: world.key("GET", "/webhooks/%d" % wid).status == 404,
+           30, "the webhook deleted")
+    b.wait(lambda d: not b.find(row), 30, "its row gone")

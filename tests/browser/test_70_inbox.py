@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from conftest import e2e, wait_for
 
@@ -121,6 +122,18 @@ def test_reply_outside_the_window_takes_a_template(admin_in, world):
            "both templates shown in the conversation")
     b.shot("inbox-window-closed")
 
+    # Assign it to the agent, then close it.
+    Select(b.one("select#conv-assign")).select_by_value(
+        str(world.agent_user["id"]))
+
+    def conv():
+        return world.key("GET", "/conversations/%d" % cid).body["data"]
+    b.wait(lambda d: conv()["assigned_to"] == world.agent_user["id"], 30,
+           "the conversation assigned to the agent")
+    b.click("button#conv-close")
+    b.wait(lambda d: conv()["status"] == "closed", 30,
+           "the conversation closed")
+
 
 def test_inbox_at_phone_width(admin_in, world):
     if "conv" not in STATE:
@@ -133,7 +146,7 @@ def test_inbox_at_phone_width(admin_in, world):
     try:
         b.open("inbox.html")
         item = "ul#conv-list li[data-id='%d']" % STATE["conv"]["id"]
-        b.one(item).send_keys(Keys.ENTER)        # Enter opens it too
+        b.fill(item, Keys.ENTER, clear=False)    # Enter opens it too
         b.wait(lambda d: any("sourdough" in e.text for e in b.find(
             "ol#conv-messages li[data-direction=inbound]")), 30,
             "the conversation opened with Enter")

@@ -46,6 +46,14 @@ def test_agent_has_no_keys_page(agent, world):
     r = b.api("GET", "/api-keys")
     assert r.status == 403 and r.body["error"]["code"] == \
         "INSUFFICIENT_PERMISSIONS", r
+    # Webhooks need webhooks:manage, which agents lack: the page says so
+    # in words.
+    b.open("webhooks.html", ready=False)
+    b.wait(lambda d: any(e.is_displayed() and len(e.text.split()) >= 3
+                         for e in b.find("#forbidden, #error")), 30,
+           "webhooks.html telling the agent in words")
+    body = b.driver.find_element("tag name", "body").text
+    assert "INSUFFICIENT_PERMISSIONS" not in body and "403" not in body, body
 
 
 def test_sign_out_ends_the_session(agent, world):
