@@ -115,3 +115,25 @@ def test_focus_is_visible(admin_in):
         after = b.driver.execute_script(look, el)
         assert after != before and (after[0] != "none" or
                                     after[2] != "none"), (css, before, after)
+
+
+def test_throttled_sign_in_says_when(agent, world):
+    """More than 10 failures for one email: 429 with Retry-After, which the
+    page turns into words with the number of seconds."""
+    b = agent
+    b.driver.delete_all_cookies()
+    email = "nobody.%d@bakery.example" % world.port
+    for _ in range(10):
+        r = fetch(world.base + "/api/v1/auth/login", "POST",
+                  {"email": email, "password": "wrong-password-1"})
+        assert r.status == 401, r
+    r = fetch(world.base + "/api/v1/auth/login", "POST",
+              {"email": email, "password": "wrong-password-1"})
+    assert r.status == 429 and int(r.headers["retry-after"]) > 0, r
+    b.open("login.html", ready=False)
+    b.fill("input#email", email)
+    b.fill("input#password", "wrong-password-2" + Keys.ENTER)
+    err = b.one("#login-error")
+    b.wait(lambda d: re.search(r"\d+ seconds?", err.text), 30,
+           "#login-error naming the seconds to wait")
+    assert not CODE.search(err.text) and "429" not in err.text, err.text

@@ -106,3 +106,29 @@ def xpath_str(s):
     if "'" not in s:
         return "'%s'" % s
     return "concat('%s')" % "', \"'\", '".join(s.split("'"))
+
+
+def test_pager(admin_in, world):
+    """More contacts than a page holds: Next shows the second page."""
+    b = admin_in
+    total = world.key("GET", "/contacts").body["meta"]["total"]
+    for i in range(max(0, 30 - total)):
+        world.key.create_contact(name="Pager %02d" % i,
+                                 phone="+4930900%05d" % i)
+    meta = world.key("GET", "/contacts").body["meta"]
+    assert meta["last_page"] >= 2, meta
+    b.open("contacts.html")
+    info = "nav.pager span.page-info"
+    b.wait(lambda d: b.text(info).strip() == "Page 1 of %d" %
+           meta["last_page"], 30, "Page 1 of N")
+    first = listed(b)
+    assert len(first) == meta["per_page"], first
+    b.one("nav.pager button[data-page=prev]")
+    assert not b.one("nav.pager button[data-page=prev]").is_enabled()
+    b.click("nav.pager button[data-page=next]")
+    b.wait(lambda d: b.text(info).strip() == "Page 2 of %d" %
+           meta["last_page"], 30, "Page 2 of N")
+    b.wait(lambda d: listed(b) and not set(listed(b)) & set(first), 30,
+           "the second page's rows")
+    b.click("nav.pager button[data-page=prev]")
+    b.wait(lambda d: listed(b) == first, 30, "the first page again")

@@ -78,6 +78,32 @@ def test_answer_a_customer(admin_in, world):
     b.shot("inbox")
 
 
+def test_customer_text_shown_as_text(admin_in, world):
+    """What a customer writes (and their profile name) is shown as text,
+    never made into markup."""
+    b = admin_in
+    wa_id = "14155550166"
+    evil = '<img src=x id=wz-evil onerror="window.__wzXss=1">hello'
+    name = "<b id=wz-bold>Mallory</b>"
+    payload = e2e.inbound_payload(world.phone_id, [e2e.msg(
+        "wamid.X" + uuid.uuid4().hex, wa_id, "text", {"body": evil},
+        timestamp=str(int(time.time())))], {wa_id: name})
+    assert e2e.post(world.stack.port, payload,
+                    secret=world.app_secret).status == 200
+    wait_for(lambda: conversation_of(world, "+" + wa_id), timeout=30,
+             what="Mallory's conversation")
+    conv = conversation_of(world, "+" + wa_id)
+    b.open("inbox.html")
+    item = "ul#conv-list li[data-id='%d']" % conv["id"]
+    b.wait(lambda d: name in b.text(item), 30, "the name shown as text")
+    b.click(item)
+    b.wait(lambda d: any(evil in e.text for e in b.find(
+        "ol#conv-messages li[data-direction=inbound]")), 30,
+        "the message shown as text")
+    assert not b.find("#wz-evil, #wz-bold")
+    assert b.driver.execute_script("return window.__wzXss") is None
+
+
 def test_reply_outside_the_window_takes_a_template(admin_in, world):
     """A conversation the business began (a template; the customer never
     wrote): the page offers a template instead of text (#window-closed),

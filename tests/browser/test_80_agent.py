@@ -3,6 +3,8 @@ a page opened signed out sends the browser to the login page and back
 after signing in; the navigation has no keys link and keys.html says it is
 not for them (#forbidden, no list); signing out ends the session on the
 server too."""
+from selenium.webdriver.common.keys import Keys
+
 from conftest import fetch
 
 
@@ -54,6 +56,26 @@ def test_agent_has_no_keys_page(agent, world):
            "webhooks.html telling the agent in words")
     body = b.driver.find_element("tag name", "body").text
     assert "INSUFFICIENT_PERMISSIONS" not in body and "403" not in body, body
+
+
+def test_ended_session_leads_to_login(agent, world):
+    """The server ends the session (a password change, the idle limit):
+    the next request of the page answers 401 and the browser goes to the
+    login page, to come back to where it was."""
+    b = agent
+    b.ensure_signed_in(world.agent_email, world.agent_password)
+    b.open("contacts.html")
+    world.stack.sql_root("DELETE FROM sessions WHERE user_id = %d" %
+                         world.agent_user["id"], database="wazera")
+    b.fill("input#contact-search", "someone" + Keys.ENTER)
+    b.wait(lambda d: "/dashboard/login.html" in d.current_url, 30,
+           "login.html after the session ended")
+    assert "next=contacts.html" in b.here().query, b.driver.current_url
+    b.fill("input#email", world.agent_email)
+    b.fill("input#password", world.agent_password + Keys.ENTER)
+    b.wait(lambda d: d.current_url.endswith("/dashboard/contacts.html"), 30,
+           "back on contacts.html")
+    b.wait_ready()
 
 
 def test_sign_out_ends_the_session(agent, world):
