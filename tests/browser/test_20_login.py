@@ -106,10 +106,13 @@ def test_focus_is_visible(admin_in):
         b.driver.execute_script("document.activeElement.blur()")
         before = b.driver.execute_script(look, el)
         # Keyboard focus (Tab) from the element before it.
+        # (The first focusable element: Tab from the page itself.)
         b.driver.execute_script(
             "const all = [...document.querySelectorAll("
-            "'a[href], button, input, select, textarea')];"
-            "const i = all.indexOf(arguments[0]); all[i - 1].focus();", el)
+            "'a[href], button, input, select, textarea')].filter("
+            "e => e.offsetParent !== null && e.tabIndex >= 0);"
+            "const i = all.indexOf(arguments[0]);"
+            "if (i > 0) all[i - 1].focus(); else document.body.focus();", el)
         b.driver.switch_to.active_element.send_keys(Keys.TAB)
         assert b.driver.switch_to.active_element == el, css
         after = b.driver.execute_script(look, el)
