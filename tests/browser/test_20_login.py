@@ -77,10 +77,23 @@ def test_admin_signs_in(admin, world):
 
 
 def test_index_leads_signed_in_admin_to_inbox(admin_in):
-    admin_in.open("index.html", ready=False)
-    admin_in.wait(lambda d: d.current_url.endswith("/dashboard/inbox.html"),
-                  30, "index.html to go to inbox.html")
-    admin_in.wait_ready()
+    """index.html, /dashboard/ and /dashboard (the URL people type) lead a
+    signed-in browser to the inbox."""
+    for url in (admin_in.url("index.html"), admin_in.base + "/dashboard/",
+                admin_in.base + "/dashboard"):
+        admin_in.driver.get("about:blank")
+        admin_in.driver.get(url)
+        admin_in.wait(lambda d: d.current_url.endswith(
+            "/dashboard/inbox.html"), 30, "%s to go to inbox.html" % url)
+        admin_in.wait_ready()
+
+
+def test_index_leads_signed_out_browser_to_login(agent):
+    agent.driver.delete_all_cookies()
+    agent.driver.get(agent.base + "/dashboard/")
+    agent.wait(lambda d: d.current_url.endswith("/dashboard/login.html"), 30,
+               "/dashboard/ to go to login.html")
+    agent.one("form#login-form")
 
 
 def test_session_cookie_not_accepted_from_elsewhere(admin_in, world):
