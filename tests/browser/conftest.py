@@ -23,16 +23,12 @@ Policy violation fails test_zz_console), and every request the pages made
 Needs: chromium, chromium-driver, python3-selenium (tests/run's packages)
 and everything the e2e suite needs. With CI=true a skip is a failure."""
 import base64
-import hashlib
-import hmac
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
