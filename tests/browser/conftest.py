@@ -1,9 +1,11 @@
 """Browser tests of the dashboard (issue 14): Debian's Chromium, driven by
 chromedriver through python3-selenium, against the e2e suite's stack (a
-private MariaDB, wazera-fcgi and nginx on loopback: tests/e2e/conftest.py's
-`stack` fixture, reused here) with the dashboard served at /dashboard/ by
-nginx with the design's headers, the sandbox Graph API, a wazera-spooler
---loop and a webhook receiver on 127.0.0.1.
+private MariaDB, wazera-fcgi, and nginx on loopback running the shipped
+deploy/nginx/wazera.conf, which serves the checkout's dashboard/ at
+/dashboard/: tests/e2e/conftest.py's `stack` fixture, reused here), the
+sandbox Graph API, a wazera-spooler --loop and a webhook receiver on
+127.0.0.1. One tenant with an admin and an agent (passwords), each with a
+browser of its own (session-scoped fixtures `admin` and `agent`).
 
 Run (from the repository root; tests/run does the same with its build):
   WAZERA_BUILD=$PWD/.build/dev /usr/bin/python3 -m pytest -q \\
@@ -86,10 +88,11 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:       # reported by the browser fixtures (a skip)
     HAVE_SELENIUM = False
+    Keys = Select = None  # (the tests import them from here)
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import DASHBOARD, FILE_LIMIT, HEADERS, dashboard_files, fetch
+from conftest import (DASHBOARD, FILE_LIMIT, HEADERS, dashboard_files,
+                      fetch)
 
 TYPES = {".html": "text/html", ".js": "text/javascript",
          ".mjs": "text/javascript", ".css": "text/css",

@@ -5,9 +5,7 @@ error code) and sets no cookie; the right one sets the session cookie
 inbox, where the navigation names the user and offers every page."""
 import re
 
-from selenium.webdriver.common.keys import Keys
-
-from conftest import fetch
+from conftest import Keys, fetch
 
 CODE = re.compile(r"\b[A-Z]{3,}(?:_[A-Z]+)+\b")
 

@@ -2,7 +2,7 @@
 by search and by tag, edit it from its row."""
 import uuid
 
-from selenium.webdriver.common.keys import Keys
+from conftest import Keys
 
 
 def contact_by_phone(world, phone):

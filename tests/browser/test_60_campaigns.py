@@ -6,9 +6,8 @@ as the sandbox reports "delivered" for each -- every one delivered."""
 import uuid
 
 import pytest
-from selenium.webdriver.support.ui import Select
 
-from conftest import wait_for
+from conftest import Select, wait_for
 
 PHONES = ["+4917620001%03d" % i for i in range(3)]
 STATE = {}

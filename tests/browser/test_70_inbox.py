@@ -8,10 +8,8 @@ import time
 import uuid
 
 import pytest
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
 
-from conftest import e2e, wait_for
+from conftest import Keys, Select, e2e, wait_for
 
 CUSTOMER = "+14155550177"
 STATE = {}

@@ -3,9 +3,8 @@ a page opened signed out sends the browser to the login page and back
 after signing in; the navigation has no keys link and keys.html says it is
 not for them (#forbidden, no list); signing out ends the session on the
 server too."""
-from selenium.webdriver.common.keys import Keys
 
-from conftest import fetch
+from conftest import Keys, fetch
 
 
 def test_signed_out_page_goes_to_login_and_back(agent, world):
