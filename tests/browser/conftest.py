@@ -254,6 +254,7 @@ def world(stack):
                                       ".conf", w.sandbox.base)
     with open(conf, "a") as f:
         f.write("[webhooks]\nallow_private_targets = true\n")
+    w.spooler_conf = conf
     w.spooler = stack.start_spooler(conf, mode="loop")
     w.receiver = Receiver()
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import Select, wait_for
+from conftest import Select, e2e, wait_for
 
 PHONES = ["+4917620001%03d" % i for i in range(3)]
 STATE = {}
@@ -114,3 +114,46 @@ def test_delivered_statuses_show_without_reload(admin_in, world):
     assert b.driver.execute_script("return window.__wzNoReload") == \
         "campaigns", "the page was reloaded"
     b.shot("campaigns-delivered")
+
+
+def test_cancel_a_scheduled_campaign(admin_in, world):
+    """With no spooler running the campaign stays scheduled; cancelled
+    from its row, no spooler sends it afterwards."""
+    b = admin_in
+    stack = world.stack
+    rc = world.spooler.stop()
+    assert rc == 0, e2e.read_log(world.spooler.log)
+    try:
+        tag = "cancel" + uuid.uuid4().hex[:6]
+        phones = ["+4917620002%03d" % i for i in range(2)]
+        for phone in phones:
+            world.key.create_contact(phone=phone, tags=[tag])
+        seg = world.key("POST", "/segments", {
+            "name": "To cancel " + tag,
+            "filter": {"tags": [tag], "match": "any"}}).body["data"]
+        r = world.key("POST", "/campaigns", {
+            "name": "Cancel me " + tag, "segment_id": seg["id"],
+            "whatsapp_account_id": world.account["id"],
+            "template_name": "hello_world"})
+        assert r.status == 201, r
+        cid = r.body["data"]["id"]
+        b.open("campaigns.html")
+        row = "table#campaign-list tbody tr[data-id='%d']" % cid
+        b.wait(lambda d: "scheduled" in (cell(b, row, "status") or ""),
+               30, "the campaign listed as scheduled")
+        b.click(row + " button[data-action=cancel]")
+        b.wait(lambda d: world.key("GET", "/campaigns/%d" % cid).body[
+            "data"]["status"] == "cancelled", 30, "the campaign cancelled")
+        b.wait(lambda d: "cancelled" in (cell(b, row, "status") or ""),
+               30, "the row saying cancelled")
+        assert not b.find(row + " button[data-action=cancel]")
+    finally:
+        world.spooler = stack.start_spooler(world.spooler_conf, mode="loop")
+    # Everything due done (a drain exits when nothing is): nothing sent.
+    stack.run_spooler(world.spooler_conf, "drain")
+    sent = [x for x in world.sandbox.requests(phone_number_id=world.phone_id)
+            if x["method"] == "POST" and
+            digits(x["body"].get("to", "")) in map(digits, phones)]
+    assert not sent, sent
+    assert world.key("GET", "/campaigns/%d" % cid).body["data"][
+        "status"] == "cancelled"
