@@ -37,6 +37,9 @@ form.addEventListener('submit', async (ev) => {
   }
   submit.disabled = false;
 });
+// Enabled only now: a form sent before this script ran would go to the
+// static server (method post: never with the password in a URL).
+submit.disabled = false;
 
 $('#email').focus();
 markReady();

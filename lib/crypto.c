@@ -215,23 +215,31 @@ password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN])
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 ? 0 : -1;
 }
 
+static char dummy_hash[PASSWORD_HASH_LEN];
+
+void
+password_dummy_init(void)
+{
+	char junk[32];
+
+	/* From a password nobody knows. */
+	if (dummy_hash[0] != '\0')
+		return;
+	randombytes_buf(junk, sizeof(junk));
+	if (password_hash(junk, sizeof(junk), dummy_hash) == -1)
+		dummy_hash[0] = '\0';
+	sodium_memzero(junk, sizeof(junk));
+}
+
 bool
 password_verify(const char *hash, const char *pw, size_t len)
 {
-	static char dummy[PASSWORD_HASH_LEN];
-
 	if (hash == NULL) {
-		char junk[32];
+		int spent;
 
-		/* Made once per process, from a password nobody knows. */
-		if (dummy[0] == '\0') {
-			randombytes_buf(junk, sizeof(junk));
-			if (password_hash(junk, sizeof(junk), dummy) == -1)
-				return false;
-		}
+		password_dummy_init();
 		/* Never a match: nobody knows the password. */
-		int spent = crypto_pwhash_str_verify(dummy, pw, len);
-
+		spent = crypto_pwhash_str_verify(dummy_hash, pw, len);
 		(void)spent;
 		return false;
 	}

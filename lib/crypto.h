@@ -72,6 +72,10 @@ int	 webhook_sig_std(const char *secret, const char *id, long long ts,
 const char *password_problem(const char *pw, size_t len);
 /* Returns 0, or -1 when out of memory. */
 int	 password_hash(const char *pw, size_t len, char out[PASSWORD_HASH_LEN]);
+/* Makes the dummy hash password_verify(NULL, ...) checks against, so the
+ * first unknown email of a process costs no more than the next (workers
+ * call it when they start). */
+void	 password_dummy_init(void);
 /* True when pw matches hash. With hash NULL, spends the time of a check
  * against a hash of the same cost and answers false, so a caller that
  * found no user answers as slowly as one that did. */

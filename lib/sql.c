@@ -989,6 +989,12 @@ static const struct {
 	[SQL_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", true, 1, UR__N + 1,
 	    "SELECT id, tenant_id, name, email, role, password_hash FROM users "
 	    "WHERE login_email = ? AND password_hash IS NOT NULL" },
+	/* An email as login_email's collation compares it (case, accents,
+	 * trailing spaces folded): the sign-in throttle's key, the same for
+	 * every spelling whether or not a user has it. */
+	[SQL_EMAIL_FOLD] = { "EMAIL_FOLD", true, 1, 1,
+	    "SELECT WEIGHT_STRING(TRIM(TRAILING ' ' FROM CONVERT(? USING "
+	    "utf8mb4)) COLLATE utf8mb4_general_ci)" },
 	/* (id hash, user, tenant) */
 	[SQL_SESSION_INSERT] = { "SESSION_INSERT", false, 3, 0,
 	    "INSERT INTO sessions (id_hash, user_id, tenant_id, created_at, "

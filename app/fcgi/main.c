@@ -34,6 +34,7 @@
 #include "log.h"
 #include "request.h"
 #include "router.h"
+#include "session.h"
 
 #define WORKERS_MAX	256
 
@@ -216,6 +217,7 @@ worker_loop(const struct config *cfg, int fd)
 		sigaction(SIGALRM, &sa, NULL);
 	}
 #endif
+	password_dummy_init();
 	db = db_new(cfg);
 	/* No API request may hold the database longer (issue 8). */
 	db_set_statement_timeout(db, cfg->db_statement_timeout);
@@ -510,6 +512,9 @@ run_master(const struct config *cfg, const char *listen_addr, int nworkers,
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	/* Half the workers at most check passwords at once: the rest serve
+	 * the API whatever sign-ins cost (session.c). */
+	session_checks_init(nworkers > 1 ? nworkers / 2 : 1);
 	now = mono_now();
 	for (i = 0; i < nworkers; i++) {
 		slots[i].pid = -1;

@@ -305,6 +305,8 @@ router_dispatch(struct req *r)
 	if (has_body && parse_body(r) == -1)
 		return;
 	r->handler = rt->handler;
-	run_handler(r, !strcmp(r->method, "POST") && r->idempotency_key != NULL ?
-	    idempotent_run : rt->handler);
+	/* Signing out is not replayed: another session of the tenant
+	 * reusing the key would be told it was signed out. */
+	run_handler(r, !strcmp(r->method, "POST") && r->idempotency_key != NULL &&
+	    rt->access != ROUTE_SESSION ? idempotent_run : rt->handler);
 }

@@ -15,11 +15,15 @@
  * derived from the session id (BLAKE2b keyed with it), so it is never
  * stored and cannot be read from the database either. */
 #include <arpa/inet.h>
-#include <ctype.h>
+#include <netinet/in.h>
+
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <json-c/json.h>
@@ -242,38 +246,37 @@ origin_foreign(const struct req *r)
 	return n != host_len(r->host) || strncasecmp(h, r->host, n) != 0;
 }
 
-/* The throttle's subjects: the user an email signs in as, so every
- * spelling the database takes for that email (case, accents:
- * utf8mb4_general_ci) shares one count; an email that names no user, by
- * its ASCII-lowercased text (it cannot sign in whatever its count); the
+/* The throttle's subjects: an email as the users' key compares it (every
+ * spelling utf8mb4_general_ci takes for one email, case, accents and
+ * trailing spaces, shares one count, and an email no user has is counted
+ * the same way, so the counts tell nothing of who exists), and the
  * client's address (an IPv6 address by its /64, which one client usually
- * holds whole). */
+ * holds whole; an IPv4-mapped one as the IPv4 address it is). */
 static void
-subject_hash(const char *kind, const char *val, uint8_t out[32])
+subject_hash(const char *kind, const void *val, size_t len, uint8_t out[32])
 {
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, (const uint8_t *)kind, strlen(kind) + 1);
-	crypto_generichash_update(&st, (const uint8_t *)val, strlen(val));
+	crypto_generichash_update(&st, val, len);
 	crypto_generichash_final(&st, out, 32);
 }
 
-static void
-subject_email(struct req *r, const char *email, int64_t user,
-    uint8_t out[32])
+static int
+subject_email(struct req *r, const char *email, uint8_t out[32])
 {
-	char *low, *p;
+	struct db_arg a = DBA_STR(email);
+	struct db_res res;
+	enum db_rc rc;
 
-	if (user > 0) {
-		subject_hash("user", pool_printf(&r->pool, "%lld",
-		    (long long)user), out);
-		return;
+	if ((rc = db_query_one(r->db, &r->pool, SQL_EMAIL_FOLD, &a, 1,
+	    &res)) != DB_OK) {
+		reply_db(r, rc == DB_RETRY || rc == DB_NOROW ? DB_DOWN : rc);
+		return -1;
 	}
-	low = pool_strndup(&r->pool, email, strlen(email));
-	for (p = low; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	subject_hash("email", low, out);
+	subject_hash("email", db_str(&res, 0, 0), db_len(&res, 0, 0), out);
+	return 0;
 }
 
 static void
@@ -284,11 +287,75 @@ subject_addr(const struct req *r, uint8_t out[32])
 	char buf[INET6_ADDRSTRLEN];
 
 	if (strchr(a, ':') != NULL && inet_pton(AF_INET6, a, &in6) == 1) {
-		memset(in6.s6_addr + 8, 0, 8);
-		if (inet_ntop(AF_INET6, &in6, buf, sizeof(buf)) != NULL)
-			a = buf;
+		if (IN6_IS_ADDR_V4MAPPED(&in6))
+			a = inet_ntop(AF_INET, in6.s6_addr + 12, buf,
+			    sizeof(buf)) != NULL ? buf : a;
+		else {
+			memset(in6.s6_addr + 8, 0, 8);
+			if (inet_ntop(AF_INET6, &in6, buf, sizeof(buf)) != NULL)
+				a = buf;
+		}
 	}
-	subject_hash("addr", a, out);
+	subject_hash("addr", a, strlen(a), out);
+}
+
+/* Password checks at once on this host: each is ~64 MiB and a tenth of a
+ * second of a core, in a worker the API needs too. The master makes a
+ * file before it forks; a check holds a POSIX record lock on one of its
+ * first `slots` bytes (a lock dies with its process, so a worker that
+ * crashed mid-check frees its slot). Without a master (started by
+ * mod_fcgid or spawn-fcgi) the web server's process limit is the cap. */
+#define CHECK_WAIT_MS	2000
+
+static int check_fd = -1, check_slots;
+
+void
+session_checks_init(int slots)
+{
+	char path[] = "/tmp/wazera-checks-XXXXXX";
+
+	if ((check_fd = mkstemp(path)) == -1)
+		return;
+	(void)unlink(path);
+	check_slots = slots > 0 ? slots : 1;
+}
+
+static int
+check_lock(int slot, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = slot;
+	fl.l_len = 1;
+	return fcntl(check_fd, F_SETLK, &fl);
+}
+
+/* A slot, or -1 when none came free within CHECK_WAIT_MS; with no slots
+ * set up, slot 0 (not locked). */
+static int
+check_acquire(void)
+{
+	int i, waited;
+
+	if (check_fd == -1)
+		return 0;
+	for (waited = 0; waited <= CHECK_WAIT_MS; waited += 10) {
+		for (i = 0; i < check_slots; i++)
+			if (check_lock(i, F_WRLCK) == 0)
+				return i;
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+static void
+check_release(int slot)
+{
+	if (check_fd != -1)
+		(void)check_lock(slot, F_UNLCK);
 }
 
 /* Counts the attempt for both subjects. Returns 0 with the counts, or -1
@@ -316,6 +383,20 @@ fail:
 	db_rollback(r->db);
 	reply_db(r, rc);
 	return -1;
+}
+
+/* Not a failure (a success, or no check made): uncounted (best effort; a
+ * lost undo only brings a throttle nearer). */
+static void
+throttle_undo(struct req *r, uint8_t subj[2][32])
+{
+	struct db_arg a;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		a = DBA_BLOB(subj[i], 32);
+		(void)db_exec(r->db, SQL_THROTTLE_UNDO, &a, 1, NULL, NULL);
+	}
 }
 
 static void
@@ -359,7 +440,7 @@ auth_login(struct req *r)
 	const char *pwhash = NULL;
 	enum db_rc rc;
 	bool ok;
-	int i;
+	int slot;
 
 	if (origin_foreign(r)) {
 		reply_error(r, ERR_CSRF, "Sign-in requests from another site are "
@@ -373,18 +454,8 @@ auth_login(struct req *r)
 		reply_invalid(r, &e);
 		return;
 	}
-	/* The user first (a point read, for unknown emails too): the
-	 * throttle counts per user. */
-	a[0] = DBA_STR(v[L_EMAIL].s);
-	rc = db_query_one(r->db, &r->pool, SQL_LOGIN_LOOKUP, a, 1, &res);
-	if (rc != DB_OK && rc != DB_NOROW) {
-		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+	if (subject_email(r, v[L_EMAIL].s, subj[0]) == -1)
 		goto out;
-	}
-	if (rc == DB_OK)
-		pwhash = db_str(&res, 0, UR_HASH);
-	subject_email(r, v[L_EMAIL].s, rc == DB_OK ? db_int(&res, 0, UR_ID) : 0,
-	    subj[0]);
 	subject_addr(r, subj[1]);
 	if (throttle_count(r, subj, n) == -1)
 		goto out;
@@ -392,20 +463,32 @@ auth_login(struct req *r)
 		reply_throttled(r, subj, n);
 		goto out;
 	}
+	a[0] = DBA_STR(v[L_EMAIL].s);
+	rc = db_query_one(r->db, &r->pool, SQL_LOGIN_LOOKUP, a, 1, &res);
+	if (rc != DB_OK && rc != DB_NOROW) {
+		throttle_undo(r, subj);
+		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
+		goto out;
+	}
+	if (rc == DB_OK)
+		pwhash = db_str(&res, 0, UR_HASH);
+	if ((slot = check_acquire()) == -1) {
+		throttle_undo(r, subj);
+		reply_header(r, "Retry-After", "1");
+		reply_error(r, ERR_SERVICE_UNAVAILABLE, "Too many sign-ins at "
+		    "once; try again in a second.", NULL);
+		goto out;
+	}
 	/* Both ways cost one Argon2id check: an unknown email answers as
 	 * slowly as a wrong password. */
 	ok = password_verify(pwhash, v[L_PASSWORD].s, v[L_PASSWORD].slen);
+	check_release(slot);
 	if (!ok) {
 		reply_error(r, ERR_AUTHENTICATION, "The email or password is "
 		    "incorrect.", NULL);
 		goto out;
 	}
-	/* Not a failure: uncounted (best effort; a lost undo only brings a
-	 * throttle nearer). */
-	for (i = 0; i < 2; i++) {
-		a[0] = DBA_BLOB(subj[i], 32);
-		(void)db_exec(r->db, SQL_THROTTLE_UNDO, a, 1, NULL, NULL);
-	}
+	throttle_undo(r, subj);
 	s = pool_alloc(&r->pool, sizeof(*s));
 	memset(s, 0, sizeof(*s));
 	randombytes_buf(s->id, sizeof(s->id));

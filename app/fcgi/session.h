@@ -35,6 +35,10 @@ int	session_auth(struct req *);
 /* The request's X-CSRF-Token is its session's token. */
 bool	session_csrf_ok(const struct req *);
 
+/* The host's cap on password checks at once (slots), set up by the
+ * pre-forking master before it forks. */
+void	session_checks_init(int slots);
+
 /* POST /auth/login, POST /auth/logout, GET /auth/me. */
 void	auth_login(struct req *);
 void	auth_logout(struct req *);

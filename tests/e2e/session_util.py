@@ -399,3 +399,21 @@ def table_rows(stack, table, where="1"):
         _columns[table] = cols
     return sql(stack, "SELECT %s FROM %s WHERE %s ORDER BY 1" % (
         ", ".join(cols), table, where))
+
+
+def throttle_subject(stack, kind, value):
+    """login_throttle.subject as hex: BLAKE2b-256 of the kind, a NUL and
+    the value (app/fcgi/session.c's subject_hash). An email's value is its
+    WEIGHT_STRING under utf8mb4_general_ci with trailing spaces trimmed
+    (SQL_EMAIL_FOLD), so every spelling the users' key takes for it, known
+    or not, is one subject; an address's is its text."""
+    if kind == "email":
+        lit = value.replace("\\", "\\\\").replace("'", "''")
+        rows = sql(stack, "SELECT HEX(WEIGHT_STRING(TRIM(TRAILING ' ' FROM "
+                   "CONVERT('%s' USING utf8mb4)) COLLATE "
+                   "utf8mb4_general_ci))" % lit)
+        raw = bytes.fromhex(rows[0][0])
+    else:
+        raw = str(value).encode()
+    return hashlib.blake2b(kind.encode() + b"\0" + raw,
+                           digest_size=32).hexdigest().upper()

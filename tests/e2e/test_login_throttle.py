@@ -15,7 +15,7 @@ import pytest
 
 from conftest import assert_error, assert_ok, run_calls, sql
 from session_util import (assert_login_failed, create_user, login,
-                          loopback_source, session_rows)
+                          loopback_source, session_rows, throttle_subject)
 from test_fcgi_cli import fcgi_request
 
 WINDOW = 15 * 60
@@ -34,23 +34,15 @@ def assert_throttled(r):
     return int(ra)
 
 
-def subject(kind, value):
-    """login_throttle.subject: BLAKE2b-256 of the kind, a NUL and the
-    value, as hex (app/fcgi/session.c's subject_hash): "user" and the id
-    of the user an email signs in as (every spelling of it shares one
-    count), "email" and the lower-cased text of an email that names no
-    user, "addr" and the client address."""
-    if kind == "email":
-        value = value.lower()
-    return hashlib.blake2b(("%s\0%s" % (kind, value)).encode(),
-                           digest_size=32).hexdigest().upper()
+def subject(stack, kind, value):
+    return throttle_subject(stack, kind, value)
 
 
 def throttle_row(stack, kind, value):
     """(failures, seconds to window_end) of a subject, or None."""
     rows = sql(stack, "SELECT failures, TIMESTAMPDIFF(SECOND, "
                "UTC_TIMESTAMP(), window_end) FROM login_throttle WHERE "
-               "subject = UNHEX('%s')" % subject(kind, value))
+               "subject = UNHEX('%s')" % subject(stack, kind, value))
     return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
 
@@ -60,7 +52,7 @@ def shift_window(stack, kind, value, seconds):
     assert throttle_row(stack, kind, value) is not None, (kind, value)
     sql(stack, "UPDATE login_throttle SET window_end = window_end - "
         "INTERVAL %d SECOND WHERE subject = UNHEX('%s')" %
-        (seconds, subject(kind, value)))
+        (seconds, subject(stack, kind, value)))
 
 
 def end_window(stack, kind, value):
@@ -92,10 +84,10 @@ def test_eleventh_failure_for_an_email_is_429(stack, user):
     other = create_user(stack, user.tenant, role="agent")
     assert_ok(login(stack, other.email, other.password, source=src))
     # The counts: 10 failures plus the refused attempts for the email.
-    failures, left = throttle_row(stack, "user", user.id)
+    failures, left = throttle_row(stack, "email", user.email)
     assert failures >= 11 and 0 < left <= WINDOW, (failures, left)
     # The window's end lets the email in again.
-    end_window(stack, "user", user.id)
+    end_window(stack, "email", user.email)
     assert_ok(login(stack, user.email, user.password, source=src))
 
 
@@ -117,7 +109,7 @@ def test_retry_after_is_the_windows_end(stack, user):
     first = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert first > WINDOW - 120, first
-    shift_window(stack, "user", user.id, 600)
+    shift_window(stack, "email", user.email, 600)
     later = assert_throttled(login(stack, user.email, "wrong-pw-123",
                                    source=src))
     assert later <= WINDOW - 600 + 1, (first, later)
@@ -181,7 +173,7 @@ def test_success_does_not_count(stack, user):
     assert_throttled(login(stack, user.email, user.password, source=src))
     # The successes left no count: 9 + 1 failures and the refused 11th
     # attempt (counted before it was refused).
-    assert throttle_row(stack, "user", user.id)[0] == 11
+    assert throttle_row(stack, "email", user.email)[0] == 11
 
 
 def test_many_successes_from_one_address(stack, make_tenant):
@@ -250,3 +242,35 @@ def test_every_spelling_that_signs_in_shares_the_throttle(stack, user):
                                source=loopback_source()))
         assert_throttled(login(stack, v, user.password,
                                source=loopback_source()))
+
+
+def test_unknown_email_spellings_share_the_throttle_too(stack, user):
+    """The counts tell nothing of who has an account: an email no user
+    has is counted as the users' key compares it, exactly as a known one,
+    so after 10 failures a variant spelling (case, accents, a trailing
+    space) is 429 for both (were it counted by its text, a known email's
+    variant would be 429 and an unknown one's 401: an oracle)."""
+    ghost = fresh_email()
+    for email in (user.email, ghost):
+        for _ in range(10):
+            assert_login_failed(login(stack, email, "wrong-password",
+                                      source=loopback_source()))
+        for v in (email.upper(), email + " "):
+            assert_throttled(login(stack, v, "wrong-password",
+                                   source=loopback_source()))
+
+
+def test_ipv4_mapped_address_is_its_ipv4(stack, user):
+    """A dual-stack listener ([::]:80 ipv6only=off) gives IPv4 clients as
+    ::ffff:a.b.c.d: counted as the IPv4 address, not by the /64 that
+    every IPv4 client would share (::)."""
+    o = uuid.uuid4().int
+    v4 = "10.%d.%d.%d" % ((o >> 8) & 0xff, (o >> 16) & 0xff, (o & 0xfe) + 1)
+    for i in range(50):
+        r = fcgi_login(stack, fresh_email(), "wrong-password",
+                       "::ffff:" + v4 if i % 2 else v4)
+        assert r.status == 401, r
+    assert fcgi_login(stack, user.email, user.password, v4).status == 429
+    other = "::ffff:10.%d.%d.%d" % ((o >> 8) & 0xff, (o >> 16) & 0xff,
+                                    ((o & 0xfe) + 2) % 254 + 1)
+    assert fcgi_login(stack, user.email, user.password, other).status == 200

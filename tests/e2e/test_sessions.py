@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from conftest import assert_error, assert_ok, run_calls, sql
-from session_util import (B64URL43, COOKIE, NEEDS_SESSION,
+from session_util import (B64URL43, COOKIE, NEEDS_SESSION, throttle_subject,
                           SESSION_EXPIRED, USER_KEYS,
                           assert_login_failed, assert_session_expired,
                           create_user, csrf_candidates, id_hash_candidates,
@@ -578,8 +578,7 @@ def test_spooler_deletes_ended_sessions_and_throttle_windows(stack, tenant,
         assert_login_failed(login(stack, e, "wrong-password", source=src))
 
     def subj(e):
-        return hashlib.blake2b(b"email\0" + e.lower().encode(),
-                               digest_size=32).hexdigest().upper()
+        return throttle_subject(stack, "email", e)
     sql(stack, "UPDATE login_throttle SET window_end = UTC_TIMESTAMP() - "
         "INTERVAL 1 SECOND WHERE subject = UNHEX('%s')" % subj(ended))
 
