@@ -352,28 +352,7 @@ def assert_login_failed(resp):
 # Rate-limit windows (as test_rate_limit.py counts them)
 
 
-def rl(resp):
-    h = resp.headers
-    return (int(h["x-ratelimit-limit"]), int(h["x-ratelimit-remaining"]),
-            int(h["x-ratelimit-reset"]))
-
-
-def db_window(stack):
-    return int(stack.sql_root("SELECT UNIX_TIMESTAMP() DIV 60")[0][0])
-
-
-def in_one_window(stack, prepare, run, attempts=3):
-    """prepare() makes what a run needs; run(prepared) sends the requests.
-    Returns (reset, prepared, out) of the first run that began and ended
-    in one window of the database's clock."""
-    for _ in range(attempts):
-        prepared = prepare()
-        w = db_window(stack)
-        out = run(prepared)
-        if db_window(stack) == w:
-            return (w + 1) * 60, prepared, out
-    raise AssertionError("no run within one rate-limit window in %d tries"
-                         % attempts)
+from test_rate_limit import db_window, in_one_window, rl  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------

@@ -10,16 +10,16 @@ this tenant's ids: 404, nothing changed. Then POST /api-keys.
 
 A route the router gains without a recipe here fails (a), so the table
 cannot silently fall behind the router."""
-import os
 import re
 import time
 import uuid
 
 import pytest
 
-from conftest import (EXPIRY_SLACK, REPO, TEMPLATE, assert_error,
+from conftest import (EXPIRY_SLACK, TEMPLATE, assert_error,
                       assert_ok, key_seconds_left, make_account, sql,
                       wait_for)
+from test_openapi import router_routes
 from session_util import (AGENT_SCOPES, ALL_SCOPES, COOKIE,
                           assert_session_expired, create_user, request,
                           table_rows)
@@ -28,33 +28,6 @@ URL = "https://hooks.example.com/wazera-sessions"
 KEY_RE = re.compile(r"^wz_live_[0-9A-Za-z]{32,}$")
 APIKEY_ITEM = {"id", "name", "prefix", "scopes", "last_used_at",
                "created_at", "expires_at", "revoked_at"}
-
-
-def router_routes():
-    """[(method, pattern, access)] of router.c's routes[] (as
-    test_openapi.py reads it); access: a scope name, "unrestricted",
-    "public" or, for anything else, the access constant's name."""
-    with open(os.path.join(REPO, "app", "fcgi", "router.c")) as f:
-        text = f.read()
-    body = text[text.index("routes[] = {"):]
-    body = body[:body.index("\n};")]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    out = []
-    for m in re.finditer(r'\{\s*"([A-Z]+)",\s*"([^"]+)",([^}]*)\}', body):
-        rest = m.group(3)
-        s = re.search(r"SCOPE_([A-Z]+)_([A-Z]+)", rest)
-        a = re.search(r"ROUTE_([A-Z_]+)", rest)
-        if "ROUTE_PUBLIC" in rest:
-            access = "public"
-        elif "ROUTE_UNRESTRICTED" in rest:
-            access = "unrestricted"
-        elif s:
-            access = "%s:%s" % (s.group(1).lower(), s.group(2).lower())
-        else:
-            access = a.group(0) if a else "?"
-        out.append((m.group(1), m.group(2), access))
-    assert len(out) > 40, out
-    return out
 
 
 ROUTES = [r for r in router_routes()
