@@ -193,7 +193,7 @@ class Resp:
 
 
 def http_request(port, method, path, body=None, key=None, headers=None,
-                 auth="bearer", timeout=30, wazera=True):
+                 auth="bearer", timeout=30, wazera=True, source=None):
     """Sends one request to 127.0.0.1:port; never raises on HTTP errors.
 
     body: dict/list (sent as JSON), str or bytes (sent as is), or None.
@@ -201,7 +201,10 @@ def http_request(port, method, path, body=None, key=None, headers=None,
     'X-API-Key' (auth="x-api-key"). Every answer of Wazera's web server
     is checked against docs/openapi.yaml (openapi_check: a mismatch
     raises AssertionError); wazera=False for the servers that are not
-    Wazera's (the sandbox Graph API, webhook receivers)."""
+    Wazera's (the sandbox Graph API, webhook receivers). source: the
+    loopback address to send from (None: 127.0.0.1); a header given as
+    None is not sent. The answer's Set-Cookie lines, in order, are in
+    resp.cookies."""
     hdrs = {"Connection": "close"}
     note_secrets(body)
     if isinstance(body, (dict, list)):
@@ -219,17 +222,23 @@ def http_request(port, method, path, body=None, key=None, headers=None,
             hdrs["X-API-Key"] = key
     if headers:
         hdrs.update(headers)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    hdrs = {k: v for k, v in hdrs.items() if v is not None}
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout,
+        source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=payload, headers=hdrs)
         r = conn.getresponse()
         raw = r.read()
         h = {k.lower(): v for k, v in r.getheaders()}
+        cookies = r.msg.get_all("Set-Cookie") or []
     finally:
         conn.close()
     if wazera:
         openapi_check.check_response(method, path, r.status, h, raw)
-    return Resp(r.status, h, raw)
+    resp = Resp(r.status, h, raw)
+    resp.cookies = cookies
+    return resp
 
 
 def api_path(path):

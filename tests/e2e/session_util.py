@@ -14,16 +14,14 @@ Linux), never from 127.0.0.1, and the failures these tests make cannot
 throttle anyone else's logins."""
 import base64
 import hashlib
-import http.client
 import json
 import random
 import re
 import subprocess
 import uuid
 
-import openapi_check
-from conftest import (Resp, api_path, assert_error, assert_ok,
-                      has_sanitizer_mark, note_secret, note_secrets, sql)
+from conftest import (api_path, assert_error, assert_ok, http_request,
+                      has_sanitizer_mark, note_secret, sql)
 
 COOKIE = "wz_session"
 B64URL43 = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -56,39 +54,11 @@ def loopback_source():
 
 def request(port, method, path, body=None, headers=None, source=None,
             timeout=60):
-    """One request to nginx at 127.0.0.1:port, from `source` (an address
-    on the loopback; None: the system's choice, 127.0.0.1). body: dict or
-    list (JSON), str/bytes as is, or None. Returns a conftest Resp with
-    resp.cookies: the Set-Cookie lines of the answer, in order."""
-    hdrs = {"Connection": "close"}
-    note_secrets(body)
-    if isinstance(body, (dict, list)):
-        payload = json.dumps(body).encode()
-    elif isinstance(body, str):
-        payload = body.encode()
-    else:
-        payload = body
-    if payload is not None:
-        hdrs["Content-Type"] = "application/json"
-    if headers:
-        hdrs.update(headers)
-    hdrs = {k: v for k, v in hdrs.items() if v is not None}
-    conn = http.client.HTTPConnection(
-        "127.0.0.1", port, timeout=timeout,
-        source_address=(source, 0) if source else None)
-    target = api_path(path)
-    try:
-        conn.request(method, target, body=payload, headers=hdrs)
-        r = conn.getresponse()
-        raw = r.read()
-        h = {k.lower(): v for k, v in r.getheaders()}
-        cookies = r.msg.get_all("Set-Cookie") or []
-    finally:
-        conn.close()
-    openapi_check.check_response(method, target, r.status, h, raw)
-    resp = Resp(r.status, h, raw)
-    resp.cookies = cookies
-    return resp
+    """One request to nginx at 127.0.0.1:port below /api/v1, from `source`
+    (an address on the loopback; None: 127.0.0.1), as conftest's
+    http_request sends it (resp.cookies: the Set-Cookie lines)."""
+    return http_request(port, method, api_path(path), body, headers=headers,
+                        timeout=timeout, source=source)
 
 
 # --------------------------------------------------------------------------
