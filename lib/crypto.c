@@ -32,6 +32,16 @@ apikey_generate(char out[KEY_LEN + 1])
 	out[KEY_LEN] = '\0';
 }
 
+void
+apikey_new(char key[KEY_LEN + 1], char prefix[KEY_DISPLAY_PREFIX + 1],
+    uint8_t hash[KEY_HASH_LEN])
+{
+	apikey_generate(key);
+	apikey_hash(key, KEY_LEN, hash);
+	memcpy(prefix, key, KEY_DISPLAY_PREFIX);
+	prefix[KEY_DISPLAY_PREFIX] = '\0';
+}
+
 bool
 apikey_wellformed(const char *s, size_t len)
 {

@@ -15,6 +15,10 @@
 int	 crypto_init(void);
 /* Writes a new API key (KEY_LEN characters and a NUL) to out. */
 void	 apikey_generate(char out[KEY_LEN + 1]);
+/* A new key (apikey_generate), its display prefix and its hash: what a
+ * key's row keeps, and the key to show once. */
+void	 apikey_new(char key[KEY_LEN + 1], char prefix[KEY_DISPLAY_PREFIX + 1],
+	    uint8_t hash[KEY_HASH_LEN]);
 /* True if s has the shape of an API key (prefix, then 32+ base62). */
 bool	 apikey_wellformed(const char *s, size_t len);
 /* BLAKE2b-256 of the key: keys carry enough entropy that a fast hash is

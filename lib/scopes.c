@@ -18,6 +18,18 @@ const char *const scope_names[SCOPE__MAX] = {
 };
 
 int
+scope_find(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < SCOPE__MAX; i++)
+		if (strlen(scope_names[i]) == len &&
+		    !memcmp(scope_names[i], name, len))
+			return i;
+	return -1;
+}
+
+int
 scopes_parse(const char *s, uint32_t *mask, const char **bad, int *badlen)
 {
 	const char *p = s, *start;
@@ -34,11 +46,7 @@ scopes_parse(const char *s, uint32_t *mask, const char **bad, int *badlen)
 		while (*p != '\0' && *p != ',' && *p != ' ')
 			p++;
 		len = (size_t)(p - start);
-		for (i = 0; i < SCOPE__MAX; i++)
-			if (strlen(scope_names[i]) == len &&
-			    !memcmp(scope_names[i], start, len))
-				break;
-		if (i == SCOPE__MAX) {
+		if ((i = scope_find(start, len)) == -1) {
 			*bad = start;
 			*badlen = (int)len;
 			return -1;

@@ -986,15 +986,16 @@ static const struct {
 	[SQL_USER_SET_PASSWORD] = { "USER_SET_PASSWORD", false, 2, 0,
 	    "UPDATE users SET password_hash = ?, login_email = email, "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = ?" },
-	[SQL_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", true, 1, UR__N + 1,
-	    "SELECT id, tenant_id, name, email, role, password_hash FROM users "
-	    "WHERE login_email = ? AND password_hash IS NOT NULL" },
-	/* An email as login_email's collation compares it (case, accents,
+	/* (email, email) -> the user who signs in with it, if any, and the
+	 * email as login_email's collation compares it (case, accents,
 	 * trailing spaces folded): the sign-in throttle's key, the same for
-	 * every spelling whether or not a user has it. */
-	[SQL_EMAIL_FOLD] = { "EMAIL_FOLD", true, 1, 1,
-	    "SELECT WEIGHT_STRING(TRIM(TRAILING ' ' FROM CONVERT(? USING "
-	    "utf8mb4)) COLLATE utf8mb4_general_ci)" },
+	 * every spelling, whether or not a user has it. One row always. */
+	[SQL_LOGIN_LOOKUP] = { "LOGIN_LOOKUP", true, 2, UR__N + 2,
+	    "SELECT u.id, u.tenant_id, u.name, u.email, u.role, "
+	    "u.password_hash, WEIGHT_STRING(TRIM(TRAILING ' ' FROM "
+	    "CONVERT(? USING utf8mb4)) COLLATE utf8mb4_general_ci) "
+	    "FROM (SELECT 1) one LEFT JOIN users u ON u.login_email = ? "
+	    "AND u.password_hash IS NOT NULL" },
 	/* (id hash, user, tenant) */
 	[SQL_SESSION_INSERT] = { "SESSION_INSERT", false, 3, 0,
 	    "INSERT INTO sessions (id_hash, user_id, tenant_id, created_at, "

@@ -188,7 +188,6 @@ enum sql {
 	SQL_USER_READ,
 	SQL_USER_SET_PASSWORD,
 	SQL_LOGIN_LOOKUP,
-	SQL_EMAIL_FOLD,
 	SQL_SESSION_INSERT,
 	SQL_SESSION_LOOKUP,
 	SQL_SESSION_TOUCH,
@@ -226,9 +225,11 @@ enum { A_ID, A_DISPLAY, A_PHONE_ID, A_WABA, A_MPS, A_CREATED, A__N };
 enum { ACC_ID, ACC_TENANT, ACC_SECRET, ACC__N };
 /* SQL_USER_LIST */
 enum { U_ID, U_NAME, U_EMAIL, U_CREATED, U_ROLE, U__N };
-/* SQL_USER_READ, SQL_LOGIN_LOOKUP (which adds the password's hash) */
+/* SQL_USER_READ; SQL_LOGIN_LOOKUP adds the password's hash and the
+ * email's throttle key (its columns from UR_ID NULL when no user signs in
+ * with that email). */
 enum { UR_ID, UR_TENANT, UR_NAME, UR_EMAIL, UR_ROLE, UR__N,
-	UR_HASH = UR__N };
+	UR_HASH = UR__N, UR_FOLD };
 /* SQL_SESSION_LOOKUP */
 enum { SES_USER, SES_TENANT, SES_NAME, SES_EMAIL, SES_ROLE, SES_LIMIT,
 	SES_STALE, SES__N };

@@ -367,10 +367,7 @@ cmd_apikey_create(int argc, char *argv[])
 			die("--expires-at must be an RFC 3339 time");
 		time_sql(t, exp);
 	}
-	apikey_generate(key);
-	apikey_hash(key, strlen(key), hash);
-	memcpy(prefix, key, KEY_DISPLAY_PREFIX);
-	prefix[KEY_DISPLAY_PREFIX] = '\0';
+	apikey_new(key, prefix, hash);
 	a[0] = DBA_INT(tenant);
 	a[1] = DBA_STR(kv[1].val);
 	a[2] = DBA_STR(prefix);

@@ -92,26 +92,24 @@ static const struct field apikey_fields[K__MAX] = {
 static uint32_t
 scopes_mask(struct json_object *arr, struct verrs *e)
 {
-	size_t i, j, n = json_object_array_length(arr);
+	size_t i, n = json_object_array_length(arr);
 	uint32_t mask = 0;
+	int k;
 
 	if (n == 0)
 		verr_add(e, "scopes", "The scopes field must name at least one "
 		    "scope; leave it out for a key without restrictions.");
 	for (i = 0; i < n; i++) {
 		struct json_object *it = json_object_array_get_idx(arr, i);
-		const char *name = json_object_is_type(it, json_type_string) ?
-		    json_object_get_string(it) : NULL;
 
-		for (j = 0; name != NULL && j < SCOPE__MAX; j++)
-			if (!strcmp(name, scope_names[j]))
-				break;
-		if (name == NULL || j == SCOPE__MAX) {
+		if (!json_object_is_type(it, json_type_string) ||
+		    (k = scope_find(json_object_get_string(it),
+		    (size_t)json_object_get_string_len(it))) == -1) {
 			verr_add(e, "scopes", "The scopes field holds an unknown "
 			    "scope at index %zu.", i);
 			return 0;
 		}
-		mask |= 1u << j;
+		mask |= 1u << k;
 	}
 	return mask;
 }
@@ -150,10 +148,7 @@ apikey_create(struct req *r)
 		reply_invalid(r, &e);
 		return;
 	}
-	apikey_generate(key);
-	apikey_hash(key, strlen(key), hash);
-	memcpy(prefix, key, KEY_DISPLAY_PREFIX);
-	prefix[KEY_DISPLAY_PREFIX] = '\0';
+	apikey_new(key, prefix, hash);
 	a[0] = DBA_INT(r->tenant_id);
 	a[1] = v[K_NAME].s != NULL ? DBA_STR(v[K_NAME].s) : DBA_NULL;
 	a[2] = DBA_STR(prefix);

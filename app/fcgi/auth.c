@@ -170,7 +170,7 @@ auth_request(struct req *r)
 	uint64_t hits = 0;
 	const char *key;
 	size_t len = 0;
-	time_t now = mono_now(), wall = time(NULL);
+	time_t now = mono_now();
 	bool fresh;
 
 	/* A key is judged alone; without one, a dashboard session. */
@@ -202,9 +202,15 @@ auth_request(struct req *r)
 	r->key_id = e->key_id;
 	r->tenant_id = e->tenant_id;
 	r->scopes = e->scopes;
-	r->rl_known = true;
-	r->rl_limit = e->limit;
-	r->rl_remaining = e->limit - (long long)hits;
-	r->rl_reset = (wall / 60 + 1) * 60;
+	auth_rate(r, e->limit, hits);
 	return 0;
+}
+
+void
+auth_rate(struct req *r, long long limit, uint64_t hits)
+{
+	r->rl_known = true;
+	r->rl_limit = limit;
+	r->rl_remaining = limit - (long long)hits;
+	r->rl_reset = (time(NULL) / 60 + 1) * 60;
 }

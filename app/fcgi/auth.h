@@ -1,6 +1,7 @@
 #ifndef WZ_AUTH_H
 #define WZ_AUTH_H
 #include <stddef.h>
+#include <stdint.h>
 
 struct req;
 
@@ -15,5 +16,9 @@ const char *auth_key(const struct req *, size_t *len);
  * or session, scopes and the rate-limit figures set, or -1 after replying
  * 401, 500 or 503. */
 int	auth_request(struct req *);
+/* The request's rate-limit figures (the X-RateLimit-* headers and the
+ * router's 429): its limit per minute and the window's count, this
+ * request included. */
+void	auth_rate(struct req *, long long limit, uint64_t hits);
 
 #endif

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
@@ -33,14 +32,13 @@ req_params(struct req *r, char **envp)
 	r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", envp);
 	r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", envp);
 	r->hub_signature = FCGX_GetParam("HTTP_X_HUB_SIGNATURE_256", envp);
-	r->cookie = FCGX_GetParam("HTTP_COOKIE", envp);
-	r->csrf_token = FCGX_GetParam("HTTP_X_CSRF_TOKEN", envp);
-	r->origin = FCGX_GetParam("HTTP_ORIGIN", envp);
-	r->fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", envp);
-	r->host = FCGX_GetParam("HTTP_HOST", envp);
-	r->remote_addr = FCGX_GetParam("REMOTE_ADDR", envp);
-	q = FCGX_GetParam("HTTPS", envp);
-	r->https = q != NULL && (strcasecmp(q, "on") == 0 || !strcmp(q, "1"));
+	r->envp = envp;
+}
+
+const char *
+req_param(const struct req *r, const char *name)
+{
+	return r->envp != NULL ? FCGX_GetParam(name, r->envp) : NULL;
 }
 
 void

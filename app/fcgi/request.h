@@ -45,13 +45,8 @@ struct req {
 	const char		*x_api_key;
 	const char		*idempotency_key;
 	const char		*hub_signature;	/* X-Hub-Signature-256 */
-	const char		*cookie;	/* Cookie */
-	const char		*csrf_token;	/* X-CSRF-Token */
-	const char		*origin;	/* Origin */
-	const char		*fetch_site;	/* Sec-Fetch-Site */
-	const char		*host;		/* Host */
-	const char		*remote_addr;	/* the client's address */
-	bool			 https;		/* came over TLS (HTTPS=on) */
+	char			**envp;		/* every FastCGI param: read
+						   where needed (req_param) */
 
 	/* Who asked (after authentication). */
 	int64_t			 tenant_id;
@@ -78,9 +73,12 @@ struct req {
 /* The request as the FastCGI params (envp) give it: method (GET when
  * absent), path (REQUEST_URI up to the query, else SCRIPT_NAME and
  * PATH_INFO; still URL-encoded, a copy in the pool), Authorization,
- * X-API-Key, Idempotency-Key, X-Hub-Signature-256, the session's headers
- * (Cookie, X-CSRF-Token, Origin, Sec-Fetch-Site, Host), REMOTE_ADDR and HTTPS. */
+ * X-API-Key, Idempotency-Key and X-Hub-Signature-256; envp is kept for
+ * req_param. */
 void	 req_params(struct req *, char **envp);
+/* A FastCGI param of the request ("HTTP_COOKIE"), or NULL: for what only
+ * some routes read, so the others do not look for it. */
+const char *req_param(const struct req *, const char *name);
 /* Reads the body with get (up to n bytes into buf; the count, 0 at the
  * end), as much as CONTENT_LENGTH (cl, may be NULL) says, or to the end
  * without one (not for GET and HEAD). A body larger than

@@ -14,9 +14,12 @@
  * password and a role change act on the next request. The CSRF token is
  * derived from the session id (BLAKE2b keyed with it), so it is never
  * stored and cannot be read from the database either. */
+#include <sys/mman.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +31,9 @@
 #include <sodium.h>
 #include <json-c/json.h>
 
+#include "auth.h"
 #include "crypto.h"
+#include "log.h"
 #include "request.h"
 #include "scopes.h"
 #include "session.h"
@@ -90,7 +95,9 @@ cookie_session(const char *cookie, uint8_t id[SESSION_ID_LEN])
 bool
 session_present(const struct req *r)
 {
-	return r->cookie != NULL && strstr(r->cookie, COOKIE_NAME "=") != NULL;
+	const char *c = req_param(r, "HTTP_COOKIE");
+
+	return c != NULL && strstr(c, COOKIE_NAME "=") != NULL;
 }
 
 static void
@@ -124,12 +131,11 @@ session_auth(struct req *r)
 	struct db_arg arg;
 	struct db_res res;
 	uint64_t hits = 0;
-	time_t wall = time(NULL);
 	enum db_rc rc;
 
 	s = pool_alloc(&r->pool, sizeof(*s));
 	memset(s, 0, sizeof(*s));
-	if (cookie_session(r->cookie, s->id) == -1)
+	if (cookie_session(req_param(r, "HTTP_COOKIE"), s->id) == -1)
 		goto expired;
 	session_hash(s->id, hash);
 	arg = DBA_BLOB(hash, sizeof(hash));
@@ -156,10 +162,7 @@ session_auth(struct req *r)
 	r->user_id = s->user_id;
 	r->tenant_id = s->tenant_id;
 	r->scopes = role_scopes(s->role);
-	r->rl_known = true;
-	r->rl_limit = db_int(&res, 0, SES_LIMIT);
-	r->rl_remaining = r->rl_limit - (long long)hits;
-	r->rl_reset = (wall / 60 + 1) * 60;
+	auth_rate(r, db_int(&res, 0, SES_LIMIT), hits);
 	return 0;
 expired:
 	reply_error(r, ERR_AUTHENTICATION, "Your session has expired or is not "
@@ -173,7 +176,7 @@ fail:
 bool
 session_csrf_ok(const struct req *r)
 {
-	const char *t = r->csrf_token;
+	const char *t = req_param(r, "HTTP_X_CSRF_TOKEN");
 	size_t len;
 
 	if (r->session == NULL || t == NULL)
@@ -231,19 +234,30 @@ host_len(const char *h)
 static bool
 origin_foreign(const struct req *r)
 {
-	const char *o = r->origin, *h;
+	const char *o = req_param(r, "HTTP_ORIGIN"), *h;
+	const char *site = req_param(r, "HTTP_SEC_FETCH_SITE");
+	const char *host = req_param(r, "HTTP_HOST");
 	size_t n;
 
-	if (r->fetch_site != NULL)
-		return strcmp(r->fetch_site, "same-origin") != 0 &&
-		    strcmp(r->fetch_site, "none") != 0;
+	if (site != NULL)
+		return strcmp(site, "same-origin") != 0 &&
+		    strcmp(site, "none") != 0;
 	if (o == NULL)
 		return false;
-	if ((h = strstr(o, "://")) == NULL || r->host == NULL)
+	if ((h = strstr(o, "://")) == NULL || host == NULL)
 		return true;
 	h += 3;
 	n = host_len(h);
-	return n != host_len(r->host) || strncasecmp(h, r->host, n) != 0;
+	return n != host_len(host) || strncasecmp(h, host, n) != 0;
+}
+
+/* Came over TLS: the web server's HTTPS param ("on"). */
+static bool
+over_https(const struct req *r)
+{
+	const char *v = req_param(r, "HTTPS");
+
+	return v != NULL && (strcasecmp(v, "on") == 0 || !strcmp(v, "1"));
 }
 
 /* The throttle's subjects: an email as the users' key compares it (every
@@ -263,29 +277,15 @@ subject_hash(const char *kind, const void *val, size_t len, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
-static int
-subject_email(struct req *r, const char *email, uint8_t out[32])
-{
-	struct db_arg a = DBA_STR(email);
-	struct db_res res;
-	enum db_rc rc;
-
-	if ((rc = db_query_one(r->db, &r->pool, SQL_EMAIL_FOLD, &a, 1,
-	    &res)) != DB_OK) {
-		reply_db(r, rc == DB_RETRY || rc == DB_NOROW ? DB_DOWN : rc);
-		return -1;
-	}
-	subject_hash("email", db_str(&res, 0, 0), db_len(&res, 0, 0), out);
-	return 0;
-}
-
 static void
 subject_addr(const struct req *r, uint8_t out[32])
 {
-	const char *a = r->remote_addr ? r->remote_addr : "-";
+	const char *a = req_param(r, "REMOTE_ADDR");
 	struct in6_addr in6;
 	char buf[INET6_ADDRSTRLEN];
 
+	if (a == NULL)
+		a = "-";
 	if (strchr(a, ':') != NULL && inet_pton(AF_INET6, a, &in6) == 1) {
 		if (IN6_IS_ADDR_V4MAPPED(&in6))
 			a = inet_ntop(AF_INET, in6.s6_addr + 12, buf,
@@ -300,10 +300,10 @@ subject_addr(const struct req *r, uint8_t out[32])
 }
 
 /* Password checks at once on this host: each is ~64 MiB and a tenth of a
- * second of a core, in a worker the API needs too. The master makes a
- * file before it forks; a check holds a POSIX record lock on one of its
- * first `slots` bytes (a lock dies with its process, so a worker that
- * crashed mid-check frees its slot). Without a master (started by
+ * second of a core, in a worker the API needs too. The master makes an
+ * anonymous file (memfd) before it forks; a check holds a POSIX record
+ * lock on one of its first `slots` bytes (a lock dies with its process,
+ * so a worker that crashed mid-check frees its slot). Without a master (started by
  * mod_fcgid or spawn-fcgi) the web server's process limit is the cap. */
 #define CHECK_WAIT_MS	2000
 
@@ -312,11 +312,11 @@ static int check_fd = -1, check_slots;
 void
 session_checks_init(int slots)
 {
-	char path[] = "/tmp/wazera-checks-XXXXXX";
-
-	if ((check_fd = mkstemp(path)) == -1)
+	if ((check_fd = memfd_create("wazera-checks", MFD_CLOEXEC)) == -1) {
+		log_warnx("memfd_create: %s; password checks are not capped",
+		    strerror(errno));
 		return;
-	(void)unlink(path);
+	}
 	check_slots = slots > 0 ? slots : 1;
 }
 
@@ -454,8 +454,16 @@ auth_login(struct req *r)
 		reply_invalid(r, &e);
 		return;
 	}
-	if (subject_email(r, v[L_EMAIL].s, subj[0]) == -1)
+	/* The user and the email's throttle key in one read; the count
+	 * comes before the password's check. */
+	a[0] = a[1] = DBA_STR(v[L_EMAIL].s);
+	if ((rc = db_query_one(r->db, &r->pool, SQL_LOGIN_LOOKUP, a, 2,
+	    &res)) != DB_OK) {
+		reply_db(r, rc == DB_RETRY || rc == DB_NOROW ? DB_DOWN : rc);
 		goto out;
+	}
+	subject_hash("email", db_str(&res, 0, UR_FOLD), db_len(&res, 0,
+	    UR_FOLD), subj[0]);
 	subject_addr(r, subj[1]);
 	if (throttle_count(r, subj, n) == -1)
 		goto out;
@@ -463,14 +471,7 @@ auth_login(struct req *r)
 		reply_throttled(r, subj, n);
 		goto out;
 	}
-	a[0] = DBA_STR(v[L_EMAIL].s);
-	rc = db_query_one(r->db, &r->pool, SQL_LOGIN_LOOKUP, a, 1, &res);
-	if (rc != DB_OK && rc != DB_NOROW) {
-		throttle_undo(r, subj);
-		reply_db(r, rc == DB_RETRY ? DB_DOWN : rc);
-		goto out;
-	}
-	if (rc == DB_OK)
+	if (!db_isnull(&res, 0, UR_ID))
 		pwhash = db_str(&res, 0, UR_HASH);
 	if ((slot = check_acquire()) == -1) {
 		throttle_undo(r, subj);
@@ -513,7 +514,7 @@ auth_login(struct req *r)
 		token_encode(s->id, tok);
 		reply_header(r, "Set-Cookie", COOKIE_NAME "=%s; Path=/; "
 		    "HttpOnly; SameSite=Strict%s", tok,
-		    r->https ? "; Secure" : "");
+		    over_https(r) ? "; Secure" : "");
 		sodium_memzero(tok, sizeof(tok));
 	}
 	r->tenant_id = s->tenant_id;
@@ -538,7 +539,7 @@ auth_logout(struct req *r)
 		return;
 	}
 	reply_header(r, "Set-Cookie", COOKIE_NAME "=; Path=/; HttpOnly; "
-	    "SameSite=Strict; Max-Age=0%s", r->https ? "; Secure" : "");
+	    "SameSite=Strict; Max-Age=0%s", over_https(r) ? "; Secure" : "");
 	o = json_object_new_object();
 	json_object_object_add(o, "logged_out", json_object_new_boolean(1));
 	reply_data(r, 200, o);

@@ -354,7 +354,7 @@ def throttle_subject(stack, kind, value):
     """login_throttle.subject as hex: BLAKE2b-256 of the kind, a NUL and
     the value (app/fcgi/session.c's subject_hash). An email's value is its
     WEIGHT_STRING under utf8mb4_general_ci with trailing spaces trimmed
-    (SQL_EMAIL_FOLD), so every spelling the users' key takes for it, known
+    (SQL_LOGIN_LOOKUP), so every spelling the users' key takes for it, known
     or not, is one subject; an address's is its text."""
     if kind == "email":
         lit = value.replace("\\", "\\\\").replace("'", "''")
