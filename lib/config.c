@@ -32,6 +32,7 @@ static const struct config_key keys[] = {
 	S("database.host",		db_host,	"localhost"),
 	I("database.port",		db_port,	"3306", 1, 65535),
 	S("database.socket",		db_socket,	""),
+	S("database.hosts",		db_hosts,	""),
 	S("database.user",		db_user,	"wazera"),
 	S("database.password",		db_password,	""),
 	S("database.name",		db_name,	"wazera"),
@@ -181,9 +182,74 @@ config_parse(struct config *cfg, const char *text, char *err, size_t errsz)
 		rc = config_set(cfg, &keys[i], v, err, errsz, lineno);
 	}
 	free(buf);
+	if (rc == 0 && cfg->db_hosts != NULL && *cfg->db_hosts != '\0') {
+		char host[256];
+		unsigned port;
+		int r;
+
+		for (i = 0; (r = config_db_host(cfg->db_hosts, i, host,
+		    sizeof(host), &port)) == 0; i++)
+			;
+		if (r == -1) {
+			snprintf(err, errsz, "database.hosts: entry %zu is not "
+			    "HOST:PORT (an IPv6 address as [ADDR]:PORT)", i + 1);
+			rc = -1;
+		}
+	}
 	if (rc == -1)
 		config_free(cfg);
 	return rc;
+}
+
+int
+config_db_host(const char *hosts, size_t i, char *host, size_t hsz,
+    unsigned *port)
+{
+	const char *p = hosts, *e, *colon, *h;
+	size_t hl;
+	char *end;
+	long v;
+
+	while (i > 0 && (p = strchr(p, ',')) != NULL) {
+		p++;
+		i--;
+	}
+	if (p == NULL)
+		return 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return i == 0 && p == hosts ? 1 : -1;
+	e = strchr(p, ',');
+	if (e == NULL)
+		e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	/* The port follows the last colon; "[v6]:port" keeps its brackets
+	 * off the host. */
+	for (colon = e; colon > p && *colon != ':'; colon--)
+		;
+	if (*colon != ':' || colon == p || colon + 1 == e)
+		return -1;
+	h = p;
+	hl = (size_t)(colon - p);
+	if (*h == '[') {
+		if (hl < 3 || h[hl - 1] != ']')
+			return -1;
+		h++;
+		hl -= 2;
+	} else if (memchr(h, ':', hl) != NULL)
+		return -1;
+	if (hl == 0 || hl >= hsz)
+		return -1;
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end != e || v < 1 || v > 65535)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)v;
+	return 0;
 }
 
 int

@@ -8,6 +8,7 @@ struct config {
 	char	*db_host;
 	int	 db_port;
 	char	*db_socket;
+	char	*db_hosts;	/* "HOST:PORT,...": tried in turn; "" */
 	char	*db_user;
 	char	*db_password;
 	char	*db_name;
@@ -41,5 +42,10 @@ int	 config_load(struct config *, const char *path, char *err, size_t errsz);
 /* The path to read: --config, else $WAZERA_CONFIG, else the system default. */
 const char *config_path(const char *arg);
 void	 config_free(struct config *);
+/* Entry i of database.hosts ("HOST:PORT", an IPv6 address as
+ * "[ADDR]:PORT"): the host into host (hsz bytes) and the port. Returns 0,
+ * 1 past the last entry, or -1 when the entry is malformed. */
+int	 config_db_host(const char *hosts, size_t i, char *host, size_t hsz,
+	    unsigned *port);
 
 #endif

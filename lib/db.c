@@ -24,6 +24,7 @@ struct db {
 	int			 depth;		/* nesting: savepoints above 1 */
 	int			 stmt_timeout;	/* seconds; 0: none */
 	bool			 spooler_shards;
+	size_t			 host_idx;	/* database.hosts: the last that answered */
 	char			 last_error[512];
 };
 
@@ -103,16 +104,16 @@ db_set_statement_timeout(struct db *db, int seconds)
 	db_disconnect(db);	/* the next connection runs under it */
 }
 
-enum db_rc
-db_connect(struct db *db)
+/* One connection attempt to host:port (or the socket). NULL with the
+ * error recorded when it fails. */
+static MYSQL *
+db_try(struct db *db, const char *host, unsigned port, const char *socket)
 {
 	const struct config *c = db->cfg;
 	unsigned int timeout = (unsigned)c->db_connect_timeout, rw = 30;
 	char init[384];
 	MYSQL *m;
 
-	if (db->conn != NULL)
-		return DB_OK;
 	if ((m = mysql_init(NULL)) == NULL)
 		log_fatalx("mysql_init failed");
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -125,14 +126,48 @@ db_connect(struct db *db)
 	    "@wz_counter_shard = %s", db->stmt_timeout, db->spooler_shards ?
 	    "16 + CONNECTION_ID() % 16" : "NULL");
 	mysql_options(m, MYSQL_INIT_COMMAND, init);
-	if (mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port,
-	    *c->db_socket ? c->db_socket : NULL,
+	if (mysql_real_connect(m, host, c->db_user, c->db_password,
+	    c->db_name, port, socket,
 	    CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS) == NULL) {
 		db_seterr(db, mysql_errno(m), mysql_error(m));
 		mysql_close(m);
-		return DB_DOWN;
+		return NULL;
 	}
+	return m;
+}
+
+/* database.hosts: each in turn from the one that answered last, so a
+ * worker whose node went away reconnects to the next (a Galera cluster's
+ * nodes, issue 15); else database.host, port and socket. */
+enum db_rc
+db_connect(struct db *db)
+{
+	const struct config *c = db->cfg;
+	char host[256];
+	unsigned port;
+	size_t n, k;
+	MYSQL *m = NULL;
+
+	if (db->conn != NULL)
+		return DB_OK;
+	if (c->db_hosts != NULL && *c->db_hosts != '\0') {
+		for (n = 0; config_db_host(c->db_hosts, n, host, sizeof(host),
+		    &port) == 0; n++)
+			;
+		for (k = 0; k < n && m == NULL; k++) {
+			size_t i = (db->host_idx + k) % n;
+
+			if (config_db_host(c->db_hosts, i, host, sizeof(host),
+			    &port) != 0)
+				continue;
+			if ((m = db_try(db, host, port, NULL)) != NULL)
+				db->host_idx = i;
+		}
+	} else
+		m = db_try(db, c->db_host, (unsigned)c->db_port,
+		    *c->db_socket ? c->db_socket : NULL);
+	if (m == NULL)
+		return DB_DOWN;
 	db->conn = m;
 	db->in_tx = false;
 	return DB_OK;

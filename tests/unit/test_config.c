@@ -191,6 +191,42 @@ START_TEST(config_unknown_key)
 }
 END_TEST
 
+START_TEST(config_db_hosts)
+{
+	char host[64];
+	unsigned port = 0;
+
+	ck_assert_int_eq(parse("[database]\nhosts = 127.0.0.1:33061, "
+	    "db2.example:3306 ,[::1]:33063\n"), 0);
+	ck_assert_int_eq(config_db_host(cfg.db_hosts, 0, host, sizeof(host),
+	    &port), 0);
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_uint_eq(port, 33061);
+	ck_assert_int_eq(config_db_host(cfg.db_hosts, 1, host, sizeof(host),
+	    &port), 0);
+	ck_assert_str_eq(host, "db2.example");
+	ck_assert_uint_eq(port, 3306);
+	ck_assert_int_eq(config_db_host(cfg.db_hosts, 2, host, sizeof(host),
+	    &port), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_uint_eq(port, 33063);
+	ck_assert_int_eq(config_db_host(cfg.db_hosts, 3, host, sizeof(host),
+	    &port), 1);
+	/* Host too long for the buffer: malformed, never truncated. */
+	ck_assert_int_eq(config_db_host("abcdef:1", 0, host, 4, &port), -1);
+	PARSE_FAILS("[database]\nhosts = a:1,\n", "database.hosts: entry 2 is "
+	    "not HOST:PORT (an IPv6 address as [ADDR]:PORT)");
+	PARSE_FAILS("[database]\nhosts = a\n", "database.hosts: entry 1 is "
+	    "not HOST:PORT (an IPv6 address as [ADDR]:PORT)");
+	PARSE_FAILS("[database]\nhosts = a:0\n", "database.hosts: entry 1 is "
+	    "not HOST:PORT (an IPv6 address as [ADDR]:PORT)");
+	PARSE_FAILS("[database]\nhosts = ::1:3306\n", "database.hosts: entry 1 "
+	    "is not HOST:PORT (an IPv6 address as [ADDR]:PORT)");
+	PARSE_FAILS("[database]\nhosts = a:1,[x:2\n", "database.hosts: entry 2 "
+	    "is not HOST:PORT (an IPv6 address as [ADDR]:PORT)");
+}
+END_TEST
+
 START_TEST(config_bad_ints)
 {
 	PARSE_FAILS("[database]\nport = abc\n",
@@ -398,6 +434,7 @@ config_suite(void)
 	tcase_add_test(tc, config_bools);
 	tcase_add_test(tc, config_last_value_wins);
 	tcase_add_test(tc, config_unknown_key);
+	tcase_add_test(tc, config_db_hosts);
 	tcase_add_test(tc, config_bad_ints);
 	tcase_add_test(tc, config_graph_timeout);
 	tcase_add_test(tc, config_bad_bools);
