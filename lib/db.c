@@ -572,8 +572,10 @@ db_commit(struct db *db)
 		/* Lost while committing: the outcome is unknown (the server,
 		 * or the cluster it replicated to, may have committed), so
 		 * the work must not run again as if it had not happened.
-		 * A certification failure (1213) did roll it back. */
-		if (err_is_lost(e))
+		 * So is a Galera node's failure to replicate it (1180, the
+		 * node left the cluster meanwhile). A certification failure
+		 * (1213) did roll it back. */
+		if (err_is_lost(e) || e == ER_ERROR_DURING_COMMIT)
 			rc = DB_DOWN;
 	}
 	db->in_tx = false;
