@@ -24,7 +24,8 @@ struct db {
 	int			 depth;		/* nesting: savepoints above 1 */
 	int			 stmt_timeout;	/* seconds; 0: none */
 	bool			 spooler_shards;
-	size_t			 host_idx;	/* database.hosts: the last that answered */
+	size_t			 host_idx;	/* database.hosts: the one to try first */
+	size_t			 nhosts;	/* in database.hosts; 0: not set */
 	char			 last_error[512];
 };
 
@@ -120,11 +121,16 @@ db_try(struct db *db, const char *host, unsigned port, const char *socket)
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* With database.hosts (a Galera cluster), reads and transactions
+	 * first wait for every write the cluster committed before them to
+	 * be applied on this node: a client that wrote through one node
+	 * reads its write through any other (wsrep_sync_wait bit 1). */
 	snprintf(init, sizeof(init), "SET time_zone = '+00:00', sql_mode = "
 	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,"
 	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d, "
-	    "@wz_counter_shard = %s", db->stmt_timeout, db->spooler_shards ?
-	    "16 + CONNECTION_ID() % 16" : "NULL");
+	    "@wz_counter_shard = %s%s", db->stmt_timeout, db->spooler_shards ?
+	    "16 + CONNECTION_ID() % 16" : "NULL", db->nhosts > 0 ?
+	    ", wsrep_sync_wait = 1" : "");
 	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(m, host, c->db_user, c->db_password,
 	    c->db_name, port, socket,
@@ -136,9 +142,10 @@ db_try(struct db *db, const char *host, unsigned port, const char *socket)
 	return m;
 }
 
-/* database.hosts: each in turn from the one that answered last, so a
- * worker whose node went away reconnects to the next (a Galera cluster's
- * nodes, issue 15); else database.host, port and socket. */
+/* database.hosts: each in turn from the one that answered last (or the
+ * next one, when its connection was lost), so a worker whose node went
+ * away reconnects to the next (a Galera cluster's nodes, issue 15); else
+ * database.host, port and socket. */
 enum db_rc
 db_connect(struct db *db)
 {
@@ -154,6 +161,7 @@ db_connect(struct db *db)
 		for (n = 0; config_db_host(c->db_hosts, n, host, sizeof(host),
 		    &port) == 0; n++)
 			;
+		db->nhosts = n;
 		for (k = 0; k < n && m == NULL; k++) {
 			size_t i = (db->host_idx + k) % n;
 
@@ -173,13 +181,28 @@ db_connect(struct db *db)
 	return DB_OK;
 }
 
+/* The connection is gone, or its server cannot serve it: a Galera node
+ * that left the Primary component (or has not joined it yet) answers
+ * every statement with 1047, "WSREP has not yet prepared node for
+ * application use", until it is back. */
 static bool
 err_is_lost(unsigned e)
 {
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
 	    e == ER_CONNECTION_KILLED || e == 4031 /* idle timeout */ ||
-	    e == ER_SERVER_SHUTDOWN || e == CR_SERVER_LOST_EXTENDED;
+	    e == ER_SERVER_SHUTDOWN || e == CR_SERVER_LOST_EXTENDED ||
+	    e == ER_UNKNOWN_COM_ERROR;
+}
+
+/* Drops a connection that is lost; the next connects to the next of
+ * database.hosts first (the lost one is tried last). */
+static void
+db_lost(struct db *db)
+{
+	db_disconnect(db);
+	if (db->nhosts > 0)
+		db->host_idx = (db->host_idx + 1) % db->nhosts;
 }
 
 /* Maps an error to an outcome, disconnecting on a lost connection. */
@@ -195,7 +218,7 @@ db_classify(struct db *db, unsigned e, const char *msg)
 		return DB_SLOW;
 	if (err_is_lost(e)) {
 		bool was_tx = db->in_tx;
-		db_disconnect(db);
+		db_lost(db);
 		return was_tx ? DB_RETRY : DB_DOWN;
 	}
 	return DB_ERR;
@@ -518,9 +541,21 @@ db_commit(struct db *db)
 		snprintf(q, sizeof(q), "RELEASE SAVEPOINT wz_%d", db->depth);
 		return db_simple(db, q);
 	}
-	rc = db_simple(db, "COMMIT");
-	if (rc == DB_DOWN)
-		rc = DB_RETRY;	/* the server rolled it back */
+	if (db->conn == NULL)
+		rc = DB_RETRY;	/* lost before: the server rolled it back */
+	else if (mysql_real_query(db->conn, "COMMIT", 6) == 0)
+		rc = DB_OK;
+	else {
+		unsigned e = mysql_errno(db->conn);
+
+		rc = db_classify(db, e, mysql_error(db->conn));
+		/* Lost while committing: the outcome is unknown (the server,
+		 * or the cluster it replicated to, may have committed), so
+		 * the work must not run again as if it had not happened.
+		 * A certification failure (1213) did roll it back. */
+		if (err_is_lost(e))
+			rc = DB_DOWN;
+	}
 	db->in_tx = false;
 	db->depth = 0;
 	return rc;

@@ -78,6 +78,10 @@ enum db_rc	 db_query_one(struct db *, struct pool *, enum sql,
 		    const struct db_arg *, size_t, struct db_res *res);
 
 enum db_rc	 db_begin(struct db *);
+/* DB_RETRY: rolled back (a deadlock, or a Galera certification failure:
+ * run the transaction again); DB_DOWN: the connection was lost while
+ * committing, so the outcome is unknown: the work may have been
+ * committed and must not be run again blindly. */
 enum db_rc	 db_commit(struct db *);
 void		 db_rollback(struct db *);
 bool		 db_in_tx(const struct db *);

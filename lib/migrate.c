@@ -236,7 +236,7 @@ run(struct db *db, struct pool *pool, const char *dir, migrate_note_fn note,
     struct migrate_out *out, char *err, size_t errlen)
 {
 	struct files schema, routines;
-	struct db_res done, rdone;
+	struct db_res done, rdone, fit;
 	char version[256], file[300];
 	size_t i;
 	long k;
@@ -307,6 +307,21 @@ run(struct db *db, struct pool *pool, const char *dir, migrate_note_fn note,
 		note(k == -1 ? "applied" : "applied again (changed)", file);
 		out->routines++;
 	}
+	/* The rate counters' engine for this server: MEMORY, or InnoDB
+	 * under Galera (sql/routines/counters.sql; a sql directory of an
+	 * older release has no such file). */
+	for (i = 0; i < routines.n; i++)
+		if (strcmp(routines.v[i].name, "counters.sql") == 0)
+			break;
+	if (i < routines.n && db_query_one(db, pool, SQL_COUNTERS_FIT, NULL,
+	    0, &fit) != DB_OK) {
+		fail(err, errlen, "wz_counters_fit: %s", db_errmsg(db));
+		goto out;
+	}
+	if (i < routines.n && db_int(&fit, 0, 0) > 0)
+		note("converted the rate counters to the engine this server "
+		    "needs (InnoDB with wsrep on, else MEMORY):",
+		    "routines/counters.sql");
 	rc = 0;
 out:
 	files_free(&schema);

@@ -97,6 +97,10 @@ static const struct {
 	    "rl_window = UNIX_TIMESTAMP() DIV 60" },
 	[SQL_RATE_FORGET] = { "RATE_FORGET", true, 1, 0,
 	    "DELETE FROM rate_counters WHERE key_id = ?" },
+	/* The rate counters' engine for this server (wazera-admin migrate,
+	 * sql/routines/counters.sql): the tables converted. */
+	[SQL_COUNTERS_FIT] = { "COUNTERS_FIT", false, 0, 1,
+	    "CALL wz_counters_fit()" },
 	/* Matches the key only while it is alive. */
 	[SQL_APIKEY_TOUCH] = { "APIKEY_TOUCH", true, 1, 0,
 	    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP() WHERE id = ? "
@@ -498,6 +502,20 @@ static const struct {
 	    "error_message = COALESCE(?, error_message), "
 	    "updated_at = UTC_TIMESTAMP() WHERE id = ? AND status = 'sending' "
 	    "AND sending_holder <=> ?" },
+	/* Undoes a claim whose commit had an unknown outcome (the
+	 * connection was lost while committing): its messages, if it did
+	 * commit, go back to the queue unsent, the attempt not counted
+	 * (ids as a JSON array, holder). Only this claim can have made a
+	 * message of those ids 'sending' under this holder: they were
+	 * 'queued' when it read them. In a transaction (so it first sees
+	 * what the cluster committed). */
+	[SQL_SPOOL_UNCLAIM] = { "SPOOL_UNCLAIM", false, 2, 0,
+	    "UPDATE messages m JOIN JSON_TABLE(?, '$[*]' COLUMNS "
+	    "(id BIGINT UNSIGNED PATH '$')) j ON m.id = j.id "
+	    "SET m.status = 'queued', m.sending_since = NULL, "
+	    "m.sending_holder = NULL, m.attempts = GREATEST(m.attempts, 1) - 1, "
+	    "m.updated_at = UTC_TIMESTAMP() "
+	    "WHERE m.status = 'sending' AND m.sending_holder = ?" },
 	/* Pauses an account until a time (unix seconds, account, the
 	 * same time): no spooler on any host takes it (SPOOL_ACCOUNTS)
 	 * before then, whatever its messages' times. A pause never shortens

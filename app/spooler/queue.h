@@ -145,17 +145,21 @@ void			 spool_start(struct queue *, struct lane *,
 			    struct http_req *r, unsigned long long item,
 			    int attempt, int64_t now);
 /* Claims up to n due items of a lane in one short transaction (tried up
- * to 3 times on a deadlock): claim (lane id, n) selects and locks them
- * (FOR UPDATE SKIP LOCKED), then mark (their ids as a JSON array, this
- * spooler's holder, then the nextra arguments, at most 2) marks them as
- * ours, and the transaction commits before any request starts. DB_OK
- * with res (its rows in the loop's pool; none: nothing due), *ids (NULL
- * when none) and *marked; else the failure (the caller reports it). */
+ * to 3 times on a deadlock or, on a Galera cluster, a lost certification):
+ * claim (lane id, n) selects and locks them (FOR UPDATE SKIP LOCKED),
+ * then mark (their ids as a JSON array, this spooler's holder, then the
+ * nextra arguments, at most 2) marks them as ours, and the transaction
+ * commits before any request starts: only a committed claim is sent. A
+ * commit lost with the connection (unknown outcome) is undone by unclaim
+ * (ids, holder; SQL__MAX: none, the items come due again when the claim
+ * expires) and reported as DB_DOWN. DB_OK with res (its rows in the
+ * loop's pool; none: nothing due), *ids (NULL when none) and *marked;
+ * else the failure (the caller reports it). */
 enum db_rc		 spool_claim(struct queue *, enum sql claim,
 			    unsigned long long lane, size_t n, enum sql mark,
 			    const struct db_arg *extra, size_t nextra,
-			    struct db_res *res, const char **ids,
-			    uint64_t *marked);
+			    enum sql unclaim, struct db_res *res,
+			    const char **ids, uint64_t *marked);
 /* Queues a record for the database (journaled first); it is the
  * queue's, and holder and queue are filled here. */
 void			 spool_record(struct queue *, struct rec *);

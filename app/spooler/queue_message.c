@@ -691,7 +691,7 @@ claim_lane(struct queue *q, struct lane *l, enum sql claim, size_t n,
 	size_t i;
 
 	if ((rc = spool_claim(q, claim, l->id, n, SQL_SPOOL_MARK_SENDING,
-	    NULL, 0, &res, &ids, &marked)) != DB_OK) {
+	    NULL, 0, SQL_SPOOL_UNCLAIM, &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming messages", now);
 		return -1;
 	}

@@ -788,7 +788,7 @@ whq_claim(struct queue *q, struct lane *l, size_t n, int64_t now)
 	}
 	arg[0] = DBA_INT(WH_CLAIM_EXPIRY_S);
 	if ((rc = spool_claim(q, SQL_WH_CLAIM, l->id, n, SQL_WH_MARK, arg, 1,
-	    &res, &ids, &marked)) != DB_OK) {
+	    SQL__MAX, &res, &ids, &marked)) != DB_OK) {
 		spool_db_trouble(q->s, rc, "claiming webhook deliveries", now);
 		pool_reset(pool);
 		return -1;

@@ -72,6 +72,7 @@
 #define STOP_WAIT_S	10		/* in-flight wait after a signal */
 #define FLUSH_WAIT_S	10		/* record writes at exit, DB down */
 #define DB_BACKOFF_MS	1000
+#define CONFLICT_BACKOFF_MS	100	/* after DB_RETRY */
 #define REFUSED_RETRY_S	60		/* a record refused 3 times */
 #define JOURNAL_COMPACT_BYTES	(1024 * 1024)	/* rewritten past this while
 						   results stay owed */
@@ -161,7 +162,16 @@ void
 spool_db_trouble(struct spool *s, enum db_rc rc, const char *what,
     int64_t now)
 {
-	if (rc == DB_DOWN || rc == DB_RETRY) {
+	if (rc == DB_RETRY) {
+		/* Rolled back again and again by concurrent transactions
+		 * (deadlocks; on a Galera cluster, claims or counters that
+		 * lost certification to another node's): not an outage. */
+		log_info("%s: rolled back by concurrent transactions (%s); "
+		    "again shortly", what, db_errmsg(s->db));
+		s->db_retry_at = now + CONFLICT_BACKOFF_MS * MS;
+		return;
+	}
+	if (rc == DB_DOWN) {
 		if (!s->db_down)
 			log_warnx("database unavailable (%s): %s; retrying",
 			    what, db_errmsg(s->db));
@@ -426,7 +436,11 @@ lease(struct spool *s, const struct queue *q, unsigned long long id,
 	a[3] = DBA_STR(s->o->holder);
 	if ((rc = db_exec(s->db, q->ops->sql_lease, a, 4, &affected, NULL)) !=
 	    DB_OK) {
-		spool_db_trouble(s, rc, "lease", now);
+		/* Another spooler's lease write won (a deadlock, or on a
+		 * Galera cluster a lost certification): not ours this time,
+		 * and the database is fine. */
+		if (rc != DB_RETRY)
+			spool_db_trouble(s, rc, "lease", now);
 		return -1;
 	}
 	return affected > 0 ? 1 : 0;
@@ -616,19 +630,55 @@ spool_start(struct queue *q, struct lane *l, struct http_req *r,
 	http_start(s->http, r);
 }
 
+/* A claim whose commit had an unknown outcome: put back if it did commit
+ * (unclaim: ids, holder, in a transaction of its own, on whichever node
+ * answers now), else left to expire. */
+static void
+unclaim_lost(struct queue *q, enum sql unclaim, const char *ids)
+{
+	struct spool *s = q->s;
+	struct db_arg a[2];
+	uint64_t n = 0;
+	enum db_rc rc;
+
+	if (unclaim == SQL__MAX) {
+		log_warnx("%s: a claim's commit was lost with the connection; "
+		    "its items are due again when the claim expires",
+		    q->ops->name);
+		return;
+	}
+	a[0] = DBA_STR(ids);
+	a[1] = DBA_STR(s->o->holder);
+	if ((rc = db_begin(s->db)) == DB_OK &&
+	    (rc = db_exec(s->db, unclaim, a, 2, &n, NULL)) == DB_OK &&
+	    (rc = db_commit(s->db)) == DB_OK) {
+		log_warnx("%s: a claim's commit was lost with the connection; "
+		    "%" PRIu64 " item(s) it had taken put back, none sent",
+		    q->ops->name, n);
+		return;
+	}
+	db_rollback(s->db);
+	log_warnx("%s: a claim's commit was lost with the connection and it "
+	    "cannot be undone now (%s): nothing of it is sent; recovery "
+	    "takes its items back", q->ops->name, db_errmsg(s->db));
+}
+
 enum db_rc
 spool_claim(struct queue *q, enum sql claim, unsigned long long lane,
     size_t n, enum sql mark, const struct db_arg *extra, size_t nextra,
-    struct db_res *res, const char **ids, uint64_t *marked)
+    enum sql unclaim, struct db_res *res, const char **ids,
+    uint64_t *marked)
 {
 	struct spool *s = q->s;
 	struct db_arg a[4];
 	enum db_rc rc = DB_OK;
 	int attempt;
+	bool committing;
 
 	*ids = NULL;
 	*marked = 0;
 	for (attempt = 0; attempt < 3; attempt++) {
+		committing = false;
 		if ((rc = db_begin(s->db)) != DB_OK)
 			break;
 		a[0] = DBA_INT(lane);
@@ -642,10 +692,22 @@ spool_claim(struct queue *q, enum sql claim, unsigned long long lane,
 				memcpy(a + 2, extra, nextra * sizeof(*a));
 			rc = db_exec(s->db, mark, a, 2 + nextra, marked, NULL);
 		}
-		if (rc == DB_OK && (rc = db_commit(s->db)) == DB_OK)
-			return DB_OK;
+		if (rc == DB_OK) {
+			committing = true;
+			if ((rc = db_commit(s->db)) == DB_OK)
+				return DB_OK;
+		}
 		db_rollback(s->db);
+		/* Lost while committing: the claim may stand (on a cluster,
+		 * the other nodes may have committed it), but nothing of it
+		 * starts; it is undone where the queue can, else its items
+		 * come due again when the claim expires (queue.h). */
+		if (committing && rc == DB_DOWN && *ids != NULL)
+			unclaim_lost(q, unclaim, *ids);
 		*ids = NULL;
+		/* A deadlock, or a claim that lost certification to another
+		 * node's (Galera: 1213 at any statement or at the commit):
+		 * rolled back, nothing of it is ours; claimed again. */
 		if (rc != DB_RETRY)
 			break;
 		pool_reset(&s->pool);

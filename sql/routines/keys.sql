@@ -8,7 +8,8 @@
 -- wazera-admin apikey revoke). Workers serve a cached key for as long as
 -- its counter row lives (app/fcgi/auth.c): a revocation whose second
 -- statement failed left a revoked key working for 10 s. rate_counters is a
--- MEMORY table, outside the transaction, so the counter goes last: should
+-- MEMORY table (InnoDB on a Galera cluster: counters.sql), outside the
+-- transaction when MEMORY, so the counter goes last: should
 -- the commit fail, the key is still alive and merely reloaded, and the
 -- caller reports the failure.
 -- p_tenant NULL: any tenant's key (the CLI). Answers the keys matched.
