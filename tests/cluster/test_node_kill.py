@@ -28,7 +28,7 @@ from conftest import (Receiver, Tenant, Workload, check_deliveries,
 N_MESSAGES = env_int("WAZERA_CLUSTER_OUTAGE_MESSAGES", 3000)
 N_WEBHOOKS = env_int("WAZERA_CLUSTER_OUTAGE_WEBHOOKS", 1000)
 OUTAGE_CALLS = env_int("WAZERA_CLUSTER_OUTAGE_CALLS", 300)
-WORKERS = env_int("WAZERA_CLUSTER_WORKERS", 8)
+WORKERS = env_int("WAZERA_CLUSTER_THREADS", 8)
 NODE = 2
 
 

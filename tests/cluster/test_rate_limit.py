@@ -10,7 +10,7 @@ the counter's updates (Com_update and Com_insert of its clients): the load was s
 from conftest import Api, Load, Tenant, env_int, figure
 
 LIMIT = env_int("WAZERA_CLUSTER_RATE_LIMIT", 300)
-WORKERS = env_int("WAZERA_CLUSTER_WORKERS", 8)
+WORKERS = env_int("WAZERA_CLUSTER_THREADS", 8)
 
 
 def counters(c):
@@ -45,6 +45,8 @@ def test_rate_limit_held_across_three_fcgi_servers(cluster):
     for r in answers:
         if r.status not in (200, 429):
             odd.append(r)
+            if r.status == 503:
+                assert r.retry_after is not None, r.headers
             continue
         assert r.headers.get("x-ratelimit-limit") == str(LIMIT), r.headers
         w = windows.setdefault(int(r.headers["x-ratelimit-reset"]),
@@ -62,8 +64,6 @@ def test_rate_limit_held_across_three_fcgi_servers(cluster):
            windows={k: (v["ok"], v["refused"]) for k, v in windows.items()},
            other_statuses=sorted({r.status for r in odd}),
            per_node_deltas=deltas)
-    assert not odd, "answers other than 200 and 429: %d, e.g. %r" % (
-        len(odd), odd[:5])
     over = {k: v["ok"] for k, v in windows.items() if v["ok"] > LIMIT}
     assert not over, "windows with more 200s than the limit %d: %r" % (
         LIMIT, over)
@@ -81,3 +81,8 @@ def test_rate_limit_held_across_three_fcgi_servers(cluster):
     for n_ in (1, 2, 3):
         assert deltas[n_]["Com_update"] + deltas[n_]["Com_insert"] >= \
             n // 6, deltas
+    # Every request answered 200 or 429: a write conflict on the hot
+    # counter row (certification, 1213) is the server's to retry, not a
+    # 503 for a client that is within its limit.
+    assert not odd, "answers other than 200 and 429: %d of %d, e.g. %r" % (
+        len(odd), len(answers), odd[:3])

@@ -25,14 +25,15 @@ import time
 
 import pytest
 
-from conftest import (Receiver, Tenant, Workload, assert_ok,
+from conftest import (Receiver, Tenant, Workload, assert_no_creation_failures,
+                      assert_ok,
                       check_deliveries, check_sends, env_int, figure,
                       wait_for)
 
 N_MESSAGES = env_int("WAZERA_CLUSTER_KILL_MESSAGES", 1800)
 N_WEBHOOKS = env_int("WAZERA_CLUSTER_KILL_WEBHOOKS", 300)
 MPS = env_int("WAZERA_CLUSTER_KILL_MPS", 20)
-WORKERS = env_int("WAZERA_CLUSTER_WORKERS", 8)
+WORKERS = env_int("WAZERA_CLUSTER_THREADS", 8)
 START = re.compile(r"start: \w+, holder (\S+?),")
 
 
@@ -132,6 +133,7 @@ def test_spooler_kills_send_nothing_twice(kills, cluster):
     # The restarted spoolers run.
     for n in (1, 2, 3):
         holder(cluster, n)
+    assert_no_creation_failures(w)
 
 
 def test_spooler_kills_webhook_repeats_bounded(kills):
