@@ -70,6 +70,8 @@ def outage(cluster):
         w.join()
         w.wait_settled()
         yield out
+        # Every delivery checked was as docs/openapi.yaml says.
+        rcv.checks.assert_clean()
     finally:
         if NODE in cluster.down_nodes:
             cluster.restart_db(NODE)
