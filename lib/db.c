@@ -6,6 +6,7 @@
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "db.h"
@@ -15,6 +16,8 @@
 
 #define DB_MAX_ARGS	48
 #define DB_RETRIES	2
+#define DB_CONFLICTS	12	/* deadlocks of one statement outside a
+				   transaction, run again (db_run) */
 
 struct db {
 	const struct config	*cfg;
@@ -124,13 +127,15 @@ db_try(struct db *db, const char *host, unsigned port, const char *socket)
 	/* With database.hosts (a Galera cluster), reads and transactions
 	 * first wait for every write the cluster committed before them to
 	 * be applied on this node: a client that wrote through one node
-	 * reads its write through any other (wsrep_sync_wait bit 1). */
+	 * reads its write through any other (wsrep_sync_wait bit 1); and
+	 * a statement outside a transaction that loses certification is
+	 * run again by the server first (then by db_run). */
 	snprintf(init, sizeof(init), "SET time_zone = '+00:00', sql_mode = "
 	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,"
 	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d, "
 	    "@wz_counter_shard = %s%s", db->stmt_timeout, db->spooler_shards ?
 	    "16 + CONNECTION_ID() % 16" : "NULL", db->nhosts > 0 ?
-	    ", wsrep_sync_wait = 1" : "");
+	    ", wsrep_sync_wait = 1, wsrep_retry_autocommit = 4" : "");
 	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(m, host, c->db_user, c->db_password,
 	    c->db_name, port, socket,
@@ -289,7 +294,8 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	MYSQL_STMT *st;
 	enum db_rc rc = DB_ERR;
 	size_t i;
-	int attempt;
+	unsigned e;
+	int attempt, conflicts = 0;
 	/* Whether it runs in a transaction, as it was before any attempt: a
 	 * connection lost in one ends the transaction (db_classify clears
 	 * in_tx), and running the statement again in autocommit would carry
@@ -300,6 +306,9 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		log_fatalx("%s: %zu arguments, its contract says %u",
 		    sql_name(id), nargs, sql_params(id));
 	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
+		if (conflicts > 0)
+			usleep(200 * (useconds_t)conflicts +
+			    (useconds_t)randombytes_uniform(1000));
 		if ((st = db_prepare(db, id, &rc)) == NULL) {
 			if (rc == DB_DOWN && !tx && attempt < DB_RETRIES)
 				continue;
@@ -337,11 +346,22 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 			*out = st;
 			return DB_OK;
 		}
-		rc = db_classify(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+		e = mysql_stmt_errno(st);
+		rc = db_classify(db, e, mysql_stmt_error(st));
 		if (rc == DB_DUP)
 			return rc;
 		if (rc == DB_ERR)
 			log_warnx("%s: %s", sql_name(id), db->last_error);
+		/* Outside a transaction a deadlock rolled back this statement
+		 * alone, whatever it is: run it again, after a short random
+		 * wait, up to DB_CONFLICTS times. On a Galera cluster that is
+		 * also a write that lost certification to another node's on
+		 * the same row (a hot key's rate counter hit through several
+		 * nodes at once). */
+		if (!tx && e == ER_LOCK_DEADLOCK && ++conflicts < DB_CONFLICTS) {
+			attempt--;
+			continue;
+		}
 		/* Outside a transaction a statement marked retryable runs
 		 * again after a reconnect or a deadlock. */
 		if (tx || !sql_retryable(id) ||
@@ -552,8 +572,10 @@ db_commit(struct db *db)
 		/* Lost while committing: the outcome is unknown (the server,
 		 * or the cluster it replicated to, may have committed), so
 		 * the work must not run again as if it had not happened.
-		 * A certification failure (1213) did roll it back. */
-		if (err_is_lost(e))
+		 * So is a Galera node's failure to replicate it (1180, the
+		 * node left the cluster meanwhile). A certification failure
+		 * (1213) did roll it back. */
+		if (err_is_lost(e) || e == ER_ERROR_DURING_COMMIT)
 			rc = DB_DOWN;
 	}
 	db->in_tx = false;
