@@ -29,7 +29,8 @@ cluster committed). Helpers of the e2e suite (tests/e2e/conftest.py:
 wait_for, http_request, ...) are imported, not copied.
 
 Figures (rates, duplicates, repeats) are printed at the end of the run
-and written to .build/cluster/figures.json."""
+and written to .build/cluster/figures.json; the cluster's logs are copied
+to .build/cluster/logs/ before it is removed."""
 import base64
 import hashlib
 import hmac
@@ -278,8 +279,28 @@ class Cluster:
         return out
 
 
+LOGS_DIR = os.path.join(REPO, ".build", "cluster", "logs")
+
+
+def save_logs(d):
+    """The cluster's logs (servers, nodes, sandbox, nginx, the script's
+    commands) copied to .build/cluster/logs, so they outlive DIR."""
+    shutil.rmtree(LOGS_DIR, ignore_errors=True)
+    for root, dirs, files in os.walk(d):
+        dirs[:] = [x for x in dirs if x not in ("data", "journal", "tmp")]
+        for f in files:
+            if f.endswith((".log", ".err")):
+                src = os.path.join(root, f)
+                dst = os.path.join(LOGS_DIR, os.path.relpath(src, d))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                try:
+                    shutil.copyfile(src, dst)
+                except OSError:
+                    pass
+
+
 @pytest.fixture(scope="session")
-def cluster():
+def cluster(request):
     build = os.environ.get("WAZERA_BUILD")
     if not build:
         pytest.exit("set WAZERA_BUILD to the build holding wazera-fcgi, "
@@ -328,10 +349,13 @@ def cluster():
         reports = [p for p in c.server_logs()
                    if has_sanitizer_mark(read_log(p, tail=10 ** 9))]
         _write_figures()
+        save_logs(d)
         if not keep and not reports and not failed:
             shutil.rmtree(d, ignore_errors=True)
         elif reports or failed:
             sys.stderr.write("cluster directory kept: %s\n" % d)
+        if failed or reports or request.session.testsfailed:
+            sys.stderr.write("the cluster's logs: %s\n" % LOGS_DIR)
     assert not reports, "sanitizer reports in %s" % reports
 
 
@@ -634,9 +658,17 @@ class Receiver:
                     with rec.lock:
                         rec.active -= 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 128
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128
+
+            def handle_error(self, request, client_address):
+                # A spooler killed mid-request resets its connection:
+                # expected here, not worth a traceback.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d/hook" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever,

@@ -2,8 +2,8 @@
 back (deploy/local/cluster kill-db 2, restart-db 2).
 
 The run (a module fixture): a tenant's WAZERA_CLUSTER_OUTAGE_WEBHOOKS
-contacts (default 1,000, each a contact.created delivery), a campaign to
-them and WAZERA_CLUSTER_OUTAGE_MESSAGES sends (default 3,000) through the
+contacts (default 500, each a contact.created delivery), a campaign to
+them and WAZERA_CLUSTER_OUTAGE_MESSAGES sends (default 2,500) through the
 API from several threads. Once a quarter of the sends are created, node 2
 is killed; the API keeps being used through the outage (node 2's FastCGI
 server and spooler fail over to node 3), then node 2 rejoins. Each test
@@ -25,8 +25,8 @@ import pytest
 from conftest import (Receiver, Tenant, Workload, check_deliveries,
                       check_sends, env_int, figure, wait_for)
 
-N_MESSAGES = env_int("WAZERA_CLUSTER_OUTAGE_MESSAGES", 3000)
-N_WEBHOOKS = env_int("WAZERA_CLUSTER_OUTAGE_WEBHOOKS", 1000)
+N_MESSAGES = env_int("WAZERA_CLUSTER_OUTAGE_MESSAGES", 2500)
+N_WEBHOOKS = env_int("WAZERA_CLUSTER_OUTAGE_WEBHOOKS", 500)
 OUTAGE_CALLS = env_int("WAZERA_CLUSTER_OUTAGE_CALLS", 300)
 WORKERS = env_int("WAZERA_CLUSTER_THREADS", 8)
 NODE = 2
