@@ -371,14 +371,27 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	return rc;
 }
 
-/* Reads any further results (a CALL ends with a status result). */
-static void
-db_drain(MYSQL_STMT *st)
+/* Reads any further results (a CALL ends with a status result) and
+ * answers how the statement ended: a procedure can fail after a result
+ * it sent, and on a Galera cluster a transaction can be aborted by
+ * another node's write (1213) at any moment, its error coming in the
+ * CALL's last result; taken for a success, the COMMIT that follows
+ * would commit nothing and report success. */
+static enum db_rc
+db_drain(struct db *db, MYSQL_STMT *st)
 {
+	int n;
+
 	mysql_stmt_free_result(st);
-	while (mysql_stmt_more_results(st) &&
-	    mysql_stmt_next_result(st) == 0)
+	while (mysql_stmt_more_results(st)) {
+		if ((n = mysql_stmt_next_result(st)) > 0)
+			return db_classify(db, mysql_stmt_errno(st),
+			    mysql_stmt_error(st));
+		if (n < 0)
+			break;
 		mysql_stmt_free_result(st);
+	}
+	return DB_OK;
 }
 
 enum db_rc
@@ -394,8 +407,7 @@ db_exec(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		*affected = mysql_stmt_affected_rows(st);
 	if (insert_id != NULL)
 		*insert_id = mysql_stmt_insert_id(st);
-	db_drain(st);
-	return DB_OK;
+	return db_drain(db, st);
 }
 
 /* Each row's cells are sized by their own lengths: the columns are bound to
@@ -426,17 +438,15 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 		log_warnx("%s: store: %s", sql_name(id), db->last_error);
 		return rc;
 	}
-	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
-		db_drain(st);
-		return DB_OK;
-	}
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL)
+		return db_drain(db, st);
 	nc = mysql_num_fields(meta);
 	mysql_free_result(meta);
 	if (nc != sql_cols(id)) {
 		snprintf(db->last_error, sizeof(db->last_error), "%zu "
 		    "column(s), its contract says %u", nc, sql_cols(id));
 		log_warnx("%s: %s", sql_name(id), db->last_error);
-		db_drain(st);
+		(void)db_drain(db, st);
 		return DB_ERR;
 	}
 	res->ncols = nc;
@@ -495,8 +505,9 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 			res->len[r * nc + c] = l;
 		}
 	}
-	db_drain(st);
-	return DB_OK;
+	if ((rc = db_drain(db, st)) != DB_OK)
+		res->nrows = 0;
+	return rc;
 }
 
 enum db_rc
