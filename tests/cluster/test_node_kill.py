@@ -16,6 +16,7 @@ reads one outcome:
   receiver (a delivery whose result a dying node took along is delivered
   again, at least once by design: with the same webhook-id).
 """
+import calendar
 import os
 import re
 import time
@@ -98,6 +99,32 @@ def test_api_answers_during_node_outage(outage):
     # And no call of the run failed for good (every 503 was retried to a
     # 2xx with its Idempotency-Key).
     assert not w.load.failures, w.load.failures[:10]
+
+
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) \S+ info: "
+                      r"request id=\S+ tenant=\S+ (\S+) (\S+) (\d{3}) ")
+
+
+def test_killed_nodes_fcgi_answers_through_the_others(outage, cluster):
+    """Node 2's FastCGI server (its own node first in its hosts) kept
+    answering 2xx during the outage: its workers went on to the next
+    node (its log's request lines, whole seconds, after the kill's
+    second)."""
+    t0, t1 = int(outage["t_kill"]) + 1, int(outage["t_back"])
+    counts = {}
+    with open(os.path.join(cluster.node_dir(NODE), "fcgi.log"),
+              errors="replace") as f:
+        for line in f:
+            m = LOG_LINE.match(line)
+            if not m:
+                continue
+            t = calendar.timegm(time.strptime(m.group(1),
+                                              "%Y-%m-%dT%H:%M:%SZ"))
+            if t0 <= t <= t1:
+                st = int(m.group(4))
+                counts[st] = counts.get(st, 0) + 1
+    figure("node_kill", node2_fcgi_answers_during_outage=counts)
+    assert sum(n for st, n in counts.items() if 200 <= st < 300), counts
 
 
 def test_node_rejoins_by_ist(outage, cluster):
