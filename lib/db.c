@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mysql.h>
@@ -16,6 +17,7 @@
 
 #define DB_MAX_ARGS	48
 #define DB_RETRIES	2
+#define DB_AWAY_S	300	/* on another node: back to the first after */
 #define DB_CONFLICTS	12	/* deadlocks of one statement outside a
 				   transaction, run again (db_run) */
 
@@ -29,6 +31,8 @@ struct db {
 	bool			 spooler_shards;
 	size_t			 host_idx;	/* database.hosts: the one to try first */
 	size_t			 nhosts;	/* in database.hosts; 0: not set */
+	time_t			 away_since;	/* on another than the first */
+	unsigned		 last_errno;
 	char			 last_error[512];
 };
 
@@ -92,6 +96,7 @@ static void
 db_seterr(struct db *db, unsigned no, const char *msg)
 {
 	snprintf(db->last_error, sizeof(db->last_error), "%u: %s", no, msg);
+	db->last_errno = no;
 }
 
 void
@@ -173,8 +178,10 @@ db_connect(struct db *db)
 			if (config_db_host(c->db_hosts, i, host, sizeof(host),
 			    &port) != 0)
 				continue;
-			if ((m = db_try(db, host, port, NULL)) != NULL)
+			if ((m = db_try(db, host, port, NULL)) != NULL) {
 				db->host_idx = i;
+				db->away_since = i == 0 ? 0 : time(NULL);
+			}
 		}
 	} else
 		m = db_try(db, c->db_host, (unsigned)c->db_port,
@@ -190,6 +197,16 @@ db_connect(struct db *db)
  * that left the Primary component (or has not joined it yet) answers
  * every statement with 1047, "WSREP has not yet prepared node for
  * application use", until it is back. */
+void
+db_home(struct db *db)
+{
+	if (db->nhosts > 0 && db->host_idx != 0 && db->conn != NULL &&
+	    !db->in_tx && time(NULL) - db->away_since >= DB_AWAY_S) {
+		db_disconnect(db);
+		db->host_idx = 0;
+	}
+}
+
 static bool
 err_is_lost(unsigned e)
 {
@@ -353,12 +370,14 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		if (rc == DB_ERR)
 			log_warnx("%s: %s", sql_name(id), db->last_error);
 		/* Outside a transaction a deadlock rolled back this statement
-		 * alone, whatever it is: run it again, after a short random
+		 * alone (not a CALL: a procedure in autocommit commits
+		 * statement by statement): run it again, after a short random
 		 * wait, up to DB_CONFLICTS times. On a Galera cluster that is
 		 * also a write that lost certification to another node's on
 		 * the same row (a hot key's rate counter hit through several
 		 * nodes at once). */
-		if (!tx && e == ER_LOCK_DEADLOCK && ++conflicts < DB_CONFLICTS) {
+		if (!tx && e == ER_LOCK_DEADLOCK && !sql_is_call(id) &&
+		    ++conflicts < DB_CONFLICTS) {
 			attempt--;
 			continue;
 		}
@@ -554,6 +573,14 @@ db_begin(struct db *db)
 			db->in_tx = true;
 			db->depth = 1;
 			return DB_OK;
+		}
+		/* With database.hosts a lock wait timeout here is a node that
+		 * could not apply the cluster's writes within Galera's causal
+		 * read timeout (wsrep_sync_wait): another node. */
+		if (rc == DB_RETRY && db->nhosts > 0 &&
+		    db->last_errno == ER_LOCK_WAIT_TIMEOUT) {
+			db_lost(db);
+			rc = DB_DOWN;
 		}
 		if (rc != DB_DOWN)
 			return rc;
