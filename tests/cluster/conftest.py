@@ -31,7 +31,6 @@ wait_for, http_request, ...) are imported, not copied.
 Figures (rates, duplicates, repeats) are printed at the end of the run
 and written to .build/cluster/figures.json; the cluster's logs are copied
 to .build/cluster/logs/ before it is removed."""
-import base64
 import hashlib
 import hmac
 import http.client
@@ -41,7 +40,6 @@ import os
 import queue
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
