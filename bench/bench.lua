@@ -2,7 +2,8 @@
 -- (wrk decides whether a script is dynamic before init() runs, so the mode
 -- comes from the environment rather than from wrk's "--" arguments.)
 --
---   WZ_MODE  get      GET  /api/v1/contacts/{random id in WZ_MINID..WZ_MAXID}
+--   WZ_MODE  get      GET  /api/v1/contacts/{random id in WZ_MINID..WZ_MAXID,
+--                     or a random line of WZ_FILE when given}
 --            baseline GET  /baseline/contacts/{same}
 --            search   GET  /api/v1/contacts?search={random line of WZ_FILE}
 --            post     POST /api/v1/contacts, unique phones
@@ -12,6 +13,8 @@
 --                     X-Hub-Signature-256; stops when they are used up
 --            fixed    the URL given to wrk, as it is (list, static)
 --   WZ_KEY   the API key (Authorization: Bearer)
+--   WZ_KEYS  several keys, comma-separated: one drawn per request instead
+--            of WZ_KEY (bench/cluster: the rate counters of many keys)
 --   WZ_CAP   stop after this many responses (load: after the last POST's)
 --
 -- done() prints one line for bench/api to read:
@@ -86,8 +89,16 @@ local last = { "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth",
 if mode == "get" or mode == "baseline" then
    local prefix = mode == "get" and "/api/v1/contacts/" or "/baseline/contacts/"
    math.randomseed(os.time())
-   request = function()
-      return wrk.format("GET", prefix .. math.random(minid, maxid))
+   if file then
+      -- The ids themselves: a Galera cluster's interleave leaves gaps.
+      local ids = lines(file)
+      request = function()
+         return wrk.format("GET", prefix .. ids[math.random(#ids)])
+      end
+   else
+      request = function()
+         return wrk.format("GET", prefix .. math.random(minid, maxid))
+      end
    end
 elseif mode == "search" then
    local terms = lines(file)
@@ -135,6 +146,21 @@ elseif mode == "signed" then
       headers["X-Hub-Signature-256"] = sigs[i]
       return wrk.format("POST", "/api/v1/whatsapp/webhook", headers, bodies[i])
    end, finish)
+end
+
+-- WZ_KEYS: each request with a key drawn from the list (every mode above
+-- formats its requests with wrk.headers, which holds the key).
+if os.getenv("WZ_KEYS") and request then
+   local keys = {}
+   for k in os.getenv("WZ_KEYS"):gmatch("[^,]+") do
+      keys[#keys + 1] = "Bearer " .. k
+   end
+   assert(#keys > 0, "empty WZ_KEYS")
+   local inner = request
+   request = function()
+      wrk.headers["Authorization"] = keys[math.random(#keys)]
+      return inner()
+   end
 end
 
 if cap > 0 and mode ~= "load" then

@@ -2,6 +2,8 @@
 -- through POST /api/v1/messages/send, then stops wrk.
 --
 --   WZ_KEY      the API key (Authorization: Bearer)
+--   WZ_KEYS     several keys, comma-separated: one drawn per request instead
+--               of WZ_KEY (bench/cluster: the rate counters of many keys)
 --   WZ_ACCOUNT  whatsapp_account_id
 --   WZ_COUNT    how many messages
 --   WZ_PHONE    the first recipient: +49151 and 8 digits from here on, one
@@ -15,6 +17,11 @@
 --   WZ seconds=S p50_ms=X p99_ms=Y non2xx=N errors=N
 
 local key = os.getenv("WZ_KEY")
+local keys = {}
+for k in (os.getenv("WZ_KEYS") or ""):gmatch("[^,]+") do
+   keys[#keys + 1] = k
+end
+key = key or keys[1]
 local account = tonumber(os.getenv("WZ_ACCOUNT"))
 local count = tonumber(os.getenv("WZ_COUNT"))
 local phone = tonumber(os.getenv("WZ_PHONE") or "10000000")
@@ -54,6 +61,9 @@ request = function()
       return wrk.format("GET", "/static")
    end
    i = i + 1
+   if #keys > 0 then
+      wrk.headers["Authorization"] = "Bearer " .. keys[i % #keys + 1]
+   end
    -- Templates: new recipients have not written, so free text would be
    -- outside their 24-hour window (422).
    local body = string.format(
