@@ -518,7 +518,7 @@ poll_queue(struct spool *s, struct queue *q, int64_t now)
 	struct db_arg a = DBA_STR(s->o->holder);
 	struct lane *l;
 	enum db_rc rc;
-	size_t i;
+	size_t i, nfree = 0, take;
 	long due = 0;
 
 	if ((rc = db_query(s->db, &s->pool, q->ops->sql_lanes, &a, 1, &res)) !=
@@ -527,6 +527,16 @@ poll_queue(struct spool *s, struct queue *q, int64_t now)
 		return -1;
 	}
 	spool_db_fine(s);
+	/* Free lanes are taken half at a time (at least one) per poll:
+	 * spoolers on several hosts that see the same free lanes share them
+	 * (three spoolers and six accounts: 3, 2 and 1, not 6, 0 and 0),
+	 * and one alone still takes n lanes within about log2(n) polls. */
+	for (i = 0; i < res.nrows; i++) {
+		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
+		if (!held_off(s, q, id, now) && lane_find(s, q, id) == NULL)
+			nfree++;
+	}
+	take = (nfree + 1) / 2;
 	for (i = 0; i < res.nrows; i++) {
 		unsigned long long id = (unsigned long long)db_int(&res, i, 0);
 		if (held_off(s, q, id, now))
@@ -536,8 +546,10 @@ poll_queue(struct spool *s, struct queue *q, int64_t now)
 			l->work_at = now;
 			continue;
 		}
-		if (q->ops->work == NULL && http_room(s->http) == 0)
+		if (take == 0 ||
+		    (q->ops->work == NULL && http_room(s->http) == 0))
 			continue;
+		take--;
 		lane_take(s, q, &res, i, now);
 	}
 	pool_reset(&s->pool);
