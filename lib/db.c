@@ -1,11 +1,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "db.h"
@@ -15,6 +17,9 @@
 
 #define DB_MAX_ARGS	48
 #define DB_RETRIES	2
+#define DB_AWAY_S	300	/* on another node: back to the first after */
+#define DB_CONFLICTS	12	/* deadlocks of one statement outside a
+				   transaction, run again (db_run) */
 
 struct db {
 	const struct config	*cfg;
@@ -26,6 +31,8 @@ struct db {
 	bool			 spooler_shards;
 	size_t			 host_idx;	/* database.hosts: the one to try first */
 	size_t			 nhosts;	/* in database.hosts; 0: not set */
+	time_t			 away_since;	/* on another than the first */
+	unsigned		 last_errno;
 	char			 last_error[512];
 };
 
@@ -89,6 +96,7 @@ static void
 db_seterr(struct db *db, unsigned no, const char *msg)
 {
 	snprintf(db->last_error, sizeof(db->last_error), "%u: %s", no, msg);
+	db->last_errno = no;
 }
 
 void
@@ -124,13 +132,15 @@ db_try(struct db *db, const char *host, unsigned port, const char *socket)
 	/* With database.hosts (a Galera cluster), reads and transactions
 	 * first wait for every write the cluster committed before them to
 	 * be applied on this node: a client that wrote through one node
-	 * reads its write through any other (wsrep_sync_wait bit 1). */
+	 * reads its write through any other (wsrep_sync_wait bit 1); and
+	 * a statement outside a transaction that loses certification is
+	 * run again by the server first (then by db_run). */
 	snprintf(init, sizeof(init), "SET time_zone = '+00:00', sql_mode = "
 	    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,"
 	    "ERROR_FOR_DIVISION_BY_ZERO', max_statement_time = %d, "
 	    "@wz_counter_shard = %s%s", db->stmt_timeout, db->spooler_shards ?
 	    "16 + CONNECTION_ID() % 16" : "NULL", db->nhosts > 0 ?
-	    ", wsrep_sync_wait = 1" : "");
+	    ", wsrep_sync_wait = 1, wsrep_retry_autocommit = 4" : "");
 	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	if (mysql_real_connect(m, host, c->db_user, c->db_password,
 	    c->db_name, port, socket,
@@ -168,8 +178,10 @@ db_connect(struct db *db)
 			if (config_db_host(c->db_hosts, i, host, sizeof(host),
 			    &port) != 0)
 				continue;
-			if ((m = db_try(db, host, port, NULL)) != NULL)
+			if ((m = db_try(db, host, port, NULL)) != NULL) {
 				db->host_idx = i;
+				db->away_since = i == 0 ? 0 : time(NULL);
+			}
 		}
 	} else
 		m = db_try(db, c->db_host, (unsigned)c->db_port,
@@ -185,6 +197,16 @@ db_connect(struct db *db)
  * that left the Primary component (or has not joined it yet) answers
  * every statement with 1047, "WSREP has not yet prepared node for
  * application use", until it is back. */
+void
+db_home(struct db *db)
+{
+	if (db->nhosts > 0 && db->host_idx != 0 && db->conn != NULL &&
+	    !db->in_tx && time(NULL) - db->away_since >= DB_AWAY_S) {
+		db_disconnect(db);
+		db->host_idx = 0;
+	}
+}
+
 static bool
 err_is_lost(unsigned e)
 {
@@ -289,7 +311,8 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	MYSQL_STMT *st;
 	enum db_rc rc = DB_ERR;
 	size_t i;
-	int attempt;
+	unsigned e;
+	int attempt, conflicts = 0;
 	/* Whether it runs in a transaction, as it was before any attempt: a
 	 * connection lost in one ends the transaction (db_classify clears
 	 * in_tx), and running the statement again in autocommit would carry
@@ -300,6 +323,9 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		log_fatalx("%s: %zu arguments, its contract says %u",
 		    sql_name(id), nargs, sql_params(id));
 	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
+		if (conflicts > 0)
+			usleep(200 * (useconds_t)conflicts +
+			    (useconds_t)randombytes_uniform(1000));
 		if ((st = db_prepare(db, id, &rc)) == NULL) {
 			if (rc == DB_DOWN && !tx && attempt < DB_RETRIES)
 				continue;
@@ -337,11 +363,24 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 			*out = st;
 			return DB_OK;
 		}
-		rc = db_classify(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+		e = mysql_stmt_errno(st);
+		rc = db_classify(db, e, mysql_stmt_error(st));
 		if (rc == DB_DUP)
 			return rc;
 		if (rc == DB_ERR)
 			log_warnx("%s: %s", sql_name(id), db->last_error);
+		/* Outside a transaction a deadlock rolled back this statement
+		 * alone (not a CALL: a procedure in autocommit commits
+		 * statement by statement): run it again, after a short random
+		 * wait, up to DB_CONFLICTS times. On a Galera cluster that is
+		 * also a write that lost certification to another node's on
+		 * the same row (a hot key's rate counter hit through several
+		 * nodes at once). */
+		if (!tx && e == ER_LOCK_DEADLOCK && !sql_is_call(id) &&
+		    ++conflicts < DB_CONFLICTS) {
+			attempt--;
+			continue;
+		}
 		/* Outside a transaction a statement marked retryable runs
 		 * again after a reconnect or a deadlock. */
 		if (tx || !sql_retryable(id) ||
@@ -351,14 +390,27 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 	return rc;
 }
 
-/* Reads any further results (a CALL ends with a status result). */
-static void
-db_drain(MYSQL_STMT *st)
+/* Reads any further results (a CALL ends with a status result) and
+ * answers how the statement ended: a procedure can fail after a result
+ * it sent, and on a Galera cluster a transaction can be aborted by
+ * another node's write (1213) at any moment, its error coming in the
+ * CALL's last result; taken for a success, the COMMIT that follows
+ * would commit nothing and report success. */
+static enum db_rc
+db_drain(struct db *db, MYSQL_STMT *st)
 {
+	int n;
+
 	mysql_stmt_free_result(st);
-	while (mysql_stmt_more_results(st) &&
-	    mysql_stmt_next_result(st) == 0)
+	while (mysql_stmt_more_results(st)) {
+		if ((n = mysql_stmt_next_result(st)) > 0)
+			return db_classify(db, mysql_stmt_errno(st),
+			    mysql_stmt_error(st));
+		if (n < 0)
+			break;
 		mysql_stmt_free_result(st);
+	}
+	return DB_OK;
 }
 
 enum db_rc
@@ -374,8 +426,7 @@ db_exec(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		*affected = mysql_stmt_affected_rows(st);
 	if (insert_id != NULL)
 		*insert_id = mysql_stmt_insert_id(st);
-	db_drain(st);
-	return DB_OK;
+	return db_drain(db, st);
 }
 
 /* Each row's cells are sized by their own lengths: the columns are bound to
@@ -406,17 +457,15 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 		log_warnx("%s: store: %s", sql_name(id), db->last_error);
 		return rc;
 	}
-	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
-		db_drain(st);
-		return DB_OK;
-	}
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL)
+		return db_drain(db, st);
 	nc = mysql_num_fields(meta);
 	mysql_free_result(meta);
 	if (nc != sql_cols(id)) {
 		snprintf(db->last_error, sizeof(db->last_error), "%zu "
 		    "column(s), its contract says %u", nc, sql_cols(id));
 		log_warnx("%s: %s", sql_name(id), db->last_error);
-		db_drain(st);
+		(void)db_drain(db, st);
 		return DB_ERR;
 	}
 	res->ncols = nc;
@@ -475,8 +524,9 @@ db_query(struct db *db, struct pool *pool, enum sql id,
 			res->len[r * nc + c] = l;
 		}
 	}
-	db_drain(st);
-	return DB_OK;
+	if ((rc = db_drain(db, st)) != DB_OK)
+		res->nrows = 0;
+	return rc;
 }
 
 enum db_rc
@@ -524,6 +574,14 @@ db_begin(struct db *db)
 			db->depth = 1;
 			return DB_OK;
 		}
+		/* With database.hosts a lock wait timeout here is a node that
+		 * could not apply the cluster's writes within Galera's causal
+		 * read timeout (wsrep_sync_wait): another node. */
+		if (rc == DB_RETRY && db->nhosts > 0 &&
+		    db->last_errno == ER_LOCK_WAIT_TIMEOUT) {
+			db_lost(db);
+			rc = DB_DOWN;
+		}
 		if (rc != DB_DOWN)
 			return rc;
 	}
@@ -552,8 +610,10 @@ db_commit(struct db *db)
 		/* Lost while committing: the outcome is unknown (the server,
 		 * or the cluster it replicated to, may have committed), so
 		 * the work must not run again as if it had not happened.
-		 * A certification failure (1213) did roll it back. */
-		if (err_is_lost(e))
+		 * So is a Galera node's failure to replicate it (1180, the
+		 * node left the cluster meanwhile). A certification failure
+		 * (1213) did roll it back. */
+		if (err_is_lost(e) || e == ER_ERROR_DURING_COMMIT)
 			rc = DB_DOWN;
 	}
 	db->in_tx = false;

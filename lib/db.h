@@ -63,6 +63,11 @@ void		 db_set_statement_timeout(struct db *, int seconds);
  * waits for a counter row that an API transaction holds while waiting
  * for one of those messages. */
 void		 db_use_spooler_shards(struct db *);
+/* With database.hosts: a connection to another node than the first (the
+ * host's own) for 5 minutes is closed between transactions, so the next
+ * statement tries the first again; else nothing. Called before each
+ * request and each spooler round. */
+void		 db_home(struct db *);
 /* Connects if not connected. DB_OK or DB_DOWN. */
 enum db_rc	 db_connect(struct db *);
 

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "sql.h"
 
 #define TS(col)	"DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%sZ')"
@@ -1082,6 +1084,12 @@ const char *
 sql_name(enum sql id)
 {
 	return sqls[id].name;
+}
+
+bool
+sql_is_call(enum sql id)
+{
+	return strncmp(sqls[id].text, "CALL ", 5) == 0;
 }
 
 bool

@@ -276,6 +276,8 @@ const char	*sql_name(enum sql);
 /* True for statements safe to run again after a lost connection outside a
  * transaction (reads, and the rate-limit counter). */
 bool		 sql_retryable(enum sql);
+/* Whether the statement is a CALL of a procedure. */
+bool		 sql_is_call(enum sql);
 /* The statement's contract: its ? parameters, and the columns of its
  * (first) result, 0 for none. */
 unsigned	 sql_params(enum sql);

@@ -259,6 +259,7 @@ router_dispatch(struct req *r)
 
 	if ((rt = router_match(r)) == NULL)
 		return;
+	db_home(r->db);		/* database.hosts: back to this host's node */
 	if (rt->access == ROUTE_PUBLIC) {
 		run_handler(r, rt->handler);
 		return;

@@ -90,6 +90,16 @@ struct hold {
 	int64_t			 until;
 };
 
+/* A claim whose commit was lost with the connection and that could not be
+ * undone yet (unclaim_lost): tried again every round until it is. */
+struct unclaim {
+	struct unclaim		*next;
+	struct queue		*q;
+	unsigned long long	 lane;
+	enum sql		 sql;
+	char			*ids;
+};
+
 struct spool {
 	const struct spool_opts	*o;
 	struct db		*db;
@@ -99,6 +109,7 @@ struct spool {
 	size_t			 nqueues;
 	struct lane		*lanes;
 	struct hold		*holds;
+	struct unclaim		*unclaims;	/* owed undos of lost claims */
 	struct rec		*recs, **recs_tail;
 	size_t			 nrecs;
 	struct journal		*journal;	/* the records, on disk */
@@ -630,16 +641,37 @@ spool_start(struct queue *q, struct lane *l, struct http_req *r,
 	http_start(s->http, r);
 }
 
+/* Undoes a lost claim (u->sql: ids, holder) in a transaction of its own,
+ * on whichever node answers now. 0, or -1 (logged by the caller). */
+static int
+unclaim_run(struct spool *s, const struct unclaim *u, uint64_t *n)
+{
+	struct db_arg a[2];
+
+	a[0] = DBA_STR(u->ids);
+	a[1] = DBA_STR(s->o->holder);
+	if (db_begin(s->db) == DB_OK &&
+	    db_exec(s->db, u->sql, a, 2, n, NULL) == DB_OK &&
+	    db_commit(s->db) == DB_OK)
+		return 0;
+	db_rollback(s->db);
+	return -1;
+}
+
 /* A claim whose commit had an unknown outcome: put back if it did commit
- * (unclaim: ids, holder, in a transaction of its own, on whichever node
- * answers now), else left to expire. */
+ * (unclaim, SQL__MAX: none, the items come due again when the claim
+ * expires). An undo that fails now is owed, tried again every round
+ * (unclaims_retry) while this spooler lives and holds the lane's lease,
+ * so the items do not wait for recovery, which leaves a live lease
+ * holder's claims alone. */
 static void
-unclaim_lost(struct queue *q, enum sql unclaim, const char *ids)
+unclaim_lost(struct queue *q, unsigned long long lane, enum sql unclaim,
+    const char *ids)
 {
 	struct spool *s = q->s;
-	struct db_arg a[2];
+	struct unclaim *u;
+	struct lane *l;
 	uint64_t n = 0;
-	enum db_rc rc;
 
 	if (unclaim == SQL__MAX) {
 		log_warnx("%s: a claim's commit was lost with the connection; "
@@ -647,20 +679,53 @@ unclaim_lost(struct queue *q, enum sql unclaim, const char *ids)
 		    q->ops->name);
 		return;
 	}
-	a[0] = DBA_STR(ids);
-	a[1] = DBA_STR(s->o->holder);
-	if ((rc = db_begin(s->db)) == DB_OK &&
-	    (rc = db_exec(s->db, unclaim, a, 2, &n, NULL)) == DB_OK &&
-	    (rc = db_commit(s->db)) == DB_OK) {
+	u = xcalloc(1, sizeof(*u));
+	u->q = q;
+	u->lane = lane;
+	u->sql = unclaim;
+	u->ids = xstrdup(ids);
+	if (unclaim_run(s, u, &n) == 0) {
 		log_warnx("%s: a claim's commit was lost with the connection; "
 		    "%" PRIu64 " item(s) it had taken put back, none sent",
 		    q->ops->name, n);
+		free(u->ids);
+		free(u);
 		return;
 	}
-	db_rollback(s->db);
 	log_warnx("%s: a claim's commit was lost with the connection and it "
-	    "cannot be undone now (%s): nothing of it is sent; recovery "
-	    "takes its items back", q->ops->name, db_errmsg(s->db));
+	    "cannot be undone now (%s): nothing of it is sent; the undo is "
+	    "tried again, and the %s is left alone until then", q->ops->name,
+	    db_errmsg(s->db), q->ops->lane_name);
+	/* No claim of ours on the lane while the undo is owed: were the
+	 * lost claim not committed, a new one could take the same items,
+	 * and the undo would then put back requests in flight. Its lease
+	 * is released; another spooler's claims are not the undo's (it
+	 * matches this spooler's name). */
+	if ((l = lane_find(s, q, lane)) != NULL)
+		l->paused = true;
+	spool_hold_off(q, lane, INT64_MAX);
+	u->next = s->unclaims;
+	s->unclaims = u;
+}
+
+/* The owed undos, before any new claim. */
+static void
+unclaims_retry(struct spool *s)
+{
+	struct unclaim *u, **up;
+	uint64_t n;
+
+	for (up = &s->unclaims; (u = *up) != NULL; ) {
+		n = 0;
+		if (unclaim_run(s, u, &n) == -1)
+			return;
+		log_info("%s: the undo of a lost claim is done: %" PRIu64
+		    " item(s) put back", u->q->ops->name, n);
+		spool_hold_end(u->q, u->lane);
+		*up = u->next;
+		free(u->ids);
+		free(u);
+	}
 }
 
 enum db_rc
@@ -703,7 +768,7 @@ spool_claim(struct queue *q, enum sql claim, unsigned long long lane,
 		 * starts; it is undone where the queue can, else its items
 		 * come due again when the claim expires (queue.h). */
 		if (committing && rc == DB_DOWN && *ids != NULL)
-			unclaim_lost(q, unclaim, *ids);
+			unclaim_lost(q, lane, unclaim, *ids);
 		*ids = NULL;
 		/* A deadlock, or a claim that lost certification to another
 		 * node's (Galera: 1213 at any statement or at the commit):
@@ -914,6 +979,7 @@ spool_run(const struct spool_opts *o)
 {
 	struct spool s;
 	struct hold *h;
+	struct unclaim *u;
 	struct http_opts ho;
 	char err[512];
 	int64_t start, now, deadline = 0, stop_at = 0, next, wait;
@@ -982,8 +1048,11 @@ spool_run(const struct spool_opts *o)
 			    http_inflight(s.http));
 		}
 		http_collect(s.http, on_done, &s);
+		db_home(s.db);	/* database.hosts: back to the first node */
 		recs_flush(&s, now, false);
 		next = now + POLL_MS * MS;
+		if (s.unclaims != NULL && now >= s.db_retry_at)
+			unclaims_retry(&s);
 		if (!s.stopping && now >= s.db_retry_at) {
 			if (now >= s.next_recover)
 				recover(&s, now);
@@ -1029,6 +1098,18 @@ spool_run(const struct spool_opts *o)
 	if (s.recs != NULL)
 		log_warnx("%zu result(s) not recorded: kept in %s for the next "
 		    "spooler on this host", s.nrecs, journal_path(s.journal));
+	/* Undos still owed: once this spooler's leases end, recovery
+	 * takes their items back (docs/decisions.md). */
+	if (s.unclaims != NULL)
+		unclaims_retry(&s);
+	while ((u = s.unclaims) != NULL) {
+		log_warnx("%s: the undo of a lost claim is still owed at exit; "
+		    "its items are recovered once this spooler's lease "
+		    "expires", u->q->ops->name);
+		s.unclaims = u->next;
+		free(u->ids);
+		free(u);
+	}
 	journal_close(s.journal, s.recs == NULL);
 	while (s.recs != NULL) {
 		struct rec *r = s.recs;

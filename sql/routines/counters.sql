@@ -20,7 +20,8 @@
 -- node in total order), never by ALTERing it in place: each node holds
 -- MEMORY rows of its own, and converting them would leave the nodes with
 -- different InnoDB rows. The counters of the current minute start over
--- once. Answers the tables converted.
+-- once. A swap cut off (between its RENAME and DROP) leaves a *_old table,
+-- dropped by the next run. Answers the tables converted.
 CREATE OR REPLACE PROCEDURE wz_counters_fit()
 BEGIN
 	DECLARE v_want VARCHAR(16) CHARACTER SET ascii
@@ -30,7 +31,7 @@ BEGIN
 	IF (SELECT ENGINE FROM information_schema.TABLES
 	    WHERE TABLE_SCHEMA = DATABASE() AND
 		  TABLE_NAME = 'rate_counters') <> v_want THEN
-		DROP TABLE IF EXISTS rate_counters_fit;
+		DROP TABLE IF EXISTS rate_counters_fit, rate_counters_old;
 		CREATE TABLE rate_counters_fit LIKE rate_counters;
 		IF v_want = 'InnoDB' THEN
 			ALTER TABLE rate_counters_fit ENGINE = InnoDB;
@@ -45,7 +46,7 @@ BEGIN
 	IF (SELECT ENGINE FROM information_schema.TABLES
 	    WHERE TABLE_SCHEMA = DATABASE() AND
 		  TABLE_NAME = 'user_rate_counters') <> v_want THEN
-		DROP TABLE IF EXISTS user_rate_counters_fit;
+		DROP TABLE IF EXISTS user_rate_counters_fit, user_rate_counters_old;
 		CREATE TABLE user_rate_counters_fit LIKE user_rate_counters;
 		IF v_want = 'InnoDB' THEN
 			ALTER TABLE user_rate_counters_fit ENGINE = InnoDB;
@@ -56,6 +57,15 @@ BEGIN
 		    user_rate_counters_fit TO user_rate_counters;
 		DROP TABLE user_rate_counters_old;
 		SET v_n = v_n + 1;
+	END IF;
+	-- Two runs at once on two nodes (GET_LOCK is per node) could swap
+	-- in each other's table: what is there now is checked, not assumed.
+	IF (SELECT COUNT(*) FROM information_schema.TABLES
+	    WHERE TABLE_SCHEMA = DATABASE() AND
+		  TABLE_NAME IN ('rate_counters', 'user_rate_counters') AND
+		  ENGINE = v_want) <> 2 THEN
+		SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT =
+		    'the rate counters are not on the engine this server needs; run migrate again';
 	END IF;
 	SELECT v_n;
 END;

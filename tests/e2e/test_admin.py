@@ -625,3 +625,41 @@ def test_every_statement_fits_a_freshly_migrated_schema(stack):
                      "SESSION_LOOKUP"}, p.stderr
     assert "Unknown column" in p.stderr, p.stderr
     assert "6 of " in p.stderr and "statement(s) do not fit" in p.stderr
+
+
+def test_migrate_fits_the_rate_counters_to_the_server(stack):
+    """One server (wsrep off) keeps the counters in MEMORY; counters left
+    InnoDB (a node taken out of a Galera cluster) are swapped back for
+    empty MEMORY tables by the next migrate, which says so; a migrate with
+    nothing to fit says nothing about them (sql/routines/counters.sql)."""
+    db, conf, _ = migration_db(stack)
+    stack.admin("migrate", config=conf)
+
+    def engines():
+        return dict(stack.sql_root(
+            "SELECT table_name, engine FROM information_schema.tables "
+            "WHERE table_schema = '%s' AND table_name IN "
+            "('rate_counters', 'user_rate_counters')" % db))
+
+    assert engines() == {"rate_counters": "MEMORY",
+                         "user_rate_counters": "MEMORY"}
+    assert stack.sql_root("SELECT @@GLOBAL.wsrep_on") == [["0"]]
+    stack.sql_root("ALTER TABLE rate_counters ENGINE = InnoDB; "
+                   "INSERT INTO rate_counters VALUES (1, 1, 5); "
+                   "ALTER TABLE user_rate_counters ENGINE = InnoDB",
+                   database=db)
+    p = stack.admin("migrate", config=conf)
+    assert ("wazera-admin: converted the rate counters to the engine this "
+            "server needs (InnoDB with wsrep on, else MEMORY): "
+            "routines/counters.sql") in p.stderr, p.stderr
+    assert engines() == {"rate_counters": "MEMORY",
+                         "user_rate_counters": "MEMORY"}
+    assert stack.sql_root("SELECT COUNT(*) FROM rate_counters",
+                          database=db) == [["0"]]
+    # No table left behind by the swap.
+    assert stack.sql_root(
+        "SELECT table_name FROM information_schema.tables WHERE "
+        "table_schema = '%s' AND table_name LIKE '%%rate_counters_%%'"
+        % db) == []
+    p = stack.admin("migrate", config=conf)
+    assert "converted" not in p.stderr, p.stderr
