@@ -597,7 +597,13 @@ db_commit(struct db *db)
 	if (db->depth > 1) {
 		db->depth--;
 		snprintf(q, sizeof(q), "RELEASE SAVEPOINT wz_%d", db->depth);
-		return db_simple(db, q);
+		rc = db_simple(db, q);
+		/* No such savepoint: the transaction around it was rolled
+		 * back under us (on Galera, another node's write aborted
+		 * it): run it again. */
+		if (rc == DB_ERR && db->last_errno == ER_SP_DOES_NOT_EXIST)
+			rc = DB_RETRY;
+		return rc;
 	}
 	if (db->conn == NULL)
 		rc = DB_RETRY;	/* lost before: the server rolled it back */
