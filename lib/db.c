@@ -18,7 +18,7 @@
 #define DB_MAX_ARGS	48
 #define DB_RETRIES	2
 #define DB_AWAY_S	300	/* on another node: back to the first after */
-#define DB_CONFLICTS	12	/* deadlocks of one statement outside a
+#define DB_CONFLICTS	16	/* deadlocks of one statement outside a
 				   transaction, run again (db_run) */
 
 struct db {
@@ -323,9 +323,10 @@ db_run(struct db *db, enum sql id, const struct db_arg *args, size_t nargs,
 		log_fatalx("%s: %zu arguments, its contract says %u",
 		    sql_name(id), nargs, sql_params(id));
 	for (attempt = 0; attempt <= DB_RETRIES; attempt++) {
+		/* Full jitter, growing: up to 1, 2, 4 … 32 ms. */
 		if (conflicts > 0)
-			usleep(200 * (useconds_t)conflicts +
-			    (useconds_t)randombytes_uniform(1000));
+			usleep(100 + (useconds_t)randombytes_uniform(1000u <<
+			    (conflicts < 5 ? conflicts : 5)));
 		if ((st = db_prepare(db, id, &rc)) == NULL) {
 			if (rc == DB_DOWN && !tx && attempt < DB_RETRIES)
 				continue;
