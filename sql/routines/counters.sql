@@ -22,42 +22,37 @@
 -- different InnoDB rows. The counters of the current minute start over
 -- once. A swap cut off (between its RENAME and DROP) leaves a *_old table,
 -- dropped by the next run. Answers the tables converted.
+-- One table (a name of wz_counters_fit's list, never input): 1 when it was
+-- swapped, else 0.
+CREATE OR REPLACE PROCEDURE wz_counter_table_fit(
+	IN p_table VARCHAR(64) CHARACTER SET ascii,
+	IN p_engine VARCHAR(16) CHARACTER SET ascii, OUT p_swapped INT)
+BEGIN
+	SET p_swapped = 0;
+	IF (SELECT ENGINE FROM information_schema.TABLES
+	    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = p_table) <>
+	    p_engine THEN
+		EXECUTE IMMEDIATE CONCAT('DROP TABLE IF EXISTS ', p_table,
+		    '_fit, ', p_table, '_old');
+		EXECUTE IMMEDIATE CONCAT('CREATE TABLE ', p_table, '_fit LIKE ',
+		    p_table);
+		EXECUTE IMMEDIATE CONCAT('ALTER TABLE ', p_table, '_fit ENGINE = ',
+		    p_engine);
+		EXECUTE IMMEDIATE CONCAT('RENAME TABLE ', p_table, ' TO ', p_table,
+		    '_old, ', p_table, '_fit TO ', p_table);
+		EXECUTE IMMEDIATE CONCAT('DROP TABLE ', p_table, '_old');
+		SET p_swapped = 1;
+	END IF;
+END;
+
 CREATE OR REPLACE PROCEDURE wz_counters_fit()
 BEGIN
 	DECLARE v_want VARCHAR(16) CHARACTER SET ascii
 	    DEFAULT IF(@@GLOBAL.wsrep_on, 'InnoDB', 'MEMORY');
-	DECLARE v_n INT DEFAULT 0;
+	DECLARE v_a, v_b INT DEFAULT 0;
 
-	IF (SELECT ENGINE FROM information_schema.TABLES
-	    WHERE TABLE_SCHEMA = DATABASE() AND
-		  TABLE_NAME = 'rate_counters') <> v_want THEN
-		DROP TABLE IF EXISTS rate_counters_fit, rate_counters_old;
-		CREATE TABLE rate_counters_fit LIKE rate_counters;
-		IF v_want = 'InnoDB' THEN
-			ALTER TABLE rate_counters_fit ENGINE = InnoDB;
-		ELSE
-			ALTER TABLE rate_counters_fit ENGINE = MEMORY;
-		END IF;
-		RENAME TABLE rate_counters TO rate_counters_old,
-		    rate_counters_fit TO rate_counters;
-		DROP TABLE rate_counters_old;
-		SET v_n = v_n + 1;
-	END IF;
-	IF (SELECT ENGINE FROM information_schema.TABLES
-	    WHERE TABLE_SCHEMA = DATABASE() AND
-		  TABLE_NAME = 'user_rate_counters') <> v_want THEN
-		DROP TABLE IF EXISTS user_rate_counters_fit, user_rate_counters_old;
-		CREATE TABLE user_rate_counters_fit LIKE user_rate_counters;
-		IF v_want = 'InnoDB' THEN
-			ALTER TABLE user_rate_counters_fit ENGINE = InnoDB;
-		ELSE
-			ALTER TABLE user_rate_counters_fit ENGINE = MEMORY;
-		END IF;
-		RENAME TABLE user_rate_counters TO user_rate_counters_old,
-		    user_rate_counters_fit TO user_rate_counters;
-		DROP TABLE user_rate_counters_old;
-		SET v_n = v_n + 1;
-	END IF;
+	CALL wz_counter_table_fit('rate_counters', v_want, v_a);
+	CALL wz_counter_table_fit('user_rate_counters', v_want, v_b);
 	-- Two runs at once on two nodes (GET_LOCK is per node) could swap
 	-- in each other's table: what is there now is checked, not assumed.
 	IF (SELECT COUNT(*) FROM information_schema.TABLES
@@ -67,5 +62,5 @@ BEGIN
 		SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT =
 		    'the rate counters are not on the engine this server needs; run migrate again';
 	END IF;
-	SELECT v_n;
+	SELECT v_a + v_b;
 END;
